@@ -1,0 +1,176 @@
+package b2
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// Defaults of Store.maxCopySize and Store.copyPartSize: b2_copy_file copies
+// up to 5 GB in one call; larger files are copied in parts with
+// b2_copy_part.
+const (
+	maxCopySize  = 5_000_000_000
+	copyPartSize = 1_000_000_000
+)
+
+// Copy copies the object under src to dst inside B2, without the bytes
+// passing through this process: b2_copy_file with metadataDirective COPY,
+// or for objects over 5 GB a large file assembled with b2_copy_part. The
+// copy keeps the content type, the user metadata and the stored SHA-256.
+// A missing src fails with storage.ErrNotFound.
+func (st *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
+	if err := st.checkOpen("copy", dst); err != nil {
+		return storage.Info{}, err
+	}
+	for _, k := range []string{dst, src} {
+		if err := storage.ValidKey(k); err != nil {
+			return storage.Info{}, st.wrap("copy", k, err)
+		}
+	}
+	srcInfo, err := st.Stat(ctx, src)
+	if err != nil {
+		return storage.Info{}, st.wrap("copy", src, err)
+	}
+	if srcInfo.Size > st.maxCopySize {
+		info, err := st.copyLarge(ctx, dst, src, srcInfo)
+		return info, st.wrap("copy", dst, err)
+	}
+	var f copiedFile
+	err = st.call(ctx, "b2_copy_file", func(ctx context.Context, s *session) error {
+		return st.rawCall(ctx, s, "b2_copy_file", map[string]any{
+			"sourceFileId": srcInfo.ETag, "fileName": dst, "metadataDirective": "COPY",
+		}, &f)
+	})
+	if err != nil {
+		return storage.Info{}, st.wrap("copy", dst, err)
+	}
+	info := storage.Info{Key: dst, Size: f.ContentLength, ModTime: time.UnixMilli(f.UploadTimestamp), ETag: f.FileID, ContentType: f.ContentType}
+	info.SHA256, info.Metadata = splitInfo(f.FileInfo)
+	return info, nil
+}
+
+type copiedFile struct {
+	FileID          string            `json:"fileId"`
+	ContentLength   int64             `json:"contentLength"`
+	ContentType     string            `json:"contentType"`
+	FileInfo        map[string]string `json:"fileInfo"`
+	UploadTimestamp int64             `json:"uploadTimestamp"`
+}
+
+// copyLarge copies a file too large for b2_copy_file: a large file whose
+// parts are copied ranges of the source.
+func (st *Store) copyLarge(ctx context.Context, dst, src string, srcInfo storage.Info) (storage.Info, error) {
+	fileInfo := map[string]string{}
+	for k, v := range srcInfo.Metadata {
+		fileInfo[k] = v
+	}
+	if srcInfo.SHA256 != "" {
+		fileInfo[infoSHA256] = srcInfo.SHA256
+	}
+	var fileID string
+	err := st.call(ctx, "b2_start_large_file", func(ctx context.Context, s *session) error {
+		lf, err := s.bucket.StartLargeFile(ctx, dst, srcInfo.ContentType, fileInfo)
+		if err == nil {
+			fileID = lf.ID
+		}
+		return err
+	})
+	if err != nil {
+		return storage.Info{}, err
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			st.cancelLarge(ctx, dst, fileID)
+		}
+	}()
+	hashes := map[int]string{}
+	n := 0
+	for off := int64(0); off < srcInfo.Size; off += st.copyPartSize {
+		n++
+		end := min(off+st.copyPartSize, srcInfo.Size) - 1
+		var p struct {
+			ContentSha1 string `json:"contentSha1"`
+		}
+		err := st.call(ctx, "b2_copy_part", func(ctx context.Context, s *session) error {
+			return st.rawCall(ctx, s, "b2_copy_part", map[string]any{
+				"sourceFileId": srcInfo.ETag, "largeFileId": fileID, "partNumber": n,
+				"range": fmt.Sprintf("bytes=%d-%d", off, end),
+			}, &p)
+		})
+		if err != nil {
+			return storage.Info{}, err
+		}
+		hashes[n] = p.ContentSha1
+	}
+	var info storage.Info
+	err = st.call(ctx, "b2_finish_large_file", func(ctx context.Context, s *session) error {
+		f, err := s.bucket.File(fileID, dst).CompileParts(srcInfo.Size, hashes).FinishLargeFile(ctx)
+		if err == nil {
+			info = storage.Info{Key: dst, Size: srcInfo.Size, ModTime: f.Timestamp, ETag: f.ID,
+				SHA256: srcInfo.SHA256, ContentType: srcInfo.ContentType, Metadata: srcInfo.Metadata}
+		}
+		return err
+	})
+	if err != nil {
+		return storage.Info{}, err
+	}
+	finished = true
+	return info, nil
+}
+
+// rawCall makes a JSON API call that blazer does not wrap, with the
+// session's token, and decodes a 200 answer into reply. Failures are
+// *APIError or *netError values, as normalize makes them.
+func (st *Store) rawCall(ctx context.Context, s *session, name string, args, reply any) error {
+	body, err := json.Marshal(args)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.apiURL+"/b2api/v3/"+name, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", s.token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := st.rt.RoundTrip(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &netError{msg: st.scrub(err.Error())}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &netError{msg: st.scrub(err.Error())}
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(data, &e)
+		ae := &APIError{Status: resp.StatusCode, Code: e.Code, Message: st.scrub(e.Message)}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			ae.retryAfter = time.Duration(secs) * time.Second
+		}
+		return ae
+	}
+	if err := json.Unmarshal(data, reply); err != nil {
+		return fmt.Errorf("%s: cannot decode the answer: %w", name, err)
+	}
+	return nil
+}

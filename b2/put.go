@@ -1,0 +1,456 @@
+package b2
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/Backblaze/blazer/base"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// Names of the B2 file info entries strata keeps for itself. B2 allows ten
+// entries; storage.ValidMetadata allows eight user entries, so these fit.
+const (
+	infoSHA256 = "strata-sha256"
+)
+
+// defaultContentType is stored when Put is given none; B2 needs one.
+const defaultContentType = "application/octet-stream"
+
+// maxParts is the most parts a B2 large file may have.
+const maxParts = 10000
+
+// uploaded describes a file version Put created.
+type uploaded struct {
+	id    string
+	stamp time.Time
+}
+
+// Put stores what r yields under key.
+//
+// Up to Config.PartSize bytes are read into memory and sent with
+// b2_upload_file, with their SHA1 for B2 to check. A longer stream goes
+// through the large-file API: parts of Config.PartSize bytes, each checked
+// by its SHA1, Config.Concurrency of them in flight, so at most
+// (Concurrency+1) × PartSize bytes are held. If the reader fails, the
+// context ends or a part cannot be stored, the large file is cancelled with
+// b2_cancel_large_file and nothing is stored.
+//
+// The content type and user metadata become B2 file info; the SHA-256 of
+// small objects is kept as file info "strata-sha256" (a large file's info is
+// fixed before its content is read, so large objects have no SHA256 in
+// Stat, Get and List; Put still returns it).
+//
+// With IfNotExists, see the package documentation for what B2 allows.
+func (st *Store) Put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
+	if err := st.checkOpen("put", key); err != nil {
+		return storage.Info{}, err
+	}
+	if err := storage.CheckPut(key, opts); err != nil {
+		return storage.Info{}, st.wrap("put", key, err)
+	}
+	if opts == nil {
+		opts = &storage.PutOptions{}
+	}
+	if err := ctx.Err(); err != nil {
+		return storage.Info{}, st.wrap("put", key, err)
+	}
+	if opts.IfNotExists {
+		switch _, err := st.Stat(ctx, key); {
+		case err == nil:
+			return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrExist}
+		case !errors.Is(err, storage.ErrNotFound):
+			return storage.Info{}, st.wrap("put", key, err)
+		}
+	}
+
+	ct := opts.ContentType
+	if ct == "" {
+		ct = defaultContentType
+	}
+	info := maps.Clone(opts.Metadata)
+	if info == nil {
+		info = map[string]string{}
+	}
+
+	hr := storage.NewHashingReader(r)
+	br := bufio.NewReader(hr)
+	buf, err := readUpTo(br, int(st.cfg.PartSize), opts.Size)
+	n := len(buf)
+	small := false
+	switch {
+	case errors.Is(err, io.EOF):
+		small = true
+	case err != nil:
+		return storage.Info{}, st.readFailure(key, err)
+	default:
+		if _, err := br.Peek(1); errors.Is(err, io.EOF) {
+			small = true
+		} else if err != nil {
+			return storage.Info{}, st.readFailure(key, err)
+		}
+	}
+
+	var up uploaded
+	var sha256 string
+	if small {
+		data := buf[:n]
+		if err := storage.CheckSize(opts, int64(n)); err != nil {
+			return storage.Info{}, st.wrap("put", key, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return storage.Info{}, st.wrap("put", key, err)
+		}
+		sha256 = hr.SHA256()
+		info[infoSHA256] = sha256
+		up, err = st.uploadSmall(ctx, key, data, ct, info)
+		if err != nil {
+			return storage.Info{}, st.wrap("put", key, err)
+		}
+	} else {
+		up, err = st.uploadLarge(ctx, key, br, buf, ct, info, func() error {
+			return storage.CheckSize(opts, hr.N())
+		})
+		if err != nil {
+			return storage.Info{}, st.wrap("put", key, err)
+		}
+		sha256 = hr.SHA256()
+	}
+
+	if opts.IfNotExists {
+		if err := st.settleRace(ctx, key, up.id); err != nil {
+			return storage.Info{}, st.wrap("put", key, err)
+		}
+	}
+	return storage.Info{
+		Key: key, Size: hr.N(), ModTime: up.stamp, ETag: up.id, SHA256: sha256,
+		ContentType: ct, Metadata: maps.Clone(opts.Metadata),
+	}, nil
+}
+
+// readUpTo reads from r until it has limit bytes (and returns them with a
+// nil error) or r ends (io.EOF) or fails. The buffer grows as data comes,
+// from sizeHint+1 bytes when the size is known, so a small object does not
+// cost a whole part; a full buffer has exactly limit bytes of capacity.
+func readUpTo(r io.Reader, limit int, sizeHint int64) ([]byte, error) {
+	size := 64 << 10
+	if sizeHint > 0 && sizeHint < int64(limit) {
+		size = int(sizeHint) + 1
+	}
+	buf := make([]byte, 0, min(size, limit))
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) == limit {
+				return buf, nil
+			}
+			grown := make([]byte, len(buf), min(2*cap(buf), limit))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// readFailure wraps an error of the caller's reader.
+func (st *Store) readFailure(key string, err error) error {
+	return &storage.Error{Op: "put", Provider: provider, Key: key, Err: fmt.Errorf("reading the object: %w", err)}
+}
+
+// uploadURL takes an idle upload URL or asks B2 for a new one.
+func (st *Store) uploadURL(ctx context.Context, s *session) (*base.URL, error) {
+	select {
+	case u := <-st.urls:
+		return u, nil
+	default:
+	}
+	return s.bucket.GetUploadURL(ctx)
+}
+
+// releaseURL keeps an upload URL that worked for the next upload.
+func (st *Store) releaseURL(u *base.URL) {
+	if st.closed.Load() {
+		return
+	}
+	select {
+	case st.urls <- u:
+	default:
+	}
+}
+
+func (st *Store) uploadSmall(ctx context.Context, key string, data []byte, ct string, info map[string]string) (uploaded, error) {
+	sum := sha1.Sum(data)
+	sha1hex := hex.EncodeToString(sum[:])
+	var f *base.File
+	err := st.call(ctx, "b2_upload_file", func(ctx context.Context, s *session) error {
+		u, err := st.uploadURL(ctx, s)
+		if err != nil {
+			return err
+		}
+		f, err = u.UploadFile(ctx, bytes.NewReader(data), len(data), key, ct, sha1hex, info)
+		if err != nil {
+			// Whatever went wrong, B2 advises a fresh upload URL.
+			return err
+		}
+		st.releaseURL(u)
+		return nil
+	})
+	if err != nil {
+		return uploaded{}, err
+	}
+	return uploaded{id: f.ID, stamp: f.Timestamp}, nil
+}
+
+// part is one part of a large file on its way to B2.
+type part struct {
+	number int
+	buf    []byte // owns a buffer of PartSize bytes
+	size   int
+}
+
+// uploadLarge sends first (a full part already read) and the rest of r as
+// a large file. checkSize is called once r is exhausted.
+func (st *Store) uploadLarge(ctx context.Context, key string, r io.Reader, first []byte, ct string,
+	info map[string]string, checkSize func() error) (uploaded, error) {
+	var fileID string
+	err := st.call(ctx, "b2_start_large_file", func(ctx context.Context, s *session) error {
+		lf, err := s.bucket.StartLargeFile(ctx, key, ct, info)
+		if err == nil {
+			fileID = lf.ID
+		}
+		return err
+	})
+	if err != nil {
+		return uploaded{}, err
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			st.cancelLarge(ctx, key, fileID)
+		}
+	}()
+
+	pctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	var (
+		mu     sync.Mutex
+		hashes = map[int]string{}
+		total  int64
+	)
+	jobs := make(chan part)
+	free := make(chan []byte, st.cfg.Concurrency+1)
+	var wg sync.WaitGroup
+	for range st.cfg.Concurrency {
+		wg.Go(func() {
+			var chunk *base.FileChunk // this worker's upload part URL
+			for p := range jobs {
+				data := p.buf[:p.size]
+				sum := sha1.Sum(data)
+				sha1hex := hex.EncodeToString(sum[:])
+				err := st.call(pctx, "b2_upload_part", func(ctx context.Context, s *session) error {
+					if chunk == nil {
+						c, err := s.bucket.File(fileID, key).CompileParts(0, nil).GetUploadPartURL(ctx)
+						if err != nil {
+							return err
+						}
+						chunk = c
+					}
+					if _, err := chunk.UploadPart(ctx, bytes.NewReader(data), sha1hex, len(data), p.number); err != nil {
+						chunk = nil // B2 advises a fresh URL after any failure
+						return err
+					}
+					return nil
+				})
+				if err != nil {
+					cancel(err)
+				} else {
+					mu.Lock()
+					hashes[p.number] = sha1hex
+					total += int64(p.size)
+					mu.Unlock()
+				}
+				free <- p.buf
+			}
+		})
+	}
+
+	// Feed the workers. At most Concurrency+1 buffers exist: one being
+	// filled here, the others being uploaded.
+	buffers := 1
+	readErr := func() error {
+		next := part{number: 1, buf: first, size: len(first)}
+		for {
+			select {
+			case jobs <- next:
+			case <-pctx.Done():
+				return nil
+			}
+			if next.size < len(next.buf) {
+				return nil // that was the last, short part
+			}
+			var buf []byte
+			select {
+			case buf = <-free:
+			default:
+				if buffers <= st.cfg.Concurrency {
+					buf = make([]byte, st.cfg.PartSize)
+					buffers++
+				} else {
+					select {
+					case buf = <-free:
+					case <-pctx.Done():
+						return nil
+					}
+				}
+			}
+			n, err := io.ReadFull(r, buf)
+			if n == 0 && errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+				return err
+			}
+			if next.number == maxParts {
+				return &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrTooLarge,
+					Err: fmt.Errorf("object is larger than %d parts of %d bytes; raise Config.PartSize", maxParts, st.cfg.PartSize)}
+			}
+			next = part{number: next.number + 1, buf: buf, size: n}
+		}
+	}()
+	close(jobs)
+	wg.Wait()
+	if st.testPartBuffers != nil {
+		st.testPartBuffers(buffers)
+	}
+
+	switch {
+	case readErr != nil:
+		var se *storage.Error
+		if errors.As(readErr, &se) {
+			return uploaded{}, readErr
+		}
+		return uploaded{}, st.readFailure(key, readErr)
+	case ctx.Err() != nil:
+		return uploaded{}, ctx.Err()
+	case context.Cause(pctx) != nil:
+		return uploaded{}, context.Cause(pctx)
+	}
+	if err := checkSize(); err != nil {
+		return uploaded{}, err
+	}
+
+	var f *base.File
+	err = st.call(ctx, "b2_finish_large_file", func(ctx context.Context, s *session) error {
+		var err error
+		f, err = s.bucket.File(fileID, key).CompileParts(total, hashes).FinishLargeFile(ctx)
+		return err
+	})
+	if err != nil {
+		// If an earlier attempt finished the file but its answer was lost,
+		// the retry is refused although the file is there.
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
+			return uploaded{}, err
+		}
+		fi, ierr := st.fileInfo(ctx, key, fileID)
+		if ierr != nil || fi.Status != "upload" || fi.Name != key {
+			return uploaded{}, err
+		}
+		finished = true
+		return uploaded{id: fileID, stamp: fi.Timestamp}, nil
+	}
+	finished = true
+	return uploaded{id: f.ID, stamp: f.Timestamp}, nil
+}
+
+// fileInfo calls b2_get_file_info.
+func (st *Store) fileInfo(ctx context.Context, name, id string) (*base.FileInfo, error) {
+	var fi *base.FileInfo
+	err := st.call(ctx, "b2_get_file_info", func(ctx context.Context, s *session) error {
+		var err error
+		fi, err = s.bucket.File(id, name).GetFileInfo(ctx)
+		return err
+	})
+	return fi, err
+}
+
+// cancelLarge cancels an unfinished large file, even when ctx has ended.
+func (st *Store) cancelLarge(ctx context.Context, key, fileID string) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), st.cfg.RetryTimeout)
+	defer cancel()
+	err := st.call(cctx, "b2_cancel_large_file", func(ctx context.Context, s *session) error {
+		return s.bucket.File(fileID, key).CompileParts(0, nil).CancelLargeFile(ctx)
+	})
+	if err != nil {
+		st.log.LogAttrs(ctx, slog.LevelWarn, "b2: could not cancel an abandoned large file; it stays unfinished in the bucket",
+			slog.String("key", key), slog.String("file_id", fileID), slog.String("error", err.Error()))
+	}
+}
+
+// settleRace decides, after a Put with IfNotExists stored version myID of
+// key, whether this Put won. B2 has no conditional write, so every racing
+// writer uploads and then lists the versions of key: among the uploads
+// newer than the newest hide marker, the oldest wins. The others delete
+// their own version and report storage.ErrExist.
+func (st *Store) settleRace(ctx context.Context, key, myID string) error {
+	var run []*base.File // uploads newer than the newest hide marker, newest first
+	startName, startID := key, ""
+	for done := false; !done; {
+		var files []*base.File
+		var nextName, nextID string
+		err := st.call(ctx, "b2_list_file_versions", func(ctx context.Context, s *session) error {
+			var err error
+			files, nextName, nextID, err = s.bucket.ListFileVersions(ctx, 100, startName, startID, key, "")
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if f.Name != key || f.Status == "hide" {
+				done = true
+				break
+			}
+			if f.Status == "upload" {
+				run = append(run, f)
+			}
+		}
+		if nextName != key || len(files) == 0 {
+			done = true
+		}
+		startName, startID = nextName, nextID
+	}
+	if len(run) == 0 || run[len(run)-1].ID == myID {
+		return nil
+	}
+	mine := false
+	for _, f := range run {
+		mine = mine || f.ID == myID
+	}
+	if !mine {
+		return nil // our version was hidden or deleted since: it was written
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), st.cfg.RetryTimeout)
+	defer cancel()
+	if err := st.deleteVersion(cctx, key, myID); err != nil {
+		return fmt.Errorf("lost an IfNotExists race and could not remove the version just written (%s): %w", myID, err)
+	}
+	return &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrExist,
+		Err: plainError("another writer stored the key first")}
+}

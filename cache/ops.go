@@ -1,0 +1,974 @@
+package cache
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"iter"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+func (c *Cache) stripe(h hkey) *sync.Mutex { return &c.stripes[h.b&255] }
+
+func opErr(op, key string, kind, cause error) error {
+	return &storage.Error{Op: op, Provider: provider, Key: key, Kind: kind, Err: cause}
+}
+
+// ioErr wraps a file system error, mapping a missing file to ErrNotFound
+// and a refused one to ErrPermission.
+func ioErr(op, key string, err error) error {
+	switch {
+	case storage.IsContextError(err):
+		return err
+	case errors.Is(err, fs.ErrNotExist):
+		return opErr(op, key, storage.ErrNotFound, err)
+	case errors.Is(err, fs.ErrPermission):
+		return opErr(op, key, storage.ErrPermission, err)
+	}
+	var se *storage.Error
+	if errors.As(err, &se) && se.Provider == provider {
+		return err
+	}
+	return opErr(op, key, nil, err)
+}
+
+func (c *Cache) check(op, key string, ctx context.Context) error {
+	if c.closed.Load() {
+		return opErr(op, key, storage.ErrClosed, nil)
+	}
+	if key != "" || op != "list" {
+		if err := storage.ValidKey(key); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// Put stores the object in the cache, unpinned: it may be evicted once it
+// is the least recently used. It implements storage.Provider.
+func (c *Cache) Put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
+	return c.put(ctx, key, r, opts, false)
+}
+
+// PutPinned stores the object and pins it in one step: when PutPinned
+// returns nil the object and its pin are on disk (fsynced) and survive a
+// crash, and the object is never evicted until Unpin. Delete still
+// removes it. It waits for space like Put.
+func (c *Cache) PutPinned(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
+	return c.put(ctx, key, r, opts, true)
+}
+
+// step is how much a write of unknown length reserves at a time.
+func (c *Cache) step() int64 {
+	return min(max(c.opts.MaxBytes/64, 4<<10), 1<<20)
+}
+
+func (c *Cache) put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions, pin bool) (storage.Info, error) {
+	if err := c.begin(); err != nil {
+		return storage.Info{}, opErr("put", key, storage.ErrClosed, nil)
+	}
+	defer c.end()
+	if err := c.check("put", key, ctx); err != nil {
+		return storage.Info{}, err
+	}
+	if err := storage.CheckPut(key, opts); err != nil {
+		return storage.Info{}, err
+	}
+	var o storage.PutOptions
+	if opts != nil {
+		o = *opts
+	}
+	h := hashKey(key)
+	if o.IfNotExists {
+		if _, ok := c.idx.get(h); ok {
+			return storage.Info{}, opErr("put", key, storage.ErrExist, nil)
+		}
+	}
+	hd := header{key: key, ct: o.ContentType, meta: maps.Clone(o.Metadata), modTime: c.now().UnixNano()}
+	if len(hd.meta) == 0 {
+		hd.meta = nil
+	}
+	fixed := int64(trailerLen(hd.key, hd.ct, hd.meta)) + c.putRecordCost(key)
+	reserved := fixed + o.Size
+	if err := c.reserve(ctx, key, reserved, 0); err != nil {
+		return storage.Info{}, err
+	}
+	defer func() { c.release(reserved) }()
+
+	tmp, f, err := c.createTemp(h)
+	if err != nil {
+		return storage.Info{}, ioErr("put", key, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	sum := sha256.New()
+	var n int64
+	step := c.step()
+	for {
+		m, rerr := r.Read(buf)
+		if m > 0 {
+			n += int64(m)
+			if o.Size > 0 && n > o.Size {
+				return storage.Info{}, storage.CheckSize(&o, n)
+			}
+			if need := fixed + n; need > reserved {
+				more := max(need-reserved, step)
+				if err := c.reserve(ctx, key, more, reserved); err != nil {
+					return storage.Info{}, err
+				}
+				reserved += more
+			}
+			sum.Write(buf[:m])
+			if _, err := f.Write(buf[:m]); err != nil {
+				return storage.Info{}, ioErr("put", key, err)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return storage.Info{}, opErr("put", key, nil, fmt.Errorf("reading the object: %w", rerr))
+		}
+		if err := ctx.Err(); err != nil {
+			return storage.Info{}, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return storage.Info{}, err
+	}
+	if err := storage.CheckSize(&o, n); err != nil {
+		return storage.Info{}, err
+	}
+	hd.size = n
+	copy(hd.sha[:], sum.Sum(nil))
+	info, err := c.commit(&hd, tmp, f, pin, o.IfNotExists, &reserved)
+	if err != nil {
+		return storage.Info{}, err
+	}
+	ok = true
+	c.st.puts.Add(1)
+	c.st.bytesWritten.Add(n)
+	return info, nil
+}
+
+func (c *Cache) createTemp(h hkey) (string, *os.File, error) {
+	var rb [6]byte
+	rand.Read(rb[:])
+	p := filepath.Join(c.dir, "tmp", h.name()+"."+hex.EncodeToString(rb[:]))
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, c.opts.FileMode)
+	if err == nil {
+		// the mode asked for, whatever the umask
+		if err = f.Chmod(c.opts.FileMode); err != nil {
+			f.Close()
+			os.Remove(p)
+		}
+	}
+	return p, f, err
+}
+
+// commit moves a fully written temporary file into place under the key's
+// stripe lock. On success the file is closed and the reservation settled.
+func (c *Cache) commit(hd *header, tmp string, f *os.File, pin, ifNotExists bool, reserved *int64) (storage.Info, error) {
+	h := hashKey(hd.key)
+	st := c.stripe(h)
+	st.Lock()
+	defer st.Unlock()
+	old, existed := c.idx.get(h)
+	if ifNotExists && existed {
+		return storage.Info{}, opErr("put", hd.key, storage.ErrExist, nil)
+	}
+	if !existed && c.idx.full(h) {
+		return storage.Info{}, opErr("put", hd.key, storage.ErrTooLarge, errors.New("the index holds as many entries as it can"))
+	}
+	hd.gen = c.nextGen.Add(1)
+	hb := hd.trailer()
+	hd.hdrLen = len(hb)
+	if _, err := f.WriteAt(hb, hd.size); err != nil {
+		return storage.Info{}, ioErr("put", hd.key, err)
+	}
+	if pin || c.opts.Sync {
+		if err := c.fsync(f); err != nil {
+			return storage.Info{}, ioErr("put", hd.key, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return storage.Info{}, ioErr("put", hd.key, err)
+	}
+	e := entry{h: h, size: hd.size, gen: hd.gen, access: c.now().UnixNano(), hdr: uint32(len(hb))}
+	if pin {
+		e.flags |= flagPinned
+	}
+	if err := c.logIntent(&e, hd, reserved); err != nil {
+		return storage.Info{}, ioErr("put", hd.key, err)
+	}
+	dst := c.objPath(h, pin)
+	if err := renameMkdir(tmp, dst, c.opts.DirMode); err != nil {
+		c.logAbort(&e, reserved)
+		return storage.Info{}, ioErr("put", hd.key, err)
+	}
+	if pin {
+		if err := c.syncDir(filepath.Dir(dst)); err != nil {
+			c.log.Warn("cache: fsync", "dir", filepath.Dir(dst), "err", err)
+		}
+	}
+	if existed && old.pinned() != pin {
+		removeFile(c.objPath(h, old.pinned()))
+	}
+	c.mu.Lock()
+	c.appendLocked(appendSmallRec(nil, recCommit, h, e.gen), func() {
+		delete(c.pending, h)
+		c.idx.set(e)
+	}, true)
+	c.inflight -= *reserved
+	*reserved = 0
+	c.objBytes += e.charge()
+	if pin {
+		c.pinnedBytes += e.charge()
+	}
+	if existed {
+		c.objBytes -= old.charge()
+		if old.pinned() {
+			c.pinnedBytes -= old.charge()
+		}
+	}
+	c.wakeLocked()
+	c.checkLocked()
+	c.mu.Unlock()
+	return hd.info(), nil
+}
+
+func renameMkdir(from, to string, mode fs.FileMode) error {
+	err := os.Rename(from, to)
+	if errors.Is(err, fs.ErrNotExist) {
+		if merr := mkdir(filepath.Dir(to), mode); merr != nil {
+			return merr
+		}
+		err = os.Rename(from, to)
+	}
+	return err
+}
+
+// mkdir creates dir (and its parents) with mode, whatever the umask.
+func mkdir(dir string, mode fs.FileMode) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, mode); err != nil {
+		return err
+	}
+	return os.Chmod(dir, mode)
+}
+
+func removeFile(p string) error {
+	err := os.Remove(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// fsync flushes f to disk, unless a test turned syncing off.
+func (c *Cache) fsync(f *os.File) error {
+	if c.noSync {
+		return nil
+	}
+	return f.Sync()
+}
+
+// syncDir flushes a directory's entries (renames, creations) to disk.
+func (c *Cache) syncDir(dir string) error {
+	if c.noSync {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// smallObject is the largest file a Get reads whole with one read, closing
+// it at once: as few system calls as a plain open, read and close.
+const smallObject = 64 << 10
+
+// openEntry opens the object file of key and reads its header. With small
+// set, a file of at most smallObject bytes is read whole into content and
+// closed (f is nil). It retries when the entry moves (a pin or unpin) or
+// changes under it, and drops an entry whose file is really gone.
+func (c *Cache) openEntry(key string, h hkey, touch, small bool) (f *os.File, hd header, content *[]byte, ok bool, err error) {
+	for attempt := 0; attempt < 4; attempt++ {
+		var e entry
+		if touch {
+			e, ok = c.idx.touch(h, c.now().UnixNano())
+			if ok && !c.touched.Load() {
+				c.touched.Store(true)
+			}
+		} else {
+			e, ok = c.idx.get(h)
+		}
+		if !ok {
+			return nil, header{}, nil, false, nil
+		}
+		f, err := os.Open(c.objPath(h, e.pinned()))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				if attempt > 0 {
+					c.dropStale(e)
+				}
+				continue // moved by a pin or unpin, or replaced: look again
+			}
+			return nil, header{}, nil, false, err
+		}
+		if all := e.size + int64(e.hdr); small && all <= smallObject {
+			bp := getSmall(int(all))
+			b := (*bp)[:all]
+			if n, _ := f.ReadAt(b, 0); n == len(b) {
+				if hd, err := parseTrailer(b[e.size:]); err == nil && hd.size == e.size {
+					f.Close()
+					if hd.key != key {
+						putSmall(bp)
+						return nil, header{}, nil, false, nil // another key with the same 128-bit hash
+					}
+					return nil, hd, bp, true, nil
+				}
+			}
+			putSmall(bp)
+			// changed since the lookup: read it as any other
+		}
+		hd, err := readTrailer(f, e.size, int(e.hdr))
+		if err != nil {
+			f.Close()
+			c.dropStale(e)
+			continue
+		}
+		if hd.key != key {
+			f.Close()
+			return nil, header{}, nil, false, nil
+		}
+		return f, hd, nil, true, nil
+	}
+	return nil, header{}, nil, false, nil
+}
+
+// dropStale removes an entry whose file is missing or damaged, if it is
+// still the same version and, checked under its stripe lock (so no pin,
+// unpin or write is moving it), its file is still missing or damaged.
+func (c *Cache) dropStale(e entry) {
+	st := c.stripe(e.h)
+	st.Lock()
+	defer st.Unlock()
+	cur, ok := c.idx.get(e.h)
+	if !ok || cur.gen != e.gen {
+		return
+	}
+	f, err := os.Open(c.objPath(cur.h, cur.pinned()))
+	if err == nil {
+		_, err = readTrailer(f, cur.size, int(cur.hdr))
+		f.Close()
+		if err == nil {
+			return
+		}
+		c.log.Warn("cache: dropping a damaged object", "err", err)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return
+	} else {
+		c.log.Warn("cache: dropping an entry whose file is gone", "err", err)
+	}
+	c.remove(cur, removeStale)
+}
+
+type removeWhy int
+
+const (
+	removeDelete removeWhy = iota
+	removeStale
+	removeSize
+	removeIdle
+)
+
+// Removing an entry takes two steps, so that c.mu is not held while the
+// file is unlinked: unindexLocked (c.mu held) journals the removal and
+// takes the entry out of the index, counting its bytes as dying; the caller
+// then drops c.mu, unlinks the file and calls settleLocked (c.mu held
+// again), which stops counting them. The bytes stay counted until the file
+// is gone. Throughout, the caller holds the key's stripe lock (or won it
+// with TryLock), so nobody writes the key meanwhile.
+
+func (c *Cache) unindexLocked(e entry) {
+	c.appendLocked(appendSmallRec(nil, recDelete, e.h, e.gen), func() { c.idx.remove(e.h, e.gen) }, true)
+	c.dying += e.charge()
+}
+
+// unlink removes the entry's file and reports whether it is gone.
+func (c *Cache) unlink(e entry) bool {
+	if err := removeFile(c.objPath(e.h, e.pinned())); err != nil {
+		c.log.Error("cache: cannot remove an object file; its bytes stay counted", "err", err)
+		return false
+	}
+	return true
+}
+
+// settleLocked stops counting the bytes of a removed entry, unless its
+// file could not be removed: then they stay counted (until a restart) so
+// the bound keeps holding for the bytes really on disk.
+func (c *Cache) settleLocked(e entry, why removeWhy, gone bool) {
+	c.dying -= e.charge()
+	if gone {
+		c.objBytes -= e.charge()
+	}
+	if e.pinned() {
+		c.pinnedBytes -= e.charge()
+	}
+	switch why {
+	case removeSize:
+		c.st.evictedBySize.Add(1)
+		c.st.evictedBytes.Add(e.charge())
+	case removeIdle:
+		c.st.evictedByIdle.Add(1)
+		c.st.evictedBytes.Add(e.charge())
+	}
+	c.wakeLocked()
+	c.checkLocked()
+}
+
+// remove removes the entry and its file; the caller holds its stripe and
+// not c.mu.
+func (c *Cache) remove(e entry, why removeWhy) {
+	c.mu.Lock()
+	c.unindexLocked(e)
+	c.mu.Unlock()
+	gone := c.unlink(e)
+	c.mu.Lock()
+	c.settleLocked(e, why, gone)
+	c.mu.Unlock()
+}
+
+// Get opens the cached object. A hit takes no lock but a shard's read
+// lock for the index lookup; the file is read without any.
+func (c *Cache) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
+	if err := c.check("get", key, ctx); err != nil {
+		return nil, storage.Info{}, err
+	}
+	h := hashKey(key)
+	s := &c.idx.shards[shardOf(h)]
+	f, hd, content, ok, err := c.openEntry(key, h, true, true)
+	if err != nil {
+		return nil, storage.Info{}, ioErr("get", key, err)
+	}
+	if !ok {
+		s.misses.Add(1)
+		return nil, storage.Info{}, opErr("get", key, storage.ErrNotFound, nil)
+	}
+	var rg *storage.Range
+	if opts != nil {
+		rg = opts.Range
+	}
+	off, n, err := storage.CheckRange(rg, hd.size)
+	if err != nil {
+		if f != nil {
+			f.Close()
+		} else {
+			putSmall(content)
+		}
+		return nil, storage.Info{}, opErr("get", key, err, nil)
+	}
+	s.hits.Add(1)
+	if f == nil {
+		return &memReader{b: (*content)[off : off+n], buf: content, ctx: ctx, s: s}, hd.info(), nil
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return nil, storage.Info{}, ioErr("get", key, err)
+	}
+	return &reader{f: f, n: n, ctx: ctx, s: s}, hd.info(), nil
+}
+
+// Buffers for small objects, in two sizes, reused through pools: a Get of
+// a small object then allocates little more than its Info.
+var smallPools = [2]sync.Pool{
+	{New: func() any { b := make([]byte, 16<<10); return &b }},
+	{New: func() any { b := make([]byte, smallObject); return &b }},
+}
+
+func getSmall(n int) *[]byte {
+	if n <= 16<<10 {
+		return smallPools[0].Get().(*[]byte)
+	}
+	return smallPools[1].Get().(*[]byte)
+}
+
+func putSmall(bp *[]byte) {
+	if cap(*bp) == 16<<10 {
+		smallPools[0].Put(bp)
+	} else {
+		smallPools[1].Put(bp)
+	}
+}
+
+// memReader serves a small object read whole by Get.
+type memReader struct {
+	b    []byte
+	buf  *[]byte // returned to its pool by Close
+	ctx  context.Context
+	s    *shard
+	read int64
+	done bool
+}
+
+func (r *memReader) Read(p []byte) (int, error) {
+	if r.done {
+		return 0, os.ErrClosed
+	}
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	r.read += int64(n)
+	return n, nil
+}
+
+func (r *memReader) WriteTo(w io.Writer) (int64, error) {
+	if r.done {
+		return 0, os.ErrClosed
+	}
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := w.Write(r.b)
+	r.b = r.b[n:]
+	r.read += int64(n)
+	return int64(n), err
+}
+
+func (r *memReader) Close() error {
+	if !r.done {
+		r.done = true
+		r.s.bytesRead.Add(r.read)
+		r.b = nil
+		putSmall(r.buf)
+	}
+	return nil
+}
+
+// reader streams an object's content from its file.
+type reader struct {
+	f    *os.File
+	n    int64 // bytes left
+	ctx  context.Context
+	s    *shard
+	read int64
+	done bool
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	if r.done {
+		return 0, os.ErrClosed
+	}
+	if r.n <= 0 {
+		return 0, io.EOF
+	}
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if int64(len(p)) > r.n {
+		p = p[:r.n]
+	}
+	m, err := r.f.Read(p)
+	r.n -= int64(m)
+	r.read += int64(m)
+	if err == io.EOF {
+		if r.n > 0 {
+			err = io.ErrUnexpectedEOF
+		} else if m > 0 {
+			err = nil
+		}
+	}
+	return m, err
+}
+
+// WriteTo lets io.Copy hand the file to the destination, so that a copy to
+// a socket can use sendfile(2).
+func (r *reader) WriteTo(w io.Writer) (int64, error) {
+	if r.done {
+		return 0, os.ErrClosed
+	}
+	if r.ctx.Done() != nil {
+		return io.Copy(w, struct{ io.Reader }{r})
+	}
+	want := r.n
+	lr := &io.LimitedReader{R: r.f, N: r.n}
+	m, err := io.Copy(w, lr)
+	r.n -= m
+	r.read += m
+	if err == nil && m < want {
+		err = io.ErrUnexpectedEOF
+	}
+	return m, err
+}
+
+func (r *reader) Close() error {
+	if r.done {
+		return nil
+	}
+	r.done = true
+	r.s.bytesRead.Add(r.read)
+	return r.f.Close()
+}
+
+// Stat returns the object's Info without counting an access.
+func (c *Cache) Stat(ctx context.Context, key string) (storage.Info, error) {
+	if err := c.check("stat", key, ctx); err != nil {
+		return storage.Info{}, err
+	}
+	f, hd, _, ok, err := c.openEntry(key, hashKey(key), false, false)
+	if err != nil {
+		return storage.Info{}, ioErr("stat", key, err)
+	}
+	if !ok {
+		return storage.Info{}, opErr("stat", key, storage.ErrNotFound, nil)
+	}
+	f.Close()
+	return hd.info(), nil
+}
+
+// Delete removes the object, pinned or not. Deleting a missing key
+// succeeds.
+func (c *Cache) Delete(ctx context.Context, key string) error {
+	if err := c.begin(); err != nil {
+		return opErr("delete", key, storage.ErrClosed, nil)
+	}
+	defer c.end()
+	if err := c.check("delete", key, ctx); err != nil {
+		return err
+	}
+	h := hashKey(key)
+	st := c.stripe(h)
+	st.Lock()
+	defer st.Unlock()
+	e, ok := c.idx.get(h)
+	if !ok || !c.keyMatches(e, key) {
+		return nil
+	}
+	c.remove(e, removeDelete)
+	c.st.deletes.Add(1)
+	return nil
+}
+
+// keyMatches checks, by the object header, that the entry is key's and not
+// another key's with the same hash.
+func (c *Cache) keyMatches(e entry, key string) bool {
+	f, err := os.Open(c.objPath(e.h, e.pinned()))
+	if err != nil {
+		return true // a missing file: the entry is stale, remove it anyway
+	}
+	defer f.Close()
+	hd, err := readTrailer(f, e.size, int(e.hdr))
+	return err != nil || hd.key == key
+}
+
+// Pin pins the object under key: it is not evicted until Unpin. The pin
+// is on disk when Pin returns. A missing key is storage.ErrNotFound.
+func (c *Cache) Pin(ctx context.Context, key string) error {
+	if err := c.begin(); err != nil {
+		return opErr("pin", key, storage.ErrClosed, nil)
+	}
+	defer c.end()
+	if err := c.check("pin", key, ctx); err != nil {
+		return err
+	}
+	h := hashKey(key)
+	if err := c.reserve(ctx, key, recSmall, 0); err != nil {
+		return err
+	}
+	reserved := int64(recSmall)
+	defer func() { c.release(reserved) }()
+	st := c.stripe(h)
+	st.Lock()
+	defer st.Unlock()
+	e, ok := c.idx.get(h)
+	if !ok || !c.keyMatches(e, key) {
+		return opErr("pin", key, storage.ErrNotFound, nil)
+	}
+	if e.pinned() {
+		return nil
+	}
+	dst := c.objPath(h, true)
+	if err := renameMkdir(c.objPath(h, false), dst, c.opts.DirMode); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			c.dropStaleLocked(e)
+			return opErr("pin", key, storage.ErrNotFound, err)
+		}
+		return ioErr("pin", key, err)
+	}
+	if err := c.syncDir(filepath.Dir(dst)); err != nil {
+		return ioErr("pin", key, err)
+	}
+	c.mu.Lock()
+	c.appendLocked(appendSmallRec(nil, recPin, h, e.gen), func() {
+		c.idx.update(h, e.gen, func(p *entry) { p.flags |= flagPinned })
+	}, true)
+	c.inflight -= reserved
+	reserved = 0
+	c.pinnedBytes += e.charge()
+	c.checkLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *Cache) dropStaleLocked(e entry) {
+	c.remove(e, removeStale)
+}
+
+// Unpin unpins the object under key if its ETag is still etag (any
+// version when etag is ""): it becomes an ordinary entry, evicted when it
+// is the least recently used. A missing key or a different version is
+// left alone and is not an error.
+func (c *Cache) Unpin(ctx context.Context, key, etag string) error {
+	if err := c.begin(); err != nil {
+		return opErr("unpin", key, storage.ErrClosed, nil)
+	}
+	defer c.end()
+	if err := c.check("unpin", key, ctx); err != nil {
+		return err
+	}
+	h := hashKey(key)
+	st := c.stripe(h)
+	st.Lock()
+	defer st.Unlock()
+	e, ok := c.idx.get(h)
+	if !ok || !e.pinned() || !etagIs(e, etag) || !c.keyMatches(e, key) {
+		return nil
+	}
+	if err := renameMkdir(c.objPath(h, true), c.objPath(h, false), c.opts.DirMode); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			c.dropStaleLocked(e)
+			return nil
+		}
+		return ioErr("unpin", key, err)
+	}
+	c.mu.Lock()
+	c.appendLocked(appendSmallRec(nil, recUnpin, h, e.gen), func() {
+		c.idx.update(h, e.gen, func(p *entry) { p.flags &^= flagPinned })
+	}, true)
+	c.pinnedBytes -= e.charge()
+	c.candStale = true
+	c.wakeLocked()
+	c.evictToFitLocked(0)
+	c.checkLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+func etagIs(e entry, etag string) bool {
+	if etag == "" {
+		return true
+	}
+	g, ok := genOf(etag)
+	return ok && g == e.gen
+}
+
+// Drop removes the object under key if it is not pinned and its ETag is
+// still etag (any version when etag is ""). It reports whether it removed
+// it. The tiered store uses it to drop a local copy it has verified
+// elsewhere without racing a newer Put.
+func (c *Cache) Drop(ctx context.Context, key, etag string) (bool, error) {
+	if err := c.begin(); err != nil {
+		return false, opErr("drop", key, storage.ErrClosed, nil)
+	}
+	defer c.end()
+	if err := c.check("drop", key, ctx); err != nil {
+		return false, err
+	}
+	h := hashKey(key)
+	st := c.stripe(h)
+	st.Lock()
+	defer st.Unlock()
+	e, ok := c.idx.get(h)
+	if !ok || e.pinned() || !etagIs(e, etag) || !c.keyMatches(e, key) {
+		return false, nil
+	}
+	c.remove(e, removeDelete)
+	return true, nil
+}
+
+// Copy copies the object under src to dst with its content type and
+// metadata. It implements storage.Copier.
+func (c *Cache) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
+	if err := c.check("copy", src, ctx); err != nil {
+		return storage.Info{}, err
+	}
+	if err := storage.ValidKey(dst); err != nil {
+		return storage.Info{}, err
+	}
+	f, hd, _, ok, err := c.openEntry(src, hashKey(src), false, false)
+	if err != nil {
+		return storage.Info{}, ioErr("copy", src, err)
+	}
+	if !ok {
+		return storage.Info{}, opErr("copy", src, storage.ErrNotFound, nil)
+	}
+	defer f.Close()
+	r := io.NewSectionReader(f, 0, hd.size)
+	return c.put(ctx, dst, r, &storage.PutOptions{ContentType: hd.ct, Metadata: hd.meta, Size: hd.size}, false)
+}
+
+// List yields the cached objects under opts.Prefix in key order. Info
+// carries Key, Size, ModTime, ETag and SHA256.
+func (c *Cache) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
+	return func(yield func(storage.Info, error) bool) {
+		var o storage.ListOptions
+		if opts != nil {
+			o = *opts
+		}
+		if err := c.check("list", "", ctx); err != nil {
+			yield(storage.Info{}, err)
+			return
+		}
+		recs, err := c.scanKeys(func(k string) bool {
+			return strings.HasPrefix(k, o.Prefix) && k > o.StartAfter
+		})
+		if err != nil {
+			yield(storage.Info{}, ioErr("list", "", err))
+			return
+		}
+		slices.SortFunc(recs, func(a, b keyRec) int { return strings.Compare(a.key, b.key) })
+		for _, r := range recs {
+			if err := ctx.Err(); err != nil {
+				yield(storage.Info{}, err)
+				return
+			}
+			if c.closed.Load() {
+				yield(storage.Info{}, opErr("list", "", storage.ErrClosed, nil))
+				return
+			}
+			if cur, ok := c.idx.get(r.h); !ok || cur.gen != r.gen {
+				continue // deleted or replaced while listing
+			}
+			if !yield(r.info(), nil) {
+				return
+			}
+		}
+	}
+}
+
+// keyRec is what the index files know of one entry.
+type keyRec struct {
+	h       hkey
+	gen     uint64
+	size    int64
+	modTime int64
+	sha     [32]byte
+	key     string
+}
+
+func (r *keyRec) info() storage.Info {
+	return storage.Info{
+		Key:     r.key,
+		Size:    r.size,
+		ModTime: time.Unix(0, r.modTime),
+		ETag:    etag(&r.sha, r.gen),
+		SHA256:  hex.EncodeToString(r.sha[:]),
+	}
+}
+
+// Entries yields a snapshot of every entry, in no particular order.
+func (c *Cache) Entries(ctx context.Context) iter.Seq[Entry] {
+	return func(yield func(Entry) bool) {
+		if c.closed.Load() || ctx.Err() != nil {
+			return
+		}
+		recs, err := c.scanKeys(nil)
+		if err != nil {
+			c.log.Warn("cache: entries", "err", err)
+			return
+		}
+		for _, r := range recs {
+			if ctx.Err() != nil {
+				return
+			}
+			e, ok := c.idx.get(r.h)
+			if !ok || e.gen != r.gen {
+				continue
+			}
+			if !yield(Entry{
+				Key: r.key, Size: r.size, SHA256: hex.EncodeToString(r.sha[:]), ETag: etag(&r.sha, r.gen),
+				ModTime: time.Unix(0, r.modTime), LastAccess: time.Unix(0, e.access), Pinned: e.pinned(),
+			}) {
+				return
+			}
+		}
+	}
+}
+
+// Pinned yields the Info of every pinned entry, content type and metadata
+// included. The tiered store re-queues their uploads after a restart.
+func (c *Cache) Pinned(ctx context.Context) iter.Seq2[storage.Info, error] {
+	return func(yield func(storage.Info, error) bool) {
+		if err := c.check("pinned", "", ctx); err != nil && c.closed.Load() {
+			yield(storage.Info{}, err)
+			return
+		} else if err := ctx.Err(); err != nil {
+			yield(storage.Info{}, err)
+			return
+		}
+		var pinned []entry
+		c.idx.each(func(e *entry) bool {
+			if e.pinned() {
+				pinned = append(pinned, *e)
+			}
+			return true
+		})
+		for _, e := range pinned {
+			if err := ctx.Err(); err != nil {
+				yield(storage.Info{}, err)
+				return
+			}
+			f, err := os.Open(c.objPath(e.h, true))
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // unpinned or deleted meanwhile
+				}
+				if !yield(storage.Info{}, ioErr("pinned", "", err)) {
+					return
+				}
+				continue
+			}
+			hd, err := readTrailer(f, e.size, int(e.hdr))
+			f.Close()
+			if err != nil {
+				continue
+			}
+			if !yield(hd.info(), nil) {
+				return
+			}
+		}
+	}
+}

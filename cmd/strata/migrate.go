@@ -1,0 +1,441 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strata-storage/strata/internal/migrate"
+	"github.com/strata-storage/strata/storage"
+)
+
+type migrateFlags struct {
+	out        outputFlags
+	workers    int
+	delete     bool
+	dryRun     bool
+	olderThan  durationValue
+	prefix     string
+	journal    string
+	noJournal  bool
+	ctFromName bool
+}
+
+func (f *migrateFlags) define(fs *flag.FlagSet) {
+	fs.IntVar(&f.workers, "workers", migrate.DefaultWorkers(), "number of objects transferred at the same time")
+	fs.BoolVar(&f.delete, "delete", false, "delete each source object once its copy at DST is verified (size and SHA-256)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "compare and report what would be copied and deleted; change nothing")
+	fs.Var(&f.olderThan, "older-than", "only objects last modified at least this long ago (such as 30d, 12h, 90m)")
+	fs.StringVar(&f.prefix, "prefix", "", "only keys starting with this prefix (such as local_content/)")
+	fs.StringVar(&f.journal, "journal", "", "the `FILE` that remembers what was sent, so a re-run skips it without a request per object (default: one per SRC and DST under $XDG_STATE_HOME/strata)")
+	fs.BoolVar(&f.ctFromName, "content-type-from-name", false, "give objects stored without a content type the one their name's extension says (.png: image/png), as Zulip's uploads need")
+	fs.BoolVar(&f.noJournal, "no-journal", false, "keep no journal: a re-run compares objects already at DST by checksum (a Stat each)")
+	f.out.define(fs)
+}
+
+var migrateCommand = &command{
+	name:    "migrate",
+	args:    "SRC DST [--workers N] [--delete] [--dry-run] [--older-than DURATION] [--prefix P] [--json] [-q]",
+	summary: "Copy every object of SRC to DST under the same key, resumably.",
+	details: `
+Every object of SRC is copied to DST under the same key: a Synapse
+media_store directory becomes keys equal to its relative paths
+(local_content/ab/cd/efgh...), the layout s3_media_upload produces.
+
+Run it again after an interruption: it lists DST once, skips every object
+already there with the same size and SHA-256, and sends only what is missing
+or changed. A journal under $XDG_STATE_HOME/strata (or ~/.local/state/strata)
+remembers the ETags of what was sent, so a re-run skips those objects with no
+request per object; without it (--no-journal, or a journal lost), objects
+already at DST are compared by checksum, one Stat each. With --delete, a source object is deleted only after a Stat of
+its copy at DST shows the same size and SHA-256 as what was sent; an object
+with any error is never deleted.
+
+Ctrl-C stops taking new objects and lets those in flight finish, then says
+how to resume; a second Ctrl-C aborts the objects in flight and exits.
+
+Exit status: 0 when every object was copied or already there, 1 when some
+failed, 2 when the migration could not run (bad location, listing failed),
+130 when interrupted.`,
+	examples: []string{
+		"strata migrate /var/lib/synapse/media_store 's3://media-bucket?region=eu-central-1'",
+		"strata migrate file:///srv/media minio://minio.internal:9000/media --workers 32",
+		"strata migrate file:///srv/media b2://media --older-than 30d --delete",
+		"strata migrate file:///srv/media s3://media --prefix local_thumbnails/ --dry-run",
+		"strata migrate file:///srv/media s3://media --json -q > summary.json",
+	},
+	define: func(fs *flag.FlagSet) { new(migrateFlags).define(fs) },
+}
+
+func init() { migrateCommand.run = runMigrate }
+
+func runMigrate(ctx context.Context, e *env, args []string) int {
+	var f migrateFlags
+	pos, done, status := parseCommand(e, migrateCommand, args, 2, 2, f.define)
+	if done {
+		return status
+	}
+	if f.workers < 1 {
+		return fail(e, exitError, "migrate: --workers must be at least 1")
+	}
+	srcURL, err := locationURL(pos[0])
+	if err != nil {
+		return fail(e, exitError, "migrate: %v", err)
+	}
+	dstURL, err := locationURL(pos[1])
+	if err != nil {
+		return fail(e, exitError, "migrate: %v", err)
+	}
+	if sameOrNested(srcURL, dstURL) {
+		return fail(e, exitError, "migrate: source %s and destination %s are the same place or one is inside the other",
+			storage.RedactString(srcURL), storage.RedactString(dstURL))
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	src, err := openLocation(ctx, srcURL)
+	if err != nil {
+		return fail(e, exitError, "migrate: source: %v%s", err, hint(err, srcURL))
+	}
+	defer src.Close()
+	dst, err := openLocation(ctx, dstURL)
+	if err != nil {
+		return fail(e, exitError, "migrate: destination: %v%s", err, hint(err, dstURL))
+	}
+	defer dst.Close()
+
+	var journal migrate.Journal
+	if !f.noJournal {
+		path := f.journal
+		if path == "" {
+			path = defaultJournalPath(srcURL, dstURL)
+		}
+		if path != "" {
+			j, err := openJournal(path, f.dryRun)
+			if err != nil {
+				return fail(e, exitError, "migrate: %v (or run with --no-journal)", err)
+			}
+			if j != nil {
+				defer j.Close()
+				journal = j
+			}
+		}
+	}
+
+	mode := f.out.mode(e)
+	var running atomic.Pointer[migrate.Migrator] // set once the Migrator exists
+	prog := startProgress(e, mode, "migrate", f.out.interval, func() snapshot {
+		m := running.Load()
+		if m == nil {
+			return snapshot{}
+		}
+		s := m.Stats()
+		return snapshot{Objects: s.Done(), TotalObjects: s.Total, Bytes: s.DoneBytes(), TotalBytes: s.TotalBytes, TotalKnown: s.TotalKnown}
+	})
+	log := newLogger(prog, &f.out)
+	out := &objectPrinter{w: e.stdout, json: f.out.json, dryRun: f.dryRun, quiet: f.out.quiet}
+	m := migrate.New(src, dst, &migrate.Options{
+		Workers:             f.workers,
+		Prefix:              f.prefix,
+		OlderThan:           time.Duration(f.olderThan),
+		Delete:              f.delete,
+		DryRun:              f.dryRun,
+		NoCount:             mode == progressNone,
+		Journal:             journal,
+		ContentTypeFromName: f.ctFromName,
+		Logger:              log,
+		OnObject: func(ev migrate.Event) {
+			if f.dryRun {
+				out.print(ev)
+				return
+			}
+			if ev.Action != migrate.Failed {
+				log.Debug(ev.Action.String(), "key", ev.Key, "size", ev.Size, "reason", ev.Reason, "deleted", ev.Deleted)
+			}
+		},
+	})
+
+	running.Store(m)
+
+	interrupted := false
+	stopSignals := onSignals(e, func() {
+		interrupted = true
+		m.Stop()
+		fmt.Fprintf(prog, "strata: interrupted: finishing the objects in flight (Ctrl-C again to abort them now)\n")
+	}, func() {
+		fmt.Fprintf(prog, "strata: aborting the objects in flight\n")
+		cancel()
+		if e.exit != nil {
+			// Transfers stop when their context ends; if one does not
+			// within a moment, exit anyway.
+			time.AfterFunc(abortGrace, func() { e.exit(exitInterrupted) })
+		}
+	})
+	sum, runErr := m.Run(ctx)
+	stopSignals()
+	prog.Stop()
+	interrupted = interrupted || sum.Stopped && ctx.Err() != nil
+
+	if !f.out.quiet || f.out.json {
+		printMigrateSummary(e.stdout, f.out.json, srcURL, dstURL, sum)
+	}
+	switch {
+	case runErr != nil && !interrupted:
+		return fail(e, exitError, "migrate: %v%s", runErr, hint(runErr, whichURL(runErr, srcURL, dstURL)))
+	case interrupted:
+		fmt.Fprintf(e.stderr, "strata: stopped before the end; to resume, run the same command again:\n  strata migrate %s\n", shellArgs(args))
+		return exitInterrupted
+	case sum.Failed > 0:
+		return fail(e, exitFailed, "migrate: %d objects failed and were left at the source; run the same command again to retry them", sum.Failed)
+	}
+	return exitOK
+}
+
+// abortGrace is how long a second Ctrl-C waits for the transfers in flight
+// to stop before the process exits regardless.
+const abortGrace = 3 * time.Second
+
+// objectPrinter prints the objects of a dry run, one line each.
+type objectPrinter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	json   bool
+	dryRun bool
+	quiet  bool
+}
+
+type objectJSON struct {
+	Type   string `json:"type"`
+	Action string `json:"action"`
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	Reason string `json:"reason,omitempty"`
+	Delete bool   `json:"delete,omitempty"`
+	DryRun bool   `json:"dry_run,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+func (p *objectPrinter) print(ev migrate.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		j := objectJSON{Type: "object", Action: ev.Action.String(), Key: ev.Key, Size: ev.Size, Reason: ev.Reason, Delete: ev.Deleted, DryRun: p.dryRun}
+		if p.dryRun && ev.Action == migrate.Copied {
+			j.Action = "copy"
+		}
+		if ev.Err != nil {
+			j.Error = ev.Err.Error()
+		}
+		_ = json.NewEncoder(p.w).Encode(j)
+		return
+	}
+	if p.quiet {
+		return
+	}
+	switch ev.Action {
+	case migrate.Copied:
+		fmt.Fprintf(p.w, "would copy %s (%s, %s)\n", ev.Key, humanBytes(ev.Size), ev.Reason)
+	case migrate.Skipped:
+		// Already there: nothing to say unless it is to be deleted.
+	case migrate.Failed:
+		// Logged on stderr.
+	}
+	if ev.Deleted {
+		fmt.Fprintf(p.w, "would delete source %s\n", ev.Key)
+	}
+}
+
+type migrateSummaryJSON struct {
+	Type         string  `json:"type"`
+	Command      string  `json:"command"`
+	Source       string  `json:"source"`
+	Destination  string  `json:"destination"`
+	DryRun       bool    `json:"dry_run"`
+	Stopped      bool    `json:"stopped"`
+	Copied       int64   `json:"copied"`
+	CopiedBytes  int64   `json:"copied_bytes"`
+	Skipped      int64   `json:"skipped"`
+	SkippedBytes int64   `json:"skipped_bytes"`
+	Failed       int64   `json:"failed"`
+	FailedBytes  int64   `json:"failed_bytes"`
+	Deleted      int64   `json:"deleted"`
+	Excluded     int64   `json:"excluded"`
+	JournalHits  int64   `json:"journal_hits"`
+	DstStats     int64   `json:"dst_stats"`
+	HashedBytes  int64   `json:"hashed_bytes"`
+	ElapsedS     float64 `json:"elapsed_s"`
+	ObjectsPerS  float64 `json:"objects_per_s"`
+	BytesPerS    float64 `json:"bytes_per_s"`
+}
+
+func printMigrateSummary(w io.Writer, asJSON bool, srcURL, dstURL string, sum migrate.Summary) {
+	secs := max(sum.Elapsed.Seconds(), 1e-9)
+	if asJSON {
+		_ = json.NewEncoder(w).Encode(migrateSummaryJSON{
+			Type: "summary", Command: "migrate",
+			Source: storage.RedactString(srcURL), Destination: storage.RedactString(dstURL),
+			DryRun: sum.DryRun, Stopped: sum.Stopped,
+			Copied: sum.Copied, CopiedBytes: sum.CopiedBytes,
+			Skipped: sum.Skipped, SkippedBytes: sum.SkippedBytes,
+			Failed: sum.Failed, FailedBytes: sum.FailedBytes,
+			Deleted: sum.Deleted, Excluded: sum.Excluded,
+			JournalHits: sum.JournalHits, DstStats: sum.DstStats, HashedBytes: sum.HashedBytes,
+			ElapsedS:    round3(sum.Elapsed.Seconds()),
+			ObjectsPerS: round3(float64(sum.Copied) / secs),
+			BytesPerS:   round3(float64(sum.CopiedBytes) / secs),
+		})
+		return
+	}
+	copied, deleted := "copied", "deleted"
+	if sum.DryRun {
+		copied, deleted = "to copy", "to delete"
+		fmt.Fprintln(w, "dry run: nothing was changed")
+	}
+	fmt.Fprintf(w, "%-9s %8d objects  %s\n", copied+":", sum.Copied, humanBytes(sum.CopiedBytes))
+	fmt.Fprintf(w, "%-9s %8d objects  %s (already at destination)\n", "skipped:", sum.Skipped, humanBytes(sum.SkippedBytes))
+	fmt.Fprintf(w, "%-9s %8d objects  %s", "failed:", sum.Failed, humanBytes(sum.FailedBytes))
+	if sum.Failed > 0 {
+		fmt.Fprint(w, " (kept at the source; see the errors above)")
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-9s %8d source objects\n", deleted+":", sum.Deleted)
+	if sum.Excluded > 0 {
+		fmt.Fprintf(w, "%-9s %8d objects newer than --older-than\n", "excluded:", sum.Excluded)
+	}
+	fmt.Fprintf(w, "elapsed %s, %.1f objects/s, %s/s\n", sum.Elapsed.Round(time.Millisecond),
+		float64(sum.Copied)/secs, humanBytes(int64(float64(sum.CopiedBytes)/secs)))
+}
+
+// whichURL picks the URL an error of the engine is about: the
+// destination's when it says so.
+func whichURL(err error, src, dst string) string {
+	if strings.Contains(err.Error(), "destination") {
+		return dst
+	}
+	return src
+}
+
+// defaultJournalPath returns where the journal of a migration from src to
+// dst lives: $XDG_STATE_HOME/strata/migrate-<hash>.journal (or under
+// ~/.local/state), the hash taken of both URLs with secrets redacted. It
+// returns "" when there is no home directory.
+func defaultJournalPath(src, dst string) string {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" || !filepath.IsAbs(dir) {
+		home, err := os.UserHomeDir()
+		if err != nil || home == "" {
+			return ""
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	h := sha256.Sum256([]byte(storage.RedactString(src) + "\n" + storage.RedactString(dst)))
+	return filepath.Join(dir, "strata", "migrate-"+hex.EncodeToString(h[:8])+".journal")
+}
+
+// openJournal opens the journal at path. A dry run writes nothing, so it
+// uses a journal only when one is already there.
+func openJournal(path string, dryRun bool) (*migrate.FileJournal, error) {
+	if dryRun {
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil
+		}
+	}
+	return migrate.OpenJournal(path)
+}
+
+// shellArgs quotes args for a shell, with secrets in URLs redacted.
+func shellArgs(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if red := storage.RedactString(a); strings.Contains(a, ":") && strings.Contains(red, "xxxxx") {
+			a = red
+		}
+		out[i] = shellQuote(a)
+	}
+	return strings.Join(out, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,@+%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// onSignals calls first on the first SIGINT or SIGTERM and second on the
+// next one, until the returned stop function is called.
+func onSignals(e *env, first, second func()) (stop func()) {
+	if e.signals == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				return
+			case <-e.signals:
+				n++
+				if n == 1 {
+					first()
+				} else {
+					second()
+					return
+				}
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+// durationValue is a flag.Value for durations that also takes days ("30d")
+// and weeks ("2w").
+type durationValue time.Duration
+
+func (d *durationValue) String() string {
+	if d == nil || *d == 0 {
+		return ""
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *durationValue) Set(s string) error {
+	v, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	bad := fmt.Errorf("invalid duration %q (want such as 30d, 12h, 90m)", s)
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.ParseFloat(n, 64)
+			if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) || v*float64(unit) > math.MaxInt64 {
+				return 0, bad
+			}
+			return time.Duration(v * float64(unit)), nil
+		}
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return 0, bad
+	}
+	return v, nil
+}

@@ -1,0 +1,45 @@
+package conformance_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/strata-storage/strata/conformance"
+	"github.com/strata-storage/strata/memory"
+	"github.com/strata-storage/strata/storage"
+)
+
+// A provider's own test runs the whole suite in a few lines. Put this
+// function, named TestConformance, in the provider package's _test.go file.
+func Example() {
+	TestConformance := func(t *testing.T) {
+		conformance.Run(t, conformance.Harness{
+			// A fresh, empty provider for every subtest.
+			New: func(t *testing.T) storage.Provider {
+				p := memory.New()
+				t.Cleanup(func() { p.Close() })
+				return p
+			},
+			Copy: true, // memory.Store implements storage.Copier
+		})
+	}
+	_ = TestConformance
+}
+
+// RandomReader streams reproducible content of any size without holding it
+// in memory, and hides its length from the provider.
+func ExampleRandomReader() {
+	r := conformance.RandomReader(1, 17<<20+3)
+	n, _ := io.Copy(io.Discard, r)
+	_, isSized := r.(interface{ Len() int })
+	fmt.Println(n, isSized)
+	fmt.Println(conformance.RandomSHA256(1, 3) == conformance.RandomSHA256(1, 3))
+	// A shorter stream is a prefix of a longer one.
+	fmt.Println(bytes.Equal(conformance.RandomBytes(1, 4), conformance.RandomBytes(1, 10)[:4]))
+	// Output:
+	// 17825795 false
+	// true
+	// true
+}

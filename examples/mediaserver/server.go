@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/strata-storage/strata/cache"
+	"github.com/strata-storage/strata/httpserve"
+	"github.com/strata-storage/strata/metrics"
+	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/tiered"
+
+	// Drivers for -remote URLs.
+	_ "github.com/strata-storage/strata/b2"
+	"github.com/strata-storage/strata/local"
+	_ "github.com/strata-storage/strata/memory"
+	_ "github.com/strata-storage/strata/minio"
+	_ "github.com/strata-storage/strata/s3"
+)
+
+type server struct {
+	cfg   config
+	log   *slog.Logger
+	store storage.Provider // what requests use (wrapped for metrics)
+	close func() error     // closes the stores
+	reg   *prometheus.Registry
+	mux   *http.ServeMux
+	ready chan string // receives the listening address
+}
+
+func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
+	s := &server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), ready: make(chan string, 1)}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(s.reg)
+
+	var base storage.Provider
+	if cfg.remote == "" {
+		st, err := local.New(cfg.dataDir, &local.Options{Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", cfg.dataDir, err)
+		}
+		base, s.close = st, st.Close
+	} else {
+		remote, err := storage.Open(ctx, cfg.remote)
+		if err != nil {
+			return nil, err
+		}
+		c, err := cache.Open(cfg.dataDir, cache.Options{MaxBytes: cfg.maxBytes, MaxIdle: cfg.maxIdle, Logger: log})
+		if err != nil {
+			remote.Close()
+			return nil, err
+		}
+		mode := tiered.WriteThrough
+		if cfg.writeMode == "behind" {
+			mode = tiered.WriteBehind
+		}
+		ts, err := tiered.New(c, m.Wrap(remote, "remote"), tiered.Options{Mode: mode, Logger: log})
+		if err != nil {
+			c.Close()
+			remote.Close()
+			return nil, err
+		}
+		s.reg.MustRegister(metrics.CacheCollector("media", c))
+		s.reg.MustRegister(metrics.TieredCollector("media", ts))
+		base, s.close = ts, ts.Close
+	}
+	s.store = m.Wrap(base, "media")
+
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /{$}", s.handleIndex)
+	s.mux.HandleFunc("POST /upload", s.handleUpload)
+	media := httpserve.New(s.store, &httpserve.Options{
+		Prefix:       "/media/",
+		Logger:       log,
+		CacheControl: "private, max-age=31536000, immutable", // keys are never reused
+	})
+	s.mux.Handle("GET /media/", media)
+	s.mux.Handle("HEAD /media/", media)
+	s.mux.HandleFunc("DELETE /media/{key...}", s.handleDelete)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if ev := r.URL.Query().Get("event"); ev != "" {
+			// The player page reports what it did; see index.go.
+			s.log.InfoContext(r.Context(), "player event", "event", ev)
+		}
+		io.WriteString(w, "ok\n")
+	})
+	return s, nil
+}
+
+// serve listens until ctx ends, then shuts down: it stops accepting,
+// finishes requests in progress, flushes pending uploads and closes the
+// stores.
+func (s *server) serve(ctx context.Context, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", s.cfg.addr)
+	if err != nil {
+		s.close()
+		return err
+	}
+	hs := &http.Server{
+		Handler:           s.logRequests(s.mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	addr := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "mediaserver: listening on %s (data in %s", addr, s.cfg.dataDir)
+	if s.cfg.remote != "" {
+		fmt.Fprintf(stdout, ", remote %s, write-%s", storage.RedactString(s.cfg.remote), s.cfg.writeMode)
+	}
+	fmt.Fprintln(stdout, ")")
+	s.ready <- addr
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		s.close()
+		return err
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(stdout, "mediaserver: shutting down: finishing requests in progress")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = hs.Shutdown(shutdownCtx)
+	if f, ok := s.store.(storage.Flusher); ok {
+		flushCtx, cancel := context.WithTimeout(context.Background(), s.cfg.flushTimeout)
+		if ferr := f.Flush(flushCtx); ferr != nil {
+			fmt.Fprintf(stdout, "mediaserver: pending uploads not all sent (%v); they are kept on disk and resume at the next start\n", ferr)
+		}
+		cancel()
+	}
+	if cerr := s.close(); err == nil {
+		err = cerr
+	}
+	fmt.Fprintln(stdout, "mediaserver: stopped")
+	return err
+}
+
+var keyEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newKey returns a new unguessable key under today's date: 128 random bits.
+func newKey(now time.Time) string {
+	var b [16]byte
+	rand.Read(b[:])
+	return now.UTC().Format("2006/01/02/") + strings.ToLower(keyEncoding.EncodeToString(b[:]))
+}
+
+type uploadResult struct {
+	Key         string `json:"key"`
+	URL         string `json:"url"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+}
+
+var errTooLarge = errors.New("upload is over the size limit")
+
+// limitedReader fails with errTooLarge as soon as more than n bytes come.
+type limitedReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if int64(len(p)) > l.n+1 {
+		p = p[:l.n+1]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if l.n < 0 {
+		return 0, errTooLarge
+	}
+	return n, err
+}
+
+// handleUpload stores the body (or the "file" field of a multipart form)
+// under a new key. The size limit is checked while streaming: an upload
+// over it fails with 413 and nothing is stored.
+func (s *server) handleUpload(w http.ResponseWriter, r *http.Request) {
+	// The multipart envelope may add a little to the file itself.
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.maxUpload+64<<10)
+	var body io.Reader = r.Body
+	ctype := r.Header.Get("Content-Type")
+	size := int64(0)
+	if mt, _, _ := mime.ParseMediaType(ctype); mt == "multipart/form-data" {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			http.Error(w, "bad multipart form", http.StatusBadRequest)
+			return
+		}
+		for {
+			part, err := mr.NextPart()
+			if err != nil {
+				http.Error(w, `the form has no "file" field`, http.StatusBadRequest)
+				return
+			}
+			if part.FormName() == "file" {
+				body, ctype = part, part.Header.Get("Content-Type")
+				break
+			}
+		}
+	} else if r.ContentLength > 0 {
+		size = r.ContentLength
+	}
+	if size > s.cfg.maxUpload {
+		http.Error(w, errTooLarge.Error(), http.StatusRequestEntityTooLarge)
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(ctype); err != nil || storage.ValidContentType(ctype) != nil {
+		ctype = ""
+	} else if mt == "application/x-www-form-urlencoded" {
+		ctype = ""
+	}
+	key := newKey(time.Now())
+	info, err := s.store.Put(r.Context(), key, &limitedReader{r: body, n: s.cfg.maxUpload},
+		&storage.PutOptions{ContentType: ctype, IfNotExists: true, Size: size})
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.Is(err, errTooLarge) || errors.As(err, &maxErr):
+		http.Error(w, errTooLarge.Error(), http.StatusRequestEntityTooLarge)
+		return
+	case errors.Is(err, storage.ErrSizeMismatch):
+		http.Error(w, "body shorter than Content-Length", http.StatusBadRequest)
+		return
+	case errors.Is(err, cache.ErrFull):
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, "storage is full; try again later", http.StatusServiceUnavailable)
+		return
+	case err != nil:
+		if !storage.IsContextError(err) {
+			s.log.ErrorContext(r.Context(), "upload failed", "key", key, "err", err)
+		}
+		code := httpserve.Status(err)
+		if code < 500 || code == 499 {
+			code = http.StatusInternalServerError
+		}
+		http.Error(w, http.StatusText(code), code)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", "/media/"+key)
+	w.WriteHeader(http.StatusCreated)
+	json.NewEncoder(w).Encode(uploadResult{Key: key, URL: "/media/" + key, Size: info.Size, SHA256: info.SHA256, ContentType: ctype})
+}
+
+// handleDelete removes an object; it needs the admin bearer token.
+func (s *server) handleDelete(w http.ResponseWriter, r *http.Request) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if s.cfg.adminToken == "" || !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.adminToken)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mediaserver"`)
+		http.Error(w, "admin token required", http.StatusUnauthorized)
+		return
+	}
+	key := r.PathValue("key")
+	if err := s.store.Delete(r.Context(), key); err != nil {
+		code := httpserve.Status(err)
+		if code == 499 {
+			return
+		}
+		if code >= 500 {
+			s.log.ErrorContext(r.Context(), "delete failed", "key", key, "err", err)
+		}
+		http.Error(w, http.StatusText(code), code)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// statusWriter remembers the status for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests logs each request at Info: method, path, Range, status,
+// duration. Authorization headers are never logged.
+func (s *server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.code, "duration", time.Since(start)}
+		if rg := r.Header.Get("Range"); rg != "" {
+			attrs = append(attrs, "range", rg)
+		}
+		s.log.InfoContext(r.Context(), "request", attrs...)
+	})
+}

@@ -1,0 +1,108 @@
+package migrate
+
+import (
+	"bytes"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-storage/strata/memory"
+)
+
+const sumA = "ca978112ca1bbdcafac231b39a23dc4da786eff8146d7d0ea0ed2ab3e30fd8d0"
+
+func TestFileJournalKeepsEntriesAcrossRuns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "j.journal")
+	j, err := OpenJournal(path)
+	require.NoError(t, err)
+	require.NoError(t, j.Record(JournalEntry{Key: "a/b c", Size: 1, SrcETag: `"s 1"`, DstETag: "d1", SHA256: sumA}))
+	require.NoError(t, j.Record(JournalEntry{Key: "no/etag", Size: 1, SrcETag: "", DstETag: "d1", SHA256: sumA}))
+	require.NoError(t, j.Close())
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), st.Mode().Perm())
+
+	// A line cut short by a crash is ignored.
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("v1 1 " + sumA + ` "x" "y`)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	j, err = OpenJournal(path)
+	require.NoError(t, err)
+	defer j.Close()
+	assert.Equal(t, 1, j.Len())
+	sum, ok := j.Vouch("a/b c", 1, `"s 1"`, "d1")
+	assert.True(t, ok)
+	assert.Equal(t, sumA, sum)
+	for _, c := range []struct {
+		key      string
+		size     int64
+		src, dst string
+	}{
+		{"a/b c", 2, `"s 1"`, "d1"},
+		{"a/b c", 1, `"s 2"`, "d1"},
+		{"a/b c", 1, `"s 1"`, "d2"},
+		{"a/b c", 1, "", ""},
+		{"no/etag", 1, "", "d1"},
+		{"other", 1, `"s 1"`, "d1"},
+	} {
+		_, ok := j.Vouch(c.key, c.size, c.src, c.dst)
+		assert.False(t, ok, "%+v", c)
+	}
+}
+
+func TestMigrateWithJournalSkipsWithoutStatOrRead(t *testing.T) {
+	src := newHooked(memory.New())
+	src.noSHA = true // plain files
+	want := mediaTree(t, src, 10)
+	dst := newHooked(memory.New())
+	dst.noListSHA = true // an S3 listing
+	path := filepath.Join(t.TempDir(), "j")
+
+	run := func() Summary {
+		j, err := OpenJournal(path)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, j.Close()) }()
+		sum, err := New(src, dst, &Options{Journal: j, Workers: 3}).Run(t.Context())
+		require.NoError(t, err)
+		return sum
+	}
+	first := run()
+	assert.EqualValues(t, len(want), first.Copied)
+
+	again := run()
+	assert.EqualValues(t, len(want), again.Skipped)
+	assert.EqualValues(t, len(want), again.JournalHits)
+	assert.Zero(t, again.DstStats)
+	assert.Zero(t, again.HashedBytes)
+	assert.Zero(t, dst.stats)
+
+	// A source object changed in place, one changed at the destination:
+	// their ETags no longer match the journal, and both are sent again.
+	keys := slices.Sorted(maps.Keys(want))
+	_, err := src.Put(t.Context(), keys[0], bytes.NewReader(bytes.ToUpper(want[keys[0]])), nil)
+	require.NoError(t, err)
+	_, err = dst.Put(t.Context(), keys[1], bytes.NewReader(bytes.ToUpper(want[keys[1]])), nil)
+	require.NoError(t, err)
+	third := run()
+	assert.EqualValues(t, 2, third.Copied)
+	assert.EqualValues(t, len(want)-2, third.JournalHits)
+	assert.Equal(t, contents(t, src), contents(t, dst))
+
+	// Objects found equal by checksum (sent by another tool, or before the
+	// journal existed) are recorded too.
+	require.NoError(t, os.Remove(path))
+	fourth := run()
+	assert.EqualValues(t, len(want), fourth.Skipped)
+	assert.EqualValues(t, len(want), fourth.DstStats)
+	fifth := run()
+	assert.EqualValues(t, len(want), fifth.JournalHits)
+	assert.Zero(t, fifth.DstStats)
+}

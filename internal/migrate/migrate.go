@@ -1,0 +1,792 @@
+// Package migrate copies every object of one storage.Provider to another,
+// keeping keys, in parallel, resumably, and can verify two stores against
+// each other. It is the engine behind "strata migrate" and "strata verify",
+// written so that it can be tested without the binary.
+//
+// # How a migration decides what to send
+//
+// A Migrator lists the source and the destination once each, side by side:
+// both listings come in byte-wise key order (a rule every provider keeps),
+// so walking them together pairs every source object with the destination
+// object of the same key, if any, in constant memory and without a Stat per
+// object. An object is skipped when the destination holds the same key with
+// the same size and the same SHA-256:
+//
+//   - the destination's SHA-256 comes from its listing, or, when the listing
+//     does not carry it, from one Stat of that key (only for keys that are
+//     already there with the right size, that is, objects a previous run
+//     sent);
+//   - the source's SHA-256 comes from its listing, or is computed by reading
+//     the source object (plain files strata never wrote have none stored).
+//
+// So an interrupted run, run again, sends only what is missing or changed,
+// and a source file changed since (same key, different content) is sent
+// again. A destination that knows no checksum for an object gets it again.
+//
+// With a Journal (Options.Journal), the comparison above is needed only
+// once per object: the journal records, for each object sent or found
+// equal, the source's and the destination's ETags of that content, and a
+// later run skips an object whose two listed ETags still match the record,
+// with no Stat and no read. ETags change whenever content changes, so a
+// changed object on either side falls back to the checksum comparison.
+//
+// Every object sent is hashed as it streams; with Options.Delete the source
+// object is removed only after a Stat at the destination shows the same
+// size and SHA-256 as what was sent (when the destination does not know its
+// SHA-256, the object is read back and hashed), and after a Stat of the
+// source shows it has not changed since it was read. Any error on an object
+// leaves its source in place.
+//
+// # Errors
+//
+// Run returns an error only for what stops the whole migration: a listing
+// that fails or comes out of key order, or a cancelled context. Errors on
+// single objects are counted in Stats.Failed, logged, and reported to
+// Options.OnObject; they never stop the other objects.
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"path"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// DefaultWorkers is the number of parallel transfers when Options.Workers
+// is zero: 4 per CPU, at least 8 and at most 64. Transfers wait on the
+// network far more than on the CPU.
+func DefaultWorkers() int {
+	return min(max(4*runtime.NumCPU(), 8), 64)
+}
+
+// Options configure a Migrator. The zero value copies everything with
+// DefaultWorkers workers.
+type Options struct {
+	// Workers is the number of objects transferred at the same time. Zero
+	// means DefaultWorkers().
+	Workers int
+	// Prefix restricts the migration to keys starting with it.
+	Prefix string
+	// OlderThan, when positive, restricts the migration to source objects
+	// whose ModTime is at least this long before Now.
+	OlderThan time.Duration
+	// Delete removes each source object once its copy at the destination is
+	// verified.
+	Delete bool
+	// DryRun lists, compares and reports, but writes and deletes nothing.
+	DryRun bool
+	// NoCount turns off the counting pass: a second, concurrent listing of
+	// the source that fills Stats.Total and Stats.TotalBytes for progress
+	// reports.
+	NoCount bool
+	// LargeObject is the size from which an object counts as large; at most
+	// MaxLarge large objects are transferred at the same time, so that the
+	// buffers a driver keeps per upload stay bounded whatever the number of
+	// workers. A large source that can be read at any offset (a file) is
+	// handed to the driver as it is, so it can send parts straight from it.
+	// Zero means 16 MiB (the part size of the S3 drivers).
+	LargeObject int64
+	// MaxLarge is the number of large objects transferred at the same time.
+	// Zero means 1: drivers already send the parts of one large object in
+	// parallel, and each upload holds part buffers.
+	MaxLarge int
+	// MemoryBudget bounds the bytes of smaller objects in flight at once:
+	// a driver may hold such an object whole while it sends it. Zero means
+	// 64 MiB.
+	MemoryBudget int64
+	// ContentTypeFromName gives an object the source stores with no
+	// content type the one its key's extension names (mime.TypeByExtension:
+	// ".png" is image/png), if any. Zulip's upload directory keeps file
+	// names; Synapse's media store does not.
+	ContentTypeFromName bool
+	// Now returns the current time, for OlderThan. Nil means time.Now.
+	Now func() time.Time
+	// Logger receives one line per failed object and a few lines about the
+	// run. Nil discards.
+	Logger *slog.Logger
+	// Journal, when not nil, remembers what was sent, so that a later run
+	// skips objects unchanged on both sides by their ETags alone, with no
+	// Stat and no read (see Journal).
+	Journal Journal
+	// OnObject, when not nil, is called once for every object the migration
+	// looked at, when its outcome is known. It is called from the worker
+	// goroutines, concurrently.
+	OnObject func(Event)
+}
+
+// Action is what happened to one object.
+type Action int
+
+// The actions an Event reports.
+const (
+	// Copied: the object was sent to the destination (or, in a dry run,
+	// would be).
+	Copied Action = iota + 1
+	// Skipped: the destination already holds the same content.
+	Skipped
+	// Failed: an error stopped the object; its source was not deleted.
+	Failed
+)
+
+func (a Action) String() string {
+	switch a {
+	case Copied:
+		return "copied"
+	case Skipped:
+		return "skipped"
+	case Failed:
+		return "failed"
+	}
+	return fmt.Sprintf("Action(%d)", int(a))
+}
+
+// Event reports the outcome of one object.
+type Event struct {
+	// Key and Size are the source object's.
+	Key  string
+	Size int64
+	// Action is what happened.
+	Action Action
+	// Deleted reports that the source object was deleted (or, in a dry run,
+	// would be).
+	Deleted bool
+	// SHA256 is the content's checksum when it was computed or known.
+	SHA256 string
+	// Reason says why an object was copied rather than skipped ("missing",
+	// "size differs", "checksum differs", ...), or is empty.
+	Reason string
+	// Err is the error of a Failed object.
+	Err error
+}
+
+// Stats are the counters of a migration. Bytes are source object sizes.
+type Stats struct {
+	// Total and TotalBytes are what the counting pass found so far (objects
+	// that pass the filters); TotalKnown reports that it has finished.
+	Total, TotalBytes int64
+	TotalKnown        bool
+	// Copied objects were sent (in a dry run: would be sent).
+	Copied, CopiedBytes int64
+	// Skipped objects were already at the destination with the same
+	// content.
+	Skipped, SkippedBytes int64
+	// Failed objects had an error; their source is kept.
+	Failed, FailedBytes int64
+	// Deleted source objects (in a dry run: would be deleted).
+	Deleted int64
+	// Excluded objects were left out by OlderThan.
+	Excluded int64
+	// Streamed is the number of bytes read from the source so far to send
+	// them, including objects still in flight.
+	Streamed int64
+	// InFlight is the number of objects being worked on.
+	InFlight int64
+	// JournalHits counts objects found unchanged through the journal;
+	// DstStats counts Stats at the destination made to compare an object
+	// already there; HashedBytes counts source bytes read to compare (not
+	// to send).
+	JournalHits, DstStats, HashedBytes int64
+}
+
+// Done is the number of objects whose outcome is known.
+func (s Stats) Done() int64 { return s.Copied + s.Skipped + s.Failed }
+
+// DoneBytes is the number of bytes dealt with: streamed, skipped or failed.
+func (s Stats) DoneBytes() int64 { return s.Streamed + s.SkippedBytes + s.FailedBytes }
+
+// Summary is the result of Run.
+type Summary struct {
+	Stats
+	// Elapsed is the wall time of Run.
+	Elapsed time.Duration
+	// Stopped reports that Stop was called (or the context ended) before
+	// every object was dealt with: running the migration again finishes it.
+	Stopped bool
+	// DryRun repeats Options.DryRun.
+	DryRun bool
+}
+
+// Migrator copies one provider into another. Make one with New, call Run
+// once; Stop and Stats may be called from other goroutines meanwhile.
+type Migrator struct {
+	src, dst storage.Provider
+	opts     Options
+	log      *slog.Logger
+	now      func() time.Time
+	large    chan struct{}
+	small    *budget
+
+	stopOnce sync.Once
+	stop     chan struct{}
+
+	total, totalBytes                     atomic.Int64
+	totalKnown                            atomic.Bool
+	copied, copiedBytes                   atomic.Int64
+	skipped, skippedBytes                 atomic.Int64
+	failed, failedBytes                   atomic.Int64
+	deleted, excluded, streamed, inFlight atomic.Int64
+	journalHits, dstStats, hashed         atomic.Int64
+	journalErr                            sync.Once
+}
+
+// New returns a Migrator from src to dst. opts may be nil. The Migrator
+// does not close src or dst.
+func New(src, dst storage.Provider, opts *Options) *Migrator {
+	m := &Migrator{src: src, dst: dst, stop: make(chan struct{})}
+	if opts != nil {
+		m.opts = *opts
+	}
+	if m.opts.Workers <= 0 {
+		m.opts.Workers = DefaultWorkers()
+	}
+	if m.opts.LargeObject <= 0 {
+		m.opts.LargeObject = 16 << 20
+	}
+	if m.opts.MemoryBudget <= 0 {
+		m.opts.MemoryBudget = 64 << 20
+	}
+	m.small = newBudget(m.opts.MemoryBudget)
+	if m.opts.MaxLarge <= 0 {
+		m.opts.MaxLarge = 1
+	}
+	m.large = make(chan struct{}, m.opts.MaxLarge)
+	m.now = m.opts.Now
+	if m.now == nil {
+		m.now = time.Now
+	}
+	m.log = m.opts.Logger
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	return m
+}
+
+// Stop makes Run take no new objects: the objects in flight finish, then
+// Run returns with Summary.Stopped set. To abort the objects in flight too,
+// cancel Run's context. Stop may be called more than once.
+func (m *Migrator) Stop() { m.stopOnce.Do(func() { close(m.stop) }) }
+
+// Stats returns a snapshot of the counters.
+func (m *Migrator) Stats() Stats {
+	return Stats{
+		Total: m.total.Load(), TotalBytes: m.totalBytes.Load(), TotalKnown: m.totalKnown.Load(),
+		Copied: m.copied.Load(), CopiedBytes: m.copiedBytes.Load(),
+		Skipped: m.skipped.Load(), SkippedBytes: m.skippedBytes.Load(),
+		Failed: m.failed.Load(), FailedBytes: m.failedBytes.Load(),
+		Deleted: m.deleted.Load(), Excluded: m.excluded.Load(),
+		Streamed: m.streamed.Load(), InFlight: m.inFlight.Load(),
+		JournalHits: m.journalHits.Load(), DstStats: m.dstStats.Load(), HashedBytes: m.hashed.Load(),
+	}
+}
+
+// job is one source object and the destination object of the same key, if
+// the destination listing had one.
+type job struct {
+	src storage.Info
+	dst *storage.Info
+}
+
+// Run copies every selected object of the source to the destination and
+// returns the counters. It returns an error when a listing fails or the
+// context ends; objects that fail one by one are counted, not returned.
+// When ctx is cancelled, transfers in flight are aborted (a provider leaves
+// nothing behind of a cancelled Put) and Run returns ctx's error.
+func (m *Migrator) Run(ctx context.Context) (Summary, error) {
+	start := m.now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	// The counting pass is only for progress reports: it ends when the
+	// main listing does.
+	countCtx, stopCount := context.WithCancel(ctx)
+	defer stopCount()
+	if !m.opts.NoCount {
+		wg.Go(func() { m.count(countCtx, start) })
+	}
+
+	// Unbuffered: an object is taken only when a worker is free, so after
+	// Stop nothing is left queued.
+	jobs := make(chan job)
+	for range m.opts.Workers {
+		wg.Go(func() {
+			for j := range jobs {
+				m.process(ctx, j)
+			}
+		})
+	}
+	stopped, err := m.plan(ctx, start, jobs)
+	stopCount()
+	close(jobs)
+	// After a failed listing the objects in flight finish, as after Stop.
+	wg.Wait()
+	if !stopped && err == nil && ctx.Err() == nil {
+		// Every selected object was dealt with: the totals are exact.
+		st := m.Stats()
+		m.total.Store(st.Done())
+		m.totalBytes.Store(st.CopiedBytes + st.SkippedBytes + st.FailedBytes)
+		m.totalKnown.Store(true)
+	}
+
+	sum := Summary{Stats: m.Stats(), Elapsed: time.Since(start), Stopped: stopped || ctx.Err() != nil, DryRun: m.opts.DryRun}
+	if m.opts.Now != nil {
+		sum.Elapsed = m.now().Sub(start)
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return sum, err
+}
+
+// selected reports whether the source object passes the OlderThan filter.
+func (m *Migrator) selected(info storage.Info, start time.Time) bool {
+	if m.opts.OlderThan <= 0 {
+		return true
+	}
+	return !info.ModTime.IsZero() && !info.ModTime.After(start.Add(-m.opts.OlderThan))
+}
+
+// count is the counting pass: it lists the source and adds up what passes
+// the filters, for progress reports.
+func (m *Migrator) count(ctx context.Context, start time.Time) {
+	for info, err := range m.src.List(ctx, &storage.ListOptions{Prefix: m.opts.Prefix}) {
+		if err != nil {
+			return // the main listing reports it, or has ended
+		}
+		select {
+		case <-m.stop:
+			return
+		default:
+		}
+		if m.selected(info, start) {
+			m.total.Add(1)
+			m.totalBytes.Add(info.Size)
+		}
+	}
+	m.totalKnown.Store(true)
+}
+
+// plan walks the source and destination listings together and sends a job
+// for every selected source object. It returns stopped=true when Stop was
+// called or ctx ended before the listing was done.
+func (m *Migrator) plan(ctx context.Context, start time.Time, jobs chan<- job) (stopped bool, err error) {
+	dst := newCursor(ctx, m.dst, m.opts.Prefix, "destination")
+	defer dst.close()
+	prev := ""
+	for info, err := range m.src.List(ctx, &storage.ListOptions{Prefix: m.opts.Prefix}) {
+		if err != nil {
+			if ctx.Err() != nil {
+				return true, nil
+			}
+			return false, fmt.Errorf("list source: %w", err)
+		}
+		if prev != "" && info.Key <= prev {
+			return false, fmt.Errorf("list source: key %q came after %q: listing is not in key order", info.Key, prev)
+		}
+		prev = info.Key
+		if !m.selected(info, start) {
+			m.excluded.Add(1)
+			continue
+		}
+		d, err := dst.seek(info.Key)
+		if err != nil {
+			if ctx.Err() != nil {
+				return true, nil
+			}
+			return false, err
+		}
+		if m.stopped(ctx) {
+			return true, nil
+		}
+		select {
+		case jobs <- job{src: info, dst: d}:
+		case <-m.stop:
+			return true, nil
+		case <-ctx.Done():
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// stopped reports whether Stop was called or ctx ended.
+func (m *Migrator) stopped(ctx context.Context) bool {
+	select {
+	case <-m.stop:
+		return true
+	case <-ctx.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// process deals with one object and records its outcome.
+func (m *Migrator) process(ctx context.Context, j job) {
+	m.inFlight.Add(1)
+	defer m.inFlight.Add(-1)
+	ev := m.transfer(ctx, j)
+	ev.Key, ev.Size = j.src.Key, j.src.Size
+	switch ev.Action {
+	case Copied:
+		m.copied.Add(1)
+		m.copiedBytes.Add(j.src.Size)
+	case Skipped:
+		m.skipped.Add(1)
+		m.skippedBytes.Add(j.src.Size)
+	default:
+		ev.Action = Failed
+		m.failed.Add(1)
+		m.failedBytes.Add(j.src.Size)
+		if ctx.Err() == nil {
+			m.log.Error("object failed; source kept", "key", j.src.Key, "err", ev.Err)
+		}
+	}
+	if ev.Deleted {
+		m.deleted.Add(1)
+	}
+	if m.opts.OnObject != nil {
+		m.opts.OnObject(ev)
+	}
+}
+
+// transfer compares, copies and deletes one object. The returned Event's
+// Action is Failed whenever Err is set.
+func (m *Migrator) transfer(ctx context.Context, j job) Event {
+	reason := "missing at destination"
+	if j.dst != nil {
+		if j.dst.Size != j.src.Size {
+			reason = "size differs"
+		} else {
+			same, sum, why, err := m.sameContent(ctx, j.src, *j.dst)
+			if err != nil {
+				return Event{Action: Failed, Err: err}
+			}
+			if same {
+				ev := Event{Action: Skipped, SHA256: sum}
+				if m.opts.Delete {
+					if err := m.deleteSource(ctx, j.src, j.src.Size, sum); err != nil {
+						return Event{Action: Failed, SHA256: sum, Err: err}
+					}
+					ev.Deleted = true
+				}
+				return ev
+			}
+			reason = why
+		}
+	}
+	if m.opts.DryRun {
+		return Event{Action: Copied, Reason: reason, Deleted: m.opts.Delete}
+	}
+	n, sum, err := m.copyObject(ctx, j.src)
+	if err != nil {
+		return Event{Action: Failed, Reason: reason, Err: err}
+	}
+	ev := Event{Action: Copied, Reason: reason, SHA256: sum}
+	if m.opts.Delete {
+		if err := m.deleteSource(ctx, j.src, n, sum); err != nil {
+			return Event{Action: Failed, Reason: reason, SHA256: sum, Err: err}
+		}
+		ev.Deleted = true
+	}
+	return ev
+}
+
+// sameContent reports whether the destination object (already known to
+// have the source's size) has the source's content, with the source's
+// SHA-256 when it was known or computed, and, when not the same, why.
+func (m *Migrator) sameContent(ctx context.Context, src, dst storage.Info) (same bool, sum, why string, err error) {
+	if m.opts.Journal != nil {
+		if sum, ok := m.opts.Journal.Vouch(src.Key, src.Size, src.ETag, dst.ETag); ok {
+			m.journalHits.Add(1)
+			return true, sum, "", nil
+		}
+	}
+	dstSum := dst.SHA256
+	if dstSum == "" {
+		// The listing does not carry checksums: ask for this one object.
+		m.dstStats.Add(1)
+		info, err := m.dst.Stat(ctx, dst.Key)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			return false, "", "missing at destination", nil
+		case err != nil:
+			return false, "", "", fmt.Errorf("stat destination: %w", err)
+		case info.Size != src.Size:
+			return false, "", "size differs", nil
+		}
+		dstSum = info.SHA256
+		if dstSum == "" {
+			return false, "", "destination has no checksum", nil
+		}
+	}
+	srcSum := src.SHA256
+	if srcSum == "" {
+		srcSum, err = m.hashSource(ctx, src)
+		if err != nil {
+			return false, "", "", err
+		}
+	}
+	if srcSum != dstSum {
+		return false, srcSum, "checksum differs", nil
+	}
+	m.record(JournalEntry{Key: src.Key, Size: src.Size, SrcETag: src.ETag, DstETag: dst.ETag, SHA256: srcSum})
+	return true, srcSum, "", nil
+}
+
+// record adds e to the journal, if there is one. A journal that cannot be
+// written is logged once and otherwise ignored: it only saves time.
+func (m *Migrator) record(e JournalEntry) {
+	if m.opts.Journal == nil || m.opts.DryRun {
+		return
+	}
+	if err := m.opts.Journal.Record(e); err != nil {
+		m.journalErr.Do(func() { m.log.Warn("cannot write the journal; a later run will compare by checksum", "err", err) })
+	}
+}
+
+// hashSource reads the source object and returns its SHA-256.
+func (m *Migrator) hashSource(ctx context.Context, src storage.Info) (string, error) {
+	sum, n, err := hashObject(ctx, m.src, src.Key)
+	m.hashed.Add(n)
+	if err != nil {
+		return "", fmt.Errorf("read source: %w", err)
+	}
+	if n != src.Size {
+		return "", fmt.Errorf("read source: %d bytes, listed as %d: %w", n, src.Size, storage.ErrCorrupt)
+	}
+	return sum, nil
+}
+
+// hashObject reads the object under key from p and returns its SHA-256 and
+// length.
+func hashObject(ctx context.Context, p storage.Provider, key string) (string, int64, error) {
+	rc, _, err := p.Get(ctx, key, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	defer rc.Close()
+	h := storage.NewHashingReader(rc)
+	if _, err := io.Copy(io.Discard, h); err != nil {
+		return "", 0, err
+	}
+	return h.SHA256(), h.N(), nil
+}
+
+// countingReader adds the bytes read to a counter.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// copyObject streams the source object to the destination and returns the
+// number of bytes and the SHA-256 of what was sent.
+func (m *Migrator) copyObject(ctx context.Context, src storage.Info) (int64, string, error) {
+	if src.Size >= m.opts.LargeObject {
+		select {
+		case m.large <- struct{}{}:
+			defer func() { <-m.large }()
+		case <-ctx.Done():
+			return 0, "", ctx.Err()
+		}
+	} else {
+		n, err := m.small.acquire(ctx, src.Size)
+		if err != nil {
+			return 0, "", err
+		}
+		defer m.small.release(n)
+	}
+	rc, info, err := m.src.Get(ctx, src.Key, nil)
+	if err != nil {
+		return 0, "", fmt.Errorf("read source: %w", err)
+	}
+	defer rc.Close()
+	opts := &storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size}
+	if opts.ContentType == "" && m.opts.ContentTypeFromName {
+		if ext := path.Ext(src.Key); ext != "" {
+			opts.ContentType = mime.TypeByExtension(strings.ToLower(ext))
+		}
+	}
+	var (
+		n   int64
+		sum string
+		put storage.Info
+	)
+	if ra, ok := rc.(readSeekerAt); ok && info.Size >= m.opts.LargeObject {
+		n, sum, put, err = m.putSeekable(ctx, src.Key, ra, info.Size, opts)
+	} else {
+		n, sum, put, err = m.putStream(ctx, src.Key, rc, opts)
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	if n != info.Size {
+		return 0, "", fmt.Errorf("read %d bytes from source, which said %d: %w", n, info.Size, storage.ErrCorrupt)
+	}
+	if info.SHA256 != "" && info.SHA256 != sum {
+		return 0, "", fmt.Errorf("source content does not match its stored SHA-256: %w", storage.ErrCorrupt)
+	}
+	if put.SHA256 != "" && put.SHA256 != sum {
+		return 0, "", fmt.Errorf("destination stored SHA-256 %s, sent %s: %w", put.SHA256, sum, storage.ErrCorrupt)
+	}
+	if put.Size != 0 && put.Size != n {
+		return 0, "", fmt.Errorf("destination stored %d bytes, sent %d: %w", put.Size, n, storage.ErrCorrupt)
+	}
+	srcETag := info.ETag
+	if srcETag == "" {
+		srcETag = src.ETag
+	}
+	m.record(JournalEntry{Key: src.Key, Size: n, SrcETag: srcETag, DstETag: put.ETag, SHA256: sum})
+	return n, sum, nil
+}
+
+// putStream sends r to the destination, hashing and counting it on the
+// way.
+func (m *Migrator) putStream(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (int64, string, storage.Info, error) {
+	h := storage.NewHashingReader(&countingReader{r: r, n: &m.streamed})
+	put, err := m.dst.Put(ctx, key, h, opts)
+	if err != nil {
+		return 0, "", put, fmt.Errorf("write destination: %w", err)
+	}
+	return h.N(), h.SHA256(), put, nil
+}
+
+// readSeekerAt is a source reader a driver can read in parallel parts
+// (local files are).
+type readSeekerAt interface {
+	io.ReadSeeker
+	io.ReaderAt
+}
+
+// putSeekable sends a large seekable source as it is, so that a driver that
+// can upload parts straight from it (minio does) needs no part buffers and
+// can record the checksum up front. The SHA-256 is the one the driver
+// reports, checked against a reading of our own when the source is to be
+// deleted or the driver reports none.
+func (m *Migrator) putSeekable(ctx context.Context, key string, ra readSeekerAt, size int64, opts *storage.PutOptions) (int64, string, storage.Info, error) {
+	body := &countingReadSeekerAt{r: ra, total: &m.streamed, size: size}
+	put, err := m.dst.Put(ctx, key, body, opts)
+	if err != nil {
+		return 0, "", put, fmt.Errorf("write destination: %w", err)
+	}
+	sum := put.SHA256
+	if sum == "" || m.opts.Delete {
+		h := storage.NewHashingReader(io.NewSectionReader(ra, 0, size+1))
+		if _, err := io.Copy(io.Discard, h); err != nil {
+			return 0, "", put, fmt.Errorf("read source: %w", err)
+		}
+		m.hashed.Add(h.N())
+		if h.N() != size {
+			return 0, "", put, fmt.Errorf("read %d bytes from source, which said %d: %w", h.N(), size, storage.ErrCorrupt)
+		}
+		if sum != "" && sum != h.SHA256() {
+			return 0, "", put, fmt.Errorf("destination stored SHA-256 %s, source holds %s: %w", sum, h.SHA256(), storage.ErrCorrupt)
+		}
+		sum = h.SHA256()
+	}
+	return size, sum, put, nil
+}
+
+// countingReadSeekerAt passes reads through and adds them to a progress
+// counter, at most size bytes in all (a driver may read twice: once to
+// hash, once to send).
+type countingReadSeekerAt struct {
+	r       readSeekerAt
+	total   *atomic.Int64
+	size    int64
+	counted atomic.Int64
+}
+
+func (c *countingReadSeekerAt) add(n int) {
+	if n <= 0 {
+		return
+	}
+	after := c.counted.Add(int64(n))
+	before := after - int64(n)
+	if d := min(after, c.size) - min(before, c.size); d > 0 {
+		c.total.Add(d)
+	}
+}
+
+func (c *countingReadSeekerAt) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.add(n)
+	return n, err
+}
+
+func (c *countingReadSeekerAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.add(n)
+	return n, err
+}
+
+func (c *countingReadSeekerAt) Seek(offset int64, whence int) (int64, error) {
+	return c.r.Seek(offset, whence)
+}
+
+// deleteSource removes the source object after checking that the
+// destination holds size bytes with the given SHA-256 and that the source
+// has not changed since it was listed. In a dry run it deletes nothing.
+func (m *Migrator) deleteSource(ctx context.Context, src storage.Info, size int64, sum string) error {
+	if m.opts.DryRun {
+		return nil
+	}
+	if err := verifyAt(ctx, m.dst, src.Key, size, sum); err != nil {
+		return fmt.Errorf("verify destination before delete: %w", err)
+	}
+	cur, err := m.src.Stat(ctx, src.Key)
+	if err != nil {
+		return fmt.Errorf("stat source before delete: %w", err)
+	}
+	if cur.Size != src.Size || !cur.ModTime.Equal(src.ModTime) || (cur.SHA256 != "" && cur.SHA256 != sum) {
+		return fmt.Errorf("source changed during the migration; not deleted")
+	}
+	if err := m.src.Delete(ctx, src.Key); err != nil {
+		return fmt.Errorf("delete source: %w", err)
+	}
+	return nil
+}
+
+// verifyAt checks with a Stat that p holds the object key with size bytes
+// and the given SHA-256. When p does not know the object's SHA-256, the
+// object is read back and hashed.
+func verifyAt(ctx context.Context, p storage.Provider, key string, size int64, sum string) error {
+	info, err := p.Stat(ctx, key)
+	if err != nil {
+		return err
+	}
+	if info.Size != size {
+		return fmt.Errorf("holds %d bytes, want %d: %w", info.Size, size, storage.ErrCorrupt)
+	}
+	got := info.SHA256
+	if got == "" {
+		var n int64
+		got, n, err = hashObject(ctx, p, key)
+		if err != nil {
+			return err
+		}
+		if n != size {
+			return fmt.Errorf("read %d bytes, want %d: %w", n, size, storage.ErrCorrupt)
+		}
+	}
+	if got != sum {
+		return fmt.Errorf("holds SHA-256 %s, want %s: %w", got, sum, storage.ErrCorrupt)
+	}
+	return nil
+}

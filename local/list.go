@@ -1,0 +1,218 @@
+package local
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"io/fs"
+	"iter"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// List yields the objects whose keys start with opts.Prefix and sort after
+// opts.StartAfter, in byte-wise lexical key order.
+//
+// Key order is not the order of a depth-first walk ("a.b" < "a/b" < "a0",
+// because "/" sorts between "." and "0"), so List walks best-first: it
+// keeps the directories it has not yet opened in a heap, keyed by the
+// smallest key they can hold, and opens one only when that key comes up.
+// It holds the names of one directory at a time plus those of the
+// directories on the way down, never the whole tree. Directories that
+// cannot hold a key in range are not opened.
+//
+// List yields regular files only: temporary files, symbolic links,
+// directories and names that are not valid keys are skipped, and it does
+// not descend into symbolic links. The Info of each object is that of
+// Stat, so it opens each file it yields to read its metadata.
+func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
+	var prefix, after string
+	if opts != nil {
+		prefix, after = opts.Prefix, opts.StartAfter
+	}
+	return func(yield func(storage.Info, error) bool) {
+		l := &lister{s: s, prefix: prefix, after: after}
+		if err := l.start(); err != nil {
+			yield(storage.Info{}, err)
+			return
+		}
+		for l.h.Len() > 0 {
+			n := heap.Pop(&l.h).(node)
+			if n.bound > prefix && !strings.HasPrefix(n.bound, prefix) {
+				return // everything left sorts after the prefix
+			}
+			if err := ctx.Err(); err != nil {
+				yield(storage.Info{}, err)
+				return
+			}
+			if !n.file {
+				if err := l.expand(n); err != nil {
+					yield(storage.Info{}, err)
+					return
+				}
+				continue
+			}
+			info, ok, err := l.stat(n)
+			if err != nil {
+				yield(storage.Info{}, err)
+				return
+			}
+			if ok && !yield(info, nil) {
+				return
+			}
+		}
+	}
+}
+
+// node is an entry of the walk: a file holding one key, or a directory
+// holding keys that all start with its bound.
+type node struct {
+	// bound is the key of a file, or for a directory the prefix ("a/b/")
+	// every key in it starts with and is longer than.
+	bound string
+	rel   string // path relative to the root
+	file  bool
+}
+
+// nodeHeap orders nodes by bound, files before directories of the same
+// bound (a file "k" sorts before every longer key starting with "k").
+type nodeHeap []node
+
+func (h nodeHeap) Len() int { return len(h) }
+func (h nodeHeap) Less(i, j int) bool {
+	if h[i].bound != h[j].bound {
+		return h[i].bound < h[j].bound
+	}
+	return h[i].file && !h[j].file
+}
+func (h nodeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *nodeHeap) Push(x any)   { *h = append(*h, x.(node)) }
+func (h *nodeHeap) Pop() any {
+	old := *h
+	n := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return n
+}
+
+type lister struct {
+	s             *Store
+	prefix, after string
+	h             nodeHeap
+}
+
+// start pushes the deepest directory that every key with the prefix lies
+// in.
+func (l *lister) start() error {
+	if l.s.isClosed() {
+		return &storage.Error{Op: "list", Provider: ProviderName, Kind: storage.ErrClosed}
+	}
+	i := strings.LastIndex(l.prefix, "/")
+	if i < 0 {
+		heap.Push(&l.h, node{bound: "", rel: "."})
+		return nil
+	}
+	dirKey := l.prefix[:i]
+	rel := keyPath(dirKey)
+	if rel == "" {
+		return nil // no valid key starts with this prefix
+	}
+	// Walk down without following symbolic links, as expand does.
+	for j := 0; j <= len(rel); j++ {
+		if j < len(rel) && rel[j] != '/' {
+			continue
+		}
+		fi, err := l.s.root.Lstat(filepath.FromSlash(rel[:j]))
+		if err != nil || !fi.IsDir() {
+			if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+				return nil
+			}
+			return l.s.fail("list", "", err)
+		}
+	}
+	heap.Push(&l.h, node{bound: dirKey + "/", rel: rel})
+	return nil
+}
+
+// wanted reports whether a directory whose keys all start with bound can
+// hold a key in range.
+func (l *lister) wanted(bound string) bool {
+	if !strings.HasPrefix(bound, l.prefix) && !strings.HasPrefix(l.prefix, bound) {
+		return false
+	}
+	return bound >= l.after || strings.HasPrefix(l.after, bound)
+}
+
+// expand reads the directory n and pushes its entries.
+func (l *lister) expand(n node) error {
+	s := l.s
+	if !s.begin() {
+		return &storage.Error{Op: "list", Provider: ProviderName, Kind: storage.ErrClosed}
+	}
+	defer s.end()
+	d, err := s.root.Open(filepath.FromSlash(n.rel))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil // removed since it was pushed
+		}
+		return s.fail("list", "", err)
+	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return s.fail("list", "", err)
+	}
+	// Keys under n start with n.bound; files in it add their name to it.
+	for _, e := range entries {
+		name := e.Name()
+		rel := joinRel(n.rel, name)
+		switch {
+		case e.Type().IsRegular():
+			if !validSegment(name) {
+				continue // a temporary file, or a name that is no key
+			}
+			key := n.bound + name
+			if !strings.HasPrefix(key, l.prefix) || key <= l.after || storage.ValidKey(key) != nil {
+				continue
+			}
+			heap.Push(&l.h, node{bound: key, rel: rel, file: true})
+		case e.IsDir():
+			if !validSegment(name) {
+				continue // the sidecar tree, or a name that is no key
+			}
+			bound := n.bound + name + "/"
+			if l.wanted(bound) {
+				heap.Push(&l.h, node{bound: bound, rel: rel})
+			}
+		}
+	}
+	return nil
+}
+
+// stat returns the Info of the file n, and false when it is gone or is no
+// longer a regular file.
+func (l *lister) stat(n node) (storage.Info, bool, error) {
+	s := l.s
+	if !s.begin() {
+		return storage.Info{}, false, &storage.Error{Op: "list", Provider: ProviderName, Kind: storage.ErrClosed}
+	}
+	defer s.end()
+	f, info, err := s.openObject(n.bound, n.rel)
+	if err == nil {
+		f.Close()
+		return info, true, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return storage.Info{}, false, nil
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		// It is there but this process may not read it: list what lstat
+		// tells, and let Get report the refusal.
+		if fi, lerr := s.root.Lstat(filepath.FromSlash(n.rel)); lerr == nil && fi.Mode().IsRegular() {
+			return storage.Info{Key: n.bound, Size: fi.Size(), ModTime: fi.ModTime(), ETag: plainETag(fi)}, true, nil
+		}
+	}
+	return storage.Info{}, false, s.fail("list", n.bound, err)
+}

@@ -1,0 +1,540 @@
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// ProviderName is the Provider field of the errors this package returns.
+const ProviderName = "local"
+
+// Default modes of the files and directories a Store creates.
+const (
+	DefaultFileMode fs.FileMode = 0o640
+	DefaultDirMode  fs.FileMode = 0o750
+)
+
+// MetadataMode says where a Store keeps the content type, user metadata and
+// SHA-256 of the objects it writes.
+type MetadataMode int
+
+const (
+	// MetadataAuto uses sidecar files when the root already holds a sidecar
+	// tree, extended attributes when the file system takes them, and
+	// sidecar files otherwise.
+	MetadataAuto MetadataMode = iota
+	// MetadataXattr keeps metadata in the extended attribute
+	// "user.strata" of each file (Linux only). New fails with an error
+	// matching storage.ErrUnsupported when the file system lacks user
+	// extended attributes.
+	MetadataXattr
+	// MetadataSidecar keeps metadata in sidecar files under the directory
+	// ".strata\meta" at the top of the root.
+	MetadataSidecar
+)
+
+// String returns "auto", "xattr" or "sidecar".
+func (m MetadataMode) String() string {
+	switch m {
+	case MetadataAuto:
+		return "auto"
+	case MetadataXattr:
+		return "xattr"
+	case MetadataSidecar:
+		return "sidecar"
+	}
+	return fmt.Sprintf("MetadataMode(%d)", int(m))
+}
+
+// Options configure a Store. The zero value, and a nil *Options, mean the
+// defaults.
+type Options struct {
+	// FileMode is the permission of the files the Store writes. Zero means
+	// DefaultFileMode (0640). It is set with chmod, so the umask does not
+	// change it. It must let the owner read.
+	FileMode fs.FileMode
+	// DirMode is the permission of the directories the Store creates,
+	// the root included when New creates it. Zero means DefaultDirMode
+	// (0750). It must let the owner read, write and search (0700).
+	DirMode fs.FileMode
+	// Logger receives what the Store has to say besides its errors: files
+	// it could not clean up, metadata it ignored, what Sweep removed. Nil
+	// discards it.
+	Logger *slog.Logger
+	// Metadata says where metadata is kept; see MetadataMode.
+	Metadata MetadataMode
+	// NoSync skips every fsync. Put stays atomic for readers (they still
+	// see the old object or the whole new one), but an object Put
+	// acknowledged may be lost or empty after a power failure. Meant for
+	// tests and scratch caches.
+	NoSync bool
+}
+
+// Store is a storage.Provider that keeps each object as a file under a root
+// directory. It is safe for concurrent use. See the package documentation
+// for the layout on disk.
+type Store struct {
+	root     *os.Root
+	dir      string
+	fileMode fs.FileMode
+	dirMode  fs.FileMode
+	log      *slog.Logger
+	sync     bool
+	sidecar  bool
+	escape   error
+
+	// locks serialise, per key, the writers and readers of sidecar files
+	// within this process (sidecar mode only).
+	locks [64]sync.RWMutex
+	seed  maphash.Seed
+
+	mu     sync.Mutex
+	closed bool
+	ops    sync.WaitGroup
+}
+
+var (
+	_ storage.Provider = (*Store)(nil)
+	_ storage.Copier   = (*Store)(nil)
+)
+
+// errNoXattr stands for "no extended attributes here".
+var errNoXattr = errors.New("user extended attributes are not supported")
+
+// New returns a Store keeping its objects under the directory root, which
+// it creates (with the parents it lacks) when it is missing. Files already
+// under root are objects of the Store as they are. opts may be nil.
+//
+// Errors match storage.ErrInvalidArgument for bad options and
+// storage.ErrUnsupported when MetadataXattr is asked for on a file system
+// without user extended attributes.
+func New(root string, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.FileMode == 0 {
+		o.FileMode = DefaultFileMode
+	}
+	if o.DirMode == 0 {
+		o.DirMode = DefaultDirMode
+	}
+	bad := func(format string, args ...any) error {
+		return &storage.Error{Op: "open", Provider: ProviderName, Kind: storage.ErrInvalidArgument, Err: fmt.Errorf(format, args...)}
+	}
+	switch {
+	case root == "":
+		return nil, bad("empty root directory")
+	case o.FileMode&^fs.ModePerm != 0 || o.FileMode&0o400 == 0:
+		return nil, bad("file mode %#o: want permission bits that let the owner read", uint32(o.FileMode))
+	case o.DirMode&^fs.ModePerm != 0 || o.DirMode&0o700 != 0o700:
+		return nil, bad("directory mode %#o: want permission bits that include 0700", uint32(o.DirMode))
+	case o.Metadata < MetadataAuto || o.Metadata > MetadataSidecar:
+		return nil, bad("unknown metadata mode %d", int(o.Metadata))
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, &storage.Error{Op: "open", Provider: ProviderName, Kind: storage.ErrInvalidArgument, Err: err}
+	}
+	if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(abs, o.DirMode); err != nil {
+			return nil, &storage.Error{Op: "open", Provider: ProviderName, Kind: kindOf(err, nil), Err: err}
+		}
+		if err := os.Chmod(abs, o.DirMode); err != nil {
+			return nil, &storage.Error{Op: "open", Provider: ProviderName, Kind: kindOf(err, nil), Err: err}
+		}
+	}
+	r, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, &storage.Error{Op: "open", Provider: ProviderName, Kind: kindOf(err, nil), Err: err}
+	}
+	s := &Store{
+		root:     r,
+		dir:      abs,
+		fileMode: o.FileMode,
+		dirMode:  o.DirMode,
+		log:      o.Logger.With("provider", ProviderName, "root", abs),
+		sync:     !o.NoSync,
+		seed:     maphash.MakeSeed(),
+	}
+	// os.Root reports a path leading out of the root with an error value
+	// of its own that is not exported; learn it from the root itself.
+	if _, err := r.Lstat(".."); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			s.escape = pe.Err
+		}
+	}
+	switch o.Metadata {
+	case MetadataSidecar:
+		s.sidecar = true
+	case MetadataXattr:
+		if err := s.probeXattr(); xattrUnsupported(err) {
+			r.Close()
+			return nil, &storage.Error{Op: "open", Provider: ProviderName, Kind: storage.ErrUnsupported,
+				Err: fmt.Errorf("metadata mode xattr: %w", err)}
+		}
+	default:
+		if fi, err := r.Lstat(metaDir); err == nil && fi.IsDir() {
+			s.sidecar = true
+		} else if err := s.probeXattr(); xattrUnsupported(err) {
+			s.sidecar = true
+		}
+	}
+	mode := "xattr"
+	if s.sidecar {
+		mode = "sidecar"
+	}
+	s.log.Debug("opened local store", "metadata", mode, "sync", s.sync)
+	return s, nil
+}
+
+// probeXattr sets the record attribute on a scratch file in the root. It
+// returns an error that xattrUnsupported recognises when the file system
+// does not take user extended attributes. Other failures (a read-only root)
+// are returned too, and leave the choice to the caller.
+func (s *Store) probeXattr() error {
+	if !haveXattr {
+		return errNoXattr
+	}
+	name := tempPrefix + "probe-" + randomHex()
+	f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, s.fileMode)
+	if err != nil {
+		return err
+	}
+	defer s.root.Remove(name)
+	defer f.Close()
+	return setXattr(f, []byte(recordVersion))
+}
+
+// Root returns the absolute path of the root directory.
+func (s *Store) Root() string { return s.dir }
+
+// Close releases the root directory. It waits for Puts, Deletes and Copies
+// in progress; later calls fail with storage.ErrClosed. Readers returned by
+// Get before Close keep working until they are closed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.ops.Wait()
+	return s.root.Close()
+}
+
+// begin registers an operation; it returns false when the Store is closed.
+// Every true begin is followed by one end.
+func (s *Store) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.ops.Add(1)
+	return true
+}
+
+func (s *Store) end() { s.ops.Done() }
+
+// start checks what every operation checks first: the context, that the
+// Store is open and that key is valid. On success it returns the key's
+// path, and the caller must call s.end.
+func (s *Store) start(ctx context.Context, op, key string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if err := storage.ValidKey(key); err != nil {
+		return "", s.invalid(op, key, err)
+	}
+	if !s.begin() {
+		return "", &storage.Error{Op: op, Provider: ProviderName, Key: key, Kind: storage.ErrClosed}
+	}
+	p := keyPath(key)
+	if p == "" {
+		s.end()
+		return "", &storage.Error{Op: op, Provider: ProviderName, Key: key, Kind: storage.ErrInvalidKey}
+	}
+	return p, nil
+}
+
+// invalid turns an error of storage.ValidKey or storage.CheckPut into one
+// of this provider.
+func (s *Store) invalid(op, key string, err error) error {
+	kind := storage.ErrInvalidArgument
+	if errors.Is(err, storage.ErrInvalidKey) {
+		kind = storage.ErrInvalidKey
+	}
+	var se *storage.Error
+	if errors.As(err, &se) && se.Err != nil {
+		err = se.Err
+	}
+	return &storage.Error{Op: op, Provider: ProviderName, Key: key, Kind: kind, Err: err}
+}
+
+// fail wraps err, from op on key, as a *storage.Error whose kind says what
+// it means. Context errors pass through as they are.
+func (s *Store) fail(op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if storage.IsContextError(err) {
+		return err
+	}
+	var se *storage.Error
+	if errors.As(err, &se) && se.Provider == ProviderName {
+		return err
+	}
+	if s.isClosed() && errors.Is(err, fs.ErrClosed) {
+		return &storage.Error{Op: op, Provider: ProviderName, Key: key, Kind: storage.ErrClosed, Err: err}
+	}
+	return &storage.Error{Op: op, Provider: ProviderName, Key: key, Kind: kindOf(err, s.escape), Err: err}
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// kindOf maps an error of the os package to the sentinel it means. escape
+// is the error os.Root gives for a path that leads out of the root.
+func kindOf(err error, escape error) error {
+	var se *storage.Error
+	var itw *inTheWay
+	var re *readError
+	switch {
+	case errors.As(err, &re):
+		return nil
+	case errors.As(err, &se) && se.Kind != nil:
+		return se.Kind
+	case errors.As(err, &itw):
+		return storage.ErrExist
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		return storage.ErrNotFound
+	case escape != nil && errors.Is(err, escape):
+		return storage.ErrPermission
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+		return storage.ErrPermission
+	case errors.Is(err, fs.ErrExist):
+		return storage.ErrExist
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EFBIG):
+		return storage.ErrTooLarge
+	}
+	return nil
+}
+
+// inTheWay is the cause of a Put that cannot store its key because the
+// path on disk is taken by something that is not the key's object: a file
+// where a directory is needed ("a" is stored and Put asks for "a/b") or a
+// directory where the file should go ("a/b" is stored and Put asks for
+// "a"). Its kind is storage.ErrExist.
+type inTheWay struct {
+	what string // the key or key prefix in the way
+	dir  bool   // what is a directory
+}
+
+func (e *inTheWay) Error() string {
+	if e.dir {
+		return fmt.Sprintf("%q is a directory of other objects on disk, so it cannot also be an object", e.what)
+	}
+	return fmt.Sprintf("object %q is a file on disk, so it cannot also hold objects under %q", e.what, e.what+"/")
+}
+
+// lock takes the write lock of key's sidecar files; the returned function
+// releases it. Outside sidecar mode it does nothing.
+func (s *Store) lock(key string) func() {
+	if !s.sidecar {
+		return func() {}
+	}
+	l := &s.locks[maphash.String(s.seed, key)%uint64(len(s.locks))]
+	l.Lock()
+	return l.Unlock
+}
+
+// rlock is lock for readers.
+func (s *Store) rlock(key string) func() {
+	if !s.sidecar {
+		return func() {}
+	}
+	l := &s.locks[maphash.String(s.seed, key)%uint64(len(s.locks))]
+	l.RLock()
+	return l.RUnlock
+}
+
+// randomHex returns 16 random hex digits.
+func randomHex() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// syncDir fsyncs the directory dir (relative to the root), so that entries
+// created, renamed or removed in it survive a crash.
+func (s *Store) syncDir(dir string) error {
+	if !s.sync {
+		return nil
+	}
+	d, err := s.root.Open(filepath.FromSlash(dir))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
+}
+
+// ensureDir creates the directory dir (relative to the root) and the
+// parents it lacks, each with the Store's directory mode, and fsyncs the
+// parent of each directory it creates. It returns the topmost directory it
+// created, or "" when dir was there. It walks down one directory at a
+// time, so a deep key costs steps in proportion to its depth.
+func (s *Store) ensureDir(dir string) (top string, err error) {
+	if dir == "." {
+		return "", nil
+	}
+	if fi, err := s.root.Stat(filepath.FromSlash(dir)); err == nil && fi.IsDir() {
+		return "", nil
+	}
+	cur := s.root
+	defer func() {
+		if cur != s.root {
+			cur.Close()
+		}
+	}()
+	comps := strings.Split(dir, "/")
+	for i, comp := range comps {
+		err := cur.Mkdir(comp, s.dirMode)
+		created := err == nil
+		if created {
+			if top == "" {
+				top = strings.Join(comps[:i+1], "/")
+			}
+			if err := cur.Chmod(comp, s.dirMode); err != nil {
+				return top, err
+			}
+			if err := s.syncRootDir(cur); err != nil {
+				return top, err
+			}
+		} else if !errors.Is(err, fs.ErrExist) {
+			return top, err
+		}
+		next, err := cur.OpenRoot(comp)
+		if err != nil && !created {
+			// Not a directory, or a symbolic link that leaves cur: look
+			// it up from the top, as every other call does.
+			sub := strings.Join(comps[:i+1], "/")
+			fi, serr := s.root.Stat(filepath.FromSlash(sub))
+			if serr != nil {
+				return top, serr
+			}
+			if !fi.IsDir() {
+				k, ok := pathKey(sub)
+				if !ok {
+					k = sub
+				}
+				return top, &inTheWay{what: k}
+			}
+			next, err = s.root.OpenRoot(filepath.FromSlash(sub))
+		}
+		if err != nil {
+			return top, err
+		}
+		if cur != s.root {
+			cur.Close()
+		}
+		cur = next
+	}
+	return top, nil
+}
+
+// syncRootDir fsyncs the directory r is rooted at.
+func (s *Store) syncRootDir(r *os.Root) error {
+	if !s.sync {
+		return nil
+	}
+	d, err := r.Open(".")
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return err
+	}
+	return nil
+}
+
+// removeEmptyDirs removes dir and then its parents while they are empty
+// directories, stopping before stop (a directory above dir: the root ".",
+// the sidecar tree metaDir, ...) and at the first one that is not empty or
+// not a directory. It opens each level once, so a deep key costs steps in
+// proportion to its depth.
+func (s *Store) removeEmptyDirs(dir, stop string) {
+	rel := dir
+	if stop != "." {
+		var ok bool
+		if rel, ok = strings.CutPrefix(dir, stop+"/"); !ok {
+			return
+		}
+	}
+	if rel == "." || rel == "" {
+		return
+	}
+	base := s.root
+	if stop != "." {
+		r, err := s.root.OpenRoot(filepath.FromSlash(stop))
+		if err != nil {
+			return
+		}
+		defer r.Close()
+		base = r
+	}
+	comps := strings.Split(rel, "/")
+	// holders[i] is the directory that holds comps[i].
+	holders := []*os.Root{base}
+	defer func() {
+		for _, r := range holders[1:] {
+			r.Close()
+		}
+	}()
+	for _, comp := range comps[:len(comps)-1] {
+		r, err := holders[len(holders)-1].OpenRoot(comp)
+		if err != nil {
+			break
+		}
+		holders = append(holders, r)
+	}
+	for i := len(comps) - 1; i >= 0; i-- {
+		if i >= len(holders) {
+			return // below a level that could not be opened
+		}
+		h := holders[i]
+		fi, err := h.Lstat(comps[i])
+		if err != nil || !fi.IsDir() {
+			return
+		}
+		if err := h.Remove(comps[i]); err != nil {
+			return
+		}
+	}
+}

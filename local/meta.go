@@ -1,0 +1,109 @@
+package local
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// record is what strata keeps beside the bytes of an object it wrote: the
+// content's SHA-256, content type and user metadata, plus the size and
+// modification time of the file it was written for. A record whose size or
+// modification time does not match the file it is found with belongs to
+// other content (the file was changed in place by another program, or a
+// crash came between a data file and its sidecar) and is ignored.
+type record struct {
+	size        int64
+	mtime       int64 // nanoseconds since the Unix epoch
+	sha256      string
+	contentType string
+	metadata    map[string]string
+}
+
+// recordVersion starts every encoded record.
+const recordVersion = "strata-record 1"
+
+// encode renders r as lines of "name=value", readable with getfattr or cat.
+// Values never hold a newline: storage.ValidMetadata and
+// storage.ValidContentType allow printable ASCII only.
+func (r *record) encode() []byte {
+	var b strings.Builder
+	b.WriteString(recordVersion)
+	fmt.Fprintf(&b, "\nsize=%d\nmtime=%d\nsha256=%s", r.size, r.mtime, r.sha256)
+	if r.contentType != "" {
+		b.WriteString("\ncontent-type=")
+		b.WriteString(r.contentType)
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.metadata)) {
+		b.WriteString("\nm.")
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(r.metadata[k])
+	}
+	b.WriteByte('\n')
+	return []byte(b.String())
+}
+
+// maxRecord bounds an encoded record: metadata, content type, checksum and
+// a little framing.
+const maxRecord = storage.MaxMetadataBytes + storage.MaxMetadataEntries*4 + 256 + 256
+
+// decodeRecord parses what encode wrote. It returns an error for anything
+// else, so a damaged record is ignored rather than half believed.
+func decodeRecord(data []byte) (*record, error) {
+	lines := strings.Split(string(data), "\n")
+	if len(lines) < 5 || lines[0] != recordVersion || lines[len(lines)-1] != "" {
+		return nil, fmt.Errorf("not a strata record")
+	}
+	r := &record{}
+	seen := map[string]bool{}
+	for _, line := range lines[1 : len(lines)-1] {
+		name, value, ok := strings.Cut(line, "=")
+		if !ok || seen[name] {
+			return nil, fmt.Errorf("bad record line %q", line)
+		}
+		seen[name] = true
+		var err error
+		switch {
+		case name == "size":
+			r.size, err = strconv.ParseInt(value, 10, 64)
+		case name == "mtime":
+			r.mtime, err = strconv.ParseInt(value, 10, 64)
+		case name == "sha256":
+			if len(value) != 64 || strings.Trim(value, "0123456789abcdef") != "" {
+				err = fmt.Errorf("bad sha256")
+			}
+			r.sha256 = value
+		case name == "content-type":
+			r.contentType = value
+			err = storage.ValidContentType(value)
+		case strings.HasPrefix(name, "m."):
+			if r.metadata == nil {
+				r.metadata = map[string]string{}
+			}
+			r.metadata[name[2:]] = value
+		default:
+			err = fmt.Errorf("unknown record field %q", name)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if !seen["size"] || !seen["mtime"] || !seen["sha256"] {
+		return nil, fmt.Errorf("record lacks size, mtime or sha256")
+	}
+	if err := storage.ValidMetadata(r.metadata); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// matches reports whether r was written for a file of this size and
+// modification time.
+func (r *record) matches(size, mtime int64) bool {
+	return r != nil && r.size == size && r.mtime == mtime
+}

@@ -1,0 +1,369 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// bufPool holds the buffers Put copies through.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// Put stores what r yields under key. The bytes go to a temporary file in
+// the key's directory, which is fsynced and then renamed onto the key's
+// file, and the directory is fsynced: a reader or a crash sees the old
+// object or the whole new one. When r fails or ctx ends, the temporary file
+// is removed and any old object is left as it was.
+//
+// With opts.IfNotExists the temporary file is hard-linked to the key's
+// file instead of renamed; link(2) fails when the name exists, so of racing
+// writers exactly one wins and the others get storage.ErrExist. On a file
+// system without hard links, Linux's renameat2(RENAME_NOREPLACE) does the
+// same.
+//
+// A key whose path is taken by a directory of other objects, or one of
+// whose parents is an object ("a" is stored and Put asks for "a/b"), fails
+// with an error matching storage.ErrExist: a file cannot also be a
+// directory.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
+	if err := storage.CheckPut(key, opts); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return storage.Info{}, cerr
+		}
+		return storage.Info{}, s.invalid("put", key, err)
+	}
+	if r == nil {
+		return storage.Info{}, &storage.Error{Op: "put", Provider: ProviderName, Key: key, Kind: storage.ErrInvalidArgument, Err: errors.New("nil reader")}
+	}
+	p, err := s.start(ctx, "put", key)
+	if err != nil {
+		return storage.Info{}, err
+	}
+	defer s.end()
+	info, err := s.put(ctx, key, p, r, opts)
+	return info, s.fail("put", key, err)
+}
+
+// Copy copies the object under src to dst, with its content type and
+// metadata, through a temporary file as Put does. It implements
+// storage.Copier.
+func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
+	if err := ctx.Err(); err != nil {
+		return storage.Info{}, err
+	}
+	if err := storage.ValidKey(src); err != nil {
+		return storage.Info{}, s.invalid("copy", src, err)
+	}
+	dp, err := s.start(ctx, "copy", dst)
+	if err != nil {
+		return storage.Info{}, err
+	}
+	defer s.end()
+	f, info, err := s.openObject(src, keyPath(src))
+	if err != nil {
+		return storage.Info{}, s.fail("copy", src, err)
+	}
+	defer f.Close()
+	opts := &storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size}
+	out, err := s.put(ctx, dst, dp, f, opts)
+	if errors.Is(err, storage.ErrSizeMismatch) {
+		// The source changed under us: it was not written by strata and
+		// another program is writing to it in place.
+		err = &storage.Error{Op: "copy", Provider: ProviderName, Key: src, Kind: storage.ErrCorrupt, Err: err}
+	}
+	return out, s.fail("copy", dst, err)
+}
+
+// put writes the object key at relative path p; see Put.
+func (s *Store) put(ctx context.Context, key, p string, r io.Reader, opts *storage.PutOptions) (info storage.Info, err error) {
+	if opts == nil {
+		opts = &storage.PutOptions{}
+	}
+	dir, base := splitDir(p)
+
+	f, tmp, created, err := s.createTemp(dir)
+	published := false
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+		if published {
+			return
+		}
+		if tmp != "" {
+			if rerr := s.root.Remove(filepath.FromSlash(tmp)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				s.log.Warn("cannot remove temporary file", "path", tmp, "err", rerr)
+			}
+		}
+		if created != "" {
+			// Leave the tree as it was: remove the directories this Put
+			// made, as long as nobody else put anything in them.
+			parent, _ := splitDir(created)
+			s.removeEmptyDirs(dir, parent)
+		}
+	}()
+	if err != nil {
+		return storage.Info{}, err
+	}
+
+	hr := storage.NewHashingReader(r)
+	if err := copyCtx(ctx, f, hr); err != nil {
+		return storage.Info{}, err
+	}
+	if err := storage.CheckSize(opts, hr.N()); err != nil {
+		var se *storage.Error
+		if errors.As(err, &se) {
+			err = &storage.Error{Op: "put", Provider: ProviderName, Key: key, Kind: se.Kind, Err: se.Err}
+		}
+		return storage.Info{}, err
+	}
+	if err := f.Chmod(s.fileMode); err != nil {
+		return storage.Info{}, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return storage.Info{}, err
+	}
+	ino := fileID(fi)
+	rec := &record{
+		size:        fi.Size(),
+		mtime:       fi.ModTime().UnixNano(),
+		sha256:      hr.SHA256(),
+		contentType: opts.ContentType,
+		metadata:    maps.Clone(opts.Metadata),
+	}
+	if !s.sidecar {
+		if err := setXattr(f, rec.encode()); err != nil {
+			return storage.Info{}, err
+		}
+	}
+	if s.sync {
+		if err := f.Sync(); err != nil {
+			return storage.Info{}, err
+		}
+	}
+	err = f.Close()
+	f = nil
+	if err != nil {
+		return storage.Info{}, err
+	}
+	// Last chance to give up: after this the object is visible.
+	if err := ctx.Err(); err != nil {
+		return storage.Info{}, err
+	}
+	if err := s.publish(key, dir, base, tmp, ino, rec, opts.IfNotExists); err != nil {
+		return storage.Info{}, err
+	}
+	published = true
+	if err := s.syncDir(dir); err != nil {
+		return storage.Info{}, err
+	}
+	info = storage.Info{
+		Key:         key,
+		Size:        rec.size,
+		ModTime:     fi.ModTime(),
+		ETag:        rec.sha256,
+		SHA256:      rec.sha256,
+		ContentType: rec.contentType,
+	}
+	if len(opts.Metadata) > 0 {
+		info.Metadata = maps.Clone(opts.Metadata)
+	}
+	return info, nil
+}
+
+// createTemp creates a new temporary file in dir (relative to the root),
+// creating dir first when it is missing, and returns it with its name and
+// the topmost directory it created ("" for none). It retries when a
+// concurrent Delete removes the directory between the two steps.
+func (s *Store) createTemp(dir string) (f *os.File, name, created string, err error) {
+	for attempt := 0; ; attempt++ {
+		top, err := s.ensureDir(dir)
+		if created == "" {
+			created = top
+		}
+		if err != nil {
+			return nil, "", created, err
+		}
+		name := joinRel(dir, tempPrefix+randomHex())
+		f, err := s.root.OpenFile(filepath.FromSlash(name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, s.fileMode)
+		if err == nil {
+			return f, name, created, nil
+		}
+		if attempt < 10 && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist)) {
+			continue
+		}
+		return nil, "", created, err
+	}
+}
+
+// writeSidecar writes rec to the sidecar file name. No reader looks at it
+// before the data file it belongs to is published, so it needs no
+// temporary file: its name carries the inode of the temporary data file,
+// which no other file has while that one exists. It is called with the
+// key's lock held: an inode number is reused as soon as a replaced file is
+// unlinked, and the lock keeps a writer from writing the sidecar of a new
+// file with a reused number while the writer that freed it still has to
+// remove the sidecar of the old one.
+func (s *Store) writeSidecar(name string, rec *record) error {
+	dir, _ := splitDir(name)
+	for attempt := 0; ; attempt++ {
+		if _, err := s.ensureDir(dir); err != nil {
+			return err
+		}
+		f, err := s.root.OpenFile(filepath.FromSlash(name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, s.fileMode)
+		if attempt < 10 && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(rec.encode())
+		if err == nil {
+			err = f.Chmod(s.fileMode)
+		}
+		if err == nil && s.sync {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		return s.syncDir(dir)
+	}
+}
+
+// publish makes the temporary file tmp (inode ino) the object key, at
+// dir/base, and in sidecar mode writes rec to its sidecar first and removes
+// the sidecar of the file it replaced after. With ifNotExists it fails with
+// fs.ErrExist when the key's file exists.
+func (s *Store) publish(key, dir, base, tmp string, ino uint64, rec *record, ifNotExists bool) error {
+	p := joinRel(dir, base)
+	unlock := s.lock(key)
+	defer unlock()
+	var oldIno uint64
+	if s.sidecar {
+		if !ifNotExists {
+			if fi, err := s.root.Lstat(filepath.FromSlash(p)); err == nil && fi.Mode().IsRegular() {
+				oldIno = fileID(fi)
+			}
+		}
+		if err := s.writeSidecar(sidecarName(p, ino), rec); err != nil {
+			s.removeSidecar(p, ino)
+			return err
+		}
+	}
+	if testHook != nil {
+		testHook("before-publish")
+	}
+	var err error
+	if ifNotExists {
+		err = s.linkNoReplace(dir, base, tmp)
+	} else {
+		err = s.root.Rename(filepath.FromSlash(tmp), filepath.FromSlash(p))
+	}
+	if err != nil {
+		if s.sidecar {
+			s.removeSidecar(p, ino)
+		}
+		if fi, serr := s.root.Lstat(filepath.FromSlash(p)); serr == nil && fi.IsDir() {
+			return &inTheWay{what: key, dir: true}
+		}
+		return err
+	}
+	if ifNotExists {
+		if err := s.root.Remove(filepath.FromSlash(tmp)); err != nil {
+			s.log.Warn("cannot remove temporary file", "path", tmp, "err", err)
+		}
+	}
+	if testHook != nil {
+		testHook("after-publish")
+	}
+	if oldIno != 0 && oldIno != ino {
+		s.removeSidecar(p, oldIno)
+	}
+	return nil
+}
+
+// testHook, when set by a test, is called at the named stages of a Put, so
+// that a test can stop a process there (kill it, as a crash would).
+var testHook func(stage string)
+
+// removeSidecar removes the sidecar of inode ino of the object at relative
+// path p, and the directories of the sidecar tree that leaves empty. The
+// caller holds the key's lock.
+func (s *Store) removeSidecar(p string, ino uint64) {
+	if err := s.root.Remove(filepath.FromSlash(sidecarName(p, ino))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("cannot remove sidecar", "path", p, "err", err)
+	}
+	s.removeEmptyDirs(sidecarDir(p), metaDir)
+}
+
+// linkNoReplace gives the temporary file tmp the name dir/base unless that
+// name exists. It uses link(2), and renameat2(RENAME_NOREPLACE) where the
+// file system has no hard links.
+func (s *Store) linkNoReplace(dir, base, tmp string) error {
+	err := s.root.Link(filepath.FromSlash(tmp), filepath.FromSlash(joinRel(dir, base)))
+	if err == nil || errors.Is(err, fs.ErrExist) || !linkUnsupported(err) {
+		return err
+	}
+	d, derr := s.root.Open(filepath.FromSlash(dir))
+	if derr != nil {
+		return derr
+	}
+	defer d.Close()
+	_, tbase := splitDir(tmp)
+	if rerr := renameNoReplace(d, tbase, base); !errors.Is(rerr, errors.ErrUnsupported) {
+		return rerr
+	}
+	return err
+}
+
+// linkUnsupported reports whether err from link(2) says the file system
+// has no hard links.
+func linkUnsupported(err error) bool {
+	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOTSUP) ||
+		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.EMLINK) || errors.Is(err, syscall.EXDEV)
+}
+
+// copyCtx copies src to dst until src ends, checking ctx between reads.
+func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return &readError{rerr}
+		}
+	}
+}
+
+// readError marks an error of the reader given to Put, so that it is not
+// taken for an error of the file system.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return "reading the object's content: " + e.err.Error() }
+
+func (e *readError) Unwrap() error { return e.err }

@@ -1,0 +1,83 @@
+//go:build linux
+
+package local
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// xattrName is the extended attribute that holds an object's record.
+const xattrName = "user.strata"
+
+const haveXattr = true
+
+// setXattr stores data in the record attribute of f.
+func setXattr(f *os.File, data []byte) error {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := sc.Control(func(fd uintptr) {
+		serr = unix.Fsetxattr(int(fd), xattrName, data, 0)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return &os.PathError{Op: "fsetxattr", Path: f.Name(), Err: serr}
+	}
+	return nil
+}
+
+// getXattr reads the record attribute of f. It returns nil and no error
+// when f has none (or one too large to be a record).
+func getXattr(f *os.File) ([]byte, error) {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, maxRecord)
+	var n int
+	var gerr error
+	if err := sc.Control(func(fd uintptr) {
+		n, gerr = unix.Fgetxattr(int(fd), xattrName, buf)
+	}); err != nil {
+		return nil, err
+	}
+	switch {
+	case gerr == nil:
+		return buf[:n], nil
+	case errors.Is(gerr, unix.ENODATA), errors.Is(gerr, unix.ERANGE), xattrUnsupported(gerr):
+		return nil, nil
+	}
+	return nil, &os.PathError{Op: "fgetxattr", Path: f.Name(), Err: gerr}
+}
+
+// xattrUnsupported reports whether err says the file system does not take
+// user extended attributes.
+func xattrUnsupported(err error) bool {
+	return errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, errNoXattr)
+}
+
+// renameNoReplace renames oldname to newname, both in the directory d, and
+// fails with an error matching fs.ErrExist when newname exists. It is the
+// fallback for IfNotExists on file systems without hard links.
+func renameNoReplace(d *os.File, oldname, newname string) error {
+	sc, err := d.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var rerr error
+	if err := sc.Control(func(fd uintptr) {
+		rerr = unix.Renameat2(int(fd), oldname, int(fd), newname, unix.RENAME_NOREPLACE)
+	}); err != nil {
+		return err
+	}
+	if rerr != nil {
+		return &os.LinkError{Op: "renameat2", Old: oldname, New: newname, Err: rerr}
+	}
+	return nil
+}

@@ -1,0 +1,18 @@
+//go:build !linux
+
+package local
+
+import (
+	"errors"
+	"os"
+)
+
+const haveXattr = false
+
+func setXattr(f *os.File, data []byte) error { return errNoXattr }
+
+func getXattr(f *os.File) ([]byte, error) { return nil, nil }
+
+func xattrUnsupported(err error) bool { return err == errNoXattr }
+
+func renameNoReplace(d *os.File, oldname, newname string) error { return errors.ErrUnsupported }

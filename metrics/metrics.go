@@ -1,0 +1,261 @@
+// Package metrics exports strata's counters to Prometheus: per-operation
+// counts, errors and latency histograms for any storage.Provider (through a
+// wrapper that is itself a Provider), and the cache's and the tiered
+// store's own figures (hits, misses, evictions, usage, pending uploads and
+// their age, upload failures).
+//
+// It is the only package of strata that depends on
+// github.com/prometheus/client_golang; the library core does not.
+//
+//	m := metrics.New(prometheus.DefaultRegisterer)
+//	store = m.Wrap(store, "media")
+//	prometheus.MustRegister(metrics.CacheCollector("media", c))
+//	http.Handle("/metrics", promhttp.Handler())
+//
+// # Metrics
+//
+//	strata_operations_total{provider,op,result}        counter
+//	strata_operation_duration_seconds{provider,op}     histogram
+//	strata_bytes_total{provider,direction}             counter (in: written by Put, out: read from Get)
+//	strata_cache_*{cache}                              see CacheCollector
+//	strata_tiered_*{store}                             see TieredCollector
+//
+// result is "ok" or the kind of error: "not_found", "exist", "invalid",
+// "unavailable", "canceled", "error".
+package metrics
+
+import (
+	"context"
+	"errors"
+	"io"
+	"iter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// Metrics holds the metric vectors shared by every wrapped provider.
+type Metrics struct {
+	ops      *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	bytes    *prometheus.CounterVec
+}
+
+// New creates the provider metrics and registers them with reg (when reg is
+// not nil).
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_operations_total",
+			Help: "Storage operations by provider, operation and result.",
+		}, []string{"provider", "op", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "strata_operation_duration_seconds",
+			Help:    "Latency of storage operations until the call returns (for Get, until the stream opens).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"provider", "op"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_bytes_total",
+			Help: "Object bytes written by Put (in) and read from Get streams (out).",
+		}, []string{"provider", "direction"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.ops, m.duration, m.bytes)
+	}
+	return m
+}
+
+// Wrap returns a Provider that passes every call to p and records it under
+// the provider label name. The result offers storage.Presigner,
+// storage.Copier and storage.Flusher exactly when p does.
+func (m *Metrics) Wrap(p storage.Provider, name string) storage.Provider {
+	w := &wrapped{p: p, m: m, name: name}
+	ps, isP := p.(storage.Presigner)
+	cp, isC := p.(storage.Copier)
+	fl, isF := p.(storage.Flusher)
+	pw, cw, fw := presigner{w, ps}, copier{w, cp}, flusher{w, fl}
+	switch {
+	case isP && isC && isF:
+		return struct {
+			*wrapped
+			presigner
+			copier
+			flusher
+		}{w, pw, cw, fw}
+	case isP && isC:
+		return struct {
+			*wrapped
+			presigner
+			copier
+		}{w, pw, cw}
+	case isP && isF:
+		return struct {
+			*wrapped
+			presigner
+			flusher
+		}{w, pw, fw}
+	case isC && isF:
+		return struct {
+			*wrapped
+			copier
+			flusher
+		}{w, cw, fw}
+	case isP:
+		return struct {
+			*wrapped
+			presigner
+		}{w, pw}
+	case isC:
+		return struct {
+			*wrapped
+			copier
+		}{w, cw}
+	case isF:
+		return struct {
+			*wrapped
+			flusher
+		}{w, fw}
+	}
+	return w
+}
+
+// Result returns the result label for err.
+func Result(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, storage.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, storage.ErrExist):
+		return "exist"
+	case errors.Is(err, storage.ErrInvalidKey), errors.Is(err, storage.ErrInvalidArgument),
+		errors.Is(err, storage.ErrInvalidRange), errors.Is(err, storage.ErrSizeMismatch):
+		return "invalid"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	case errors.Is(err, storage.ErrUnavailable):
+		return "unavailable"
+	default:
+		return "error"
+	}
+}
+
+type wrapped struct {
+	p    storage.Provider
+	m    *Metrics
+	name string
+}
+
+var _ storage.Provider = (*wrapped)(nil)
+
+func (w *wrapped) observe(op string, start time.Time, err error) {
+	w.m.duration.WithLabelValues(w.name, op).Observe(time.Since(start).Seconds())
+	w.m.ops.WithLabelValues(w.name, op, Result(err)).Inc()
+}
+
+func (w *wrapped) Put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
+	start := time.Now()
+	info, err := w.p.Put(ctx, key, r, opts)
+	w.observe("put", start, err)
+	if err == nil {
+		w.m.bytes.WithLabelValues(w.name, "in").Add(float64(info.Size))
+	}
+	return info, err
+}
+
+func (w *wrapped) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
+	start := time.Now()
+	rc, info, err := w.p.Get(ctx, key, opts)
+	w.observe("get", start, err)
+	if err != nil {
+		return nil, info, err
+	}
+	return &countingReader{rc: rc, c: w.m.bytes.WithLabelValues(w.name, "out")}, info, nil
+}
+
+func (w *wrapped) Stat(ctx context.Context, key string) (storage.Info, error) {
+	start := time.Now()
+	info, err := w.p.Stat(ctx, key)
+	w.observe("stat", start, err)
+	return info, err
+}
+
+func (w *wrapped) Delete(ctx context.Context, key string) error {
+	start := time.Now()
+	err := w.p.Delete(ctx, key)
+	w.observe("delete", start, err)
+	return err
+}
+
+// List records one "list" operation per listing, timed until the listing
+// ends or the caller stops it.
+func (w *wrapped) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
+	return func(yield func(storage.Info, error) bool) {
+		start := time.Now()
+		var err error
+		defer func() { w.observe("list", start, err) }()
+		for info, e := range w.p.List(ctx, opts) {
+			if e != nil {
+				err = e
+			}
+			if !yield(info, e) {
+				return
+			}
+		}
+	}
+}
+
+func (w *wrapped) Close() error { return w.p.Close() }
+
+type presigner struct {
+	w *wrapped
+	p storage.Presigner
+}
+
+func (p presigner) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
+	start := time.Now()
+	u, err := p.p.PresignGet(ctx, key, expiry)
+	p.w.observe("presign", start, err)
+	return u, err
+}
+
+type copier struct {
+	w *wrapped
+	c storage.Copier
+}
+
+func (c copier) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
+	start := time.Now()
+	info, err := c.c.Copy(ctx, dst, src)
+	c.w.observe("copy", start, err)
+	return info, err
+}
+
+type flusher struct {
+	w *wrapped
+	f storage.Flusher
+}
+
+func (f flusher) Flush(ctx context.Context) error {
+	start := time.Now()
+	err := f.f.Flush(ctx)
+	f.w.observe("flush", start, err)
+	return err
+}
+
+type countingReader struct {
+	rc io.ReadCloser
+	c  prometheus.Counter
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	if n > 0 {
+		r.c.Add(float64(n))
+	}
+	return n, err
+}
+
+func (r *countingReader) Close() error { return r.rc.Close() }

@@ -1,0 +1,648 @@
+package minio
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	miniogo "github.com/minio/minio-go/v7"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// defaultContentType is what minio-go sends when Put is given no content
+// type; S3 servers report it back.
+const defaultContentType = "application/octet-stream"
+
+// abortTimeout bounds aborting a failed multipart upload, which runs even
+// when the Put's context is cancelled.
+const abortTimeout = 30 * time.Second
+
+// Put implements storage.Provider. See the package documentation for how
+// an object goes up, by size and by kind of reader.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
+	const op = "put"
+	if err := s.check(ctx, op, key); err != nil {
+		return storage.Info{}, err
+	}
+	if err := storage.CheckPut(key, opts); err != nil {
+		kind := storage.ErrInvalidArgument
+		if errors.Is(err, storage.ErrInvalidKey) {
+			kind = storage.ErrInvalidKey
+		}
+		return storage.Info{}, &storage.Error{Op: op, Provider: providerName, Key: key, Kind: kind, Err: err}
+	}
+	if opts == nil {
+		opts = &storage.PutOptions{}
+	}
+	if r == nil {
+		r = bytes.NewReader(nil)
+	}
+	if !s.skipPrefix {
+		if err := s.checkPrefixes(ctx, op, key); err != nil {
+			return storage.Info{}, err
+		}
+	}
+	u := &upload{s: s, key: key, opts: opts}
+	if src, ok := seekable(r); ok {
+		if opts.Size > 0 && opts.Size != src.size {
+			return storage.Info{}, u.sizeErr(fmt.Errorf("reader holds %d bytes, PutOptions.Size promised %d", src.size, opts.Size))
+		}
+		if src.size > s.partSize {
+			return u.putReaderAt(ctx, src)
+		}
+	}
+	u.hr = storage.NewHashingReader(r)
+	u.src = &peekReader{r: u.hr}
+	return u.putStream(ctx)
+}
+
+// upload is one Put in progress.
+type upload struct {
+	s    *Store
+	key  string
+	opts *storage.PutOptions
+
+	// For a stream:
+	hr   *storage.HashingReader // counts and hashes every byte read
+	src  *peekReader            // reads from hr, with one byte of look-ahead
+	bufs bufSet                 // part buffers
+}
+
+// putStream uploads from u.src, a reader that is read once, front to back.
+func (u *upload) putStream(ctx context.Context) (storage.Info, error) {
+	size, partSize := u.opts.Size, u.s.partSize
+	if size > 0 && size <= partSize {
+		buf := make([]byte, size)
+		n, err := io.ReadFull(u.src, buf)
+		if err != nil {
+			return storage.Info{}, u.readErr(err, int64(n))
+		}
+		if err := u.noMore(); err != nil {
+			return storage.Info{}, err
+		}
+		return u.putSingle(ctx, buf)
+	}
+	if size > partSize {
+		partSize = partSizeFor(size, partSize)
+	}
+	u.bufs = bufSet{size: partSize}
+	var (
+		buf []byte
+		n   int
+		err error
+	)
+	if size == 0 {
+		// Most objects of unknown length are small: read into a buffer
+		// that grows, and take a whole part buffer only past smallMax.
+		buf, n, err = u.readFirst(partSize)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return u.putSingle(ctx, buf[:n])
+		}
+	} else {
+		buf = u.bufs.get()
+		n, err = io.ReadFull(u.src, buf)
+	}
+	if err != nil {
+		return storage.Info{}, u.readErr(err, int64(n))
+	}
+	if size == 0 {
+		more, err := u.src.more()
+		if err != nil {
+			return storage.Info{}, u.readErr(err, int64(n))
+		}
+		if !more {
+			return u.putSingle(ctx, buf)
+		}
+	}
+	return u.streamParts(ctx, buf, partSize)
+}
+
+// smallMax is how far readFirst grows a private buffer before it takes a
+// whole part buffer.
+const smallMax = 1 << 20
+
+// readFirst reads up to partSize bytes into a buffer it returns with the
+// count; err is as from io.ReadFull. The buffer starts small and grows, so a
+// small object of unknown length does not cost a whole part buffer.
+func (u *upload) readFirst(partSize int64) ([]byte, int, error) {
+	buf := make([]byte, min(32<<10, partSize))
+	n := 0
+	for {
+		m, err := io.ReadFull(u.src, buf[n:])
+		n += m
+		if err != nil || int64(n) == partSize {
+			return buf, n, err
+		}
+		var bigger []byte
+		if 2*len(buf) > smallMax {
+			bigger = u.bufs.get()
+		} else {
+			bigger = make([]byte, min(2*int64(len(buf)), partSize))
+		}
+		copy(bigger, buf[:n])
+		buf = bigger
+	}
+}
+
+// partSizeFor returns the part size for an object of known size: base, or
+// more when base would need more than maxParts parts (rounded up to MiB).
+func partSizeFor(size, base int64) int64 {
+	if size <= base*maxParts {
+		return base
+	}
+	const mib = 1 << 20
+	p := (size + maxParts - 1) / maxParts
+	return (p + mib - 1) / mib * mib
+}
+
+// readErr is the error for a read from the Put's reader that ended with err:
+// a size mismatch when the reader ended early, else the reader's own error.
+func (u *upload) readErr(err error, _ int64) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return u.sizeErr(fmt.Errorf("reader ended after %d bytes, PutOptions.Size promised %d", u.hr.N(), u.opts.Size))
+	}
+	return &storage.Error{Op: "put", Provider: providerName, Key: u.key, Err: fmt.Errorf("reading the object: %w", err)}
+}
+
+func (u *upload) sizeErr(err error) error {
+	return &storage.Error{Op: "put", Provider: providerName, Key: u.key, Kind: storage.ErrSizeMismatch, Err: err}
+}
+
+// noMore checks that the reader has nothing after the PutOptions.Size bytes
+// read so far.
+func (u *upload) noMore() error {
+	more, err := u.src.more()
+	if err != nil {
+		return u.readErr(err, 0)
+	}
+	if more {
+		return u.sizeErr(fmt.Errorf("reader yielded more than the %d bytes PutOptions.Size promised", u.opts.Size))
+	}
+	return nil
+}
+
+// putOptions returns the minio-go options of the upload, with sum as the
+// strata checksum when it is not empty.
+func (u *upload) putOptions(sum string) miniogo.PutObjectOptions {
+	ct := u.opts.ContentType
+	if ct == "" {
+		ct = defaultContentType
+	}
+	return miniogo.PutObjectOptions{
+		ContentType:          ct,
+		UserMetadata:         u.s.userMetadata(u.opts.Metadata, sum, putMetaPrefix),
+		StorageClass:         u.s.class,
+		ServerSideEncryption: u.s.sse,
+		// The payload is signed with the SHA-256 strata computes anyway
+		// (X-Amz-Content-Sha256), instead of minio-go hashing it again
+		// for a streaming (aws-chunked) signature.
+		DisableContentSha256: true,
+	}
+}
+
+// commitOptions returns po with, for IfNotExists, If-None-Match: * added:
+// the options of the request that makes the object visible.
+func (u *upload) commitOptions(po miniogo.PutObjectOptions) miniogo.PutObjectOptions {
+	if u.opts.IfNotExists {
+		po.SetMatchETagExcept("*")
+	}
+	return po
+}
+
+// info returns the Info of the object the upload stored.
+func (u *upload) info(size int64, etag, sum string, mod time.Time) storage.Info {
+	var md map[string]string
+	if len(u.opts.Metadata) > 0 {
+		md = maps.Clone(u.opts.Metadata)
+	}
+	ct := u.opts.ContentType
+	if ct == "" {
+		ct = defaultContentType
+	}
+	return storage.Info{
+		Key:         u.key,
+		Size:        size,
+		ModTime:     mod,
+		ETag:        etag,
+		SHA256:      sum,
+		ContentType: ct,
+		Metadata:    md,
+	}
+}
+
+// putSingle stores data, the whole object, with one PUT.
+func (u *upload) putSingle(ctx context.Context, data []byte) (storage.Info, error) {
+	if err := ctx.Err(); err != nil {
+		return storage.Info{}, storage.NewError("put", providerName, u.key, nil, err)
+	}
+	sum := u.hr.SHA256()
+	po := u.commitOptions(u.putOptions(sum))
+	res, err := u.s.core.PutObject(ctx, u.s.bucket, u.key, bytes.NewReader(data), int64(len(data)), "", sum, po)
+	if err != nil {
+		return storage.Info{}, mapErr("put", u.key, err)
+	}
+	// A PUT response carries no Last-Modified; the server stamps the
+	// object when it commits, which is now to within the clock skew.
+	return u.info(int64(len(data)), res.ETag, sum, time.Now()), nil
+}
+
+// streamParts uploads the stream in parts of partSize bytes, the first of
+// which is already in first (full), and records the checksum once it is
+// known.
+func (u *upload) streamParts(ctx context.Context, first []byte, partSize int64) (info storage.Info, err error) {
+	s := u.s
+	mp, err := s.startMultipart(ctx, u.key, u.putOptions(""))
+	if err != nil {
+		return storage.Info{}, err
+	}
+	defer func() {
+		if err != nil {
+			mp.abort(ctx)
+		}
+	}()
+	size := u.opts.Size
+	send := func(num int, buf []byte, n int) {
+		data := buf[:n]
+		mp.send(num, bytes.NewReader(data), int64(n), func() string {
+			h := sha256.Sum256(data)
+			return hex.EncodeToString(h[:])
+		}, func() { u.bufs.put(buf) })
+	}
+	buf, n := first, len(first)
+	for num := 1; ; num++ {
+		send(num, buf, n)
+		if mp.failed() != nil {
+			break
+		}
+		if size > 0 && u.hr.N() == size {
+			if err := u.noMore(); err != nil {
+				mp.fail(err)
+			}
+			break
+		}
+		if size == 0 && int64(n) < partSize {
+			break // a short part is the last
+		}
+		if num == maxParts {
+			mp.fail(&storage.Error{Op: "put", Provider: providerName, Key: u.key, Kind: storage.ErrTooLarge,
+				Err: fmt.Errorf("object of unknown length is longer than %d parts of %d bytes; set PutOptions.Size or a larger Config.PartSize", maxParts, partSize)})
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			mp.fail(err)
+			break
+		}
+		want := partSize
+		if size > 0 {
+			want = min(partSize, size-u.hr.N())
+		}
+		buf = u.bufs.get()
+		var rerr error
+		n, rerr = io.ReadFull(u.src, buf[:want])
+		if size == 0 && (rerr == io.EOF || rerr == io.ErrUnexpectedEOF) {
+			rerr = nil
+			if n == 0 {
+				u.bufs.put(buf)
+				break
+			}
+		} else if size == 0 && rerr == nil {
+			var more bool
+			if more, rerr = u.src.more(); rerr == nil && !more {
+				send(num+1, buf, n)
+				break
+			}
+		}
+		if rerr != nil {
+			u.bufs.put(buf)
+			mp.fail(u.readErr(rerr, int64(n)))
+			break
+		}
+	}
+	if err := mp.wait(ctx); err != nil {
+		return storage.Info{}, err
+	}
+	sum := u.hr.SHA256()
+	done, err := mp.complete(ctx, u.commitOptions(miniogo.PutObjectOptions{ServerSideEncryption: s.sse}))
+	if err != nil {
+		return storage.Info{}, err
+	}
+	info = u.info(u.hr.N(), done.ETag, sum, time.Now())
+	if s.skipSHA {
+		info.SHA256 = ""
+		return info, nil
+	}
+	// The checksum is known only now. Record it with a copy of the object
+	// onto itself that replaces its metadata, conditional on the ETag just
+	// written, so an object another writer put in between is never given
+	// this checksum.
+	out, err := s.copyObject(ctx, u.key, u.key, info)
+	if err != nil {
+		s.log.WarnContext(ctx, "minio: could not record the SHA-256 of a multipart upload; the object is stored without it",
+			"bucket", s.bucket, "key", u.key, "size", info.Size, "err", err)
+		info.SHA256 = ""
+		return info, nil
+	}
+	return out, nil
+}
+
+// source is a reader whose bytes can be read more than once: an *os.File
+// of a regular file, a *bytes.Reader, an *io.SectionReader.
+type source struct {
+	r    io.ReadSeeker
+	ra   io.ReaderAt
+	off  int64 // where reading starts
+	size int64 // bytes from off to the end
+}
+
+// seekable returns r as a source when it is an io.ReaderAt whose Seek
+// works (so not a pipe, a socket or standard input), with its read
+// position left where it was.
+func seekable(r io.Reader) (source, bool) {
+	rs, ok := r.(interface {
+		io.ReadSeeker
+		io.ReaderAt
+	})
+	if !ok {
+		return source{}, false
+	}
+	off, err := rs.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return source{}, false
+	}
+	end, err := rs.Seek(0, io.SeekEnd)
+	if _, rerr := rs.Seek(off, io.SeekStart); err != nil || rerr != nil || end < off {
+		return source{}, false
+	}
+	return source{r: rs, ra: rs, off: off, size: end - off}, true
+}
+
+// putReaderAt uploads a seekable source larger than one part. It reads the
+// source once to hash it, whole and part by part, so the checksum goes into
+// the object's metadata from the start (no copy afterwards); then it
+// uploads the parts straight from the source, NumThreads at a time, with no
+// buffers, each signed with the SHA-256 of the first read, so a source that
+// changed in between fails the upload instead of storing what the checksum
+// does not describe.
+func (u *upload) putReaderAt(ctx context.Context, src source) (info storage.Info, err error) {
+	s := u.s
+	partSize := partSizeFor(src.size, s.partSize)
+	nparts := int((src.size + partSize - 1) / partSize)
+	section := func(i int) *io.SectionReader {
+		start := int64(i) * partSize
+		return io.NewSectionReader(src.ra, src.off+start, min(partSize, src.size-start))
+	}
+	whole := sha256.New()
+	partSums := make([]string, nparts)
+	buf := make([]byte, 1<<20)
+	for i := range nparts {
+		sec := section(i)
+		ph := sha256.New()
+		var read int64
+		for read < sec.Size() {
+			if err := ctx.Err(); err != nil {
+				return storage.Info{}, storage.NewError("put", providerName, u.key, nil, err)
+			}
+			n, err := io.ReadFull(sec, buf[:min(int64(len(buf)), sec.Size()-read)])
+			read += int64(n)
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return storage.Info{}, u.sizeErr(fmt.Errorf("reader ended after %d bytes of %d", int64(i)*partSize+read, src.size))
+			}
+			if err != nil {
+				return storage.Info{}, &storage.Error{Op: "put", Provider: providerName, Key: u.key, Err: fmt.Errorf("reading the object: %w", err)}
+			}
+			// The same bytes feed both hashes, the whole object's on
+			// another core: the checksum and the part sums cannot
+			// disagree, and the pass takes the time of one hash.
+			var wg sync.WaitGroup
+			wg.Go(func() { whole.Write(buf[:n]) })
+			ph.Write(buf[:n])
+			wg.Wait()
+		}
+		partSums[i] = hex.EncodeToString(ph.Sum(nil))
+	}
+	sum := hex.EncodeToString(whole.Sum(nil))
+	mp, err := s.startMultipart(ctx, u.key, u.putOptions(sum))
+	if err != nil {
+		return storage.Info{}, err
+	}
+	defer func() {
+		if err != nil {
+			mp.abort(ctx)
+		}
+	}()
+	for i := range nparts {
+		sec := section(i)
+		mp.send(i+1, sec, sec.Size(), func() string { return partSums[i] }, nil)
+		if mp.failed() != nil {
+			break
+		}
+	}
+	if err := mp.wait(ctx); err != nil {
+		return storage.Info{}, err
+	}
+	done, err := mp.complete(ctx, u.commitOptions(miniogo.PutObjectOptions{ServerSideEncryption: s.sse}))
+	if err != nil {
+		return storage.Info{}, err
+	}
+	// The reader has been read, as a stream would have been.
+	if _, err := src.r.Seek(src.off+src.size, io.SeekStart); err != nil {
+		s.log.DebugContext(ctx, "minio: could not seek the reader to its end", "key", u.key, "err", err)
+	}
+	return u.info(src.size, done.ETag, sum, time.Now()), nil
+}
+
+// multipart is a multipart upload in progress, sending parts NumThreads at
+// a time.
+type multipart struct {
+	s        *Store
+	key      string
+	uploadID string
+	ctx      context.Context // ends when a part fails
+	cancel   context.CancelFunc
+	sem      chan struct{}
+	wg       sync.WaitGroup
+
+	mu       sync.Mutex
+	parts    []miniogo.CompletePart // guarded by mu
+	firstErr error                  // guarded by mu
+}
+
+func (s *Store) startMultipart(ctx context.Context, key string, po miniogo.PutObjectOptions) (*multipart, error) {
+	id, err := s.core.NewMultipartUpload(ctx, s.bucket, key, po)
+	if err != nil {
+		return nil, mapErr("put", key, err)
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	return &multipart{s: s, key: key, uploadID: id, ctx: pctx, cancel: cancel, sem: make(chan struct{}, s.threads)}, nil
+}
+
+// fail records err as the upload's failure, if it is the first, and stops
+// the parts in flight.
+func (m *multipart) fail(err error) {
+	m.mu.Lock()
+	if m.firstErr == nil {
+		m.firstErr = err
+	}
+	m.mu.Unlock()
+	m.cancel()
+}
+
+// failed returns the upload's first failure, or nil.
+func (m *multipart) failed() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.firstErr
+}
+
+// send uploads part num of size bytes from body in a goroutine, once fewer
+// than NumThreads are in flight. sum returns the part's hex SHA-256, which
+// signs the request; release, when not nil, is called when body is no
+// longer needed.
+func (m *multipart) send(num int, body io.Reader, size int64, sum func() string, release func()) {
+	select {
+	case m.sem <- struct{}{}:
+	case <-m.ctx.Done():
+		if release != nil {
+			release()
+		}
+		m.fail(m.ctx.Err())
+		return
+	}
+	m.wg.Go(func() {
+		defer func() { <-m.sem }()
+		if release != nil {
+			defer release()
+		}
+		p, err := m.s.core.PutObjectPart(m.ctx, m.s.bucket, m.key, m.uploadID, num, body, size,
+			miniogo.PutObjectPartOptions{SSE: m.s.sse, Sha256Hex: sum(), DisableContentSha256: true})
+		if err != nil {
+			m.fail(mapErr("put", m.key, err))
+			return
+		}
+		m.mu.Lock()
+		m.parts = append(m.parts, miniogo.CompletePart{PartNumber: num, ETag: p.ETag})
+		m.mu.Unlock()
+	})
+}
+
+// wait waits for the parts in flight and returns the upload's failure, or
+// ctx's error.
+func (m *multipart) wait(ctx context.Context) error {
+	m.wg.Wait()
+	err := m.failed()
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil && storage.IsContextError(err) {
+		return storage.NewError("put", providerName, m.key, nil, err)
+	}
+	return err
+}
+
+// complete completes the upload with po (the SSE-C key, If-None-Match).
+func (m *multipart) complete(ctx context.Context, po miniogo.PutObjectOptions) (miniogo.UploadInfo, error) {
+	m.cancel()
+	slices.SortFunc(m.parts, func(a, b miniogo.CompletePart) int { return a.PartNumber - b.PartNumber })
+	done, err := m.s.core.CompleteMultipartUpload(ctx, m.s.bucket, m.key, m.uploadID, m.parts, po)
+	return done, mapErr("put", m.key, err)
+}
+
+// abort aborts the upload, even when ctx is cancelled, and logs a failure
+// (the upload then stays until a lifecycle rule removes it).
+func (m *multipart) abort(ctx context.Context) {
+	m.cancel()
+	m.wg.Wait()
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
+	if err := m.s.core.AbortMultipartUpload(actx, m.s.bucket, m.key, m.uploadID); err != nil {
+		var resp miniogo.ErrorResponse
+		if errors.As(err, &resp) && resp.Code == miniogo.NoSuchUpload {
+			return
+		}
+		m.s.log.WarnContext(ctx, "minio: could not abort a failed multipart upload",
+			"bucket", m.s.bucket, "key", m.key, "upload_id", m.uploadID, "err", err)
+	}
+}
+
+// bufSet hands out the part buffers of one upload and takes them back for
+// reuse, so an upload allocates at most NumThreads+1 of them (one being
+// filled, NumThreads being sent) and leaves no garbage while it runs.
+type bufSet struct {
+	size int64
+	mu   sync.Mutex
+	free [][]byte
+}
+
+func (b *bufSet) get() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n := len(b.free); n > 0 {
+		buf := b.free[n-1]
+		b.free = b.free[:n-1]
+		return buf[:b.size]
+	}
+	return make([]byte, b.size)
+}
+
+func (b *bufSet) put(buf []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.free = append(b.free, buf)
+}
+
+// peekReader reads from r, and can tell whether r has more to read by
+// reading one byte ahead, which the next Read returns first.
+type peekReader struct {
+	r    io.Reader
+	b    [1]byte
+	has  bool
+	done bool // r returned io.EOF
+}
+
+func (p *peekReader) Read(q []byte) (int, error) {
+	if len(q) == 0 {
+		return 0, nil
+	}
+	if p.has {
+		q[0] = p.b[0]
+		p.has = false
+		return 1, nil
+	}
+	if p.done {
+		return 0, io.EOF
+	}
+	n, err := p.r.Read(q)
+	if err == io.EOF {
+		p.done = true
+	}
+	return n, err
+}
+
+// more reports whether the reader has at least one more byte.
+func (p *peekReader) more() (bool, error) {
+	if p.has {
+		return true, nil
+	}
+	if p.done {
+		return false, nil
+	}
+	n, err := io.ReadFull(p.r, p.b[:])
+	if n == 1 {
+		p.has = true
+		return true, nil
+	}
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		p.done = true
+		return false, nil
+	}
+	return false, err
+}

@@ -1,0 +1,255 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// Copy implements storage.Copier: the server copies the object under src to
+// dst, with its content type, metadata and SHA-256, without its bytes
+// passing through the client. Objects over 5 GiB (CopyObject's limit) are
+// copied part by part with UploadPartCopy. With SSE-C the key is sent for
+// both the source and the destination. A missing src fails with
+// storage.ErrNotFound.
+func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
+	const op = "copy"
+	if err := s.begin(ctx, op, dst, true); err != nil {
+		return storage.Info{}, err
+	}
+	if err := storage.ValidKey(src); err != nil {
+		return storage.Info{}, newErr(op, src, storage.ErrInvalidKey, err)
+	}
+	if dst != src {
+		if err := s.checkPrefixes(ctx, op, dst); err != nil {
+			return storage.Info{}, err
+		}
+	}
+	// The source's Info says how to copy it and is most of the result.
+	// Copying from exactly that version (CopySourceIfMatch) keeps the two
+	// consistent; if src changes in between, try again.
+	var err error
+	for range 3 {
+		var info storage.Info
+		info, err = s.Stat(ctx, src)
+		if err != nil {
+			var se *storage.Error
+			if errors.As(err, &se) {
+				se.Op = op
+			}
+			return storage.Info{}, err
+		}
+		if dst == src {
+			return info, nil
+		}
+		var etag string
+		var mod time.Time
+		if info.Size > s.copyThreshold {
+			md := copyMeta(info)
+			etag, mod, err = s.multipartCopy(ctx, dst, src, info.ETag, info.Size, info.ContentType, md)
+		} else {
+			etag, mod, err = s.copyObject(ctx, dst, src, info.ETag, "", nil)
+		}
+		if err == nil {
+			info.Key, info.ETag, info.ModTime = dst, etag, mod
+			return info, nil
+		}
+		if !errors.Is(err, storage.ErrExist) { // 412: src changed since Stat
+			break
+		}
+	}
+	var se *storage.Error
+	if errors.As(err, &se) {
+		se.Op, se.Key = op, dst
+		if errors.Is(err, storage.ErrExist) {
+			se.Kind = storage.ErrUnavailable
+			se.Err = fmt.Errorf("source %q kept changing during the copy: %w", src, se.Err)
+		}
+	}
+	return storage.Info{}, err
+}
+
+// copyMeta is the metadata to give a copy of the object info describes,
+// strata's reserved entries included.
+func copyMeta(info storage.Info) map[string]string {
+	md := putMeta(&storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata}, info.SHA256)
+	return md
+}
+
+// copySource returns the x-amz-copy-source value for key: bucket/key,
+// URL-encoded.
+func (s *Store) copySource(key string) string {
+	var b strings.Builder
+	b.WriteString(s.set.Bucket)
+	b.WriteByte('/')
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.~/", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+// copyObject copies src (whose ETag is srcETag) to dst with one
+// CopyObject. A nil md keeps the source's metadata and content type;
+// otherwise they are replaced by md and contentType. It returns the new
+// ETag and modification time; a changed source fails with ErrExist (412).
+func (s *Store) copyObject(ctx context.Context, dst, src, srcETag, contentType string, md map[string]string) (string, time.Time, error) {
+	in := &s3.CopyObjectInput{
+		Bucket:            &s.set.Bucket,
+		Key:               &dst,
+		CopySource:        aws.String(s.copySource(src)),
+		CopySourceIfMatch: aws.String(srcETag),
+		StorageClass:      s.storageClass(),
+	}
+	if md != nil {
+		in.MetadataDirective = types.MetadataDirectiveReplace
+		in.Metadata = md
+		if contentType != "" {
+			in.ContentType = aws.String(contentType)
+		}
+	}
+	s.sseCopy(in)
+	out, err := s.client.CopyObject(ctx, in)
+	if err != nil {
+		return "", time.Time{}, mapErr("copy", dst, err)
+	}
+	var etag string
+	mod := responseTime(out.ResultMetadata)
+	if r := out.CopyObjectResult; r != nil {
+		etag = aws.ToString(r.ETag)
+		if r.LastModified != nil {
+			mod = r.LastModified.Truncate(time.Second)
+		}
+	}
+	return etag, mod, nil
+}
+
+// rewriteMeta replaces the metadata of the object under key, whose ETag is
+// etag, by copying it onto itself. It fails with ErrExist when the object
+// changed.
+func (s *Store) rewriteMeta(ctx context.Context, key, etag string, size int64, contentType string, md map[string]string) (string, time.Time, error) {
+	if size > s.copyThreshold {
+		return s.multipartCopy(ctx, key, key, etag, size, contentType, md)
+	}
+	return s.copyObject(ctx, key, key, etag, contentType, md)
+}
+
+// multipartCopy copies src (size bytes, ETag srcETag) to dst with
+// UploadPartCopy, Concurrency parts at a time, giving dst the content type
+// and metadata md. A failure aborts the upload.
+func (s *Store) multipartCopy(ctx context.Context, dst, src, srcETag string, size int64, contentType string, md map[string]string) (string, time.Time, error) {
+	const op = "copy"
+	partSize := max(s.set.partSize, (size+maxParts-1)/maxParts)
+	if size > maxCopySize {
+		// Large parts mean fewer requests; the server does the work.
+		partSize = max(partSize, 512<<20)
+	}
+	create := &s3.CreateMultipartUploadInput{
+		Bucket:       &s.set.Bucket,
+		Key:          &dst,
+		Metadata:     md,
+		StorageClass: s.storageClass(),
+	}
+	if contentType != "" {
+		create.ContentType = aws.String(contentType)
+	}
+	s.sseCreate(create)
+	created, err := s.client.CreateMultipartUpload(ctx, create)
+	if err != nil {
+		return "", time.Time{}, mapErr(op, dst, err)
+	}
+	uploadID := aws.ToString(created.UploadId)
+
+	pctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	nums := make(chan int32)
+	var (
+		mu    sync.Mutex
+		parts []types.CompletedPart
+		wg    sync.WaitGroup
+	)
+	source := s.copySource(src)
+	for range s.set.concurrency {
+		wg.Go(func() {
+			for num := range nums {
+				if pctx.Err() != nil {
+					continue
+				}
+				first := int64(num-1) * partSize
+				last := min(first+partSize, size) - 1
+				in := &s3.UploadPartCopyInput{
+					Bucket:            &s.set.Bucket,
+					Key:               &dst,
+					UploadId:          &uploadID,
+					PartNumber:        aws.Int32(num),
+					CopySource:        &source,
+					CopySourceIfMatch: &srcETag,
+					CopySourceRange:   aws.String(fmt.Sprintf("bytes=%d-%d", first, last)),
+				}
+				s.ssePartCopy(in)
+				out, err := s.client.UploadPartCopy(pctx, in)
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				var etag string
+				if out.CopyPartResult != nil {
+					etag = aws.ToString(out.CopyPartResult.ETag)
+				}
+				mu.Lock()
+				parts = append(parts, types.CompletedPart{ETag: aws.String(etag), PartNumber: aws.Int32(num)})
+				mu.Unlock()
+			}
+		})
+	}
+	count := int32((size + partSize - 1) / partSize)
+feed:
+	for num := int32(1); num <= count; num++ {
+		select {
+		case nums <- num:
+		case <-pctx.Done():
+			break feed
+		}
+	}
+	close(nums)
+	wg.Wait()
+	if err := context.Cause(pctx); err != nil {
+		s.abort(ctx, dst, uploadID)
+		if ctx.Err() != nil {
+			return "", time.Time{}, newErr(op, dst, nil, ctx.Err())
+		}
+		return "", time.Time{}, mapErr(op, dst, err)
+	}
+	slices.SortFunc(parts, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
+	complete := &s3.CompleteMultipartUploadInput{
+		Bucket:          &s.set.Bucket,
+		Key:             &dst,
+		UploadId:        &uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	}
+	s.sseComplete(complete)
+	done, err := s.client.CompleteMultipartUpload(ctx, complete)
+	if err != nil {
+		s.abort(ctx, dst, uploadID)
+		return "", time.Time{}, mapErr(op, dst, err)
+	}
+	etag := aws.ToString(done.ETag)
+	return etag, s.completedTime(ctx, dst, etag, done.ResultMetadata), nil
+}

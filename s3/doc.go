@@ -1,0 +1,166 @@
+// Package s3 is a storage.Provider for Amazon S3 and S3-compatible servers
+// (MinIO, Ceph, Cloudflare R2, Backblaze B2's S3 endpoint, Wasabi), built on
+// aws-sdk-go-v2.
+//
+// A Store keeps objects in one bucket. Make one with New and a Config, or
+// with storage.Open and an s3:// URL. It also implements storage.Presigner
+// (presigned GET URLs) and storage.Copier (server-side copy).
+//
+// # Uploads
+//
+// Put streams from a reader of unknown length in bounded memory: it holds at
+// most (Concurrency+1) × PartSize bytes (80 MiB with the defaults of 4 and
+// 16 MiB), in pooled 1 MiB blocks. An object that fits in one part is sent
+// with one PutObject; a larger one as a multipart upload, Concurrency parts
+// at a time, while it is read. A failed or cancelled upload is aborted, with
+// a fresh context so that cancellation does not prevent the cleanup; a
+// process that dies mid-upload leaves parts behind, so give buckets a
+// lifecycle rule that aborts incomplete multipart uploads after a day. The
+// count of bytes read is checked against PutOptions.Size before anything
+// becomes visible: a short or long reader fails with storage.ErrSizeMismatch
+// and stores nothing. The uploader is this package's own (the SDK's
+// feature/s3/manager is deprecated, and its successor transfermanager aborts
+// with the caller's possibly cancelled context, logs with the log package,
+// and cannot put a checksum computed while streaming into the metadata);
+// the benchmarks compare it with transfermanager.
+//
+// PutOptions.IfNotExists sends If-None-Match: * with PutObject or
+// CompleteMultipartUpload, so of racing writers exactly one wins and the
+// others get storage.ErrExist (AWS S3 and MinIO support conditional writes;
+// check your server).
+//
+// # Checksums
+//
+// strata keeps its own content checksum, so integrity never rests on the
+// ETag (which is not an MD5 for multipart or SSE-C objects): Put computes
+// the SHA-256 of what it reads and stores it in user metadata as
+// x-amz-meta-strata-sha256 (the "strata-" prefix is reserved; it is hidden
+// from Info.Metadata and returned as Info.SHA256). Put reads up to
+// Concurrency+1 parts before sending anything, so every object of up to that
+// size (80 MiB by default) is hashed before its upload starts and gets the
+// checksum at no extra cost. For larger objects the checksum is known only
+// after the upload, when the metadata can no longer change: Put returns it
+// in its Info, and records it only with Config.RecordLargeSHA256, by
+// copying the object onto itself with the checksum added. Measured on
+// MinIO, that copy rewrites the data and took about as long as the upload
+// itself (1.3 to 4 s for 256 MiB), halving throughput, so it is off by
+// default; raise PartSize to cover larger objects for free instead. S3's
+// own additional checksums were not used: for multipart uploads they are
+// checksums of part checksums, and S3-compatible servers support them
+// unevenly.
+//
+// The SHA-256 costs client CPU, about 0.1 s per 256 MiB with SHA-NI, spent
+// in a goroutine of its own while the parts are read and sent. Over TLS the
+// SDK sends unsigned payloads, so that is the only hash of the data on the
+// client; over plain HTTP the SDK hashes every part as well, to sign it.
+// Where client and server share two busy cores (the benchmarks in
+// bench_test.go) it costs 10 to 15% of upload throughput; with a core to
+// spare, or a remote server, it overlaps with the network.
+//
+// Since January 2025 aws-sdk-go-v2 sends a CRC checksum with every upload
+// and validates one on every download by default. MinIO, R2, B2 and others
+// answer with errors such as "x-amz-checksum-algorithm ... not implemented"
+// or XAmzContentSHA256Mismatch, so for an Endpoint that is not an AWS host,
+// New sets RequestChecksumCalculation and ResponseChecksumValidation to
+// "when required" (unless AWS_REQUEST_CHECKSUM_CALCULATION or
+// AWS_RESPONSE_CHECKSUM_VALIDATION say otherwise). The uploader sends no
+// checksum headers of its own, so the setting holds for multipart uploads
+// too.
+//
+// # Encryption
+//
+// Config.SSE selects SSE-S3, SSE-KMS (with a key id) or SSE-C. An SSE-C
+// key is sent with every request that reads or writes object data: each
+// PutObject and UploadPart, CreateMultipartUpload and
+// CompleteMultipartUpload, every Get (ranged or not), Stat (HeadObject),
+// and Copy, which also sends it as the copy-source key. Servers refuse
+// SSE-C over plain HTTP; MinIO also needs TLS for it, and a KMS
+// (MINIO_KMS_SECRET_KEY=name:base64-of-32-bytes) for SSE-S3 and SSE-KMS.
+// This package's tests start such a MinIO: a self-signed certificate
+// passed with --certs-dir, trusted through Config.HTTPClient. PresignGet
+// fails with storage.ErrUnsupported under SSE-C, as a plain GET cannot
+// carry the key.
+//
+// # Errors
+//
+// Errors are *storage.Error values with Provider "s3" that keep the SDK's
+// error as their cause (errors.As finds smithy.APIError and the HTTP
+// response error), mapped in one function:
+//
+//   - 404, NoSuchKey, NotFound: storage.ErrNotFound (also fs.ErrNotExist).
+//     Only a definite 404 is not-found.
+//   - 401, 403, AccessDenied, bad credentials: storage.ErrPermission. S3
+//     answers 403 for a missing key when the caller may not list the bucket;
+//     that is reported as access denied, never as not-found.
+//   - 412 PreconditionFailed: storage.ErrExist (Put with IfNotExists).
+//   - 416 InvalidRange: storage.ErrInvalidRange.
+//   - 5xx, 429, SlowDown, timeouts, refused or reset connections:
+//     storage.ErrUnavailable, after the SDK's retries (Config.MaxAttempts).
+//   - NoSuchBucket and other 400s: storage.ErrInvalidArgument.
+//   - context.Canceled and context.DeadlineExceeded stay matchable with
+//     errors.Is.
+//
+// Error strings carry the bucket, key and the server's message, never
+// credentials or signatures: requests are signed in headers, an endpoint may
+// not hold a password, and a URL inside a transport error has its secret
+// query parameters redacted. Presigned URLs carry a signature; treat them as
+// secrets and do not log them. The SDK's request logging stays off.
+//
+// A Get of a missing key fails at the call, before any body is read. A
+// ranged Get sends a Range header and takes the object's size from
+// Content-Range; offset 0 of an empty object (where S3 answers 416) reads
+// the empty object.
+//
+// # URLs
+//
+// Importing this package registers the scheme "s3" with storage.Open:
+//
+//	s3://bucket?region=eu-west-1
+//	s3://media?endpoint=http://127.0.0.1:9000&region=us-east-1&path_style=true
+//
+// Query parameters (all optional): region, endpoint (a URL; without a
+// scheme, https is assumed), path_style (true or false) or addressing
+// (auto, path, virtual-host), storage_class, sse (none, sse-s3, sse-kms,
+// sse-c), sse_kms_key_id, part_size (bytes, or with a suffix: 64MiB),
+// concurrency, max_attempts, record_large_sha256 and prefix_conflicts
+// (true or false). Unknown parameters are an error.
+//
+// Credentials are never taken from the URL: a URL with user information is
+// refused. They come from the SDK's default chain: AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, AWS_PROFILE and ~/.aws,
+// web identity, container and instance roles. With sse=sse-c the key is
+// read from the environment variable STRATA_S3_SSE_C_KEY (32 bytes in
+// base64).
+//
+// # Configuring for AWS, MinIO, Cloudflare R2 and Backblaze B2
+//
+// AWS S3: name the bucket and its region; credentials from the default
+// chain. Virtual-hosted requests and the SDK's checksum defaults apply.
+//
+//	s3.Config{Bucket: "media", Region: "eu-west-1"}
+//	s3://media?region=eu-west-1
+//
+// MinIO: the endpoint URL, path-style requests (the default for a custom
+// endpoint), any region (MinIO's default is us-east-1), and PrefixConflicts,
+// because MinIO keeps objects as directories and cannot list "a" and "a/b"
+// together. SSE-C needs MinIO over TLS.
+//
+//	s3.Config{Bucket: "media", Endpoint: "http://127.0.0.1:9000", Region: "us-east-1",
+//		AccessKeyID: "...", SecretAccessKey: "...", PrefixConflicts: true}
+//	s3://media?endpoint=http://127.0.0.1:9000&region=us-east-1&prefix_conflicts=true
+//
+// Cloudflare R2: the account's endpoint and the region "auto", with an R2
+// API token's access key pair. R2 supports If-None-Match on PutObject.
+//
+//	s3.Config{Bucket: "media", Endpoint: "https://<account-id>.r2.cloudflarestorage.com",
+//		Region: "auto", AccessKeyID: "...", SecretAccessKey: "..."}
+//	s3://media?endpoint=https://<account-id>.r2.cloudflarestorage.com&region=auto
+//
+// Backblaze B2: the S3 endpoint of the bucket's region, with that region,
+// and an application key (key id as access key). B2 keeps every version of
+// an object unless the bucket's lifecycle says otherwise.
+//
+//	s3.Config{Bucket: "media", Endpoint: "https://s3.us-west-004.backblazeb2.com",
+//		Region: "us-west-004", AccessKeyID: "<keyID>", SecretAccessKey: "<applicationKey>"}
+//	s3://media?endpoint=https://s3.us-west-004.backblazeb2.com&region=us-west-004
+package s3

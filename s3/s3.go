@@ -1,0 +1,492 @@
+package s3
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/logging"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// metaSHA256 is the user metadata key (x-amz-meta-strata-sha256) that holds
+// the lowercase hex SHA-256 of an object's content. The "strata-" prefix is
+// reserved by package storage, so user metadata cannot collide with it.
+const metaSHA256 = storage.ReservedMetadataPrefix + "sha256"
+
+var (
+	_ storage.Provider  = (*Store)(nil)
+	_ storage.Presigner = (*Store)(nil)
+	_ storage.Copier    = (*Store)(nil)
+)
+
+// Store is a storage.Provider backed by one S3 bucket. Make one with New or
+// storage.Open; it is safe for concurrent use.
+type Store struct {
+	set       *settings
+	client    *s3.Client
+	presign   *s3.PresignClient
+	transport *http.Transport // ours to close; nil when Config.HTTPClient was given
+	closed    atomic.Bool
+
+	// copyThreshold is the size above which Copy and the SHA-256 rewrite
+	// after a multipart upload use UploadPartCopy; tests lower it.
+	copyThreshold int64
+	// listPage is the MaxKeys of ListObjectsV2 (S3 caps it at 1000); tests
+	// lower it to exercise paging with fewer keys.
+	listPage int32
+}
+
+// New returns a Store for cfg.Bucket. It does not contact the server:
+// credentials are resolved and the bucket is checked by the first request.
+// Errors match storage.ErrInvalidArgument for a bad Config.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	set, err := cfg.check()
+	if err != nil {
+		return nil, newErr("open", "", storage.ErrInvalidArgument, err)
+	}
+	s := &Store{set: set, copyThreshold: maxCopySize, listPage: 1000}
+
+	var loadOpts []func(*config.LoadOptions) error
+	if cfg.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(cfg.Region))
+	}
+	if cfg.AccessKeyID != "" {
+		loadOpts = append(loadOpts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken)))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, newErr("open", "", storage.ErrInvalidArgument, fmt.Errorf("loading AWS configuration: %w", err))
+	}
+	var hc s3.HTTPClient = cfg.HTTPClient
+	if cfg.HTTPClient == nil {
+		// The SDK's transport, with what the configuration added to it
+		// (AWS_CA_BUNDLE), in a client of our own so that Close can close
+		// its idle connections.
+		var tr *http.Transport
+		if bc, ok := awsCfg.HTTPClient.(*awshttp.BuildableClient); ok {
+			tr = bc.GetTransport()
+		} else {
+			tr = awshttp.NewBuildableClient().GetTransport()
+		}
+		if n := 2 * set.concurrency; tr.MaxIdleConnsPerHost < n {
+			tr.MaxIdleConnsPerHost = n
+		}
+		s.transport = tr
+		hc = &http.Client{
+			Transport: tr,
+			// S3 answers a wrong region with a redirect; the SDK reports it
+			// rather than following it.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = DefaultRegion
+	}
+	s.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		o.HTTPClient = hc
+		if set.endpoint != nil {
+			o.BaseEndpoint = aws.String(set.endpoint.String())
+		} else if o.BaseEndpoint != nil {
+			// AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL named an endpoint.
+			if u, err := url.Parse(*o.BaseEndpoint); err == nil && u.Host != "" {
+				set.endpoint = u
+				set.awsHost = isAWSHost(u.Hostname())
+			}
+		}
+		o.UsePathStyle = set.pathStyle()
+		if !set.awsHost {
+			// Since January 2025 the SDK sends CRC checksums on every upload
+			// and validates them on download by default. MinIO, R2, B2 and
+			// other S3-compatible servers answer with errors such as
+			// "x-amz-checksum-algorithm ... not implemented" or
+			// XAmzContentSHA256Mismatch, so only send checksums where the
+			// API requires them. AWS_REQUEST_CHECKSUM_CALCULATION and
+			// AWS_RESPONSE_CHECKSUM_VALIDATION, when set, win.
+			if os.Getenv("AWS_REQUEST_CHECKSUM_CALCULATION") == "" {
+				o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+			}
+			if os.Getenv("AWS_RESPONSE_CHECKSUM_VALIDATION") == "" {
+				o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+			}
+		}
+		maxAttempts := cfg.MaxAttempts
+		if maxAttempts == 0 {
+			maxAttempts = awsCfg.RetryMaxAttempts
+		}
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			if maxAttempts > 0 {
+				so.MaxAttempts = maxAttempts
+			}
+			// AWS answers 409 ConditionalRequestConflict to a conditional
+			// write that raced another one; it asks the client to retry.
+			so.Retryables = append(so.Retryables, retry.RetryableErrorCode{
+				Codes: map[string]struct{}{"ConditionalRequestConflict": {}},
+			})
+		})
+		o.RetryMaxAttempts = 0
+		// Never log requests or responses: they carry signatures. And keep
+		// the SDK's own notices (such as skipped checksum validation) off
+		// stderr.
+		o.ClientLogMode = 0
+		o.Logger = logging.Nop{}
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
+	s.presign = s3.NewPresignClient(s.client)
+	return s, nil
+}
+
+// Client returns the SDK client the Store uses, for operations strata does
+// not offer (bucket configuration, tagging, versions). Requests made with it
+// bypass the Store's checks.
+func (s *Store) Client() *s3.Client { return s.client }
+
+// Bucket returns the name of the Store's bucket.
+func (s *Store) Bucket() string { return s.set.Bucket }
+
+func (s *Store) closeTransport() {
+	if s.transport != nil {
+		s.transport.CloseIdleConnections()
+	}
+}
+
+// Close implements storage.Provider. It closes idle connections; calls
+// after Close fail with storage.ErrClosed. Close is idempotent. A Get's
+// reader that is still open keeps working until it is closed.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.closeTransport()
+	return nil
+}
+
+// begin returns the error a call must fail with before doing anything:
+// ErrClosed after Close, the context's error, or a bad key.
+func (s *Store) begin(ctx context.Context, op, key string, checkKey bool) error {
+	if s.closed.Load() {
+		return newErr(op, key, storage.ErrClosed, nil)
+	}
+	if err := ctx.Err(); err != nil {
+		return newErr(op, key, nil, err)
+	}
+	if checkKey {
+		if err := storage.ValidKey(key); err != nil {
+			return newErr(op, key, storage.ErrInvalidKey, err)
+		}
+	}
+	return nil
+}
+
+// Get implements storage.Provider. A missing key fails here, before any
+// body is read. A Range is sent as an HTTP Range header; the returned Info
+// describes the whole object (its size comes from Content-Range).
+func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
+	const op = "get"
+	if err := s.begin(ctx, op, key, true); err != nil {
+		return nil, storage.Info{}, err
+	}
+	var rng *storage.Range
+	if opts != nil {
+		rng = opts.Range
+	}
+	in := &s3.GetObjectInput{Bucket: &s.set.Bucket, Key: &key}
+	s.sseCGet(in)
+	if rng != nil {
+		if rng.Offset < 0 {
+			return nil, storage.Info{}, newErr(op, key, storage.ErrInvalidRange, fmt.Errorf("negative offset %d", rng.Offset))
+		}
+		if rng.Offset > 0 || rng.Length > 0 {
+			in.Range = aws.String(rangeHeader(rng))
+		}
+	}
+	out, err := s.client.GetObject(ctx, in)
+	if err != nil && in.Range != nil && rng.Offset == 0 && errors.Is(kindOf(err), storage.ErrInvalidRange) {
+		// S3 answers 416 to any range of an empty object, but the contract
+		// lets offset 0 read an empty object: read it whole. (If the
+		// object grew meanwhile, the reader is limited to the range.)
+		in.Range = nil
+		out, err = s.client.GetObject(ctx, in)
+	}
+	if err != nil {
+		return nil, storage.Info{}, mapErr(op, key, err)
+	}
+	info, err := infoFromGet(key, out)
+	if err != nil {
+		out.Body.Close()
+		return nil, storage.Info{}, newErr(op, key, storage.ErrUnavailable, err)
+	}
+	var body io.Reader = out.Body
+	if rng != nil && (rng.Offset > 0 || rng.Length > 0) {
+		if out.ContentRange == nil {
+			// The server ignored the range (or it was dropped for an empty
+			// object): skip and limit here.
+			if rng.Offset > 0 {
+				if rng.Offset >= info.Size {
+					out.Body.Close()
+					return nil, storage.Info{}, newErr(op, key, storage.ErrInvalidRange,
+						fmt.Errorf("offset %d of a %d-byte object", rng.Offset, info.Size))
+				}
+				if _, err := io.CopyN(io.Discard, out.Body, rng.Offset); err != nil {
+					out.Body.Close()
+					return nil, storage.Info{}, mapErr(op, key, err)
+				}
+			}
+		}
+		if rng.Length > 0 {
+			body = io.LimitReader(body, rng.Length)
+		}
+	}
+	return &reader{ctx: ctx, r: body, c: out.Body, key: key}, info, nil
+}
+
+// rangeHeader returns the HTTP Range header value for r.
+func rangeHeader(r *storage.Range) string {
+	if r.Length > 0 {
+		return fmt.Sprintf("bytes=%d-%d", r.Offset, r.Offset+r.Length-1)
+	}
+	return fmt.Sprintf("bytes=%d-", r.Offset)
+}
+
+// reader is a Get's body. Read errors other than io.EOF are mapped like
+// the errors of calls. It checks the Get's context before each read: the
+// transport notices a cancelled context only eventually, and data already
+// buffered (on loopback, possibly the whole object) would still be read.
+type reader struct {
+	ctx context.Context
+	r   io.Reader
+	c   io.Closer
+	key string
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, newErr("read", r.key, nil, err)
+	}
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = mapErr("read", r.key, err)
+	}
+	return n, err
+}
+
+func (r *reader) Close() error { return r.c.Close() }
+
+// Stat implements storage.Provider with a HeadObject request.
+func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
+	const op = "stat"
+	if err := s.begin(ctx, op, key, true); err != nil {
+		return storage.Info{}, err
+	}
+	in := &s3.HeadObjectInput{Bucket: &s.set.Bucket, Key: &key}
+	s.sseCHead(in)
+	out, err := s.client.HeadObject(ctx, in)
+	if err != nil {
+		return storage.Info{}, mapErr(op, key, err)
+	}
+	info := storage.Info{
+		Key:     key,
+		Size:    aws.ToInt64(out.ContentLength),
+		ModTime: aws.ToTime(out.LastModified),
+		ETag:    aws.ToString(out.ETag),
+	}
+	setMeta(&info, aws.ToString(out.ContentType), out.Metadata)
+	return info, nil
+}
+
+// infoFromGet builds the Info of the whole object from a GetObject
+// response, ranged or not.
+func infoFromGet(key string, out *s3.GetObjectOutput) (storage.Info, error) {
+	info := storage.Info{
+		Key:     key,
+		Size:    aws.ToInt64(out.ContentLength),
+		ModTime: aws.ToTime(out.LastModified),
+		ETag:    aws.ToString(out.ETag),
+	}
+	if cr := aws.ToString(out.ContentRange); cr != "" {
+		// "bytes 0-9/100"
+		i := strings.LastIndexByte(cr, '/')
+		total, err := strconv.ParseInt(cr[i+1:], 10, 64)
+		if i < 0 || err != nil {
+			return storage.Info{}, fmt.Errorf("cannot read object size from Content-Range %q", cr)
+		}
+		info.Size = total
+	}
+	setMeta(&info, aws.ToString(out.ContentType), out.Metadata)
+	return info, nil
+}
+
+// setMeta fills info's ContentType, SHA256 and Metadata from what S3
+// returned, hiding strata's reserved entries.
+func setMeta(info *storage.Info, contentType string, md map[string]string) {
+	info.ContentType = contentType
+	info.SHA256 = md[metaSHA256]
+	for k, v := range md {
+		if strings.HasPrefix(k, storage.ReservedMetadataPrefix) {
+			continue
+		}
+		if info.Metadata == nil {
+			info.Metadata = make(map[string]string, len(md))
+		}
+		info.Metadata[k] = decodeValue(v)
+	}
+}
+
+// HTTP trims spaces at either end of a header value, and S3 metadata
+// travels in headers, so a value with such spaces is stored encoded as an
+// RFC 2047 encoded-word ("=?UTF-8?B?<base64>?="), as AWS does for non-ASCII
+// values. A value that itself looks like an encoded word is encoded too, so
+// decoding is never ambiguous.
+const (
+	encPrefix = "=?UTF-8?B?"
+	encSuffix = "?="
+)
+
+func encodeValue(v string) string {
+	if v == "" || (v[0] != ' ' && v[len(v)-1] != ' ' && !strings.HasPrefix(v, "=?")) {
+		return v
+	}
+	return encPrefix + base64.StdEncoding.EncodeToString([]byte(v)) + encSuffix
+}
+
+func decodeValue(v string) string {
+	if !strings.HasPrefix(v, encPrefix) || !strings.HasSuffix(v, encSuffix) || len(v) < len(encPrefix)+len(encSuffix) {
+		return v
+	}
+	b, err := base64.StdEncoding.DecodeString(v[len(encPrefix) : len(v)-len(encSuffix)])
+	if err != nil {
+		return v
+	}
+	return string(b)
+}
+
+// putMeta returns the metadata to store with an object: the user's and
+// the content SHA-256 when known.
+func putMeta(opts *storage.PutOptions, sha string) map[string]string {
+	md := make(map[string]string, len(opts.Metadata)+1)
+	for k, v := range opts.Metadata {
+		md[k] = encodeValue(v)
+	}
+	if sha != "" {
+		md[metaSHA256] = sha
+	}
+	return md
+}
+
+// Delete implements storage.Provider. Deleting a missing key succeeds, as
+// on S3.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	const op = "delete"
+	if err := s.begin(ctx, op, key, true); err != nil {
+		return err
+	}
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.set.Bucket, Key: &key})
+	if err != nil {
+		err = mapErr(op, key, err)
+		if errors.Is(err, storage.ErrNotFound) {
+			// Some S3-compatible servers answer 404 rather than 204.
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// List implements storage.Provider with ListObjectsV2, a page of up to
+// 1000 keys per request. S3 lists keys in byte-wise (UTF-8 binary) order,
+// which is the order the contract asks for. Keys that strata could not have
+// written (such as "dir/" markers made by consoles) are skipped.
+func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
+	const op = "list"
+	var prefix, after string
+	if opts != nil {
+		prefix, after = opts.Prefix, opts.StartAfter
+	}
+	return func(yield func(storage.Info, error) bool) {
+		in := &s3.ListObjectsV2Input{Bucket: &s.set.Bucket, MaxKeys: aws.Int32(s.listPage)}
+		if prefix != "" {
+			in.Prefix = aws.String(prefix)
+		}
+		if after != "" && after >= prefix {
+			in.StartAfter = aws.String(after)
+		}
+		for {
+			if err := s.begin(ctx, op, "", false); err != nil {
+				yield(storage.Info{}, err)
+				return
+			}
+			out, err := s.client.ListObjectsV2(ctx, in)
+			if err != nil {
+				yield(storage.Info{}, mapErr(op, "", err))
+				return
+			}
+			for _, o := range out.Contents {
+				k := aws.ToString(o.Key)
+				if storage.ValidKey(k) != nil || k <= after {
+					continue
+				}
+				info := storage.Info{
+					Key:     k,
+					Size:    aws.ToInt64(o.Size),
+					ModTime: aws.ToTime(o.LastModified),
+					ETag:    aws.ToString(o.ETag),
+				}
+				if !yield(info, nil) {
+					return
+				}
+			}
+			if !aws.ToBool(out.IsTruncated) || out.NextContinuationToken == nil {
+				return
+			}
+			in.ContinuationToken = out.NextContinuationToken
+		}
+	}
+}
+
+// PresignGet implements storage.Presigner: it returns a URL that GETs the
+// object under key without credentials until expiry has passed. expiry must
+// be between one second and seven days (SigV4's limit). The URL carries a
+// signature: treat it as a secret and do not log it. With SSE-C the call
+// fails with storage.ErrUnsupported, since a plain GET cannot send the key.
+// PresignGet does not check that the object exists.
+func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
+	const op = "presign"
+	if err := s.begin(ctx, op, key, true); err != nil {
+		return "", err
+	}
+	if s.set.sseC != nil {
+		return "", newErr(op, key, storage.ErrUnsupported, errors.New("presigned URLs cannot carry an SSE-C key"))
+	}
+	if expiry < time.Second || expiry > 7*24*time.Hour {
+		return "", newErr(op, key, storage.ErrInvalidArgument, fmt.Errorf("expiry %v is outside [1s, 168h]", expiry))
+	}
+	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.set.Bucket, Key: &key}, s3.WithPresignExpires(expiry))
+	if err != nil {
+		return "", mapErr(op, key, err)
+	}
+	return req.URL, nil
+}
+
+// storageClass returns the configured storage class for an input field.
+func (s *Store) storageClass() types.StorageClass {
+	return types.StorageClass(s.set.StorageClass)
+}

@@ -1,0 +1,93 @@
+package s3
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-storage/strata/conformance/miniotest"
+	"github.com/strata-storage/strata/storage"
+)
+
+func TestOpenURL(t *testing.T) {
+	// Not parallel: credentials come from the environment.
+	srv := miniotest.Start(t)
+	bucket := srv.NewBucket(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	ctx := t.Context()
+
+	raw := fmt.Sprintf("s3://%s?endpoint=%s&region=%s&path_style=true&part_size=8MiB&concurrency=3&max_attempts=2", bucket, url.QueryEscape(srv.URL), srv.Region)
+	p, err := storage.Open(ctx, raw)
+	require.NoError(t, err)
+	defer p.Close()
+	st := p.(*Store)
+	assert.Equal(t, int64(8<<20), st.set.partSize)
+	assert.Equal(t, 3, st.set.concurrency)
+	assert.True(t, st.Client().Options().UsePathStyle)
+	_, err = p.Put(ctx, "k", strings.NewReader("from a URL"), nil)
+	require.NoError(t, err)
+	rc, _, err := p.Get(ctx, "k", nil)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	assert.Equal(t, "from a URL", string(b))
+}
+
+func TestConfigFromURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		raw  string
+		want Config
+	}{
+		{"s3://media", Config{Bucket: "media"}},
+		{"s3://media?region=eu-west-1&storage_class=STANDARD_IA", Config{Bucket: "media", Region: "eu-west-1", StorageClass: "STANDARD_IA"}},
+		{"s3://media?endpoint=http://127.0.0.1:9000&path_style=false", Config{Bucket: "media", Endpoint: "http://127.0.0.1:9000", Addressing: AddressingVirtualHost}},
+		{"s3://media?endpoint=acct.r2.cloudflarestorage.com&region=auto", Config{Bucket: "media", Endpoint: "https://acct.r2.cloudflarestorage.com", Region: "auto"}},
+		{"s3://media?addressing=path&sse=sse-kms&sse_kms_key_id=k1", Config{Bucket: "media", Addressing: AddressingPath, SSE: SSE{Mode: SSEKMS, KMSKeyID: "k1"}}},
+		{"s3://media?sse=aes256&part_size=64M&concurrency=8&max_attempts=5&prefix_conflicts=true", Config{Bucket: "media", SSE: SSE{Mode: SSES3}, PartSize: 64 << 20, Concurrency: 8, MaxAttempts: 5, PrefixConflicts: true}},
+	}
+	for _, tt := range tests {
+		cfg, err := ConfigFromURL(mustParse(t, tt.raw))
+		require.NoError(t, err, tt.raw)
+		assert.Equal(t, tt.want, cfg, tt.raw)
+	}
+	for _, raw := range []string{
+		"s3://AKIAEXAMPLE:topsecret@media",
+		"s3://media?secret_access_key=topsecret",
+		"s3://",
+		"s3://media/path",
+		"s3://media?path_style=maybe",
+		"s3://media?sse=rot13",
+		"s3://media?sse=sse-c",
+		"s3://media?sse_kms_key_id=k",
+		"s3://media?part_size=1MiB",
+		"s3://media?concurrency=0",
+		"s3://media?region=a&region=b",
+		"s3://media?endpoint=ftp://x",
+		"s3://media?path_style=true&addressing=path",
+	} {
+		_, err := storage.Open(context.Background(), raw)
+		require.ErrorIs(t, err, storage.ErrInvalidArgument, raw)
+		assert.NotContains(t, err.Error(), "topsecret", raw)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{"5242880": 5 << 20, "16MiB": 16 << 20, "16M": 16 << 20, "1GiB": 1 << 30, "512k": 512 << 10, "7B": 7} {
+		got, err := parseSize(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "-1", "0", "MiB", "1.5M", "99999999999G"} {
+		_, err := parseSize(in)
+		assert.Error(t, err, in)
+	}
+}

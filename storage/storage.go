@@ -1,0 +1,170 @@
+// Package storage defines the small interface every strata storage provider
+// implements, the rules every provider keeps, and a registry that opens a
+// provider from a URL.
+//
+// A Provider stores blobs ("objects") under string keys. The packages local,
+// memory, s3, minio, b2, cache and tiered implement it; the conformance
+// package checks that an implementation keeps the contract below.
+//
+// # Contract
+//
+//   - Keys follow [ValidKey]; a bad key fails with an error that matches
+//     [ErrInvalidKey] and nothing is written.
+//   - Put streams from an io.Reader of unknown length and is atomic: readers
+//     see the old object or the whole new one, never a part. A Put whose reader
+//     fails or whose context ends leaves no object behind.
+//   - Get returns a stream and the object's [Info]; a missing key fails at the
+//     call (not at the first Read) with [ErrNotFound], which also matches
+//     [io/fs.ErrNotExist].
+//   - Delete of a missing key succeeds.
+//   - List walks a prefix in byte-wise lexical key order and can resume after
+//     a key.
+//   - Every method takes a context first and honours cancellation; providers
+//     are safe for concurrent use.
+//
+// # Errors
+//
+// Errors returned by providers wrap one of the sentinel values below
+// ([ErrNotFound], [ErrExist], [ErrInvalidKey], ...) together with the
+// underlying cause, usually as an [*Error]. Match them with errors.Is and
+// errors.As only. Context errors (context.Canceled,
+// context.DeadlineExceeded) are returned as they are or wrapped, so
+// errors.Is(err, context.Canceled) always works.
+//
+// # URLs
+//
+// [Open] picks a driver by URL scheme: file:///srv/media, mem://name,
+// s3://bucket?region=..., minio://host/bucket, b2://bucket. A driver package
+// registers its scheme in its init function, so import it for its side
+// effect:
+//
+//	import _ "github.com/strata-storage/strata/local"
+package storage
+
+import (
+	"context"
+	"io"
+	"iter"
+	"time"
+)
+
+// Provider is a store of objects under keys. Implementations are safe for
+// concurrent use.
+type Provider interface {
+	// Put stores the bytes read from r under key, replacing any object
+	// already there unless opts.IfNotExists is set. r may be of unknown
+	// length; the provider does not hold the whole object in memory. The
+	// object becomes visible only when Put returns nil. opts may be nil.
+	Put(ctx context.Context, key string, r io.Reader, opts *PutOptions) (Info, error)
+
+	// Get opens the object under key for reading, or the byte range
+	// opts.Range of it. The returned Info describes the whole object. The
+	// caller must close the reader. opts may be nil.
+	Get(ctx context.Context, key string, opts *GetOptions) (io.ReadCloser, Info, error)
+
+	// Stat returns the Info of the object under key.
+	Stat(ctx context.Context, key string) (Info, error)
+
+	// Delete removes the object under key. Deleting a missing key succeeds.
+	Delete(ctx context.Context, key string) error
+
+	// List yields the objects whose keys start with opts.Prefix and sort
+	// after opts.StartAfter, in byte-wise lexical key order. An error ends
+	// the sequence: it is yielded once with a zero Info. opts may be nil.
+	List(ctx context.Context, opts *ListOptions) iter.Seq2[Info, error]
+
+	// Close releases what the provider holds. Calls after Close fail with
+	// ErrClosed.
+	Close() error
+}
+
+// Info describes a stored object.
+type Info struct {
+	// Key is the object's key.
+	Key string
+	// Size is the length of the whole object in bytes.
+	Size int64
+	// ModTime is when the object was last written.
+	ModTime time.Time
+	// ETag is an opaque string that changes when the content changes. It is
+	// not necessarily a content hash (S3 multipart and SSE-C ETags are not).
+	ETag string
+	// SHA256 is the lowercase hex SHA-256 of the content when the provider
+	// knows it, or "" when it does not (for example a file strata never
+	// wrote). Use it, not ETag, to compare content across providers.
+	SHA256 string
+	// ContentType is the media type given to Put, or "" when none was given.
+	ContentType string
+	// Metadata is the user metadata given to Put. Keys are lower case. It is
+	// nil when there is none.
+	Metadata map[string]string
+}
+
+// PutOptions are the optional arguments of Provider.Put. A nil *PutOptions
+// means all defaults.
+type PutOptions struct {
+	// ContentType is stored with the object and returned by Get and Stat.
+	ContentType string
+	// Metadata is stored with the object and returned by Get and Stat. It
+	// must pass ValidMetadata.
+	Metadata map[string]string
+	// IfNotExists makes Put fail with ErrExist when an object is already
+	// stored under the key. Of several racing Puts with IfNotExists, exactly
+	// one succeeds.
+	IfNotExists bool
+	// Size, when greater than zero, is the exact number of bytes r yields.
+	// Providers use it to pick an upload strategy and fail the Put with
+	// ErrSizeMismatch when r yields a different count. Zero means unknown.
+	Size int64
+}
+
+// GetOptions are the optional arguments of Provider.Get. A nil *GetOptions
+// reads the whole object.
+type GetOptions struct {
+	// Range, when not nil, selects part of the object.
+	Range *Range
+}
+
+// Range is a byte range of an object: Length bytes from Offset. A Length of
+// zero or less reads to the end of the object; a Length reaching past the
+// end is cut at the end. An Offset at or past the end of a non-empty object, or a
+// positive Offset on an empty one, fails with ErrInvalidRange.
+type Range struct {
+	Offset int64
+	Length int64
+}
+
+// ListOptions are the optional arguments of Provider.List. A nil
+// *ListOptions lists every object.
+type ListOptions struct {
+	// Prefix restricts the listing to keys that start with it. It is a plain
+	// string prefix, not a directory: "a/b" matches "a/b/c" and "a/bc".
+	Prefix string
+	// StartAfter restricts the listing to keys that sort strictly after it,
+	// so a listing can resume from the last key it yielded.
+	StartAfter string
+}
+
+// Presigner is an optional ability: a provider that can hand out URLs that
+// download an object without credentials.
+type Presigner interface {
+	// PresignGet returns a URL that GETs the object under key until expiry
+	// has passed.
+	PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error)
+}
+
+// Copier is an optional ability: a provider that copies an object to another
+// key without sending its bytes through the client.
+type Copier interface {
+	// Copy copies the object under src to dst, with its content type and
+	// metadata, and returns the new object's Info.
+	Copy(ctx context.Context, dst, src string) (Info, error)
+}
+
+// Flusher is an optional ability: a provider that buffers writes (such as a
+// write-behind tiered store) and can wait until they are all stored.
+type Flusher interface {
+	// Flush returns when every write acknowledged before the call is stored
+	// in its final place, or when ctx ends.
+	Flush(ctx context.Context) error
+}

@@ -1,0 +1,144 @@
+// Package tiered is strata's tiered store: a storage.Provider made of a
+// local disk cache (package cache) in front of a remote provider (S3,
+// MinIO, B2, a directory...). Reads are served from local disk when it
+// holds the object and fetched from the remote when it does not; writes go
+// to both, either before Put returns (write-through) or in the background
+// from a durable local queue (write-behind).
+//
+//	c, _ := cache.Open("/var/cache/media", cache.Options{MaxBytes: 50 << 30, MaxIdle: 30 * 24 * time.Hour})
+//	remote, _ := s3.New(ctx, s3.Config{Bucket: "media", ...})
+//	store, _ := tiered.New(c, remote, tiered.Options{Mode: tiered.WriteBehind})
+//	defer store.Close()
+//
+// # Write-through
+//
+// Put stores the object in the cache, pinned so that it cannot be evicted
+// meanwhile, uploads it from the cache file, and unpins it once the remote
+// copy is confirmed: the remote reports the size the cache recorded and,
+// when it reports one, the same SHA-256, and the bytes sent hash to what
+// the cache recorded. Put returns only then. If the upload fails, Put fails
+// and the new local copy is removed: a failed Put never leaves new content
+// visible locally while the remote holds the old (the old version, if the
+// remote has one, is then fetched from the remote on the next Get). Delete
+// deletes from the remote first; if that fails, Delete fails and nothing
+// changes.
+//
+// # Write-behind
+//
+// Put returns once the object and the record of its pending upload are
+// durable on local disk: the cache's PutPinned fsyncs the object and its
+// pin, and the pin is the record. Background uploaders (Options.Uploaders
+// of them) send pending objects, each attempt bounded by Options.Timeout,
+// and retry failures with capped exponential backoff and jitter for as long
+// as it takes; when an upload succeeds after failures, every key waiting
+// out a backoff after an outage is tried again at once, so the queue
+// drains as soon as the remote is back. An object stays pinned, and so is
+// never evicted, until its remote copy is confirmed as above; then it is
+// unpinned (only if it is still the version that was sent) and becomes an
+// ordinary cache entry. Nothing acknowledged depends on the process: after a
+// crash or a restart, New finds the pinned entries and queues them again.
+//
+// Delete in write-behind mode appends a record to a journal in the cache's
+// state directory and fsyncs it, removes the local copy, and queues the
+// remote delete, which is retried like an upload. A key whose delete is
+// pending is not found, by Get, Stat and List alike, and is never fetched
+// back from the remote. A Put after a Delete wins: it cancels the pending
+// delete in the journal (after its object is durable) and its upload
+// replaces the remote object.
+//
+// Per key, the remote sees the writes in the order they were made and only
+// the last one wins: at most one upload or remote delete of a key is in
+// flight at a time, a newer Put or Delete replaces what is pending for the
+// key (an overwritten version is never sent once a newer one is pending),
+// and the uploader looks at the key again when its attempt ends. So an
+// older upload never lands after a newer one, nor after a delete.
+//
+// Status shows the pending uploads and deletes, the age of the oldest, the
+// number failing, the last error and when the next retry is due: alert on
+// them. Flush waits until everything pending when it was called is
+// confirmed. Close stops taking work, lets the uploads in flight finish
+// (each within Timeout) and leaves the rest pending for the next Store on
+// the same cache directory.
+//
+// When pinned data fills the cache's byte bound, writes wait for uploads to
+// unpin space (back-pressure) until their context ends, and then fail with
+// an error matching cache.ErrFull.
+//
+// A remote may refuse an upload for good, for example MinIO refusing "a/b"
+// when "a" exists: in write-through mode the Put fails; in write-behind mode
+// the Put has been acknowledged, so the object stays pinned and served
+// locally, its upload keeps being retried and Status reports it failing,
+// until an operator resolves the conflict. Put with IfNotExists checks the
+// cache and, in write-behind mode, the remote too (it fails if the remote
+// cannot say); only in write-through mode does the remote's own conditional
+// write decide between processes.
+//
+// # Reads: fetch on miss
+//
+// Get serves the object from the cache when it holds it. On a miss it
+// fetches the object from the remote into the cache and serves it from
+// there; concurrent misses of one key share a single fetch, so they make
+// one remote request. The fetch checks the SHA-256 the remote reports, if
+// any, before the cache commits, and commits only if no Put or Delete of
+// the key finished meanwhile, so a fetch never brings back a deleted object
+// or puts an old version over a new one.
+//
+// An object larger than Options.RangeThreshold is not made to wait for: a
+// Get of it, ranged or not, is answered straight from the remote (a ranged
+// request for a ranged Get), so a video seek starts at once, while one
+// background fetch copies the whole object into the cache. The cache holds
+// the object only once that fetch is complete, never a part of it. When the
+// cache cannot take the object (it is full of pinned data), it is served
+// from the remote without being cached.
+//
+// A definite not-found from the remote is storage.ErrNotFound. A remote
+// that fails or does not answer within Options.Timeout is an error
+// matching storage.ErrUnavailable (or the remote's own error), never a
+// not-found, and it fails fast rather than hang. Stat looks at the cache,
+// then at the remote, without fetching. List merges the remote's listing
+// with the pending uploads not on the remote yet, leaves out the keys whose
+// delete is pending, and yields each key once, in order; it fails when the
+// remote cannot be listed.
+//
+// The Info of an object comes from the tier that answered: the cache's
+// (whose ETag changes with each local copy) or the remote's. Compare
+// SHA256, not ETag, across tiers.
+//
+// Losing the local tier is harmless: with an empty or wiped cache
+// directory every object already on the remote is still served. Only
+// pending (pinned) work that had not reached the remote is lost with it.
+//
+// # Offload
+//
+// Offload is the daily migration job of the seeds (Synapse's
+// s3_media_upload): for every cache entry it makes sure the remote holds
+// the same content, uploading what is only local, then drops the local
+// copies not read for longer than OffloadOptions.IdleFor, each only after
+// verifying that the remote copy's size and SHA-256 match (the cache's Drop
+// is conditional on the version checked). See Offload for the details.
+//
+// # Several processes, one remote
+//
+// Many processes, on one host or many, may share one remote (Synapse runs
+// several media workers). Each owns its cache directory: the cache locks it,
+// and a second process opening the same directory fails with an error
+// matching cache.ErrLocked. Each process reads the others' objects through
+// fetch on miss. For content that is never overwritten (media keys are
+// unique), nothing is lost or served stale. When two processes overwrite
+// the same key, the remote keeps whichever upload lands last (in
+// write-behind mode, that is the later upload, not necessarily the later
+// Put), and a process that holds the other version in its cache goes on
+// serving it until the entry is evicted or dropped (Offload drops a clean
+// copy that differs from the remote). A Delete in one process does not
+// remove other processes' cached copies either. Keep keys immutable, or
+// give each key one writer.
+//
+// # Errors
+//
+// Errors are *storage.Error values (Provider "tiered", or the cache's or
+// the remote's own) matching the storage sentinels: storage.ErrNotFound
+// only for a definite not-found, storage.ErrUnavailable for a remote that
+// failed or timed out, storage.ErrCorrupt for content whose SHA-256 does
+// not match, storage.ErrClosed after Close, and cache.ErrFull when the
+// cache had no room in time. Context errors stay matchable with errors.Is.
+package tiered

@@ -1,0 +1,418 @@
+package tiered
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"iter"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/strata-storage/strata/cache"
+	"github.com/strata-storage/strata/storage"
+)
+
+// maxFillRounds is how many times a Get fetches an object into the cache
+// and finds it gone again (evicted at once by a tiny cache, or replaced by
+// racing writes) before it reads it straight from the remote.
+const maxFillRounds = 3
+
+// fill is one fetch of an object from the remote into the cache, shared by
+// every Get that misses the key while it runs.
+type fill struct {
+	hdr  chan struct{} // closed once info, large and hdrErr are set
+	done chan struct{} // closed once err is set
+
+	info   storage.Info
+	large  bool  // bigger than RangeThreshold: waiters read the remote directly
+	hdrErr error // the fetch failed before the remote answered
+	err    error // the fetch failed
+	direct bool  // the cache could not take the object: read the remote directly
+}
+
+// Get opens the object under key: from the cache when it holds it, and
+// otherwise from the remote (see the package documentation). It
+// implements storage.Provider.
+func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
+	if err := s.check(ctx, "get", key); err != nil {
+		return nil, storage.Info{}, err
+	}
+	for round := 0; ; round++ {
+		rc, info, err := s.c.Get(ctx, key, opts)
+		if err == nil {
+			if round == 0 {
+				s.ctr.hits.Add(1)
+			}
+			return rc, info, nil
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return nil, storage.Info{}, s.localErr("get", key, err)
+		}
+		if round == 0 {
+			s.ctr.misses.Add(1)
+		}
+		if round == maxFillRounds {
+			return s.direct(ctx, key, opts)
+		}
+		f, err := s.joinFill(key)
+		if err != nil {
+			return nil, storage.Info{}, err
+		}
+		select {
+		case <-f.hdr:
+		case <-ctx.Done():
+			return nil, storage.Info{}, &storage.Error{Op: "get", Provider: provider, Key: key, Err: ctx.Err()}
+		}
+		if f.hdrErr != nil {
+			return nil, storage.Info{}, f.hdrErr
+		}
+		if f.large {
+			return s.direct(ctx, key, opts)
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, storage.Info{}, &storage.Error{Op: "get", Provider: provider, Key: key, Err: ctx.Err()}
+		}
+		if f.err != nil {
+			return nil, storage.Info{}, f.err
+		}
+		if f.direct {
+			return s.direct(ctx, key, opts)
+		}
+	}
+}
+
+// localErr passes on an error of the cache, with the store's name on it.
+func (s *Store) localErr(op, key string, err error) error {
+	if s.closed.Load() {
+		return &storage.Error{Op: op, Provider: provider, Key: key, Kind: storage.ErrClosed, Err: err}
+	}
+	return err
+}
+
+// direct reads key (or a range of it) straight from the remote, unless a
+// delete of it is pending.
+func (s *Store) direct(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
+	if s.pendingDelete(key) {
+		return nil, storage.Info{}, &storage.Error{Op: "get", Provider: provider, Key: key, Kind: storage.ErrNotFound}
+	}
+	s.ctr.directReads.Add(1)
+	return s.remoteGet(ctx, key, opts, true)
+}
+
+// joinFill returns the fetch of key in progress, or starts one.
+func (s *Store) joinFill(key string) (*fill, error) {
+	s.kmu.Lock()
+	ks := s.refLocked(key)
+	if f := ks.fill; f != nil {
+		s.unrefLocked(key, ks)
+		s.kmu.Unlock()
+		s.ctr.fillsShared.Add(1)
+		return f, nil
+	}
+	f := &fill{hdr: make(chan struct{}), done: make(chan struct{})}
+	ks.fill = f
+	epoch := ks.epoch
+	s.kmu.Unlock()
+	if !s.goBackground(func() { s.runFill(key, ks, f, epoch) }) {
+		s.kmu.Lock()
+		ks.fill = nil
+		s.unrefLocked(key, ks)
+		s.kmu.Unlock()
+		return nil, &storage.Error{Op: "get", Provider: provider, Key: key, Kind: storage.ErrClosed}
+	}
+	return f, nil
+}
+
+// goBackground runs fn in a goroutine Close waits for, unless the store
+// is closed.
+func (s *Store) goBackground(fn func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// runFill fetches key into the cache. It commits only if no Put or Delete
+// of key finished since the epoch it was started at (checked under the
+// key's lock, just before the cache commits), so that it never brings
+// back a deleted object or puts an old one over a new one.
+func (s *Store) runFill(key string, ks *keyState, f *fill, epoch uint64) {
+	hdrDone := false
+	setHdr := func() {
+		if !hdrDone {
+			hdrDone = true
+			close(f.hdr)
+		}
+	}
+	defer func() {
+		if f.hdrErr != nil {
+			f.err = f.hdrErr
+		}
+		setHdr()
+		s.kmu.Lock()
+		ks.fill = nil
+		s.unrefLocked(key, ks)
+		s.kmu.Unlock()
+		close(f.done)
+	}()
+	ctx := s.ctx
+	if _, err := s.c.Stat(ctx, key); err == nil {
+		return // a fill that just ended, or a Put, stored it: read it locally
+	}
+	if s.pendingDelete(key) {
+		f.hdrErr = &storage.Error{Op: "get", Provider: provider, Key: key, Kind: storage.ErrNotFound}
+		return
+	}
+	body, info, err := s.remoteGet(ctx, key, nil, false)
+	if err != nil {
+		switch {
+		case s.ctx.Err() != nil:
+			err = &storage.Error{Op: "get", Provider: provider, Key: key, Kind: storage.ErrClosed}
+		case !errors.Is(err, storage.ErrNotFound):
+			s.ctr.fillErrors.Add(1)
+		}
+		f.hdrErr = err
+		return
+	}
+	rc := body.(*remoteBody)
+	defer rc.Close()
+	f.info = info
+	if s.opts.RangeThreshold >= 0 && info.Size > s.opts.RangeThreshold {
+		f.large = true
+		if s.largeFills.Add(1) > int32(s.opts.Uploaders) {
+			// Enough large objects are being fetched already: serve
+			// this one from the remote without caching it.
+			s.largeFills.Add(-1)
+			return
+		}
+		defer s.largeFills.Add(-1)
+	}
+	setHdr()
+	s.ctr.fills.Add(1)
+	// The cache writes under the fetch's watchdog: a remote that stops
+	// sending, or a cache that makes the fetch wait for space, for longer
+	// than Timeout ends it.
+	wctx := rc.w.ctx
+	fr := &fillReader{s: s, r: rc, h: sha256.New(), want: info.SHA256, key: key, ks: ks, epoch: epoch, ctx: wctx}
+	_, err = s.c.Put(wctx, key, fr, &storage.PutOptions{
+		ContentType: cleanContentType(info.ContentType), Metadata: cleanMetadata(info.Metadata),
+		Size: info.Size, IfNotExists: true,
+	})
+	if fr.locked {
+		<-ks.lock
+	}
+	switch {
+	case err == nil, errors.Is(err, storage.ErrExist), errors.Is(err, errFillRaced):
+		// Stored, or a Put or Delete came first: the waiters look again.
+	case errors.Is(err, cache.ErrFull) && s.ctx.Err() == nil:
+		s.log.Debug("tiered: object not cached: the cache is full", "key", key, "err", err)
+		f.direct = true
+	default:
+		s.ctr.fillErrors.Add(1)
+		var se *storage.Error
+		if !errors.As(err, &se) || se.Provider != provider {
+			err = &storage.Error{Op: "get", Provider: provider, Key: key, Err: err}
+		}
+		f.err = err
+		if f.large {
+			s.log.Warn("tiered: background fetch failed", "key", key, "err", err)
+		}
+	}
+}
+
+var errFillRaced = errors.New("the key was written or deleted during the fetch")
+
+// fillReader streams a remote object into the cache. At the end it checks
+// the SHA-256 the remote reported, then takes the key's lock and checks
+// that no Put or Delete of the key finished meanwhile; the cache commits
+// while the lock is held, and runFill releases it.
+type fillReader struct {
+	s      *Store
+	r      io.Reader
+	h      hash.Hash
+	want   string
+	key    string
+	ks     *keyState
+	epoch  uint64
+	ctx    context.Context
+	locked bool
+}
+
+func (r *fillReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.h.Write(p[:n])
+	if err != io.EOF {
+		return n, err
+	}
+	if r.want != "" && hex.EncodeToString(r.h.Sum(nil)) != r.want {
+		return n, &storage.Error{Op: "get", Provider: provider, Key: r.key, Kind: storage.ErrCorrupt,
+			Err: errors.New("the bytes received from the remote do not match the SHA-256 it reports")}
+	}
+	if !r.locked {
+		select {
+		case r.ks.lock <- struct{}{}:
+			r.locked = true
+		case <-r.ctx.Done():
+			if r.s.ctx.Err() != nil {
+				return n, r.ctx.Err()
+			}
+			// A Put or Delete held the key for longer than Timeout: when
+			// it lets go the epoch changes anyway, so the waiters look
+			// again.
+			return n, errFillRaced
+		}
+	}
+	r.s.kmu.Lock()
+	raced := r.ks.epoch != r.epoch
+	r.s.kmu.Unlock()
+	if raced {
+		return n, errFillRaced
+	}
+	return n, io.EOF
+}
+
+// cleanContentType drops a content type the cache would refuse: a remote
+// filled by other tools may hold anything.
+func cleanContentType(ct string) string {
+	if storage.ValidContentType(ct) != nil {
+		return ""
+	}
+	return ct
+}
+
+// cleanMetadata drops the metadata entries the cache would refuse.
+func cleanMetadata(md map[string]string) map[string]string {
+	if len(md) == 0 || storage.ValidMetadata(md) == nil {
+		return md
+	}
+	out := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(md)) {
+		out[k] = md[k]
+		if storage.ValidMetadata(out) != nil {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// Stat returns the Info of the object under key, from the cache when it
+// holds it and from the remote otherwise (without fetching the object).
+func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
+	if err := s.check(ctx, "stat", key); err != nil {
+		return storage.Info{}, err
+	}
+	info, err := s.c.Stat(ctx, key)
+	if err == nil {
+		return info, nil
+	}
+	if !errors.Is(err, storage.ErrNotFound) {
+		return storage.Info{}, s.localErr("stat", key, err)
+	}
+	if s.pendingDelete(key) {
+		return storage.Info{}, &storage.Error{Op: "stat", Provider: provider, Key: key, Kind: storage.ErrNotFound}
+	}
+	return s.remoteStat(ctx, key)
+}
+
+// List yields the objects under opts.Prefix in key order: the remote's
+// listing, merged with the pending uploads not on the remote yet and
+// without the keys whose remote delete is pending. It implements
+// storage.Provider. A remote that cannot be listed fails the listing.
+func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
+	return func(yield func(storage.Info, error) bool) {
+		if err := s.check(ctx, "list", ""); err != nil {
+			yield(storage.Info{}, err)
+			return
+		}
+		var o storage.ListOptions
+		if opts != nil {
+			o = *opts
+		}
+		// The pending uploads are taken before the remote is listed: an
+		// upload confirmed after this is on the remote before its listing.
+		var local []string
+		s.mu.Lock()
+		for k, it := range s.items {
+			if it.op == opUpload && strings.HasPrefix(k, o.Prefix) && k > o.StartAfter {
+				local = append(local, k)
+			}
+		}
+		s.mu.Unlock()
+		slices.Sort(local)
+		// So are the pending deletes: the remote may list a key whose
+		// delete it confirms while the listing runs.
+		deleted := s.j.pendingUnder(o.Prefix)
+
+		next, stop := iter.Pull2(s.remoteList(ctx, &o))
+		defer stop()
+		ri, rerr, rok := next()
+		for {
+			if rok && rerr != nil {
+				yield(storage.Info{}, rerr)
+				return
+			}
+			var info storage.Info
+			switch {
+			case len(local) > 0 && (!rok || local[0] <= ri.Key):
+				k := local[0]
+				local = local[1:]
+				var remote *storage.Info
+				if rok && ri.Key == k {
+					r := ri
+					remote = &r
+					ri, rerr, rok = next()
+				}
+				li, err := s.c.Stat(ctx, k)
+				switch {
+				case err == nil:
+					info = li
+				case errors.Is(err, storage.ErrNotFound) && remote != nil:
+					info = *remote // uploaded and evicted meanwhile
+				case errors.Is(err, storage.ErrNotFound):
+					continue // deleted meanwhile
+				default:
+					yield(storage.Info{}, s.localErr("list", k, err))
+					return
+				}
+			case rok:
+				info = ri
+				ri, rerr, rok = next()
+			default:
+				return
+			}
+			if _, del := deleted[info.Key]; del || s.pendingDelete(info.Key) {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				yield(storage.Info{}, err)
+				return
+			}
+			if s.closed.Load() {
+				yield(storage.Info{}, &storage.Error{Op: "list", Provider: provider, Kind: storage.ErrClosed})
+				return
+			}
+			if !yield(info, nil) {
+				return
+			}
+		}
+	}
+}
+
+// String describes the store for logs.
+func (s *Store) String() string {
+	return fmt.Sprintf("tiered(%s, cache %s)", s.opts.Mode, s.c.Dir())
+}

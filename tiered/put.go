@@ -1,0 +1,188 @@
+package tiered
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// Put stores the object under key in the cache and on the remote, as the
+// store's Mode says (see the package documentation). It implements
+// storage.Provider. The Info returned is the cache's.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
+	if err := s.check(ctx, "put", key); err != nil {
+		return storage.Info{}, err
+	}
+	if err := storage.CheckPut(key, opts); err != nil {
+		return storage.Info{}, err
+	}
+	var o storage.PutOptions
+	if opts != nil {
+		o = *opts
+	}
+	ks, err := s.lockKey(ctx, key)
+	if err != nil {
+		return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key, Err: err}
+	}
+	defer s.unlockKey(key, ks)
+	if s.opts.Mode == WriteBehind {
+		return s.putBehind(ctx, key, r, &o)
+	}
+	return s.putThrough(ctx, key, r, &o)
+}
+
+// putBehind stores the object pinned (durably, with its pin as the record
+// of the pending upload), cancels a pending delete of the key in the
+// journal, and queues the upload. The caller holds key's lock.
+func (s *Store) putBehind(ctx context.Context, key string, r io.Reader, o *storage.PutOptions) (storage.Info, error) {
+	if o.IfNotExists {
+		if err := s.checkAbsent(ctx, key); err != nil {
+			return storage.Info{}, err
+		}
+	}
+	info, err := s.c.PutPinned(ctx, key, r, o)
+	if err != nil {
+		return storage.Info{}, s.localErr("put", key, err)
+	}
+	if err := s.j.undeleted(key); err != nil {
+		// The journal would delete the new object after a restart:
+		// take it back rather than acknowledge it.
+		if derr := s.c.Delete(context.WithoutCancel(ctx), key); derr != nil {
+			s.log.Error("tiered: removing a Put that failed", "key", key, "err", derr)
+		}
+		return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key,
+			Err: fmt.Errorf("recording the Put in the delete journal: %w", err)}
+	}
+	s.queueUpload(key, info.ETag, info.Size)
+	return info, nil
+}
+
+// checkAbsent fails with ErrExist when key is stored locally or on the
+// remote (unless its remote delete is pending), and with the remote's
+// error when the remote cannot say.
+func (s *Store) checkAbsent(ctx context.Context, key string) error {
+	_, err := s.c.Stat(ctx, key)
+	if err == nil {
+		return &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrExist}
+	}
+	if !errors.Is(err, storage.ErrNotFound) {
+		return s.localErr("put", key, err)
+	}
+	if s.pendingDelete(key) {
+		return nil
+	}
+	_, err = s.remoteStat(ctx, key)
+	switch {
+	case err == nil:
+		return &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrExist}
+	case errors.Is(err, storage.ErrNotFound):
+		return nil
+	}
+	return err
+}
+
+// putThrough stores the object pinned, uploads it from the cache, and
+// unpins it. If the upload fails, the new local copy is removed, so that
+// the cache never serves content the remote does not have; the error is
+// returned. The caller holds key's lock.
+func (s *Store) putThrough(ctx context.Context, key string, r io.Reader, o *storage.PutOptions) (storage.Info, error) {
+	if err := s.acquire(ctx, key); err != nil {
+		return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key, Err: err}
+	}
+	defer s.release(key)
+	pend, hasPend := s.pendingItem(key)
+	switch {
+	case hasPend && pend.op == opUpload:
+		// A version left pending by a write-behind run: send it first, so
+		// that if this Put fails, that acknowledged write is not lost.
+		if _, err := s.upload(ctx, key, pend.etag, false); err != nil && !errors.Is(err, errVersionGone) {
+			return storage.Info{}, err
+		}
+		s.unpin(key, pend.etag)
+		s.settle(pend)
+		hasPend = false
+	case hasPend && pend.op == opDelete && o.IfNotExists:
+		// The remote still holds the deleted object, which would make the
+		// conditional upload fail: finish the delete first.
+		if err := s.remoteDelete(ctx, key); err != nil {
+			return storage.Info{}, err
+		}
+		if err := s.j.done(key, pend.delID); err != nil {
+			return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key, Err: err}
+		}
+		s.settle(pend)
+		hasPend = false
+	}
+	info, err := s.c.PutPinned(ctx, key, r, o)
+	if err != nil {
+		return storage.Info{}, s.localErr("put", key, err)
+	}
+	if _, err := s.upload(ctx, key, info.ETag, o.IfNotExists); err != nil {
+		if derr := s.c.Delete(context.WithoutCancel(ctx), key); derr != nil {
+			s.log.Error("tiered: removing the local copy of a failed write-through Put", "key", key, "err", derr)
+		}
+		if errors.Is(err, errVersionGone) {
+			err = &storage.Error{Op: "put", Provider: provider, Key: key, Err: err}
+		}
+		return storage.Info{}, err
+	}
+	if hasPend { // a pending delete, now overtaken
+		if err := s.j.undeleted(key); err != nil {
+			return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key,
+				Err: fmt.Errorf("recording the Put in the delete journal: %w", err)}
+		}
+		s.settle(pend)
+	}
+	s.unpin(key, info.ETag)
+	return info, nil
+}
+
+// Delete removes the object under key from both tiers. It implements
+// storage.Provider. In write-through mode the remote delete comes first
+// and its failure fails the call with nothing changed; in write-behind
+// mode the delete is recorded in the journal (fsynced), the local copy
+// removed, and the remote delete queued.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.check(ctx, "delete", key); err != nil {
+		return err
+	}
+	ks, err := s.lockKey(ctx, key)
+	if err != nil {
+		return &storage.Error{Op: "delete", Provider: provider, Key: key, Err: err}
+	}
+	defer s.unlockKey(key, ks)
+	if s.opts.Mode == WriteBehind {
+		id, err := s.j.deleted(key)
+		if err != nil {
+			return &storage.Error{Op: "delete", Provider: provider, Key: key, Err: fmt.Errorf("recording the delete in the journal: %w", err)}
+		}
+		s.queueDelete(key, id)
+		if err := s.c.Delete(context.WithoutCancel(ctx), key); err != nil {
+			return s.localErr("delete", key, err)
+		}
+		return nil
+	}
+	if err := s.acquire(ctx, key); err != nil {
+		return &storage.Error{Op: "delete", Provider: provider, Key: key, Err: err}
+	}
+	defer s.release(key)
+	if err := s.remoteDelete(ctx, key); err != nil {
+		return err
+	}
+	pend, hasPend := s.pendingItem(key)
+	if hasPend && pend.op == opDelete {
+		if err := s.j.done(key, pend.delID); err != nil {
+			s.log.Warn("tiered: recording a remote delete", "key", key, "err", err)
+		}
+	}
+	if err := s.c.Delete(context.WithoutCancel(ctx), key); err != nil {
+		return s.localErr("delete", key, err)
+	}
+	if hasPend {
+		s.settle(pend)
+	}
+	return nil
+}

@@ -1,0 +1,249 @@
+package tiered
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"time"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// errStalled is the cause a watchdog cancels its context with.
+var errStalled = errors.New("remote stalled")
+
+// watchdog bounds a remote call: it cancels its context when it stays
+// armed for longer than the store's Timeout. Calls without a body keep it
+// armed throughout; bodies arm it only while waiting on the remote.
+type watchdog struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	t      *time.Timer
+	d      time.Duration
+}
+
+// watch returns an armed watchdog whose context is derived from parent.
+func (s *Store) watch(parent context.Context) *watchdog {
+	ctx, cancel := context.WithCancelCause(parent)
+	w := &watchdog{ctx: ctx, cancel: cancel, d: s.opts.Timeout}
+	w.t = time.AfterFunc(w.d, func() { cancel(errStalled) })
+	return w
+}
+
+func (w *watchdog) arm()    { w.t.Reset(w.d) }
+func (w *watchdog) disarm() { w.t.Stop() }
+func (w *watchdog) done() {
+	w.t.Stop()
+	w.cancel(context.Canceled)
+}
+
+func (w *watchdog) fired() bool { return errors.Is(context.Cause(w.ctx), errStalled) }
+
+var sentinels = []error{
+	storage.ErrNotFound, storage.ErrExist, storage.ErrInvalidKey, storage.ErrInvalidArgument,
+	storage.ErrInvalidRange, storage.ErrSizeMismatch, storage.ErrUnsupported, storage.ErrClosed,
+	storage.ErrPermission, storage.ErrUnavailable, storage.ErrCorrupt, storage.ErrTooLarge,
+}
+
+// remoteErr turns the error of a remote call made for op on key into the
+// store's: the caller's context error when ctx ended, ErrUnavailable when
+// the watchdog w (may be nil) fired or when the remote's error says nothing
+// more precise, and otherwise the remote's error with its sentinel. A
+// not-found is passed on only when the remote said so.
+func (s *Store) remoteErr(ctx context.Context, op, key string, w *watchdog, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		if errors.Is(err, cerr) {
+			return &storage.Error{Op: op, Provider: provider, Key: key, Err: err}
+		}
+		return &storage.Error{Op: op, Provider: provider, Key: key, Err: fmt.Errorf("%w (remote: %v)", cerr, err)}
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return &storage.Error{Op: op, Provider: provider, Key: key, Err: err}
+	}
+	s.ctr.remoteErrors.Add(1)
+	if w != nil && w.fired() {
+		return &storage.Error{Op: op, Provider: provider, Key: key, Kind: storage.ErrUnavailable,
+			Err: fmt.Errorf("the remote did not answer within %v", s.opts.Timeout)}
+	}
+	if s.ctx.Err() != nil && storage.IsContextError(err) {
+		return &storage.Error{Op: op, Provider: provider, Key: key, Kind: storage.ErrClosed, Err: err}
+	}
+	for _, k := range sentinels {
+		if errors.Is(err, k) {
+			return &storage.Error{Op: op, Provider: provider, Key: key, Err: err}
+		}
+	}
+	return &storage.Error{Op: op, Provider: provider, Key: key, Kind: storage.ErrUnavailable, Err: err}
+}
+
+// remoteGet opens key on the remote. A paced body is read at the
+// caller's pace, so its watchdog runs only inside Read; an unpaced one
+// (a fill) must keep making progress.
+func (s *Store) remoteGet(ctx context.Context, key string, opts *storage.GetOptions, paced bool) (io.ReadCloser, storage.Info, error) {
+	w := s.watch(ctx)
+	s.ctr.remoteGets.Add(1)
+	rc, info, err := s.remote.Get(w.ctx, key, opts)
+	if err != nil {
+		if rc != nil {
+			rc.Close()
+		}
+		err = s.remoteErr(ctx, "get", key, w, err)
+		w.done()
+		return nil, storage.Info{}, err
+	}
+	if paced {
+		w.disarm()
+	} else {
+		w.arm()
+	}
+	return &remoteBody{s: s, rc: rc, w: w, ctx: ctx, key: key, paced: paced}, info, nil
+}
+
+// remoteBody is the stream of a remote Get, under a watchdog.
+type remoteBody struct {
+	s     *Store
+	rc    io.ReadCloser
+	w     *watchdog
+	ctx   context.Context
+	key   string
+	paced bool
+}
+
+func (b *remoteBody) Read(p []byte) (int, error) {
+	if b.paced {
+		b.w.arm()
+	}
+	n, err := b.rc.Read(p)
+	if b.paced {
+		b.w.disarm()
+	} else if n > 0 {
+		b.w.arm()
+	}
+	b.s.ctr.bytesIn.Add(int64(n))
+	if err != nil && err != io.EOF {
+		err = b.s.remoteErr(b.ctx, "get", b.key, b.w, err)
+	}
+	return n, err
+}
+
+func (b *remoteBody) Close() error {
+	b.w.done()
+	return b.rc.Close()
+}
+
+func (s *Store) remoteStat(ctx context.Context, key string) (storage.Info, error) {
+	w := s.watch(ctx)
+	defer w.done()
+	s.ctr.remoteStats.Add(1)
+	info, err := s.remote.Stat(w.ctx, key)
+	if err != nil {
+		return storage.Info{}, s.remoteErr(ctx, "stat", key, w, err)
+	}
+	return info, nil
+}
+
+func (s *Store) remoteDelete(ctx context.Context, key string) error {
+	w := s.watch(ctx)
+	defer w.done()
+	s.ctr.remoteDels.Add(1)
+	return s.remoteErr(ctx, "delete", key, w, s.remote.Delete(w.ctx, key))
+}
+
+// remoteList lists the remote, each page (each step of its sequence)
+// under the watchdog.
+func (s *Store) remoteList(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
+	return func(yield func(storage.Info, error) bool) {
+		w := s.watch(ctx)
+		defer w.done()
+		s.ctr.remoteLists.Add(1)
+		next, stop := iter.Pull2(s.remote.List(w.ctx, opts))
+		defer stop()
+		for {
+			w.arm()
+			info, err, ok := next()
+			w.disarm()
+			if !ok {
+				return
+			}
+			if err != nil {
+				yield(storage.Info{}, s.remoteErr(ctx, "list", "", w, err))
+				return
+			}
+			if !yield(info, nil) {
+				return
+			}
+		}
+	}
+}
+
+// errVersionGone means the cache no longer holds the version an upload
+// was to send.
+var errVersionGone = errors.New("the cache no longer holds that version")
+
+// upload sends the cached object under key to the remote, if the cache
+// still holds version etag ("" for any), and confirms the remote copy: the
+// bytes sent must be the ones the cache recorded (size and SHA-256), and
+// the remote must report the same size and, when it reports one, the same
+// SHA-256. It returns the remote's Info. It does not unpin.
+func (s *Store) upload(ctx context.Context, key, etag string, ifNotExists bool) (storage.Info, error) {
+	rc, info, err := s.c.Get(ctx, key, nil)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Info{}, errVersionGone
+	}
+	if err != nil {
+		return storage.Info{}, &storage.Error{Op: "upload", Provider: provider, Key: key, Err: err}
+	}
+	defer rc.Close()
+	if etag != "" && info.ETag != etag {
+		return storage.Info{}, errVersionGone
+	}
+	w := s.watch(ctx)
+	defer w.done()
+	hr := storage.NewHashingReader(rc)
+	body := &uploadBody{r: hr, w: w, s: s}
+	s.ctr.remotePuts.Add(1)
+	rinfo, err := s.remote.Put(w.ctx, key, body, &storage.PutOptions{
+		ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size, IfNotExists: ifNotExists,
+	})
+	if err != nil {
+		s.ctr.uploadFailures.Add(1)
+		return storage.Info{}, s.remoteErr(ctx, "upload", key, w, err)
+	}
+	var problem string
+	switch {
+	case hr.N() != info.Size || (info.SHA256 != "" && hr.SHA256() != info.SHA256):
+		problem = "the local copy does not match its recorded size and SHA-256"
+	case rinfo.Size != info.Size:
+		problem = fmt.Sprintf("the remote stored %d bytes of %d", rinfo.Size, info.Size)
+	case rinfo.SHA256 != "" && info.SHA256 != "" && rinfo.SHA256 != info.SHA256:
+		problem = "the remote copy's SHA-256 differs from the local copy's"
+	}
+	if problem != "" {
+		s.ctr.uploadFailures.Add(1)
+		return storage.Info{}, &storage.Error{Op: "upload", Provider: provider, Key: key, Kind: storage.ErrCorrupt, Err: errors.New(problem)}
+	}
+	s.ctr.uploads.Add(1)
+	return rinfo, nil
+}
+
+// uploadBody feeds an upload from the cache. The watchdog runs while the
+// remote is not reading: a remote that stops taking data, or does not
+// answer once it has it all, is given up on after Timeout.
+type uploadBody struct {
+	r io.Reader
+	w *watchdog
+	s *Store
+}
+
+func (b *uploadBody) Read(p []byte) (int, error) {
+	b.w.disarm()
+	n, err := b.r.Read(p)
+	b.w.arm()
+	b.s.ctr.bytesOut.Add(int64(n))
+	return n, err
+}
