@@ -86,6 +86,10 @@ type Stats struct {
 	FullErrors    int64 // writes that failed with ErrFull
 	Compactions   int64 // index snapshots written
 	Recovered     int64 // entries adopted, dropped or re-pinned at Open after a crash
+	// Corrupt counts damaged objects found: Get, Stat and Copy calls and
+	// reads that failed with storage.ErrCorrupt (see the package
+	// documentation).
+	Corrupt int64
 }
 
 // Entry describes one cached object, as Entries yields it.
@@ -160,7 +164,7 @@ type Cache struct {
 	st struct {
 		evictedBySize, evictedByIdle, evictedBytes atomic.Int64
 		bytesWritten, puts, deletes, waits, full   atomic.Int64
-		compactions, recovered                     atomic.Int64
+		compactions, recovered, corrupt            atomic.Int64
 	}
 }
 
@@ -379,6 +383,7 @@ func (c *Cache) Stats() Stats {
 	s.FullErrors = c.st.full.Load()
 	s.Compactions = c.st.compactions.Load()
 	s.Recovered = c.st.recovered.Load()
+	s.Corrupt = c.st.corrupt.Load()
 	return s
 }
 

@@ -42,6 +42,42 @@
 // 60 bytes per entry (48 for the entry, the rest for the hash table).
 // List and Entries read keys back from the index files.
 //
+// # Integrity
+//
+// Each object file records the SHA-256 of its content, computed as Put
+// streamed it, in its header (which has a CRC-32C of its own). A Get of
+// the whole object (no range, or a range covering all of it) verifies what
+// it serves against it, for the cost of hashing the bytes it streams and
+// never a second read of the file:
+//
+//   - an object under 64 KiB with its header is read whole and checked
+//     before Get returns, so Get itself fails;
+//   - a larger one is hashed as it streams, and the Read that would
+//     deliver its last bytes fails instead and withholds them, so that a
+//     reader that stops once it has the size it expects (io.ReadFull,
+//     io.CopyN) still sees the error. Bytes read before that cannot be
+//     taken back: treat what was read as void. A verified read goes
+//     through a buffer, not sendfile(2).
+//
+// Either way the error is a *storage.Error matching storage.ErrCorrupt.
+//
+// A ranged read is not verified: that would mean reading and hashing the
+// whole object to serve a few bytes of it. It serves the bytes on disk,
+// damaged or not. What every Get, Stat and Copy does check, ranged or not
+// and at no extra system call, is that the header is intact and the file's
+// size is the one its header and the index record: a file cut short or
+// lengthened fails at once with storage.ErrCorrupt. Copy verifies its
+// source as it copies, so that damage is never copied under a fresh
+// checksum.
+//
+// A damaged entry is logged (with its key, through Options.Logger),
+// counted in Stats.Corrupt and removed, so that the next Get is a miss
+// (storage.ErrNotFound) and a tiered store fetches the object again. A
+// pinned entry is the exception: it holds the only copy of its data, so it
+// is not silently deleted but kept, for an operator to look at, until a
+// Put replaces it or Delete removes it; meanwhile every whole read of it
+// fails with storage.ErrCorrupt (and a ranged read serves what is on disk).
+//
 // # Index and crashes
 //
 // The index lives in memory (about 60 bytes per entry, keys excluded) and
@@ -65,7 +101,7 @@
 // # Errors
 //
 // Errors are *storage.Error values matching the storage sentinels
-// (storage.ErrNotFound, storage.ErrExist, ...), plus ErrFull when a write
-// cannot get space in time and ErrLocked when another process has the
-// directory open.
+// (storage.ErrNotFound, storage.ErrExist, storage.ErrCorrupt for a
+// damaged object, ...), plus ErrFull when a write cannot get space in time
+// and ErrLocked when another process has the directory open.
 package cache

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"hash/crc32"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -134,12 +135,15 @@ func parseTrailer(b []byte) (header, error) {
 
 // readTrailer reads the header of an object file. When size and tl (the
 // trailer's length) come from the index, one read finds it; otherwise, or
-// when the file has changed since, it is found from the file's end.
+// when the file has changed since, it is found from the file's end. Either
+// way the file must end right after the trailer: a file longer or shorter
+// than its header says is damaged (errBadHeader). The fast path asks for
+// one byte more than the trailer, so it learns that without a stat.
 func readTrailer(f *os.File, size int64, tl int) (header, error) {
 	if size >= 0 && tl >= hdrFixed+footerLen && tl <= maxHeader+footerLen {
-		b := make([]byte, tl)
-		if _, err := f.ReadAt(b, size); err == nil {
-			if h, err := parseTrailer(b); err == nil && h.size == size {
+		b := make([]byte, tl+1)
+		if n, err := f.ReadAt(b, size); n == tl && err == io.EOF {
+			if h, err := parseTrailer(b[:tl]); err == nil && h.size == size {
 				return h, nil
 			}
 		}

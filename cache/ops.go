@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"iter"
@@ -316,10 +317,13 @@ func (c *Cache) syncDir(dir string) error {
 const smallObject = 64 << 10
 
 // openEntry opens the object file of key and reads its header. With small
-// set, a file of at most smallObject bytes is read whole into content and
-// closed (f is nil). It retries when the entry moves (a pin or unpin) or
-// changes under it, and drops an entry whose file is really gone.
-func (c *Cache) openEntry(key string, h hkey, touch, small bool) (f *os.File, hd header, content *[]byte, ok bool, err error) {
+// set, a file of less than smallObject bytes is read whole into content
+// and closed (f is nil). It retries when the entry moves (a pin or unpin)
+// or changes under it, and drops an entry whose file is really gone. A
+// file that is damaged (its header unreadable, or its size not the one its
+// header and the index record) fails with storage.ErrCorrupt for op; see
+// damaged for what becomes of the entry.
+func (c *Cache) openEntry(op, key string, h hkey, touch, small bool) (f *os.File, hd header, content *[]byte, ok bool, err error) {
 	for attempt := 0; attempt < 4; attempt++ {
 		var e entry
 		if touch {
@@ -343,11 +347,13 @@ func (c *Cache) openEntry(key string, h hkey, touch, small bool) (f *os.File, hd
 			}
 			return nil, header{}, nil, false, err
 		}
-		if all := e.size + int64(e.hdr); small && all <= smallObject {
-			bp := getSmall(int(all))
-			b := (*bp)[:all]
-			if n, _ := f.ReadAt(b, 0); n == len(b) {
-				if hd, err := parseTrailer(b[e.size:]); err == nil && hd.size == e.size {
+		if all := e.size + int64(e.hdr); small && all < smallObject {
+			// One byte more than the file should hold: a read that
+			// stops at EOF just short of it proves the file's size.
+			bp := getSmall(int(all) + 1)
+			b := (*bp)[:all+1]
+			if n, rerr := f.ReadAt(b, 0); int64(n) == all && rerr == io.EOF {
+				if hd, err := parseTrailer(b[e.size:all]); err == nil && hd.size == e.size {
 					f.Close()
 					if hd.key != key {
 						putSmall(bp)
@@ -360,10 +366,15 @@ func (c *Cache) openEntry(key string, h hkey, touch, small bool) (f *os.File, hd
 			// changed since the lookup: read it as any other
 		}
 		hd, err := readTrailer(f, e.size, int(e.hdr))
+		if err == nil && hd.gen == e.gen && hd.size != e.size {
+			err = fmt.Errorf("%w: it holds %d bytes, the index %d", errBadHeader, hd.size, e.size)
+		}
 		if err != nil {
 			f.Close()
-			c.dropStale(e)
-			continue
+			if c.damaged(key, h, e.gen, err) {
+				return nil, header{}, nil, false, c.corruptErr(op, key, err)
+			}
+			continue // replaced meanwhile: look again
 		}
 		if hd.key != key {
 			f.Close()
@@ -374,9 +385,10 @@ func (c *Cache) openEntry(key string, h hkey, touch, small bool) (f *os.File, hd
 	return nil, header{}, nil, false, nil
 }
 
-// dropStale removes an entry whose file is missing or damaged, if it is
-// still the same version and, checked under its stripe lock (so no pin,
-// unpin or write is moving it), its file is still missing or damaged.
+// dropStale removes an entry whose file is missing, if it is still the
+// same version and, checked under its stripe lock (so no pin, unpin or
+// write is moving it), its file is still missing. A file that is there
+// but damaged is damaged's business.
 func (c *Cache) dropStale(e entry) {
 	st := c.stripe(e.h)
 	st.Lock()
@@ -385,20 +397,62 @@ func (c *Cache) dropStale(e entry) {
 	if !ok || cur.gen != e.gen {
 		return
 	}
-	f, err := os.Open(c.objPath(cur.h, cur.pinned()))
-	if err == nil {
-		_, err = readTrailer(f, cur.size, int(cur.hdr))
-		f.Close()
-		if err == nil {
-			return
-		}
-		c.log.Warn("cache: dropping a damaged object", "err", err)
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	_, err := os.Stat(c.objPath(cur.h, cur.pinned()))
+	if !errors.Is(err, fs.ErrNotExist) {
 		return
-	} else {
-		c.log.Warn("cache: dropping an entry whose file is gone", "err", err)
 	}
+	c.log.Warn("cache: dropping an entry whose file is gone", "err", err)
 	c.remove(cur, removeStale)
+}
+
+// errChecksum is the cause of a whole-object read whose bytes do not hash
+// to the SHA-256 recorded when the object was stored.
+var errChecksum = errors.New("the cached bytes do not match the SHA-256 recorded when they were stored")
+
+// corruptErr counts a damaged object found by op on key and returns the
+// error that reports it.
+func (c *Cache) corruptErr(op, key string, cause error) error {
+	c.st.corrupt.Add(1)
+	return opErr(op, key, storage.ErrCorrupt, cause)
+}
+
+// damaged deals with version gen of h, key's entry, found damaged (cause
+// says how). If h no longer has that version, the damaged file was
+// replaced or removed meanwhile: damaged does nothing and reports false.
+// Otherwise it logs the damage and reports true, and removes the entry,
+// so that the next Get is a miss, unless it is pinned: a pinned entry
+// holds the only copy of its data (a write-behind upload not yet done), so
+// it is kept, for an operator to look at, and every whole read of it
+// fails the same way until it is deleted or replaced. The caller holds no
+// lock.
+//
+// The checks under the stripe lock make the removal safe: no Put, Pin or
+// Unpin of the key runs meanwhile, and while the index holds version gen,
+// the file in place is that version's (a Put renames its file into place
+// and updates the index under the same lock), so the file removed is the
+// damaged one and never a newer one.
+func (c *Cache) damaged(key string, h hkey, gen uint64, cause error) bool {
+	if err := c.begin(); err != nil {
+		// closed: the index can no longer change; the next Open will
+		// find the damage again
+		return true
+	}
+	defer c.end()
+	st := c.stripe(h)
+	st.Lock()
+	defer st.Unlock()
+	cur, ok := c.idx.get(h)
+	if !ok || cur.gen != gen {
+		return false
+	}
+	if cur.pinned() {
+		c.log.Error("cache: a pinned object is damaged; it is kept, as the only copy of its data, and reads of it fail",
+			"key", key, "err", cause)
+		return true
+	}
+	c.log.Error("cache: a damaged object was found and removed", "key", key, "err", cause)
+	c.remove(cur, removeStale)
+	return true
 }
 
 type removeWhy int
@@ -469,13 +523,23 @@ func (c *Cache) remove(e entry, why removeWhy) {
 
 // Get opens the cached object. A hit takes no lock but a shard's read
 // lock for the index lookup; the file is read without any.
+//
+// A read of the whole object (no range, or a range covering all of it) is
+// verified against the SHA-256 recorded when the object was stored: a
+// small object (under 64 KiB with its header) at once, so Get itself
+// fails, and a larger one as it streams, so the Read that would deliver
+// its last bytes fails instead, withholding them. Either way the error
+// matches storage.ErrCorrupt and the entry is dealt with as the package
+// documentation says (removed, unless pinned). A ranged read is not
+// verified; a file whose size is wrong fails any Get with
+// storage.ErrCorrupt.
 func (c *Cache) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
 	if err := c.check("get", key, ctx); err != nil {
 		return nil, storage.Info{}, err
 	}
 	h := hashKey(key)
 	s := &c.idx.shards[shardOf(h)]
-	f, hd, content, ok, err := c.openEntry(key, h, true, true)
+	f, hd, content, ok, err := c.openEntry("get", key, h, true, true)
 	if err != nil {
 		return nil, storage.Info{}, ioErr("get", key, err)
 	}
@@ -496,15 +560,27 @@ func (c *Cache) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 		}
 		return nil, storage.Info{}, opErr("get", key, err, nil)
 	}
-	s.hits.Add(1)
+	whole := off == 0 && n == hd.size
 	if f == nil {
+		if whole && sha256.Sum256((*content)[:n]) != hd.sha {
+			putSmall(content)
+			c.damaged(key, h, hd.gen, errChecksum)
+			return nil, storage.Info{}, c.corruptErr("get", key, errChecksum)
+		}
+		s.hits.Add(1)
 		return &memReader{b: (*content)[off : off+n], buf: content, ctx: ctx, s: s}, hd.info(), nil
 	}
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		f.Close()
 		return nil, storage.Info{}, ioErr("get", key, err)
 	}
-	return &reader{f: f, n: n, ctx: ctx, s: s}, hd.info(), nil
+	s.hits.Add(1)
+	r := &reader{f: f, n: n, ctx: ctx, s: s, c: c, op: "get", key: key, h: h, gen: hd.gen}
+	if whole {
+		r.sum = sha256.New()
+		r.want = hd.sha
+	}
+	return r, hd.info(), nil
 }
 
 // Buffers for small objects, in two sizes, reused through pools: a Get of
@@ -578,19 +654,35 @@ func (r *memReader) Close() error {
 	return nil
 }
 
-// reader streams an object's content from its file.
+// reader streams an object's content from its file. When sum is set (a
+// read of the whole object) it hashes what it streams, and the Read that
+// reaches the end checks the hash against want before it hands over its
+// bytes.
 type reader struct {
 	f    *os.File
 	n    int64 // bytes left
 	ctx  context.Context
-	s    *shard
+	s    *shard // counts the bytes read; nil for none
 	read int64
 	done bool
+
+	c   *Cache
+	op  string
+	key string
+	h   hkey
+	gen uint64 // the version read, from its header
+
+	sum  hash.Hash // nil for a ranged read: not verified
+	want [32]byte
+	err  error // the content's check failed: every Read returns it
 }
 
 func (r *reader) Read(p []byte) (int, error) {
 	if r.done {
 		return 0, os.ErrClosed
+	}
+	if r.err != nil {
+		return 0, r.err
 	}
 	if r.n <= 0 {
 		return 0, io.EOF
@@ -604,24 +696,46 @@ func (r *reader) Read(p []byte) (int, error) {
 	m, err := r.f.Read(p)
 	r.n -= int64(m)
 	r.read += int64(m)
+	if r.sum != nil {
+		r.sum.Write(p[:m])
+	}
 	if err == io.EOF {
 		if r.n > 0 {
-			err = io.ErrUnexpectedEOF
-		} else if m > 0 {
-			err = nil
+			return 0, r.fail(io.ErrUnexpectedEOF) // shorter than its header says
+		}
+		err = nil
+	}
+	if r.n == 0 && r.sum != nil {
+		var got [32]byte
+		if r.sum.Sum(got[:0]); got != r.want {
+			// Withhold the last bytes, so that even a reader that
+			// stops once it has the size it expects gets the error.
+			return 0, r.fail(errChecksum)
 		}
 	}
 	return m, err
 }
 
+// fail records that the content failed its check, has the entry dealt
+// with, and returns the error every Read returns from now on.
+func (r *reader) fail(cause error) error {
+	r.err = r.c.corruptErr(r.op, r.key, cause)
+	r.c.damaged(r.key, r.h, r.gen, cause)
+	return r.err
+}
+
 // WriteTo lets io.Copy hand the file to the destination, so that a copy to
-// a socket can use sendfile(2).
+// a socket can use sendfile(2), when the read is not verified; a verified
+// read goes through a buffer, to be hashed.
 func (r *reader) WriteTo(w io.Writer) (int64, error) {
 	if r.done {
 		return 0, os.ErrClosed
 	}
-	if r.ctx.Done() != nil {
-		return io.Copy(w, struct{ io.Reader }{r})
+	if r.sum != nil || r.ctx.Done() != nil {
+		return r.copyTo(w)
+	}
+	if r.err != nil {
+		return 0, r.err
 	}
 	want := r.n
 	lr := &io.LimitedReader{R: r.f, N: r.n}
@@ -629,9 +743,36 @@ func (r *reader) WriteTo(w io.Writer) (int64, error) {
 	r.n -= m
 	r.read += m
 	if err == nil && m < want {
-		err = io.ErrUnexpectedEOF
+		err = r.fail(io.ErrUnexpectedEOF)
 	}
 	return m, err
+}
+
+// copyTo copies the rest of the object to w through Read.
+func (r *reader) copyTo(w io.Writer) (int64, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		m, err := r.Read(buf)
+		if m > 0 {
+			k, werr := w.Write(buf[:m])
+			total += int64(k)
+			if werr == nil && k < m {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 func (r *reader) Close() error {
@@ -639,7 +780,9 @@ func (r *reader) Close() error {
 		return nil
 	}
 	r.done = true
-	r.s.bytesRead.Add(r.read)
+	if r.s != nil {
+		r.s.bytesRead.Add(r.read)
+	}
 	return r.f.Close()
 }
 
@@ -648,7 +791,7 @@ func (c *Cache) Stat(ctx context.Context, key string) (storage.Info, error) {
 	if err := c.check("stat", key, ctx); err != nil {
 		return storage.Info{}, err
 	}
-	f, hd, _, ok, err := c.openEntry(key, hashKey(key), false, false)
+	f, hd, _, ok, err := c.openEntry("stat", key, hashKey(key), false, false)
 	if err != nil {
 		return storage.Info{}, ioErr("stat", key, err)
 	}
@@ -828,16 +971,23 @@ func (c *Cache) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 	if err := storage.ValidKey(dst); err != nil {
 		return storage.Info{}, err
 	}
-	f, hd, _, ok, err := c.openEntry(src, hashKey(src), false, false)
+	h := hashKey(src)
+	f, hd, _, ok, err := c.openEntry("copy", src, h, false, false)
 	if err != nil {
 		return storage.Info{}, ioErr("copy", src, err)
 	}
 	if !ok {
 		return storage.Info{}, opErr("copy", src, storage.ErrNotFound, nil)
 	}
-	defer f.Close()
-	r := io.NewSectionReader(f, 0, hd.size)
-	return c.put(ctx, dst, r, &storage.PutOptions{ContentType: hd.ct, Metadata: hd.meta, Size: hd.size}, false)
+	// The source is verified as it is copied, so that a damaged object is
+	// not copied under a fresh checksum.
+	r := &reader{f: f, n: hd.size, ctx: ctx, c: c, op: "copy", key: src, h: h, gen: hd.gen, sum: sha256.New(), want: hd.sha}
+	defer r.Close()
+	info, err := c.put(ctx, dst, r, &storage.PutOptions{ContentType: hd.ct, Metadata: hd.meta, Size: hd.size}, false)
+	if r.err != nil {
+		return storage.Info{}, r.err
+	}
+	return info, err
 }
 
 // List yields the cached objects under opts.Prefix in key order. Info
@@ -964,6 +1114,7 @@ func (c *Cache) Pinned(ctx context.Context) iter.Seq2[storage.Info, error] {
 			hd, err := readTrailer(f, e.size, int(e.hdr))
 			f.Close()
 			if err != nil {
+				c.log.Error("cache: a pinned object's file is damaged; it is kept, but cannot be listed", "err", err)
 				continue
 			}
 			if !yield(hd.info(), nil) {

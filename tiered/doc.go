@@ -108,6 +108,39 @@
 // directory every object already on the remote is still served. Only
 // pending (pinned) work that had not reached the remote is lost with it.
 //
+// # Integrity of cached bytes
+//
+// The cache verifies what it serves (see package cache): a Get of a whole
+// object checks its bytes against the SHA-256 recorded when they were
+// stored, and every Get checks that the object's file has the size its
+// header records; a ranged Get of an object already cached is not checked
+// against the SHA-256 (that would take reading all of it), only its size.
+// The store makes the most of it:
+//
+//   - Damage found when the cache opens the object (a file cut short or
+//     lengthened, and any changed byte when a whole object under 64 KiB
+//     is read) costs
+//     the caller nothing: the cache removes its copy, and Get fetches
+//     the object from the remote at once and serves the right bytes,
+//     re-filling the cache. Stat likewise answers from the remote.
+//   - Damage found while streaming a larger object fails the Read that
+//     would deliver its last bytes with storage.ErrCorrupt: the bytes
+//     already streamed cannot be taken back, so the caller gets the
+//     error and must drop what it read. The cache removes its copy, so
+//     the next Get fetches the object from the remote again and serves
+//     the right bytes.
+//   - A pending write-behind upload whose local copy (pinned, the only
+//     copy) is damaged is not replaced by whatever the remote holds (an
+//     older version, or nothing): its Gets fail with storage.ErrCorrupt,
+//     the cache keeps the damaged copy for an operator to look at, and its
+//     upload, which reads the copy through the same check, fails without
+//     sending it and is retried with backoff like any refused upload, so
+//     Status reports it failing with the error. A new Put or a Delete of
+//     the key ends it. A write-through Put whose copy is damaged before
+//     its upload fails, and its local copy is removed.
+//
+// Counters.Corrupt counts the damaged copies found.
+//
 // # Offload
 //
 // Offload is the daily migration job of the seeds (Synapse's

@@ -42,8 +42,19 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 	if err := s.check(ctx, "get", key); err != nil {
 		return nil, storage.Info{}, err
 	}
-	for round := 0; ; round++ {
+	for round, damaged := 0, false; ; round++ {
 		rc, info, err := s.c.Get(ctx, key, opts)
+		if errors.Is(err, storage.ErrCorrupt) && !damaged {
+			// The cached copy is damaged, found as the cache opened it.
+			// The cache has removed it unless it is pinned (the only
+			// copy of a pending upload): look again, and a miss fetches
+			// the object from the remote at once. A pinned copy fails
+			// again, and that error is the answer: the remote holds an
+			// older version, or none.
+			damaged = true
+			s.log.Debug("tiered: the cached copy is damaged; looking again", "key", key, "err", err)
+			rc, info, err = s.c.Get(ctx, key, opts)
+		}
 		if err == nil {
 			if round == 0 {
 				s.ctr.hits.Add(1)
@@ -315,7 +326,7 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 	if err := s.check(ctx, "stat", key); err != nil {
 		return storage.Info{}, err
 	}
-	info, err := s.c.Stat(ctx, key)
+	info, err := s.cacheStat(ctx, key)
 	if err == nil {
 		return info, nil
 	}
@@ -326,6 +337,18 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 		return storage.Info{}, &storage.Error{Op: "stat", Provider: provider, Key: key, Kind: storage.ErrNotFound}
 	}
 	return s.remoteStat(ctx, key)
+}
+
+// cacheStat is the cache's Stat, made again when the cached copy is
+// damaged (storage.ErrCorrupt): the cache then removes it unless it is
+// pinned, so the second answer is a not-found, and the caller goes to the
+// remote, or the same error for a pinned copy.
+func (s *Store) cacheStat(ctx context.Context, key string) (storage.Info, error) {
+	info, err := s.c.Stat(ctx, key)
+	if errors.Is(err, storage.ErrCorrupt) {
+		info, err = s.c.Stat(ctx, key)
+	}
+	return info, err
 }
 
 // List yields the objects under opts.Prefix in key order: the remote's
@@ -376,14 +399,20 @@ func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[s
 					remote = &r
 					ri, rerr, rok = next()
 				}
-				li, err := s.c.Stat(ctx, k)
+				li, err := s.cacheStat(ctx, k)
 				switch {
 				case err == nil:
 					info = li
-				case errors.Is(err, storage.ErrNotFound) && remote != nil:
-					info = *remote // uploaded and evicted meanwhile
+				case (errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrCorrupt)) && remote != nil:
+					info = *remote // uploaded and evicted meanwhile, or damaged
 				case errors.Is(err, storage.ErrNotFound):
 					continue // deleted meanwhile
+				case errors.Is(err, storage.ErrCorrupt):
+					// A pending upload whose only copy is damaged beyond
+					// describing: Get and Status report it; the listing
+					// goes on without it.
+					s.log.Warn("tiered: list: leaving out a pending upload whose local copy is damaged", "key", k, "err", err)
+					continue
 				default:
 					yield(storage.Info{}, s.localErr("list", k, err))
 					return

@@ -64,8 +64,9 @@ func (s *Store) putBehind(ctx context.Context, key string, r io.Reader, o *stora
 // remote (unless its remote delete is pending), and with the remote's
 // error when the remote cannot say.
 func (s *Store) checkAbsent(ctx context.Context, key string) error {
-	_, err := s.c.Stat(ctx, key)
-	if err == nil {
+	_, err := s.cacheStat(ctx, key)
+	if err == nil || errors.Is(err, storage.ErrCorrupt) {
+		// A damaged copy still kept is a pending upload's: it exists.
 		return &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrExist}
 	}
 	if !errors.Is(err, storage.ErrNotFound) {

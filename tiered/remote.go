@@ -196,6 +196,7 @@ func (s *Store) upload(ctx context.Context, key, etag string, ifNotExists bool) 
 		return storage.Info{}, errVersionGone
 	}
 	if err != nil {
+		s.ctr.uploadFailures.Add(1)
 		return storage.Info{}, &storage.Error{Op: "upload", Provider: provider, Key: key, Err: err}
 	}
 	defer rc.Close()
@@ -212,6 +213,11 @@ func (s *Store) upload(ctx context.Context, key, etag string, ifNotExists bool) 
 	})
 	if err != nil {
 		s.ctr.uploadFailures.Add(1)
+		if errors.Is(body.err, storage.ErrCorrupt) {
+			// The local copy failed the cache's check as it was read:
+			// the remote is not to blame, and has stored nothing.
+			return storage.Info{}, &storage.Error{Op: "upload", Provider: provider, Key: key, Err: body.err}
+		}
 		return storage.Info{}, s.remoteErr(ctx, "upload", key, w, err)
 	}
 	var problem string
@@ -235,9 +241,10 @@ func (s *Store) upload(ctx context.Context, key, etag string, ifNotExists bool) 
 // remote is not reading: a remote that stops taking data, or does not
 // answer once it has it all, is given up on after Timeout.
 type uploadBody struct {
-	r io.Reader
-	w *watchdog
-	s *Store
+	r   io.Reader
+	w   *watchdog
+	s   *Store
+	err error // the local copy's read error, if any
 }
 
 func (b *uploadBody) Read(p []byte) (int, error) {
@@ -245,5 +252,8 @@ func (b *uploadBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.w.arm()
 	b.s.ctr.bytesOut.Add(int64(n))
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
 	return n, err
 }

@@ -379,6 +379,12 @@ type Counters struct {
 	// OffloadDropped counts local copies Offload dropped after verifying
 	// the remote copy.
 	OffloadDropped int64
+	// Corrupt counts damaged local copies found: cache Gets, Stats and
+	// reads that failed the cache's integrity check with
+	// storage.ErrCorrupt (it is the cache's Stats.Corrupt). An unpinned
+	// damaged copy is removed and the object fetched again from the
+	// remote on the next Get.
+	Corrupt int64
 }
 
 type counters struct {
@@ -402,5 +408,6 @@ func (s *Store) Counters() Counters {
 		BytesFromRemote: c.bytesIn.Load(), BytesToRemote: c.bytesOut.Load(),
 		Uploads: c.uploads.Load(), UploadFailures: c.uploadFailures.Load(), Abandoned: c.abandoned.Load(),
 		DeleteFailures: c.deleteFailures.Load(), OffloadDropped: c.offloadDropped.Load(),
+		Corrupt: s.c.Stats().Corrupt,
 	}
 }
