@@ -36,7 +36,7 @@ func (s *Store) delete(key, p string) error {
 		return nil
 	}
 	err = s.root.Remove(filepath.FromSlash(p))
-	if s.sidecar && (err == nil || errors.Is(err, fs.ErrNotExist)) {
+	if s.sidecar() && (err == nil || errors.Is(err, fs.ErrNotExist)) {
 		s.removeSidecar(p, fileID(fi))
 	}
 	unlock()

@@ -9,6 +9,42 @@
 // metadata, and their ETag is made of their inode, size and modification
 // time.
 //
+// # Opening
+//
+// New creates the root directory, with the parents it lacks, when it is
+// missing; an error naming the root says why when it cannot (and when the
+// root is not a directory). It writes nothing to a root that exists: the
+// first Put, not New, finds out whether the file system takes extended
+// attributes (see Metadata), and Put creates directories and temporary
+// files as it needs them. So a tree the process cannot write, such as a
+// media store mounted read-only to migrate from, opens with New or
+// storage.Open("file:///...") and serves Get, Stat and List (with the
+// metadata strata recorded there); Put and Copy on it, and Delete of an
+// object there, fail with storage.ErrPermission.
+//
+// # Reading
+//
+// The reader Get returns reads the open file itself, limited to the object
+// as it was when Get opened it, or to the range asked for. Beyond
+// io.ReadCloser it implements:
+//
+//   - io.Seeker and io.ReaderAt, with offsets relative to the object or the
+//     range, so that http.ServeContent serves it (with Range requests) and
+//     uploaders read parts of it in parallel. ReadAt does not move the
+//     position of Read and is safe for concurrent use.
+//   - io.WriterTo, which hands the file to the destination in chunks of 8
+//     MiB, so that io.Copy to a socket or to a file copies in the kernel
+//     (sendfile(2), splice(2), copy_file_range(2)), checking the context
+//     between chunks.
+//   - syscall.Conn, for a whole object only: a *net.TCPConn given the reader
+//     under an io.LimitedReader (as http.ServeContent does through
+//     io.CopyN) sends it with sendfile(2). Copies through the descriptor do
+//     not look at the context of the Get; they end when the destination
+//     fails.
+//
+// Callers find these with a type assertion, as for an *os.File. Close
+// closes the file.
+//
 // # Writes
 //
 // Put streams into a temporary file in the key's directory, fsyncs it,
@@ -49,8 +85,9 @@
 // (cp -a, rsync -X).
 //
 // Where the file system takes no user extended attributes (tmpfs before
-// Linux 6.6, some network file systems), or with MetadataSidecar, the
-// same record goes to a sidecar file ".strata\meta/<path>/\<inode>",
+// Linux 6.6, some network file systems), which the first Put finds out on
+// its temporary file, or with MetadataSidecar, the same record goes to a
+// sidecar file ".strata\meta/<path>/\<inode>",
 // named after the inode of the data file it describes. It is written and
 // fsynced before the data file is renamed into place, and the sidecar of
 // the replaced file is removed after, so after a crash at any point each

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/strata-storage/strata/storage"
@@ -34,12 +35,17 @@ type MetadataMode int
 const (
 	// MetadataAuto uses sidecar files when the root already holds a sidecar
 	// tree, extended attributes when the file system takes them, and
-	// sidecar files otherwise.
+	// sidecar files otherwise. Whether the file system takes them is found
+	// out by the first Put, on its own temporary file, so New writes
+	// nothing and a read-only tree can be opened.
 	MetadataAuto MetadataMode = iota
 	// MetadataXattr keeps metadata in the extended attribute
 	// "user.strata" of each file (Linux only). New fails with an error
 	// matching storage.ErrUnsupported when the file system lacks user
-	// extended attributes.
+	// extended attributes; to find out it sets the attribute on a scratch
+	// file it removes again. When the root is read-only and the scratch
+	// file cannot be made, New succeeds, and a Put on a file system
+	// without them fails with storage.ErrUnsupported.
 	MetadataXattr
 	// MetadataSidecar keeps metadata in sidecar files under the directory
 	// ".strata\meta" at the top of the root.
@@ -93,11 +99,17 @@ type Store struct {
 	dirMode  fs.FileMode
 	log      *slog.Logger
 	sync     bool
-	sidecar  bool
+	mode     MetadataMode // as asked for
 	escape   error
 
+	// meta is where metadata is kept: metaXattr or metaSidecar, or
+	// metaUndecided until the first Put of a Store in MetadataAuto mode
+	// finds out whether the file system takes extended attributes. It
+	// changes at most once, from metaUndecided.
+	meta atomic.Int32
+
 	// locks serialise, per key, the writers and readers of sidecar files
-	// within this process (sidecar mode only).
+	// within this process (sidecar mode, and until the mode is decided).
 	locks [64]sync.RWMutex
 	seed  maphash.Seed
 
@@ -114,13 +126,29 @@ var (
 // errNoXattr stands for "no extended attributes here".
 var errNoXattr = errors.New("user extended attributes are not supported")
 
+// Values of Store.meta.
+const (
+	metaXattr int32 = iota
+	metaSidecar
+	metaUndecided
+)
+
 // New returns a Store keeping its objects under the directory root, which
 // it creates (with the parents it lacks) when it is missing. Files already
 // under root are objects of the Store as they are. opts may be nil.
 //
-// Errors match storage.ErrInvalidArgument for bad options and
-// storage.ErrUnsupported when MetadataXattr is asked for on a file system
-// without user extended attributes.
+// New writes nothing to a root that exists (except with MetadataXattr,
+// which probes the file system with a scratch file when it can), so a
+// read-only tree, such as a media store mounted read-only to migrate from,
+// opens and serves Get, Stat and List; Put and Copy on it, and Delete of
+// an object there, fail with storage.ErrPermission.
+//
+// Errors match storage.ErrInvalidArgument for bad options or a root that
+// is not a directory, storage.ErrPermission when a missing root cannot be
+// created or the root cannot be opened for lack of permission (the
+// messages of these name the root), and storage.ErrUnsupported when
+// MetadataXattr is asked for on a file system without user extended
+// attributes.
 func New(root string, opts *Options) (*Store, error) {
 	var o Options
 	if opts != nil {
@@ -152,17 +180,9 @@ func New(root string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, &storage.Error{Op: "open", Provider: ProviderName, Kind: storage.ErrInvalidArgument, Err: err}
 	}
-	if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(abs, o.DirMode); err != nil {
-			return nil, &storage.Error{Op: "open", Provider: ProviderName, Kind: kindOf(err, nil), Err: err}
-		}
-		if err := os.Chmod(abs, o.DirMode); err != nil {
-			return nil, &storage.Error{Op: "open", Provider: ProviderName, Kind: kindOf(err, nil), Err: err}
-		}
-	}
-	r, err := os.OpenRoot(abs)
+	r, err := openRoot(abs, o.DirMode)
 	if err != nil {
-		return nil, &storage.Error{Op: "open", Provider: ProviderName, Kind: kindOf(err, nil), Err: err}
+		return nil, err
 	}
 	s := &Store{
 		root:     r,
@@ -171,6 +191,7 @@ func New(root string, opts *Options) (*Store, error) {
 		dirMode:  o.DirMode,
 		log:      o.Logger.With("provider", ProviderName, "root", abs),
 		sync:     !o.NoSync,
+		mode:     o.Metadata,
 		seed:     maphash.MakeSeed(),
 	}
 	// os.Root reports a path leading out of the root with an error value
@@ -183,26 +204,105 @@ func New(root string, opts *Options) (*Store, error) {
 	}
 	switch o.Metadata {
 	case MetadataSidecar:
-		s.sidecar = true
+		s.meta.Store(metaSidecar)
 	case MetadataXattr:
+		s.meta.Store(metaXattr)
 		if err := s.probeXattr(); xattrUnsupported(err) {
 			r.Close()
 			return nil, &storage.Error{Op: "open", Provider: ProviderName, Kind: storage.ErrUnsupported,
 				Err: fmt.Errorf("metadata mode xattr: %w", err)}
+		} else if err != nil {
+			s.log.Debug("cannot probe for extended attributes; the first Put will tell", "err", err)
 		}
 	default:
 		if fi, err := r.Lstat(metaDir); err == nil && fi.IsDir() {
-			s.sidecar = true
-		} else if err := s.probeXattr(); xattrUnsupported(err) {
-			s.sidecar = true
+			s.meta.Store(metaSidecar)
+		} else if !haveXattr {
+			s.meta.Store(metaSidecar)
+		} else {
+			s.meta.Store(metaUndecided)
 		}
 	}
-	mode := "xattr"
-	if s.sidecar {
-		mode = "sidecar"
-	}
-	s.log.Debug("opened local store", "metadata", mode, "sync", s.sync)
+	s.log.Debug("opened local store", "metadata", s.metaName(), "sync", s.sync)
 	return s, nil
+}
+
+// openRoot opens the root directory abs, first creating it and the parents
+// it lacks, with mode dirMode, when it is missing.
+func openRoot(abs string, dirMode fs.FileMode) (*os.Root, error) {
+	fail := func(kind error, format string, args ...any) error {
+		err := fmt.Errorf(format, args...)
+		if kind == nil {
+			kind = kindOf(err, nil)
+		}
+		return &storage.Error{Op: "open", Provider: ProviderName, Kind: kind, Err: err}
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(abs, dirMode); err != nil {
+			return nil, fail(nil, "root directory %s is missing and cannot be created: %w", abs, err)
+		}
+		if err := os.Chmod(abs, dirMode); err != nil {
+			return nil, fail(nil, "set the mode of the new root directory %s: %w", abs, err)
+		}
+	case errors.Is(err, syscall.ENOTDIR):
+		return nil, fail(storage.ErrInvalidArgument, "root %s: a parent is not a directory: %w", abs, err)
+	case err != nil:
+		return nil, fail(nil, "root directory %s: %w", abs, err)
+	case !fi.IsDir():
+		return nil, fail(storage.ErrInvalidArgument, "root %s is not a directory (it is a %s)", abs, fileKind(fi.Mode()))
+	}
+	r, err := os.OpenRoot(abs)
+	if err != nil {
+		return nil, fail(nil, "open root directory %s: %w", abs, err)
+	}
+	return r, nil
+}
+
+// fileKind names the type of a file for error messages.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "regular file"
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "file that is not a directory"
+}
+
+// sidecar reports whether the Store keeps metadata in sidecar files. Until
+// the mode is decided it is false: no sidecar file exists yet.
+func (s *Store) sidecar() bool { return s.meta.Load() == metaSidecar }
+
+// metaName names the metadata mode for logs.
+func (s *Store) metaName() string {
+	switch s.meta.Load() {
+	case metaXattr:
+		return "xattr"
+	case metaSidecar:
+		return "sidecar"
+	}
+	return "auto (decided by the first Put)"
+}
+
+// useSidecar records that the file system takes no user extended
+// attributes, as the first Put of a MetadataAuto Store found, and reports
+// whether the Store now keeps metadata in sidecar files: false when it had
+// already settled on extended attributes (another Put set one), in which
+// case err, the failure to set one, stands.
+func (s *Store) useSidecar(err error) bool {
+	if s.meta.CompareAndSwap(metaUndecided, metaSidecar) {
+		s.log.Info("user extended attributes are not supported here; keeping metadata in sidecar files", "err", err)
+		return true
+	}
+	return s.meta.Load() == metaSidecar
 }
 
 // probeXattr sets the record attribute on a scratch file in the root. It
@@ -360,9 +460,11 @@ func (e *inTheWay) Error() string {
 }
 
 // lock takes the write lock of key's sidecar files; the returned function
-// releases it. Outside sidecar mode it does nothing.
+// releases it. In xattr mode it does nothing. (Until the mode is decided it
+// locks, so that a Put switching to sidecar files cannot race a reader or
+// writer that started before.)
 func (s *Store) lock(key string) func() {
-	if !s.sidecar {
+	if s.meta.Load() == metaXattr {
 		return func() {}
 	}
 	l := &s.locks[maphash.String(s.seed, key)%uint64(len(s.locks))]
@@ -372,7 +474,7 @@ func (s *Store) lock(key string) func() {
 
 // rlock is lock for readers.
 func (s *Store) rlock(key string) func() {
-	if !s.sidecar {
+	if s.meta.Load() == metaXattr {
 		return func() {}
 	}
 	l := &s.locks[maphash.String(s.seed, key)%uint64(len(s.locks))]

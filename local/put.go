@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"maps"
@@ -140,10 +141,9 @@ func (s *Store) put(ctx context.Context, key, p string, r io.Reader, opts *stora
 		contentType: opts.ContentType,
 		metadata:    maps.Clone(opts.Metadata),
 	}
-	if !s.sidecar {
-		if err := setXattr(f, rec.encode()); err != nil {
-			return storage.Info{}, err
-		}
+	sidecar, err := s.keepRecord(key, f, rec)
+	if err != nil {
+		return storage.Info{}, err
 	}
 	if s.sync {
 		if err := f.Sync(); err != nil {
@@ -159,7 +159,7 @@ func (s *Store) put(ctx context.Context, key, p string, r io.Reader, opts *stora
 	if err := ctx.Err(); err != nil {
 		return storage.Info{}, err
 	}
-	if err := s.publish(key, dir, base, tmp, ino, rec, opts.IfNotExists); err != nil {
+	if err := s.publish(key, dir, base, tmp, ino, rec, opts.IfNotExists, sidecar); err != nil {
 		return storage.Info{}, err
 	}
 	published = true
@@ -243,16 +243,44 @@ func (s *Store) writeSidecar(name string, rec *record) error {
 	}
 }
 
+// keepRecord sets rec as the extended attribute of f, the temporary file
+// of key, unless the Store keeps metadata in sidecar files. It reports
+// whether the record is for a sidecar file instead, which publish writes.
+// The first Put of a MetadataAuto Store decides the mode here: when f
+// takes the attribute, extended attributes it is; when the file system
+// takes none, sidecar files.
+func (s *Store) keepRecord(key string, f *os.File, rec *record) (sidecar bool, err error) {
+	if s.sidecar() {
+		return true, nil
+	}
+	err = setRecordXattr(f, rec.encode())
+	switch {
+	case err == nil:
+		s.meta.CompareAndSwap(metaUndecided, metaXattr)
+		return false, nil
+	case !xattrUnsupported(err):
+		return false, err
+	case s.mode == MetadataAuto && s.useSidecar(err):
+		return true, nil
+	}
+	return false, &storage.Error{Op: "put", Provider: ProviderName, Key: key, Kind: storage.ErrUnsupported,
+		Err: fmt.Errorf("metadata mode xattr: %w", err)}
+}
+
+// setRecordXattr is setXattr; tests replace it to play a file system
+// without extended attributes.
+var setRecordXattr = setXattr
+
 // publish makes the temporary file tmp (inode ino) the object key, at
-// dir/base, and in sidecar mode writes rec to its sidecar first and removes
-// the sidecar of the file it replaced after. With ifNotExists it fails with
-// fs.ErrExist when the key's file exists.
-func (s *Store) publish(key, dir, base, tmp string, ino uint64, rec *record, ifNotExists bool) error {
+// dir/base, and when sidecar is true writes rec to its sidecar first and
+// removes the sidecar of the file it replaced after. With ifNotExists it
+// fails with fs.ErrExist when the key's file exists.
+func (s *Store) publish(key, dir, base, tmp string, ino uint64, rec *record, ifNotExists, sidecar bool) error {
 	p := joinRel(dir, base)
 	unlock := s.lock(key)
 	defer unlock()
 	var oldIno uint64
-	if s.sidecar {
+	if sidecar {
 		if !ifNotExists {
 			if fi, err := s.root.Lstat(filepath.FromSlash(p)); err == nil && fi.Mode().IsRegular() {
 				oldIno = fileID(fi)
@@ -273,7 +301,7 @@ func (s *Store) publish(key, dir, base, tmp string, ino uint64, rec *record, ifN
 		err = s.root.Rename(filepath.FromSlash(tmp), filepath.FromSlash(p))
 	}
 	if err != nil {
-		if s.sidecar {
+		if sidecar {
 			s.removeSidecar(p, ino)
 		}
 		if fi, serr := s.root.Lstat(filepath.FromSlash(p)); serr == nil && fi.IsDir() {

@@ -77,7 +77,7 @@ func plainETag(fi fs.FileInfo) string {
 func (s *Store) readRecord(p string, f *os.File, ino uint64) *record {
 	var data []byte
 	var err error
-	if s.sidecar {
+	if s.sidecar() {
 		data, err = s.root.ReadFile(filepath.FromSlash(sidecarName(p, ino)))
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil
@@ -126,6 +126,12 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 // fails at the call, with an error matching storage.ErrNotFound, when there
 // is no object; reading from the returned reader fails with the context's
 // error once ctx ends. The caller closes the reader.
+//
+// The reader is the open file itself, limited to the object or the range
+// (see the package documentation, section Reading): besides Read and Close
+// it implements io.Seeker, io.ReaderAt and io.WriterTo, and for a whole
+// object syscall.Conn, so that http.ServeContent can serve it and io.Copy
+// to a socket or a file uses sendfile(2) or copy_file_range(2).
 func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
 	p, err := s.start(ctx, "get", key)
 	if err != nil {
@@ -146,22 +152,190 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 		return nil, storage.Info{}, &storage.Error{Op: "get", Provider: ProviderName, Key: key, Kind: storage.ErrInvalidRange,
 			Err: fmt.Errorf("range offset %d, object size %d", rng.Offset, info.Size)}
 	}
-	return &reader{ctx: ctx, f: f, r: io.NewSectionReader(f, off, n)}, info, nil
+	r := &reader{ctx: ctx, key: key, f: f, off: off, n: n}
+	if off == 0 && n == info.Size {
+		return &wholeReader{r}, info, nil
+	}
+	return r, info, nil
 }
 
-// reader is what Get returns: a section of an open file that stops with
-// the context's error once the context of the Get ends.
+// reader is what Get returns for a byte range: the bytes [off, off+n) of
+// an open file, read with pread(2), seekable within that section. Reads
+// fail with the context's error once the context of the Get ends.
 type reader struct {
 	ctx context.Context
+	key string
 	f   *os.File
-	r   io.Reader
+	off int64 // where the section starts in the file
+	n   int64 // the length of the section
+	pos int64 // offset in the section of the next Read
 }
 
+var (
+	_ io.ReadSeekCloser = (*reader)(nil)
+	_ io.ReaderAt       = (*reader)(nil)
+	_ io.WriterTo       = (*reader)(nil)
+	_ syscall.Conn      = (*wholeReader)(nil)
+)
+
+// Read reads from the current position, as io.Reader.
 func (r *reader) Read(p []byte) (int, error) {
 	if err := r.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return r.r.Read(p)
+	if r.pos >= r.n {
+		return 0, io.EOF
+	}
+	if rest := r.n - r.pos; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	k, err := r.f.ReadAt(p, r.off+r.pos)
+	r.pos += int64(k)
+	if err == io.EOF && k > 0 {
+		err = nil // the file shrank: the next Read says EOF
+	}
+	return k, err
 }
 
+// ReadAt reads len(p) bytes from offset off of the section, as
+// io.ReaderAt. It does not move the position of Read, and may be called
+// from several goroutines at once.
+func (r *reader) ReadAt(p []byte, off int64) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, r.badOffset("readat", off)
+	}
+	if off >= r.n {
+		return 0, io.EOF
+	}
+	short := false
+	if rest := r.n - off; int64(len(p)) > rest {
+		p, short = p[:rest], true
+	}
+	k, err := r.f.ReadAt(p, r.off+off)
+	if err == nil && short {
+		err = io.EOF
+	}
+	return k, err
+}
+
+// Seek sets the position of the next Read, relative to the start of the
+// section, its current position or its end, as io.Seeker. A position past
+// the end is allowed (reads there return io.EOF); a negative one is not.
+func (r *reader) Seek(offset int64, whence int) (int64, error) {
+	var pos int64
+	switch whence {
+	case io.SeekStart:
+		pos = offset
+	case io.SeekCurrent:
+		pos = r.pos + offset
+	case io.SeekEnd:
+		pos = r.n + offset
+	default:
+		return r.pos, &storage.Error{Op: "seek", Provider: ProviderName, Key: r.key, Kind: storage.ErrInvalidArgument,
+			Err: fmt.Errorf("invalid whence %d", whence)}
+	}
+	if pos < 0 {
+		return r.pos, r.badOffset("seek", pos)
+	}
+	r.pos = pos
+	return pos, nil
+}
+
+// Size returns the length of the section: the object's size, or the
+// range's length.
+func (r *reader) Size() int64 { return r.n }
+
+// copyChunk is how much WriteTo hands to the destination at a time; it
+// checks the context between chunks.
+const copyChunk = 8 << 20
+
+// WriteTo writes the rest of the section to w, as io.WriterTo, and moves
+// the position to its end. It hands the destination the file itself, in
+// chunks of copyChunk bytes, so that a destination that can (a *net.TCPConn,
+// an *os.File) copies in the kernel with sendfile(2), splice(2) or
+// copy_file_range(2); other writers get a buffered copy. It stops with the
+// context's error once the context of the Get ends.
+func (r *reader) WriteTo(w io.Writer) (int64, error) {
+	var written int64
+	if r.pos >= r.n {
+		return 0, r.ctx.Err()
+	}
+	if _, err := r.f.Seek(r.off+r.pos, io.SeekStart); err != nil {
+		return 0, err
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	for r.pos < r.n {
+		if err := r.ctx.Err(); err != nil {
+			return written, err
+		}
+		want := min(r.n-r.pos, copyChunk)
+		k, err := io.CopyBuffer(w, &io.LimitedReader{R: r.f, N: want}, *bp)
+		r.pos += k
+		written += k
+		if err != nil {
+			return written, err
+		}
+		if k < want {
+			break // the file shrank
+		}
+	}
+	return written, nil
+}
+
+// Close closes the file.
 func (r *reader) Close() error { return r.f.Close() }
+
+func (r *reader) badOffset(op string, off int64) error {
+	return &storage.Error{Op: op, Provider: ProviderName, Key: r.key, Kind: storage.ErrInvalidArgument,
+		Err: fmt.Errorf("negative offset %d", off)}
+}
+
+// wholeReader is what Get returns for a whole object: a reader that also
+// gives the file descriptor to callers that can copy from it in the kernel
+// (net.TCPConn.ReadFrom, which http.ServeContent reaches through
+// io.CopyN, uses it for sendfile(2)).
+type wholeReader struct{ *reader }
+
+// SyscallConn returns the file's raw connection, as syscall.Conn. The
+// file's offset is set to the reader's position before each use of the
+// descriptor and the position is taken back from it after, so that reads,
+// seeks and kernel copies may be mixed. A copy through the descriptor does
+// not look at the context of the Get (it ends when the destination fails);
+// one without a byte limit copies to the end of the file as it is then.
+func (r *wholeReader) SyscallConn() (syscall.RawConn, error) {
+	rc, err := r.f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return &rawFile{RawConn: rc, r: r.reader}, nil
+}
+
+// rawFile keeps the offset of the file and the position of the reader in
+// step around uses of the descriptor.
+type rawFile struct {
+	syscall.RawConn
+	r *reader
+}
+
+// Read runs fn with the descriptor, its offset at the reader's position.
+// It does not when the context of the Get has ended, so callers fall back
+// to Read, which reports it.
+func (c *rawFile) Read(fn func(fd uintptr) bool) error {
+	if err := c.r.ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := c.r.f.Seek(c.r.off+c.r.pos, io.SeekStart); err != nil {
+		return err
+	}
+	err := c.RawConn.Read(fn)
+	if cur, serr := c.r.f.Seek(0, io.SeekCurrent); serr == nil {
+		c.r.pos = cur - c.r.off
+	} else if err == nil {
+		err = serr
+	}
+	return err
+}
