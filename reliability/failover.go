@@ -25,9 +25,18 @@ import (
 //
 // Answers other than unavailable (not found, exists, invalid key) are final:
 // a definite answer of one node is the cluster's answer.
+//
+// A node can be taken out of rotation (Drain) and put back (Admit), as an
+// operator takes a server out of a load balancer while it restarts and puts
+// it back once it has rejoined the cluster. That matters with MinIO: a node
+// that comes back answers 200 on its health endpoints at once but, until it
+// reconnects to its peers' drives (up to 15 seconds), answers a GET of an
+// object written while it was away with 404 and a DELETE of it with 204
+// while deleting nothing.
 type Failover struct {
-	nodes []storage.Provider
-	next  atomic.Uint64
+	nodes   []storage.Provider
+	drained []atomic.Bool
+	next    atomic.Uint64
 }
 
 var _ storage.Provider = (*Failover)(nil)
@@ -38,15 +47,32 @@ func NewFailover(nodes ...storage.Provider) *Failover {
 	if len(nodes) == 0 {
 		panic("reliability: NewFailover with no nodes")
 	}
-	return &Failover{nodes: nodes}
+	return &Failover{nodes: nodes, drained: make([]atomic.Bool, len(nodes))}
 }
 
-// order returns the nodes in the order this call tries them.
+// Drain takes node i (in NewFailover's order) out of rotation: calls that
+// start after it do not use it, unless every node is drained.
+func (f *Failover) Drain(i int) { f.drained[i].Store(true) }
+
+// Admit puts node i back in rotation.
+func (f *Failover) Admit(i int) { f.drained[i].Store(false) }
+
+// order returns the nodes in the order this call tries them: the nodes in
+// rotation, starting at the next one in turn, or every node when all are
+// drained.
 func (f *Failover) order() []storage.Provider {
 	start := int(f.next.Add(1) % uint64(len(f.nodes)))
 	out := make([]storage.Provider, 0, len(f.nodes))
-	out = append(out, f.nodes[start:]...)
-	return append(out, f.nodes[:start]...)
+	for k := range f.nodes {
+		i := (start + k) % len(f.nodes)
+		if !f.drained[i].Load() {
+			out = append(out, f.nodes[i])
+		}
+	}
+	if len(out) == 0 {
+		out = append(append(out, f.nodes[start:]...), f.nodes[:start]...)
+	}
+	return out
 }
 
 // retryable reports whether another node may answer where this one did not.

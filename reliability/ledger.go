@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"time"
 )
 
 // Content returns size bytes that depend only on key, so a reader can check
@@ -38,6 +39,11 @@ type Record struct {
 	// Writer names the client that wrote it; Phase the phase it was
 	// acknowledged in.
 	Writer, Phase string
+	// DeletePhase is the phase a delete of the key was sent in, and
+	// DeleteStart and DeleteEnd when it was sent and answered; all are
+	// empty for a write not deleted.
+	DeletePhase            string
+	DeleteStart, DeleteEnd time.Time
 }
 
 // Ledger tracks every acknowledged write and every acknowledged delete, so

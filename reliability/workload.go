@@ -267,7 +267,9 @@ func (w *Workload) op(ctx context.Context, rng *rand.Rand, t *Tally, phase strin
 			t.Succeeded.Add(1)
 			return
 		}
+		r.DeletePhase, r.DeleteStart = phase, time.Now()
 		err := c.P.Delete(ctx, r.Key)
+		r.DeleteEnd = time.Now()
 		w.Ledger.DeleteDone(r, err == nil)
 		if err != nil {
 			w.fail(t, "delete "+c.Name, err)
@@ -348,7 +350,8 @@ func Check(ctx context.Context, l *Ledger, tallies []*Tally, opts CheckOptions) 
 			}
 			_, err := p.Stat(ctx, r.Key)
 			if !errors.Is(err, storage.ErrNotFound) {
-				problems = append(problems, fmt.Sprintf("deleted %s (phase %s, by %s) through %s: %v", r.Key, r.Phase, r.Writer, name, err))
+				problems = append(problems, fmt.Sprintf("deleted %s (written in phase %s by %s, delete sent in phase %s at %s, answered after %v) through %s: %v",
+					r.Key, r.Phase, r.Writer, r.DeletePhase, r.DeleteStart.Format("15:04:05.000"), r.DeleteEnd.Sub(r.DeleteStart).Round(time.Millisecond), name, err))
 				back = true
 			}
 		}
