@@ -57,17 +57,11 @@ func init() { benchCommand.run = runBench }
 
 func runBench(ctx context.Context, e *env, args []string) int {
 	var f benchFlags
-	pos, done, status := parseCommand(e, benchCommand, args, 1, 1, f.define)
-	if done {
+	s, status, ok := openCommand(ctx, e, benchCommand, args, 1, 1, f.define)
+	if !ok {
 		return status
 	}
-	ctx, stop := interruptible(ctx, e)
-	defer stop()
-	p, err := openLocation(ctx, pos[0])
-	if err != nil {
-		return fail(e, exitError, "bench: %v", err)
-	}
-	defer p.Close()
+	defer s.close()
 	cfg := bench.Config{
 		LargeSize: int64(f.largeSize), LargeCount: f.largeCount, LargeConcurrency: f.largeConc,
 		SmallSize: int64(f.smallSize), SmallCount: f.smallCount, Concurrency: f.conc,
@@ -78,10 +72,10 @@ func runBench(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stderr, "bench: %s %d x %s, %d at a time\n", op, n, humanBytes(size), conc)
 		}
 	}
-	res, err := bench.Run(ctx, p, cfg)
+	res, err := bench.Run(s.ctx, s.p, cfg)
 	printBench(e.stdout, f.json, res)
 	if err != nil {
-		return opFailed(ctx, e, "bench", err, pos[0])
+		return s.failed(err)
 	}
 	return exitOK
 }

@@ -51,6 +51,66 @@ func opFailed(ctx context.Context, e *env, cmd string, err error, rawURL string)
 	return fail(e, exitFailed, "%s: %v%s", cmd, err, hint(err, rawURL))
 }
 
+// session is a command that works on one location, the first of its
+// positional arguments, opened by openCommand.
+type session struct {
+	e    *env
+	name string
+	// ctx ends on the first SIGINT or SIGTERM.
+	ctx context.Context
+	p   storage.Provider
+	pos []string
+	// stop releases the signal handler.
+	stop func()
+}
+
+// openCommand parses the arguments of c, which takes minPos to maxPos
+// positional arguments (-1: no limit), and opens the location of the
+// first one. When ok is false the command returns status at once (help
+// was printed, or the arguments or the location were wrong); otherwise it
+// calls close when done.
+func openCommand(ctx context.Context, e *env, c *command, args []string, minPos, maxPos int, define func(*flag.FlagSet)) (s *session, status int, ok bool) {
+	pos, done, status := parseCommand(e, c, args, minPos, maxPos, define)
+	if done {
+		return nil, status, false
+	}
+	ctx, stop := interruptible(ctx, e)
+	p, err := openLocation(ctx, pos[0])
+	if err != nil {
+		stop()
+		return nil, fail(e, exitError, "%s: %v", c.name, err), false
+	}
+	return &session{e: e, name: c.name, ctx: ctx, p: p, pos: pos, stop: stop}, 0, true
+}
+
+// close closes the location and releases the signal handler.
+func (s *session) close() {
+	_ = s.p.Close()
+	s.stop()
+}
+
+// failed prints err of an operation on the location and returns the exit
+// status, as opFailed.
+func (s *session) failed(err error) int {
+	return opFailed(s.ctx, s.e, s.name, err, s.pos[0])
+}
+
+// eachKey calls do for each key given after the location, the i-th key
+// with i, and returns the exit status: 1 when some failed (each error
+// printed), 130 at once when interrupted.
+func (s *session) eachKey(do func(i int, key string) error) int {
+	status := exitOK
+	for i, key := range s.pos[1:] {
+		if err := do(i, key); err != nil {
+			status = s.failed(err)
+			if s.ctx.Err() != nil {
+				return status
+			}
+		}
+	}
+	return status
+}
+
 type lsFlags struct {
 	long, json bool
 }
@@ -80,25 +140,19 @@ func init() { lsCommand.run = runLs }
 
 func runLs(ctx context.Context, e *env, args []string) int {
 	var f lsFlags
-	pos, done, status := parseCommand(e, lsCommand, args, 1, 2, f.define)
-	if done {
+	s, status, ok := openCommand(ctx, e, lsCommand, args, 1, 2, f.define)
+	if !ok {
 		return status
 	}
-	ctx, stop := interruptible(ctx, e)
-	defer stop()
-	p, err := openLocation(ctx, pos[0])
-	if err != nil {
-		return fail(e, exitError, "ls: %v", err)
-	}
-	defer p.Close()
+	defer s.close()
 	opts := &storage.ListOptions{}
-	if len(pos) == 2 {
-		opts.Prefix = pos[1]
+	if len(s.pos) == 2 {
+		opts.Prefix = s.pos[1]
 	}
 	enc := json.NewEncoder(e.stdout)
-	for info, err := range p.List(ctx, opts) {
+	for info, err := range s.p.List(s.ctx, opts) {
 		if err != nil {
-			return opFailed(ctx, e, "ls", err, pos[0])
+			return s.failed(err)
 		}
 		switch {
 		case f.json:
@@ -145,30 +199,19 @@ func init() { statCommand.run = runStat }
 
 func runStat(ctx context.Context, e *env, args []string) int {
 	var f statFlags
-	pos, done, status := parseCommand(e, statCommand, args, 2, -1, f.define)
-	if done {
+	s, status, ok := openCommand(ctx, e, statCommand, args, 2, -1, f.define)
+	if !ok {
 		return status
 	}
-	ctx, stop := interruptible(ctx, e)
-	defer stop()
-	p, err := openLocation(ctx, pos[0])
-	if err != nil {
-		return fail(e, exitError, "stat: %v", err)
-	}
-	defer p.Close()
-	status = exitOK
-	for i, key := range pos[1:] {
-		info, err := p.Stat(ctx, key)
+	defer s.close()
+	return s.eachKey(func(i int, key string) error {
+		info, err := s.p.Stat(s.ctx, key)
 		if err != nil {
-			status = opFailed(ctx, e, "stat", err, pos[0])
-			if ctx.Err() != nil {
-				return status
-			}
-			continue
+			return err
 		}
 		if f.json {
 			_ = json.NewEncoder(e.stdout).Encode(toJSON(info))
-			continue
+			return nil
 		}
 		if i > 0 {
 			fmt.Fprintln(e.stdout)
@@ -184,8 +227,8 @@ func runStat(ctx context.Context, e *env, args []string) int {
 		for _, k := range slices.Sorted(maps.Keys(info.Metadata)) {
 			fmt.Fprintf(e.stdout, "metadata:     %s=%s\n", k, info.Metadata[k])
 		}
-	}
-	return status
+		return nil
+	})
 }
 
 func orDash(s string) string {
@@ -217,28 +260,22 @@ func init() { catCommand.run = runCat }
 
 func runCat(ctx context.Context, e *env, args []string) int {
 	var f catFlags
-	pos, done, status := parseCommand(e, catCommand, args, 2, 2, f.define)
-	if done {
+	s, status, ok := openCommand(ctx, e, catCommand, args, 2, 2, f.define)
+	if !ok {
 		return status
 	}
-	ctx, stop := interruptible(ctx, e)
-	defer stop()
-	p, err := openLocation(ctx, pos[0])
-	if err != nil {
-		return fail(e, exitError, "cat: %v", err)
-	}
-	defer p.Close()
+	defer s.close()
 	var opts *storage.GetOptions
 	if f.offset != 0 || f.length != 0 {
 		opts = &storage.GetOptions{Range: &storage.Range{Offset: f.offset, Length: f.length}}
 	}
-	rc, _, err := p.Get(ctx, pos[1], opts)
+	rc, _, err := s.p.Get(s.ctx, s.pos[1], opts)
 	if err != nil {
-		return opFailed(ctx, e, "cat", err, pos[0])
+		return s.failed(err)
 	}
 	defer rc.Close()
 	if _, err := io.Copy(e.stdout, rc); err != nil {
-		return opFailed(ctx, e, "cat", err, pos[0])
+		return s.failed(err)
 	}
 	return exitOK
 }
@@ -368,34 +405,17 @@ func init() { rmCommand.run = runRm }
 
 func runRm(ctx context.Context, e *env, args []string) int {
 	var f rmFlags
-	pos, done, status := parseCommand(e, rmCommand, args, 2, -1, f.define)
-	if done {
+	s, status, ok := openCommand(ctx, e, rmCommand, args, 2, -1, f.define)
+	if !ok {
 		return status
 	}
-	ctx, stop := interruptible(ctx, e)
-	defer stop()
-	p, err := openLocation(ctx, pos[0])
-	if err != nil {
-		return fail(e, exitError, "rm: %v", err)
-	}
-	defer p.Close()
-	status = exitOK
-	for _, key := range pos[1:] {
+	defer s.close()
+	return s.eachKey(func(_ int, key string) error {
 		if !f.force {
-			if _, err := p.Stat(ctx, key); err != nil {
-				status = opFailed(ctx, e, "rm", err, pos[0])
-				if ctx.Err() != nil {
-					return status
-				}
-				continue
+			if _, err := s.p.Stat(s.ctx, key); err != nil {
+				return err
 			}
 		}
-		if err := p.Delete(ctx, key); err != nil {
-			status = opFailed(ctx, e, "rm", err, pos[0])
-			if ctx.Err() != nil {
-				return status
-			}
-		}
-	}
-	return status
+		return s.p.Delete(s.ctx, key)
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -37,7 +38,7 @@ func (f *migrateFlags) define(fs *flag.FlagSet) {
 	fs.IntVar(&f.workers, "workers", migrate.DefaultWorkers(), "number of objects transferred at the same time")
 	fs.BoolVar(&f.delete, "delete", false, "delete each source object once its copy at DST is verified (size and SHA-256)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "compare and report what would be copied and deleted; change nothing")
-	fs.Var(&f.olderThan, "older-than", "only objects last modified at least this long ago (such as 30d, 12h, 90m)")
+	fs.Var(&f.olderThan, "older-than", "only objects last modified at least `DURATION` ago (such as 30d, 12h, 90m)")
 	fs.StringVar(&f.prefix, "prefix", "", "only keys starting with this prefix (such as local_content/)")
 	fs.StringVar(&f.journal, "journal", "", "the `FILE` that remembers what was sent, so a re-run skips it without a request per object (default: one per SRC and DST under $XDG_STATE_HOME/strata)")
 	fs.BoolVar(&f.ctFromName, "content-type-from-name", false, "give objects stored without a content type the one their name's extension says (.png: image/png), as Zulip's uploads need")
@@ -88,7 +89,7 @@ func runMigrate(ctx context.Context, e *env, args []string) int {
 		return status
 	}
 	if f.workers < 1 {
-		return fail(e, exitError, "migrate: --workers must be at least 1")
+		return badWorkers(e, "migrate")
 	}
 	srcURL, err := locationURL(pos[0])
 	if err != nil {
@@ -105,15 +106,11 @@ func runMigrate(ctx context.Context, e *env, args []string) int {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	src, err := openLocation(ctx, srcURL)
-	if err != nil {
-		return fail(e, exitError, "migrate: source: %v%s", err, hint(err, srcURL))
+	src, dst, status, ok := openSrcDst(ctx, e, "migrate", srcURL, dstURL)
+	if !ok {
+		return status
 	}
 	defer src.Close()
-	dst, err := openLocation(ctx, dstURL)
-	if err != nil {
-		return fail(e, exitError, "migrate: destination: %v%s", err, hint(err, dstURL))
-	}
 	defer dst.Close()
 
 	var journal migrate.Journal
@@ -146,6 +143,17 @@ func runMigrate(ctx context.Context, e *env, args []string) int {
 	})
 	log := newLogger(prog, &f.out)
 	out := &objectPrinter{w: e.stdout, json: f.out.json, dryRun: f.dryRun, quiet: f.out.quiet}
+	var onObject func(migrate.Event)
+	switch {
+	case f.dryRun:
+		onObject = out.print
+	case log.Enabled(ctx, slog.LevelDebug):
+		onObject = func(ev migrate.Event) {
+			if ev.Action != migrate.Failed {
+				log.Debug(ev.Action.String(), "key", ev.Key, "size", ev.Size, "reason", ev.Reason, "deleted", ev.Deleted)
+			}
+		}
+	}
 	m := migrate.New(src, dst, &migrate.Options{
 		Workers:             f.workers,
 		Prefix:              f.prefix,
@@ -156,15 +164,7 @@ func runMigrate(ctx context.Context, e *env, args []string) int {
 		Journal:             journal,
 		ContentTypeFromName: f.ctFromName,
 		Logger:              log,
-		OnObject: func(ev migrate.Event) {
-			if f.dryRun {
-				out.print(ev)
-				return
-			}
-			if ev.Action != migrate.Failed {
-				log.Debug(ev.Action.String(), "key", ev.Key, "size", ev.Size, "reason", ev.Reason, "deleted", ev.Deleted)
-			}
-		},
+		OnObject:            onObject,
 	})
 
 	running.Store(m)
@@ -201,6 +201,27 @@ func runMigrate(ctx context.Context, e *env, args []string) int {
 		return fail(e, exitFailed, "migrate: %d objects failed and were left at the source; run the same command again to retry them", sum.Failed)
 	}
 	return exitOK
+}
+
+// badWorkers reports a --workers flag below 1.
+func badWorkers(e *env, cmd string) int {
+	return fail(e, exitError, "%s: --workers must be at least 1", cmd)
+}
+
+// openSrcDst opens the source and the destination of cmd. On error it
+// prints one line naming the side that failed and returns ok false with
+// the exit status.
+func openSrcDst(ctx context.Context, e *env, cmd, srcURL, dstURL string) (src, dst storage.Provider, status int, ok bool) {
+	src, err := openLocation(ctx, srcURL)
+	if err != nil {
+		return nil, nil, fail(e, exitError, "%s: source: %v%s", cmd, err, hint(err, srcURL)), false
+	}
+	dst, err = openLocation(ctx, dstURL)
+	if err != nil {
+		_ = src.Close()
+		return nil, nil, fail(e, exitError, "%s: destination: %v%s", cmd, err, hint(err, dstURL)), false
+	}
+	return src, dst, 0, true
 }
 
 // abortGrace is how long a second Ctrl-C waits for the transfers in flight

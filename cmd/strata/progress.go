@@ -20,6 +20,9 @@ type snapshot struct {
 	// TotalKnown reports that the totals are final (the counting pass has
 	// finished); before that they are what was found so far.
 	TotalKnown bool
+	// BytesLabel, when not empty, says what Bytes counts ("uploaded") in
+	// a plain line; a bar then advances by objects, not bytes.
+	BytesLabel string
 }
 
 type progressMode int
@@ -72,6 +75,8 @@ type progress struct {
 
 	mu  sync.Mutex // guards bar and writes to w
 	bar *progressbar.ProgressBar
+	// byObjects makes the bar count objects rather than bytes.
+	byObjects bool
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -79,10 +84,20 @@ type progress struct {
 }
 
 // startProgress starts reporting snap every interval (or continuously as a
-// bar). Call Stop to end it.
+// bar that advances by bytes). Call Stop to end it.
 func startProgress(e *env, mode progressMode, label string, interval time.Duration, snap func() snapshot) *progress {
+	return newProgress(e, mode, label, interval, snap, false)
+}
+
+// startObjectProgress is startProgress for a command whose work is counted
+// in objects: its bar advances by objects.
+func startObjectProgress(e *env, mode progressMode, label string, interval time.Duration, snap func() snapshot) *progress {
+	return newProgress(e, mode, label, interval, snap, true)
+}
+
+func newProgress(e *env, mode progressMode, label string, interval time.Duration, snap func() snapshot, byObjects bool) *progress {
 	p := &progress{
-		w: e.stderr, mode: mode, label: label, interval: interval, snap: snap,
+		w: e.stderr, mode: mode, label: label, interval: interval, snap: snap, byObjects: byObjects,
 		start: time.Now(), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if p.interval <= 0 {
@@ -91,18 +106,22 @@ func startProgress(e *env, mode progressMode, label string, interval time.Durati
 	tick := p.interval
 	if mode == progressBar {
 		tick = 200 * time.Millisecond
-		p.bar = progressbar.NewOptions64(1,
+		opts := []progressbar.Option{
 			progressbar.OptionSetWriter(e.stderr),
 			progressbar.OptionSetDescription(label),
-			progressbar.OptionShowBytes(true),
+			progressbar.OptionShowBytes(!byObjects),
 			progressbar.OptionShowCount(),
 			progressbar.OptionUseIECUnits(true),
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionThrottle(100 * time.Millisecond),
 			progressbar.OptionClearOnFinish(),
 			progressbar.OptionSpinnerType(14),
-		)
+		}
+		if byObjects {
+			opts = append(opts, progressbar.OptionSetItsString("objects"), progressbar.OptionShowIts())
+		}
+		p.bar = progressbar.NewOptions64(1, opts...)
 	}
 	if mode == progressNone {
 		close(p.done)
@@ -158,12 +177,20 @@ func (p *progress) report() {
 		if p.bar == nil {
 			return
 		}
-		total := max(s.TotalBytes, s.Bytes, 1)
+		done, total := s.Bytes, max(s.TotalBytes, s.Bytes, 1)
+		desc := fmt.Sprintf("%s %s objects", p.label, objectsOf(s))
+		if p.byObjects {
+			done, total = s.Objects, max(s.TotalObjects, s.Objects, 1)
+			desc = p.label
+			if s.BytesLabel != "" {
+				desc += fmt.Sprintf(" (%s %s)", humanBytes(s.Bytes), s.BytesLabel)
+			}
+		}
 		if p.bar.GetMax64() != total {
 			p.bar.ChangeMax64(total)
 		}
-		p.bar.Describe(fmt.Sprintf("%s %s objects", p.label, objectsOf(s)))
-		_ = p.bar.Set64(s.Bytes)
+		p.bar.Describe(desc)
+		_ = p.bar.Set64(done)
 	case progressPlain:
 		fmt.Fprintln(p.w, plainLine(p.label, s, elapsed))
 	case progressJSON:
@@ -210,6 +237,9 @@ func plainLine(label string, s snapshot, elapsed time.Duration) string {
 	line := fmt.Sprintf("%s: %s objects, %s", label, objectsOf(s), humanBytes(s.Bytes))
 	if s.TotalKnown && s.TotalBytes > 0 {
 		line += "/" + humanBytes(s.TotalBytes)
+	}
+	if s.BytesLabel != "" {
+		line += " " + s.BytesLabel
 	}
 	line += fmt.Sprintf(", %s/s, %.1f objects/s, elapsed %s", humanBytes(int64(float64(s.Bytes)/secs)),
 		float64(s.Objects)/secs, elapsed.Round(time.Second))

@@ -59,19 +59,15 @@ func runVerify(ctx context.Context, e *env, args []string) int {
 		return status
 	}
 	if f.workers < 1 {
-		return fail(e, exitError, "verify: --workers must be at least 1")
+		return badWorkers(e, "verify")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	src, err := openLocation(ctx, pos[0])
-	if err != nil {
-		return fail(e, exitError, "verify: source: %v%s", err, hint(err, pos[0]))
+	src, dst, status, ok := openSrcDst(ctx, e, "verify", pos[0], pos[1])
+	if !ok {
+		return status
 	}
 	defer src.Close()
-	dst, err := openLocation(ctx, pos[1])
-	if err != nil {
-		return fail(e, exitError, "verify: destination: %v%s", err, hint(err, pos[1]))
-	}
 	defer dst.Close()
 
 	mode := f.out.mode(e)

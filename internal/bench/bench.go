@@ -135,28 +135,26 @@ func Run(ctx context.Context, p storage.Provider, cfg Config) (results []Result,
 			err = errors.Join(err, fmt.Errorf("bench: cleanup of %s: %w", cfg.Prefix, cerr))
 		}
 	}()
-	phase := func(op string, size int64, conc, n int) {
+	// step announces and measures one phase and keeps its result.
+	step := func(op string, size int64, conc int, keys []string, do func(ctx context.Context, i int, key string) error) error {
 		if cfg.OnPhase != nil {
-			cfg.OnPhase(op, size, conc, n)
+			cfg.OnPhase(op, size, conc, len(keys))
 		}
+		r, err := measure(ctx, op, size, conc, keys, do)
+		results = append(results, r)
+		return err
 	}
 	if !cfg.SkipLarge && cfg.LargeCount > 0 {
 		for _, c := range cfg.LargeConcurrency {
 			keys := keysFor(cfg.Prefix, fmt.Sprintf("large-c%d", c), cfg.LargeCount)
-			phase("PUT", cfg.LargeSize, c, cfg.LargeCount)
-			r, err := measure(ctx, "PUT", cfg.LargeSize, c, keys, func(ctx context.Context, i int, key string) error {
+			if err := step("PUT", cfg.LargeSize, c, keys, func(ctx context.Context, i int, key string) error {
 				return putLarge(ctx, p, key, cfg.LargeSize, uint64(i))
-			})
-			results = append(results, r)
-			if err != nil {
+			}); err != nil {
 				return results, err
 			}
-			phase("GET", cfg.LargeSize, c, cfg.LargeCount)
-			r, err = measure(ctx, "GET", cfg.LargeSize, c, keys, func(ctx context.Context, _ int, key string) error {
+			if err := step("GET", cfg.LargeSize, c, keys, func(ctx context.Context, _ int, key string) error {
 				return get(ctx, p, key, cfg.LargeSize)
-			})
-			results = append(results, r)
-			if err != nil {
+			}); err != nil {
 				return results, err
 			}
 			for _, k := range keys {
@@ -171,31 +169,22 @@ func Run(ctx context.Context, p storage.Provider, cfg Config) (results []Result,
 			keys := keysFor(cfg.Prefix, fmt.Sprintf("small-c%d", c), cfg.SmallCount)
 			body := make([]byte, cfg.SmallSize)
 			fill(body, uint64(c))
-			phase("PUT", cfg.SmallSize, c, cfg.SmallCount)
-			r, err := measure(ctx, "PUT", cfg.SmallSize, c, keys, func(ctx context.Context, i int, key string) error {
+			if err := step("PUT", cfg.SmallSize, c, keys, func(ctx context.Context, i int, key string) error {
 				b := slices.Clone(body) // a distinct object each time
 				binary.LittleEndian.PutUint64(b, uint64(i))
 				_, err := p.Put(ctx, key, bytes.NewReader(b), &storage.PutOptions{Size: int64(len(b))})
 				return err
-			})
-			results = append(results, r)
-			if err != nil {
+			}); err != nil {
 				return results, err
 			}
-			phase("GET", cfg.SmallSize, c, cfg.SmallCount)
-			r, err = measure(ctx, "GET", cfg.SmallSize, c, keys, func(ctx context.Context, _ int, key string) error {
+			if err := step("GET", cfg.SmallSize, c, keys, func(ctx context.Context, _ int, key string) error {
 				return get(ctx, p, key, cfg.SmallSize)
-			})
-			results = append(results, r)
-			if err != nil {
+			}); err != nil {
 				return results, err
 			}
-			phase("DELETE", cfg.SmallSize, c, cfg.SmallCount)
-			r, err = measure(ctx, "DELETE", cfg.SmallSize, c, keys, func(ctx context.Context, _ int, key string) error {
+			if err := step("DELETE", cfg.SmallSize, c, keys, func(ctx context.Context, _ int, key string) error {
 				return p.Delete(ctx, key)
-			})
-			results = append(results, r)
-			if err != nil {
+			}); err != nil {
 				return results, err
 			}
 		}

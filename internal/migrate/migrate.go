@@ -30,7 +30,10 @@
 // with no Stat and no read. ETags change whenever content changes, so a
 // changed object on either side falls back to the checksum comparison.
 //
-// Every object sent is hashed as it streams; with Options.Delete the source
+// Every object sent is hashed as it streams (by the Migrator, or by a
+// destination driver that reports the SHA-256 of what it read, once one
+// object has shown that its sum and the Migrator's agree); with
+// Options.Delete the Migrator always hashes it itself, and the source
 // object is removed only after a Stat at the destination shows the same
 // size and SHA-256 as what was sent (when the destination does not know its
 // SHA-256, the object is read back and hashed), and after a Stat of the
@@ -47,8 +50,11 @@ package migrate
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"mime"
@@ -138,16 +144,15 @@ const (
 	Failed
 )
 
-func (a Action) String() string {
-	switch a {
-	case Copied:
-		return "copied"
-	case Skipped:
-		return "skipped"
-	case Failed:
-		return "failed"
+func (a Action) String() string { return enumName("Action", int(a), "copied", "skipped", "failed") }
+
+// enumName returns the name of the value v of an enumeration whose values
+// start at 1, or "Type(v)" for a value it does not know.
+func enumName(typ string, v int, names ...string) string {
+	if v >= 1 && v <= len(names) {
+		return names[v-1]
 	}
-	return fmt.Sprintf("Action(%d)", int(a))
+	return fmt.Sprintf("%s(%d)", typ, v)
 }
 
 // Event reports the outcome of one object.
@@ -237,6 +242,9 @@ type Migrator struct {
 	deleted, excluded, streamed, inFlight atomic.Int64
 	journalHits, dstStats, hashed         atomic.Int64
 	journalErr                            sync.Once
+	// dstHashes is set once the destination has reported for an object
+	// the SHA-256 we computed of what we sent (see putStream).
+	dstHashes atomic.Bool
 }
 
 // New returns a Migrator from src to dst. opts may be nil. The Migrator
@@ -583,15 +591,25 @@ func hashObject(ctx context.Context, p storage.Provider, key string) (string, in
 	return h.SHA256(), h.N(), nil
 }
 
-// countingReader adds the bytes read to a counter.
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
+// sendReader is what a driver reads a source object from: it counts the
+// bytes, for the size check and (in total) for progress reports, and
+// hashes them unless h is nil.
+type sendReader struct {
+	r     io.Reader
+	total *atomic.Int64
+	n     int64
+	h     hash.Hash
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
+func (s *sendReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if n > 0 {
+		s.n += int64(n)
+		s.total.Add(int64(n))
+		if s.h != nil {
+			s.h.Write(p[:n])
+		}
+	}
 	return n, err
 }
 
@@ -631,7 +649,7 @@ func (m *Migrator) copyObject(ctx context.Context, src storage.Info) (int64, str
 	if ra, ok := rc.(readSeekerAt); ok && info.Size >= m.opts.LargeObject {
 		n, sum, put, err = m.putSeekable(ctx, src.Key, ra, info.Size, opts)
 	} else {
-		n, sum, put, err = m.putStream(ctx, src.Key, rc, opts)
+		n, sum, put, err = m.putStream(ctx, src, rc, opts)
 	}
 	if err != nil {
 		return 0, "", err
@@ -656,15 +674,39 @@ func (m *Migrator) copyObject(ctx context.Context, src storage.Info) (int64, str
 	return n, sum, nil
 }
 
-// putStream sends r to the destination, hashing and counting it on the
-// way.
-func (m *Migrator) putStream(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (int64, string, storage.Info, error) {
-	h := storage.NewHashingReader(&countingReader{r: r, n: &m.streamed})
-	put, err := m.dst.Put(ctx, key, h, opts)
+// putStream sends r to the destination, counting it on the way, and
+// returns the SHA-256 of what was sent.
+//
+// A driver that reports the SHA-256 of what it stored computes it from the
+// bytes it reads from r, the very bytes a hash of our own would see. Once
+// one object's reported SHA-256 has matched ours, the Migrator relies on
+// the destination's and stops hashing the same bytes twice, except with
+// Options.Delete, where a source is deleted on the strength of the sum: its
+// own hash then stays an independent check of the driver's. An object the
+// destination reports no SHA-256 for is hashed from the source afterwards.
+func (m *Migrator) putStream(ctx context.Context, src storage.Info, r io.Reader, opts *storage.PutOptions) (int64, string, storage.Info, error) {
+	sr := &sendReader{r: r, total: &m.streamed}
+	own := m.opts.Delete || !m.dstHashes.Load()
+	if own {
+		sr.h = sha256.New()
+	}
+	put, err := m.dst.Put(ctx, src.Key, sr, opts)
 	if err != nil {
 		return 0, "", put, fmt.Errorf("write destination: %w", err)
 	}
-	return h.N(), h.SHA256(), put, nil
+	if own {
+		sum := hex.EncodeToString(sr.h.Sum(nil))
+		if put.SHA256 == sum {
+			m.dstHashes.Store(true)
+		}
+		return sr.n, sum, put, nil
+	}
+	if put.SHA256 == "" {
+		m.dstHashes.Store(false)
+		sum, err := m.hashSource(ctx, storage.Info{Key: src.Key, Size: sr.n})
+		return sr.n, sum, put, err
+	}
+	return sr.n, put.SHA256, put, nil
 }
 
 // readSeekerAt is a source reader a driver can read in parallel parts

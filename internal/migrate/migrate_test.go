@@ -3,6 +3,8 @@ package migrate
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"iter"
@@ -38,6 +40,11 @@ type hooked struct {
 	seekableGet bool
 	// readerAt records the keys whose Put got a reader with ReadAt.
 	readerAt map[string]bool
+	// putSHA, when set, replaces the SHA-256 the n-th successful Put
+	// (from 1) reports; Stat reports the same from then on, as a store
+	// that recorded it would.
+	putSHA   func(n int, sha string) string
+	recorded map[string]string
 
 	mu       sync.Mutex
 	puts     map[string]int
@@ -47,7 +54,7 @@ type hooked struct {
 }
 
 func newHooked(p storage.Provider) *hooked {
-	return &hooked{Provider: p, puts: map[string]int{}, readerAt: map[string]bool{}}
+	return &hooked{Provider: p, puts: map[string]int{}, readerAt: map[string]bool{}, recorded: map[string]string{}}
 }
 
 // seekableBody is a Get reader with ReadAt and Seek, as a file is.
@@ -87,9 +94,19 @@ func (h *hooked) Put(ctx context.Context, key string, r io.Reader, opts *storage
 	if err == nil {
 		h.mu.Lock()
 		h.puts[key]++
+		n := 0
+		for _, c := range h.puts {
+			n += c
+		}
 		h.mu.Unlock()
 		if h.noSHA || h.corrupt {
 			info.SHA256 = ""
+		}
+		if h.putSHA != nil {
+			info.SHA256 = h.putSHA(n, info.SHA256)
+			h.mu.Lock()
+			h.recorded[key] = info.SHA256
+			h.mu.Unlock()
 		}
 	}
 	return info, err
@@ -103,6 +120,11 @@ func (h *hooked) Stat(ctx context.Context, key string) (storage.Info, error) {
 	if h.noSHA || h.corrupt {
 		info.SHA256 = ""
 	}
+	h.mu.Lock()
+	if sha, ok := h.recorded[key]; ok && err == nil {
+		info.SHA256 = sha
+	}
+	h.mu.Unlock()
 	return info, err
 }
 
@@ -355,6 +377,57 @@ func TestMigrateDeleteKeepsSourceWhenDestinationStoresOtherBytes(t *testing.T) {
 	assert.EqualValues(t, len(want), sum.Failed)
 	assert.Zero(t, sum.Deleted)
 	assert.Equal(t, want, contents(t, src))
+}
+
+func TestMigrateKnowsTheChecksumOfWhatItSent(t *testing.T) {
+	// The destination reports the SHA-256 of what it stored for the first
+	// objects, then no more: each sum is right either way.
+	src := memory.New()
+	want := mediaTree(t, src, 5)
+	dst := newHooked(memory.New())
+	dst.putSHA = func(n int, sha string) string {
+		if n > 3 {
+			return ""
+		}
+		return sha
+	}
+	var mu sync.Mutex
+	sums := map[string]string{}
+	sum, err := New(src, dst, &Options{Workers: 1, NoCount: true, OnObject: func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		sums[e.Key] = e.SHA256
+	}}).Run(t.Context())
+	require.NoError(t, err)
+	assert.EqualValues(t, len(want), sum.Copied)
+	for key, data := range want {
+		h := sha256.Sum256(data)
+		assert.Equal(t, hex.EncodeToString(h[:]), sums[key], key)
+	}
+	assert.Positive(t, sum.HashedBytes, "objects the destination gave no sum for were hashed from the source")
+	assert.Equal(t, want, contents(t, dst))
+}
+
+func TestMigrateDeleteChecksTheDestinationsChecksumWithItsOwn(t *testing.T) {
+	// After two honest answers, the destination reports and records a
+	// SHA-256 that is not that of what it was sent (a driver that hashes
+	// wrong): with Delete, the Migrator's own hash catches it, and the
+	// sources (which, as plain files, know no checksum) are kept.
+	src := newHooked(memory.New())
+	src.noSHA = true
+	want := mediaTree(t, src, 4)
+	dst := newHooked(memory.New())
+	dst.putSHA = func(n int, sha string) string {
+		if n > 2 {
+			return strings.Repeat("0", 64)
+		}
+		return sha
+	}
+	sum, err := New(src, dst, &Options{Workers: 1, Delete: true, NoCount: true}).Run(t.Context())
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, sum.Deleted)
+	assert.EqualValues(t, len(want)-2, sum.Failed)
+	assert.Len(t, contents(t, src), len(want)-2)
 }
 
 func TestMigrateDeleteOfObjectsAlreadyThere(t *testing.T) {

@@ -50,17 +50,7 @@ const (
 )
 
 func (k DiffKind) String() string {
-	switch k {
-	case Missing:
-		return "missing"
-	case SizeDiffers:
-		return "size differs"
-	case ChecksumDiffers:
-		return "checksum differs"
-	case CompareError:
-		return "error"
-	}
-	return fmt.Sprintf("DiffKind(%d)", int(k))
+	return enumName("DiffKind", int(k), "missing", "size differs", "checksum differs", "error")
 }
 
 // Diff is one object missing or different at the destination.
