@@ -21,7 +21,8 @@ import (
 // Cluster is a distributed MinIO: n nodes, one drive each, forming one
 // erasure set, on a private Docker network of its own. A node can be
 // stopped and started, or cut off the network and reconnected, while
-// clients talk to the others.
+// clients talk to the others. Each node's drive is on its container's disk,
+// never on a tmpfs, so a node stopped and started keeps its data.
 type Cluster struct {
 	// Nodes are the cluster's nodes, named minio1 to minioN.
 	Nodes []*Node
@@ -82,7 +83,9 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	return StartClusterWith(t, n, nil)
 }
 
-// StartClusterWith is StartCluster with options; opts may be nil.
+// StartClusterWith is StartCluster with options; opts may be nil. It fails
+// the test when opts.Tmpfs is set: a node's drive on a tmpfs would be wiped
+// when the node is stopped.
 func StartClusterWith(t testing.TB, n int, opts *Options) *Cluster {
 	t.Helper()
 	if testing.Short() {
@@ -90,6 +93,9 @@ func StartClusterWith(t testing.TB, n int, opts *Options) *Cluster {
 	}
 	if n < 2 || n > 16 {
 		t.Fatalf("miniotest: a cluster has 2 to 16 nodes, not %d", n)
+	}
+	if opts != nil && opts.Tmpfs {
+		t.Fatalf("miniotest: Options.Tmpfs is not for clusters: a node keeps its drive on its container's disk, so that it keeps its data when stopped and started")
 	}
 	o := opts.withDefaults()
 	ctx, cancel := context.WithTimeout(context.Background(), o.StartTimeout+o.PullTimeout)
@@ -393,7 +399,8 @@ func (n *Node) cameBack() {
 // credentials.
 func (n *Node) Client() *minio.Client { return n.client }
 
-// Stop stops the node's container (SIGTERM, then SIGKILL after 10s).
+// Stop stops the node's container (SIGTERM, then SIGKILL after 10s). Its
+// drive, on the container's disk, keeps its data for Start.
 func (n *Node) Stop(t testing.TB) {
 	t.Helper()
 	stopContainer(t, n.Container)

@@ -3,6 +3,7 @@ package miniotest_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/strata-storage/strata/conformance/miniotest"
 )
@@ -46,6 +48,20 @@ func TestCluster(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "written with all nodes up", got)
 
+	// Every node's drive is on its container's disk, not a tmpfs.
+	for _, n := range c.Nodes {
+		info, err := n.Container.Inspect(context.Background())
+		require.NoError(t, err)
+		assert.Empty(t, info.HostConfig.Tmpfs, "%s: no tmpfs", n.Name)
+	}
+	// The part of the object on minio2's own drive, and its drive's
+	// identity, to compare after a restart.
+	drive := func() (format, meta []byte) {
+		return containerFile(t, n2.Container, "/data/.minio.sys/format.json"),
+			containerFile(t, n2.Container, "/data/"+bucket+"/before/xl.meta")
+	}
+	format, meta := drive()
+
 	// One node down: reads and writes go on (4 drives, 2 parity).
 	n2.Stop(t)
 	step("stopped")
@@ -59,6 +75,9 @@ func TestCluster(t *testing.T) {
 
 	n2.Start(t)
 	step("restarted")
+	format2, meta2 := drive()
+	assert.Equal(t, string(format), string(format2), "a restarted node keeps its drive (not formatted anew)")
+	assert.Equal(t, meta, meta2, "a restarted node keeps what was on its drive (not healed back)")
 	c.WaitHealthy(t)
 	step("waited healthy")
 	got, err = get(t, n2.Client(), bucket, "during")
@@ -93,4 +112,17 @@ func TestCluster(t *testing.T) {
 	assert.Equal(t, "written with all nodes up", got)
 	_, err = n3.Client().PutObject(context.Background(), bucket, "after", strings.NewReader("x"), 1, minio.PutObjectOptions{})
 	require.NoError(t, err)
+}
+
+// containerFile returns the content of a file in a container's file
+// system (running or not).
+func containerFile(t *testing.T, ctr testcontainers.Container, path string) []byte {
+	t.Helper()
+	rc, err := ctr.CopyFileFromContainer(context.Background(), path)
+	require.NoError(t, err, "read %s in the container", path)
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	require.NoError(t, err)
+	require.NotEmpty(t, b, path)
+	return b
 }

@@ -24,6 +24,23 @@
 // distributed MinIO with erasure coding whose nodes can be stopped or cut off
 // the network.
 //
+// # Data on tmpfs
+//
+// The servers Start returns keep MinIO's data directory on a tmpfs (a
+// Docker tmpfs mount on /data, in memory, of at most DefaultTmpfsSize): no
+// disk I/O for MinIO's writes and fsyncs, and nothing left on the host's
+// disk. A tmpfs does not outlive its container's run, so those servers
+// must not be stopped (Server.Stop refuses); pausing them is fine.
+// StartFresh servers, the ones tests stop and start, keep their data on
+// the container's disk unless Options.Tmpfs asks for a tmpfs, and cluster
+// nodes always do, so that a stopped node comes back with its drive as it
+// was.
+//
+// The environment variable STRATA_MINIO_TMPFS (EnvTmpfs) sets the size of
+// the tmpfs ("8g" for tests that store more than DefaultTmpfsSize at once)
+// or, set to 0, keeps every server's data on disk: for a Docker that
+// cannot mount a tmpfs, or a machine short of memory.
+//
 // # Image
 //
 // The image is Options.Image, else the environment variable

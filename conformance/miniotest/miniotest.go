@@ -43,6 +43,18 @@ const (
 
 	// DefaultAccessKey is the access key used when Options sets none.
 	DefaultAccessKey = "strata"
+
+	// EnvTmpfs names the environment variable that sets the size of the
+	// tmpfs a server keeps /data on (see Options.Tmpfs): a size as
+	// Docker takes it ("512m", "8g"), or 0 (also false, off, no) to keep
+	// every server's data on the container's disk. Unset, empty or 1
+	// means DefaultTmpfsSize.
+	EnvTmpfs = "STRATA_MINIO_TMPFS"
+
+	// DefaultTmpfsSize bounds the tmpfs of a server's /data. It is an
+	// upper bound, not an allocation: the tmpfs takes memory for what is
+	// stored in it only, and buckets go away with their tests.
+	DefaultTmpfsSize = "4g"
 )
 
 // The environment testcontainers reads. Set here, before any container
@@ -94,6 +106,57 @@ type Options struct {
 	// loopback address (a remote Docker daemon). By default a server whose
 	// mapped port is not on loopback is an error.
 	AllowNonLoopback bool
+	// Tmpfs keeps the server's data directory, /data, on a tmpfs: in
+	// memory, so that MinIO's writes and fsyncs cost no disk I/O and
+	// nothing is left on the host's disk. The size is EnvTmpfs, else
+	// DefaultTmpfsSize; EnvTmpfs=0 turns it off, even here.
+	//
+	// A tmpfs does not outlive its container's run, so Stop on a server
+	// started with it fails the test (Pause is fine). The servers Start
+	// returns always have one; StartFresh, whose servers are the ones
+	// tests stop and start, only with this field. A cluster's nodes keep
+	// their drives on the container's disk, so that a node stopped and
+	// started comes back with its data: StartClusterWith fails the test
+	// when this field is set.
+	Tmpfs bool
+}
+
+// tmpfsSize returns the size of the tmpfs a server with Options.Tmpfs set
+// to want keeps /data on, given the value of EnvTmpfs (set says whether
+// it is set at all), or "" for none.
+func tmpfsSize(want bool, env string, set bool) (string, error) {
+	if !want {
+		return "", nil
+	}
+	v := strings.ToLower(strings.TrimSpace(env))
+	switch {
+	case !set, v == "", v == "1", v == "true", v == "on", v == "yes":
+		return DefaultTmpfsSize, nil
+	case v == "0", v == "false", v == "off", v == "no":
+		return "", nil
+	case tmpfsSizeRE.MatchString(v):
+		return v, nil
+	}
+	return "", fmt.Errorf("miniotest: %s=%q: want a size such as 2g or 512m, 1 for the default (%s), or 0 to keep MinIO's data on disk", EnvTmpfs, env, DefaultTmpfsSize)
+}
+
+// tmpfsSizeRE matches the sizes tmpfsSize passes on to Docker.
+var tmpfsSizeRE = regexp.MustCompile(`^[1-9][0-9]*[kmg]?$`)
+
+// dataTmpfs returns the size of the tmpfs for o's server, or "".
+func (o *Options) dataTmpfs() (string, error) {
+	env, set := os.LookupEnv(EnvTmpfs)
+	return tmpfsSize(o != nil && o.Tmpfs, env, set)
+}
+
+// onTmpfs mounts a tmpfs of the given size on /data.
+func onTmpfs(size string) func(*container.HostConfig) {
+	return func(hc *container.HostConfig) {
+		if hc.Tmpfs == nil {
+			hc.Tmpfs = map[string]string{}
+		}
+		hc.Tmpfs["/data"] = "rw,size=" + size
+	}
 }
 
 // image returns the image to run.
@@ -146,6 +209,7 @@ type Server struct {
 	Container *tcminio.MinioContainer
 
 	shared bool
+	tmpfs  string // size of the tmpfs /data is on, or ""
 	client *minio.Client
 }
 
@@ -162,11 +226,26 @@ func (s *Server) NewBucket(t testing.TB) string {
 	return newBucket(t, s.client, s.Region, s.shared)
 }
 
-// Stop stops the container; the server is unreachable until Start. Use it
-// only on a server from StartFresh.
+// Stop stops the container; the server is unreachable until Start, and
+// keeps its data. Use it only on a server from StartFresh, without
+// Options.Tmpfs: on a server that keeps /data on a tmpfs it fails the
+// test, since stopping the container would wipe the data.
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()
+	if err := s.stoppable(); err != nil {
+		t.Fatal(err.Error())
+		return
+	}
 	stopContainer(t, s.Container)
+}
+
+// stoppable says why the server cannot be stopped, or nil.
+func (s *Server) stoppable() error {
+	if s.tmpfs != "" {
+		return errors.New("miniotest: this server keeps /data on a tmpfs, which stopping the container would wipe; " +
+			"for a server to stop and start, use StartFresh without Options.Tmpfs")
+	}
+	return nil
 }
 
 // Start starts a stopped container and waits until it serves again, on the
@@ -233,8 +312,10 @@ func Run(m *testing.M) int {
 
 // Start returns the MinIO server shared by the tests of this test binary,
 // starting it on first use, when TestMain calls Run; otherwise it returns a
-// server of the test's own, as StartFresh(t, nil). Each test should work in
-// its own bucket (NewBucket).
+// server of the test's own, as StartFresh(t, &Options{Tmpfs: true}). Each
+// test should work in its own bucket (NewBucket). The server keeps its
+// data on a tmpfs (see Options.Tmpfs and EnvTmpfs) and must not be
+// stopped.
 //
 // When Docker is not reachable or the image is missing and cannot be
 // pulled, the test is skipped with one line saying why and how to enable
@@ -249,7 +330,7 @@ func Start(t testing.TB) *Server {
 	if !shared.inRun {
 		shared.mu.Unlock()
 		t.Log("miniotest: no TestMain calling miniotest.Run, so this test gets a MinIO server of its own")
-		return StartFresh(t, nil)
+		return StartFresh(t, &Options{Tmpfs: true})
 	}
 	defer shared.mu.Unlock()
 	if shared.srv != nil {
@@ -259,7 +340,7 @@ func Start(t testing.TB) *Server {
 		report(t, inCI(), shared.err)
 		return nil
 	}
-	srv, err := start(nil)
+	srv, err := start(&Options{Tmpfs: true})
 	if err != nil {
 		shared.err = err
 		report(t, inCI(), err)
@@ -272,7 +353,9 @@ func Start(t testing.TB) *Server {
 
 // StartFresh starts a MinIO server for this test alone and terminates it
 // when the test ends. Use it for tests that stop, pause or restart the
-// server. opts may be nil. It skips or fails as Start does.
+// server. opts may be nil. Its data is on the container's disk, and
+// survives Stop and Start, unless opts.Tmpfs. It skips or fails as Start
+// does.
 func StartFresh(t testing.TB, opts *Options) *Server {
 	t.Helper()
 	if testing.Short() {
@@ -335,6 +418,10 @@ var noLog = tclog.NewNoopLogger()
 // start starts one server.
 func start(opts *Options) (*Server, error) {
 	o := opts.withDefaults()
+	tmpfs, err := o.dataTmpfs()
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.StartTimeout+o.PullTimeout)
 	defer cancel()
 	if err := prepare(ctx, o); err != nil {
@@ -343,10 +430,14 @@ func start(opts *Options) (*Server, error) {
 	sctx, scancel := context.WithTimeout(ctx, o.StartTimeout)
 	defer scancel()
 
-	var (
-		ctr *tcminio.MinioContainer
-		err error
-	)
+	var ctr *tcminio.MinioContainer
+	hostConfig := func(hostPort string) func(*container.HostConfig) {
+		if tmpfs == "" {
+			return bindLoopback(hostPort)
+		}
+		bind, mount := bindLoopback(hostPort), onTmpfs(tmpfs)
+		return func(hc *container.HostConfig) { bind(hc); mount(hc) }
+	}
 	// A port chosen free may be taken before Docker binds it; try again.
 	for attempt := 0; attempt < 3; attempt++ {
 		var hostPort string
@@ -360,7 +451,7 @@ func start(opts *Options) (*Server, error) {
 			testcontainers.WithEnv(map[string]string{"MINIO_CI_CD": "1"}),
 			testcontainers.WithEnv(o.Env),
 			testcontainers.WithLabels(map[string]string{labelKey: "server"}),
-			testcontainers.WithHostConfigModifier(bindLoopback(hostPort)),
+			testcontainers.WithHostConfigModifier(hostConfig(hostPort)),
 			testcontainers.WithWaitStrategy(wait.ForHTTP("/minio/health/live").WithPort("9000/tcp").WithStartupTimeout(o.StartTimeout)),
 			testcontainers.WithLogger(noLog),
 		)
@@ -380,6 +471,7 @@ func start(opts *Options) (*Server, error) {
 		terminate(ctr)
 		return nil, err
 	}
+	srv.tmpfs = tmpfs
 	return srv, nil
 }
 

@@ -3,6 +3,7 @@ package miniotest_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/strata-storage/strata/conformance/miniotest"
 )
@@ -59,6 +61,41 @@ func TestStartRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// dataTmpfs returns the tmpfs options of ctr's /data, or "" when /data is
+// on the container's disk.
+func dataTmpfs(t *testing.T, ctr testcontainers.Container) string {
+	t.Helper()
+	info, err := ctr.Inspect(context.Background())
+	require.NoError(t, err)
+	require.NotNil(t, info.HostConfig)
+	return info.HostConfig.Tmpfs["/data"]
+}
+
+// tmpfsOff reports whether the environment turns tmpfs off.
+func tmpfsOff() bool {
+	switch strings.ToLower(os.Getenv(miniotest.EnvTmpfs)) {
+	case "0", "false", "off", "no":
+		return true
+	}
+	return false
+}
+
+// TestStartTmpfs checks that the shared server keeps its data on a tmpfs
+// of the configured size, unless the environment turns that off.
+func TestStartTmpfs(t *testing.T) {
+	srv := miniotest.Start(t)
+	got := dataTmpfs(t, srv.Container)
+	if tmpfsOff() {
+		assert.Empty(t, got, "%s=%s: /data on disk", miniotest.EnvTmpfs, os.Getenv(miniotest.EnvTmpfs))
+		return
+	}
+	size := miniotest.DefaultTmpfsSize
+	if v := strings.ToLower(os.Getenv(miniotest.EnvTmpfs)); v != "" && v != "1" && v != "true" && v != "on" && v != "yes" {
+		size = v
+	}
+	assert.Contains(t, got, "size="+size, "/data is a tmpfs")
 }
 
 func TestStartShared(t *testing.T) {
@@ -111,6 +148,8 @@ func TestStartFreshStopStart(t *testing.T) {
 	require.NotEqual(t, shared.Endpoint, srv.Endpoint, "StartFresh gives a server of the test's own")
 	assert.Equal(t, "fresh-user", srv.AccessKey)
 
+	assert.Empty(t, dataTmpfs(t, srv.Container), "a StartFresh server keeps /data on disk by default")
+
 	bucket := srv.NewBucket(t)
 	put(t, srv.Client(), bucket, "k", "survives a restart")
 
@@ -125,8 +164,15 @@ func TestStartFreshStopStart(t *testing.T) {
 	assert.Equal(t, "survives a restart", got)
 }
 
+// TestStartFreshPause pauses a server with its data on a tmpfs: pausing,
+// unlike stopping, keeps it.
 func TestStartFreshPause(t *testing.T) {
-	srv := miniotest.StartFresh(t, nil)
+	srv := miniotest.StartFresh(t, &miniotest.Options{Tmpfs: true})
+	if !tmpfsOff() {
+		assert.Contains(t, dataTmpfs(t, srv.Container), "size=", "Options.Tmpfs puts /data on a tmpfs")
+	}
+	bucket := srv.NewBucket(t)
+	put(t, srv.Client(), bucket, "k", "survives a pause")
 	srv.Pause(t)
 	hc := &http.Client{Timeout: 500 * time.Millisecond}
 	_, err := hc.Get(srv.URL + "/minio/health/live")
@@ -136,4 +182,41 @@ func TestStartFreshPause(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	got, err := get(t, srv.Client(), bucket, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "survives a pause", got)
+}
+
+// BenchmarkDataDir writes objects to a server with /data on the
+// container's disk and to one with /data on a tmpfs (the default of
+// Start), so one run shows what the tmpfs saves. Each server is the
+// benchmark's own.
+func BenchmarkDataDir(b *testing.B) {
+	if tmpfsOff() {
+		b.Skipf("%s turns tmpfs off", miniotest.EnvTmpfs)
+	}
+	for _, size := range []int{4 << 10, 1 << 20, 16 << 20} {
+		data := bytes.Repeat([]byte{'x'}, size)
+		for _, c := range []struct {
+			name string
+			opts *miniotest.Options
+		}{
+			{"disk", nil},
+			{"tmpfs", &miniotest.Options{Tmpfs: true}},
+		} {
+			b.Run(fmt.Sprintf("%dKiB/%s", size>>10, c.name), func(b *testing.B) {
+				srv := miniotest.StartFresh(b, c.opts)
+				bucket := srv.NewBucket(b)
+				b.SetBytes(int64(size))
+				i := 0
+				for b.Loop() {
+					i++
+					_, err := srv.Client().PutObject(context.Background(), bucket, fmt.Sprint("k", i%50), bytes.NewReader(data), int64(size), minio.PutObjectOptions{})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
 }
