@@ -50,14 +50,15 @@ strata-bench/<random>/, deleted at the end, also after an error or Ctrl-C.`,
 		"strata bench file:///var/lib/synapse/media_store",
 		"strata bench minio://127.0.0.1:9000/media --large-size 0 --concurrency 1,16,64",
 	},
-	define: func(fs *flag.FlagSet) { new(benchFlags).define(fs) },
+	minPos:   1,
+	maxPos:   1,
+	newFlags: flagsOf[benchFlags],
+	run:      runBench,
 }
 
-func init() { benchCommand.run = runBench }
-
-func runBench(ctx context.Context, e *env, args []string) int {
-	var f benchFlags
-	s, status, ok := openCommand(ctx, e, benchCommand, args, 1, 1, f.define)
+func runBench(ctx context.Context, e *env, in *invocation) int {
+	f := in.flags.(*benchFlags)
+	s, status, ok := in.open(ctx, e)
 	if !ok {
 		return status
 	}

@@ -52,7 +52,7 @@ func opFailed(ctx context.Context, e *env, cmd string, err error, rawURL string)
 }
 
 // session is a command that works on one location, the first of its
-// positional arguments, opened by openCommand.
+// positional arguments, opened by invocation.open.
 type session struct {
 	e    *env
 	name string
@@ -64,23 +64,17 @@ type session struct {
 	stop func()
 }
 
-// openCommand parses the arguments of c, which takes minPos to maxPos
-// positional arguments (-1: no limit), and opens the location of the
-// first one. When ok is false the command returns status at once (help
-// was printed, or the arguments or the location were wrong); otherwise it
-// calls close when done.
-func openCommand(ctx context.Context, e *env, c *command, args []string, minPos, maxPos int, define func(*flag.FlagSet)) (s *session, status int, ok bool) {
-	pos, done, status := parseCommand(e, c, args, minPos, maxPos, define)
-	if done {
-		return nil, status, false
-	}
+// open opens the location the first positional argument names, for a
+// command that works on one. When ok is false the command returns status
+// at once (the location was wrong); otherwise it calls close when done.
+func (in *invocation) open(ctx context.Context, e *env) (s *session, status int, ok bool) {
 	ctx, stop := interruptible(ctx, e)
-	p, err := openLocation(ctx, pos[0])
+	p, err := openLocation(ctx, in.pos[0])
 	if err != nil {
 		stop()
-		return nil, fail(e, exitError, "%s: %v", c.name, err), false
+		return nil, fail(e, exitError, "%s: %v", in.cmd.name, err), false
 	}
-	return &session{e: e, name: c.name, ctx: ctx, p: p, pos: pos, stop: stop}, 0, true
+	return &session{e: e, name: in.cmd.name, ctx: ctx, p: p, pos: in.pos, stop: stop}, 0, true
 }
 
 // close closes the location and releases the signal handler.
@@ -133,14 +127,15 @@ Keys are printed one per line in key order. With --long, each line is
 		"strata ls 's3://media-bucket?region=eu-central-1' --long",
 		"strata ls minio://127.0.0.1:9000/media --json | jq .size",
 	},
-	define: func(fs *flag.FlagSet) { new(lsFlags).define(fs) },
+	minPos:   1,
+	maxPos:   2,
+	newFlags: flagsOf[lsFlags],
+	run:      runLs,
 }
 
-func init() { lsCommand.run = runLs }
-
-func runLs(ctx context.Context, e *env, args []string) int {
-	var f lsFlags
-	s, status, ok := openCommand(ctx, e, lsCommand, args, 1, 2, f.define)
+func runLs(ctx context.Context, e *env, in *invocation) int {
+	f := in.flags.(*lsFlags)
+	s, status, ok := in.open(ctx, e)
 	if !ok {
 		return status
 	}
@@ -192,14 +187,15 @@ var statCommand = &command{
 		"strata stat file:///var/lib/synapse/media_store local_content/ab/cd/efghijklmnop",
 		"strata stat 's3://media-bucket?region=eu-central-1' local_content/ab/cd/efgh --json",
 	},
-	define: func(fs *flag.FlagSet) { new(statFlags).define(fs) },
+	minPos:   2,
+	maxPos:   -1,
+	newFlags: flagsOf[statFlags],
+	run:      runStat,
 }
 
-func init() { statCommand.run = runStat }
-
-func runStat(ctx context.Context, e *env, args []string) int {
-	var f statFlags
-	s, status, ok := openCommand(ctx, e, statCommand, args, 2, -1, f.define)
+func runStat(ctx context.Context, e *env, in *invocation) int {
+	f := in.flags.(*statFlags)
+	s, status, ok := in.open(ctx, e)
 	if !ok {
 		return status
 	}
@@ -253,14 +249,15 @@ var catCommand = &command{
 		"strata cat file:///var/lib/synapse/media_store local_content/ab/cd/efghijklmnop > photo.jpg",
 		"strata cat 's3://media-bucket?region=eu-central-1' local_content/ab/cd/efgh --length 16 | xxd",
 	},
-	define: func(fs *flag.FlagSet) { new(catFlags).define(fs) },
+	minPos:   2,
+	maxPos:   2,
+	newFlags: flagsOf[catFlags],
+	run:      runCat,
 }
 
-func init() { catCommand.run = runCat }
-
-func runCat(ctx context.Context, e *env, args []string) int {
-	var f catFlags
-	s, status, ok := openCommand(ctx, e, catCommand, args, 2, 2, f.define)
+func runCat(ctx context.Context, e *env, in *invocation) int {
+	f := in.flags.(*catFlags)
+	s, status, ok := in.open(ctx, e)
 	if !ok {
 		return status
 	}
@@ -304,17 +301,14 @@ SRC-URL "-" reads the object from stdin.`,
 		"strata cp minio://127.0.0.1:9000/media a/b minio://127.0.0.1:9000/media a/c",
 		"curl -s https://example.org/logo.png | strata cp - logo.png file:///srv/media --content-type image/png",
 	},
-	define: func(fs *flag.FlagSet) { new(cpFlags).define(fs) },
+	minPos:   3,
+	maxPos:   4,
+	newFlags: flagsOf[cpFlags],
+	run:      runCp,
 }
 
-func init() { cpCommand.run = runCp }
-
-func runCp(ctx context.Context, e *env, args []string) int {
-	var f cpFlags
-	pos, done, status := parseCommand(e, cpCommand, args, 3, 4, f.define)
-	if done {
-		return status
-	}
+func runCp(ctx context.Context, e *env, in *invocation) int {
+	f, pos := in.flags.(*cpFlags), in.pos
 	srcKey, dstKey := pos[1], pos[1]
 	if len(pos) == 4 {
 		dstKey = pos[3]
@@ -398,14 +392,15 @@ given; deleting it is not an error for the store.`,
 		"strata rm file:///srv/media local_content/ab/cd/efgh local_thumbnails/ab/cd/efgh/32-32-image-jpeg",
 		"strata rm 's3://media-bucket?region=eu-central-1' tmp/upload-1 -f",
 	},
-	define: func(fs *flag.FlagSet) { new(rmFlags).define(fs) },
+	minPos:   2,
+	maxPos:   -1,
+	newFlags: flagsOf[rmFlags],
+	run:      runRm,
 }
 
-func init() { rmCommand.run = runRm }
-
-func runRm(ctx context.Context, e *env, args []string) int {
-	var f rmFlags
-	s, status, ok := openCommand(ctx, e, rmCommand, args, 2, -1, f.define)
+func runRm(ctx context.Context, e *env, in *invocation) int {
+	f := in.flags.(*rmFlags)
+	s, status, ok := in.open(ctx, e)
 	if !ok {
 		return status
 	}

@@ -76,10 +76,36 @@ type command struct {
 	summary  string
 	details  string // more text for help, may be empty
 	examples []string
-	// define registers the command's flags, for help; nil when it has
-	// none.
-	define func(fs *flag.FlagSet)
-	run    func(ctx context.Context, e *env, args []string) int
+	// minPos and maxPos bound the number of positional arguments; maxPos
+	// -1 means no limit.
+	minPos, maxPos int
+	// newFlags registers the command's flags on fs and returns their
+	// values (see flagsOf); nil when it has none.
+	newFlags func(fs *flag.FlagSet) any
+	// run runs the command, its command line parsed.
+	run func(ctx context.Context, e *env, in *invocation) int
+}
+
+// invocation is a command line of one command, parsed.
+type invocation struct {
+	cmd *command
+	// args are the arguments as given after the command's name.
+	args []string
+	// flags is what the command's newFlags returned, its flags set.
+	flags any
+	// pos are the positional arguments.
+	pos []string
+}
+
+// flagsOf is a command's newFlags for flags held in a T whose define
+// method registers them.
+func flagsOf[T any, P interface {
+	*T
+	define(fs *flag.FlagSet)
+}](fs *flag.FlagSet) any {
+	f := P(new(T))
+	f.define(fs)
+	return f
 }
 
 var commands []*command
@@ -154,7 +180,11 @@ func run(ctx context.Context, e *env, args []string) int {
 	if c == nil {
 		return fail(e, exitError, "unknown command %q; run 'strata help' for the list", name)
 	}
-	return c.run(ctx, e, args[1:])
+	in, done, status := c.parse(e, args[1:])
+	if done {
+		return status
+	}
+	return c.run(ctx, e, in)
 }
 
 func lookup(name string) *command {
@@ -208,13 +238,23 @@ func commandHelp(w io.Writer, c *command) {
 
 // flags returns the command's flag set with nothing parsed, for help.
 func (c *command) flags() *flag.FlagSet {
-	if c.define == nil {
+	if c.newFlags == nil {
 		return nil
 	}
+	fs, _ := c.flagSet()
+	return fs
+}
+
+// flagSet returns a flag set with the command's flags registered, and
+// their values.
+func (c *command) flagSet() (*flag.FlagSet, any) {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	c.define(fs)
-	return fs
+	var values any
+	if c.newFlags != nil {
+		values = c.newFlags(fs)
+	}
+	return fs, values
 }
 
 // fail prints one line "strata: msg" on stderr and returns status. Line
@@ -272,13 +312,11 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// parseCommand sets up c's flags, parses args and checks the number of
+// parse parses the command's arguments and checks the number of
 // positional arguments. When it returns done, the command returns status:
 // help was printed, or the arguments were wrong.
-func parseCommand(e *env, c *command, args []string, minPos, maxPos int, define func(*flag.FlagSet)) (pos []string, done bool, status int) {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	define(fs)
+func (c *command) parse(e *env, args []string) (in *invocation, done bool, status int) {
+	fs, values := c.flagSet()
 	pos, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		commandHelp(e.stdout, c)
@@ -287,24 +325,20 @@ func parseCommand(e *env, c *command, args []string, minPos, maxPos int, define 
 	if err != nil {
 		return nil, true, fail(e, exitError, "%s: %v; run 'strata help %s'", c.name, err, c.name)
 	}
-	if len(pos) < minPos || (maxPos >= 0 && len(pos) > maxPos) {
+	if len(pos) < c.minPos || (c.maxPos >= 0 && len(pos) > c.maxPos) {
 		return nil, true, fail(e, exitError, "%s: wrong number of arguments; usage: strata %s %s", c.name, c.name, c.args)
 	}
-	return pos, false, 0
+	return &invocation{cmd: c, args: args, flags: values, pos: pos}, false, 0
 }
 
 var versionCommand = &command{
 	name:    "version",
 	args:    "",
 	summary: "Print the version of strata and of Go it was built with.",
+	run:     runVersion,
 }
 
-func init() { versionCommand.run = runVersion }
-
-func runVersion(ctx context.Context, e *env, args []string) int {
-	if _, done, status := parseCommand(e, versionCommand, args, 0, 0, func(*flag.FlagSet) {}); done {
-		return status
-	}
+func runVersion(ctx context.Context, e *env, in *invocation) int {
 	v, goV := "(devel)", ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if bi.Main.Version != "" {

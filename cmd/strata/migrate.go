@@ -77,17 +77,14 @@ failed, 2 when the migration could not run (bad location, listing failed),
 		"strata migrate file:///srv/media s3://media --prefix local_thumbnails/ --dry-run",
 		"strata migrate file:///srv/media s3://media --json -q > summary.json",
 	},
-	define: func(fs *flag.FlagSet) { new(migrateFlags).define(fs) },
+	minPos:   2,
+	maxPos:   2,
+	newFlags: flagsOf[migrateFlags],
+	run:      runMigrate,
 }
 
-func init() { migrateCommand.run = runMigrate }
-
-func runMigrate(ctx context.Context, e *env, args []string) int {
-	var f migrateFlags
-	pos, done, status := parseCommand(e, migrateCommand, args, 2, 2, f.define)
-	if done {
-		return status
-	}
+func runMigrate(ctx context.Context, e *env, in *invocation) int {
+	f, pos := in.flags.(*migrateFlags), in.pos
 	if f.workers < 1 {
 		return badWorkers(e, "migrate")
 	}
@@ -195,7 +192,7 @@ func runMigrate(ctx context.Context, e *env, args []string) int {
 	case runErr != nil && !interrupted:
 		return fail(e, exitError, "migrate: %v%s", runErr, hint(runErr, whichURL(runErr, srcURL, dstURL)))
 	case interrupted:
-		fmt.Fprintf(e.stderr, "strata: stopped before the end; to resume, run the same command again:\n  strata migrate %s\n", shellArgs(args))
+		fmt.Fprintf(e.stderr, "strata: stopped before the end; to resume, run the same command again:\n  strata migrate %s\n", shellArgs(in.args))
 		return exitInterrupted
 	case sum.Failed > 0:
 		return fail(e, exitFailed, "migrate: %d objects failed and were left at the source; run the same command again to retry them", sum.Failed)

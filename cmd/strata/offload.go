@@ -72,17 +72,14 @@ in use), 130 when interrupted.`,
 		"strata offload /var/cache/strata s3://media --dry-run",
 		"strata offload /var/cache/strata s3://media --json -q > summary.json",
 	},
-	define: func(fs *flag.FlagSet) { new(offloadFlags).define(fs) },
+	minPos:   2,
+	maxPos:   2,
+	newFlags: flagsOf[offloadFlags],
+	run:      runOffload,
 }
 
-func init() { offloadCommand.run = runOffload }
-
-func runOffload(ctx context.Context, e *env, args []string) int {
-	var f offloadFlags
-	pos, done, status := parseCommand(e, offloadCommand, args, 2, 2, f.define)
-	if done {
-		return status
-	}
+func runOffload(ctx context.Context, e *env, in *invocation) int {
+	f, pos := in.flags.(*offloadFlags), in.pos
 	if f.workers < 1 {
 		return badWorkers(e, "offload")
 	}
@@ -221,13 +218,13 @@ func runOffload(ctx context.Context, e *env, args []string) int {
 	}
 	if !f.out.quiet || f.out.json {
 		printOffloadSummary(e.stdout, f.out.json, offloadSummary{
-			OffloadResult: res, cache: dir, remote: remoteURL, dryRun: f.dryRun, stopped: interrupted,
+			OffloadResult: res, cache: dir, remote: remoteURL, keptWhy: keptWhy(f), dryRun: f.dryRun, stopped: interrupted,
 			elapsed: elapsed, pendingUploads: pending.PendingUploads, pendingDeletes: pending.PendingDeletes,
 		})
 	}
 	switch {
 	case interrupted:
-		fmt.Fprintf(e.stderr, "strata: stopped before the end; to finish, run the same command again:\n  strata offload %s\n", shellArgs(args))
+		fmt.Fprintf(e.stderr, "strata: stopped before the end; to finish, run the same command again:\n  strata offload %s\n", shellArgs(in.args))
 		return exitInterrupted
 	case res.Failed > 0:
 		return fail(e, exitFailed, "offload: %d objects failed and were kept in the cache; run the same command again to retry them", res.Failed)
@@ -235,6 +232,17 @@ func runOffload(ctx context.Context, e *env, args []string) int {
 		return fail(e, exitFailed, "offload: %v%s", runErr, hint(runErr, remoteURL))
 	}
 	return exitOK
+}
+
+// keptWhy says why offload kept verified local copies.
+func keptWhy(f *offloadFlags) string {
+	switch {
+	case f.keepLocal:
+		return "--keep-local"
+	case f.olderThan != 0:
+		return "read within --older-than " + f.olderThan.String()
+	}
+	return "read while offload ran"
 }
 
 // noBound is the byte bound the cache is opened with: offload writes
@@ -357,27 +365,14 @@ func planOffload(ctx context.Context, c *cache.Cache, remote storage.Provider, o
 	for range o.workers {
 		wg.Go(func() {
 			for e := range work {
-				var acts []offloadAction
-				var r tiered.OffloadResult
-				err := planEntry(ctx, remote, e, o, now, &r, &acts)
+				info, err := remote.Stat(ctx, e.Key)
 				mu.Lock()
 				res.Scanned++
-				res.Uploaded += r.Uploaded
-				res.UploadedBytes += r.UploadedBytes
-				res.Verified += r.Verified
-				res.Dropped += r.Dropped
-				res.DroppedBytes += r.DroppedBytes
-				res.Stale += r.Stale
-				res.Missing += r.Missing
-				res.Unverified += r.Unverified
-				if err != nil {
+				if err = planEntry(e, info, err, o, now, &res, report); err != nil {
 					res.Failed++
 					if len(errs) < 10 {
 						errs = append(errs, err)
 					}
-				}
-				for _, a := range acts {
-					report(a)
 				}
 				progress(res)
 				mu.Unlock()
@@ -404,11 +399,12 @@ func planOffload(ctx context.Context, c *cache.Cache, remote storage.Provider, o
 	return res, nil
 }
 
-// planEntry decides for one entry as Store.Offload does: upload when it is
-// pending or the remote lacks it (unless skipMissing), drop a clean copy
-// that differs from the remote, and drop a verified one idle long enough.
-func planEntry(ctx context.Context, remote storage.Provider, e cache.Entry, o offloadPlan, now time.Time, r *tiered.OffloadResult, acts *[]offloadAction) error {
-	info, err := remote.Stat(ctx, e.Key)
+// planEntry decides for one entry, given the remote's Stat of its key, as
+// Store.Offload does: upload when it is pending or the remote lacks it
+// (unless skipMissing), drop a clean copy that differs from the remote,
+// and drop a verified one idle long enough. It counts in r and reports
+// each upload and drop.
+func planEntry(e cache.Entry, info storage.Info, err error, o offloadPlan, now time.Time, r *tiered.OffloadResult, report func(offloadAction)) error {
 	missing := errors.Is(err, storage.ErrNotFound)
 	if err != nil && !missing {
 		return fmt.Errorf("stat %q at the remote: %w", e.Key, err)
@@ -428,7 +424,7 @@ func planEntry(ctx context.Context, remote storage.Provider, e cache.Entry, o of
 		case e.Pinned:
 			reason = "pending upload, differs at the remote"
 		}
-		*acts = append(*acts, offloadAction{action: "upload", key: e.Key, size: e.Size, reason: reason})
+		report(offloadAction{action: "upload", key: e.Key, size: e.Size, reason: reason})
 		r.Uploaded++
 		r.UploadedBytes += e.Size
 	case missing:
@@ -438,7 +434,7 @@ func planEntry(ctx context.Context, remote storage.Provider, e cache.Entry, o of
 		r.Unverified++
 		return nil
 	default:
-		*acts = append(*acts, offloadAction{action: "drop", key: e.Key, size: e.Size, reason: "older version than the remote's"})
+		report(offloadAction{action: "drop", key: e.Key, size: e.Size, reason: "older version than the remote's"})
 		r.Stale++
 		return nil
 	}
@@ -446,7 +442,7 @@ func planEntry(ctx context.Context, remote storage.Provider, e cache.Entry, o of
 	if o.idle < 0 || now.Sub(e.LastAccess) < o.idle {
 		return nil
 	}
-	*acts = append(*acts, offloadAction{action: "drop", key: e.Key, size: e.Size})
+	report(offloadAction{action: "drop", key: e.Key, size: e.Size})
 	r.Dropped++
 	r.DroppedBytes += e.Size
 	return nil
@@ -474,6 +470,7 @@ func (p *objectPrinter) printOffload(a offloadAction) {
 type offloadSummary struct {
 	tiered.OffloadResult
 	cache, remote                  string
+	keptWhy                        string // why verified copies were kept
 	dryRun, stopped                bool
 	elapsed                        time.Duration
 	pendingUploads, pendingDeletes int
@@ -519,16 +516,16 @@ func printOffloadSummary(w io.Writer, asJSON bool, s offloadSummary) {
 		})
 		return
 	}
-	uploaded, dropped := "uploaded:", "dropped:"
+	uploaded, dropped, freed := "uploaded:", "dropped:", "freed"
 	if s.dryRun {
-		uploaded, dropped = "to upload:", "to drop:"
+		uploaded, dropped, freed = "to upload:", "to drop:", "to free"
 		fmt.Fprintln(w, "dry run: nothing was changed")
 	}
 	fmt.Fprintf(w, "%-11s %8d objects  %s\n", uploaded, s.Uploaded, humanBytes(s.UploadedBytes))
 	fmt.Fprintf(w, "%-11s %8d objects (same size and SHA-256 at the remote)\n", "verified:", s.Verified)
-	fmt.Fprintf(w, "%-11s %8d local copies  %s freed\n", dropped, s.Dropped, humanBytes(s.DroppedBytes))
+	fmt.Fprintf(w, "%-11s %8d local copies  %s %s\n", dropped, s.Dropped, humanBytes(s.DroppedBytes), freed)
 	if kept > 0 {
-		fmt.Fprintf(w, "%-11s %8d local copies (read too recently, or --keep-local)\n", "kept:", kept)
+		fmt.Fprintf(w, "%-11s %8d local copies (%s)\n", "kept:", kept, s.keptWhy)
 	}
 	for _, l := range []struct {
 		label string
@@ -551,6 +548,9 @@ func printOffloadSummary(w io.Writer, asJSON bool, s offloadSummary) {
 	if s.pendingUploads > 0 || s.pendingDeletes > 0 {
 		fmt.Fprintf(w, "still pending: %d uploads, %d remote deletes (sent when the cache is next opened)\n", s.pendingUploads, s.pendingDeletes)
 	}
-	fmt.Fprintf(w, "elapsed %s, %d of %d entries checked, %s/s uploaded\n", s.elapsed.Round(time.Millisecond),
-		s.Scanned, s.Total, humanBytes(int64(float64(s.UploadedBytes)/secs)))
+	fmt.Fprintf(w, "elapsed %s, %d of %d entries checked", s.elapsed.Round(time.Millisecond), s.Scanned, s.Total)
+	if !s.dryRun {
+		fmt.Fprintf(w, ", %s/s uploaded", humanBytes(int64(float64(s.UploadedBytes)/secs)))
+	}
+	fmt.Fprintln(w)
 }

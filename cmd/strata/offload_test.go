@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -80,25 +79,6 @@ func entriesOf(objects map[string]cacheObject) map[string]cacheEntry {
 	return out
 }
 
-// storeContents reads every object of the location rawURL.
-func storeContents(t *testing.T, rawURL string) map[string][]byte {
-	t.Helper()
-	p, err := storage.Open(t.Context(), rawURL)
-	require.NoError(t, err)
-	defer p.Close()
-	out := map[string][]byte{}
-	for info, err := range p.List(t.Context(), nil) {
-		require.NoError(t, err)
-		rc, _, err := p.Get(t.Context(), info.Key, nil)
-		require.NoError(t, err)
-		data, err := io.ReadAll(rc)
-		require.NoError(t, err)
-		require.NoError(t, rc.Close())
-		out[info.Key] = data
-	}
-	return out
-}
-
 // putAll stores objects at the location rawURL through strata, so that
 // the store records their checksums.
 func putAll(t *testing.T, rawURL string, objects map[string][]byte) {
@@ -131,7 +111,8 @@ func objectLines(t *testing.T, stdout string) []string {
 func TestOffloadToDirectory(t *testing.T) {
 	r := newRunner(t)
 	dir := filepath.Join(t.TempDir(), "cache")
-	remote := fileURL(t.TempDir())
+	remoteDir := t.TempDir()
+	remote := fileURL(remoteDir)
 	now := time.Now()
 	old := now.Add(-40 * 24 * time.Hour)
 	data := func(s string) []byte { return []byte(strings.Repeat(s, 100)) }
@@ -174,7 +155,7 @@ func TestOffloadToDirectory(t *testing.T) {
 	assert.Equal(t, 4, num(t, sum, "uploaded"))
 	assert.Equal(t, 2, num(t, sum, "dropped"))
 	assert.Equal(t, 1, num(t, sum, "stale"))
-	assert.Equal(t, remoteBefore, storeContents(t, remote), "the remote is untouched")
+	assert.Equal(t, remoteBefore, readTree(t, remoteDir), "the remote is untouched")
 	assert.Equal(t, cacheBefore, cacheContents(t, dir), "the cache is untouched")
 
 	res = r.run("offload", dir, remote, "--dry-run")
@@ -204,7 +185,7 @@ func TestOffloadToDirectory(t *testing.T) {
 		"local_content/ol/d1/lost":  data("c1"),
 		"local_content/ol/d2/there": data("c2"),
 		"local_content/ol/d4/stale": data("new"),
-	}, storeContents(t, remote))
+	}, readTree(t, remoteDir))
 	assert.Equal(t, entriesOf(map[string]cacheObject{
 		"local_content/pe/nd/one": {data: data("p1")},
 		"local_content/pe/nd/two": {data: data("p2")},
@@ -222,13 +203,14 @@ func TestOffloadToDirectory(t *testing.T) {
 	assert.Regexp(t, `(?m)^uploaded: +0 objects`, res.stdout)
 	assert.Regexp(t, `(?m)^dropped: +3 local copies  600 B freed$`, res.stdout)
 	assert.Empty(t, cacheContents(t, dir))
-	assert.Len(t, storeContents(t, remote), 6)
+	assert.Len(t, readTree(t, remoteDir), 6)
 }
 
 func TestOffloadKeepsWhatFailsAndExitsNonZero(t *testing.T) {
 	r := newRunner(t)
 	dir := filepath.Join(t.TempDir(), "cache")
-	remote := fileURL(t.TempDir())
+	remoteDir := t.TempDir()
+	remote := fileURL(remoteDir)
 	// The remote holds a file "a", so "a/b" cannot be stored there.
 	putAll(t, remote, map[string][]byte{"a": []byte("a file")})
 	fillCache(t, dir, time.Now(), map[string]cacheObject{
@@ -246,7 +228,7 @@ func TestOffloadKeepsWhatFailsAndExitsNonZero(t *testing.T) {
 	assert.NotContains(t, res.stderr, "panic")
 	assert.Equal(t, entriesOf(map[string]cacheObject{"a/b": {data: []byte("under a"), pinned: true}}), cacheContents(t, dir),
 		"the failed object is still a pending upload")
-	assert.Equal(t, map[string][]byte{"a": []byte("a file"), "ok/1": []byte("fine")}, storeContents(t, remote))
+	assert.Equal(t, map[string][]byte{"a": []byte("a file"), "ok/1": []byte("fine")}, readTree(t, remoteDir))
 }
 
 func TestOffloadUsageErrorsAreOneLine(t *testing.T) {
@@ -255,7 +237,8 @@ func TestOffloadUsageErrorsAreOneLine(t *testing.T) {
 	fillCache(t, dir, time.Now(), map[string]cacheObject{"k": {data: []byte("v"), pinned: true}})
 	before := cacheContents(t, dir)
 	plain := t.TempDir()
-	remote := fileURL(t.TempDir())
+	remoteDir := t.TempDir()
+	remote := fileURL(remoteDir)
 	const secret = "SEKRETsekret123"
 	for _, tc := range []struct {
 		args []string
@@ -291,7 +274,7 @@ func TestOffloadUsageErrorsAreOneLine(t *testing.T) {
 	assert.Contains(t, res.stderr, "stop the process using the cache first")
 
 	assert.Equal(t, before, cacheContents(t, dir), "nothing changed")
-	assert.Empty(t, storeContents(t, remote))
+	assert.Empty(t, readTree(t, remoteDir))
 }
 
 func TestOffloadProgressLines(t *testing.T) {

@@ -47,17 +47,14 @@ be read), 130 when interrupted.`,
 		"strata verify file:///srv/media minio://minio.internal:9000/media --prefix local_content/",
 		"strata verify file:///srv/media b2://media --size-only -q && echo all there",
 	},
-	define: func(fs *flag.FlagSet) { new(verifyFlags).define(fs) },
+	minPos:   2,
+	maxPos:   2,
+	newFlags: flagsOf[verifyFlags],
+	run:      runVerify,
 }
 
-func init() { verifyCommand.run = runVerify }
-
-func runVerify(ctx context.Context, e *env, args []string) int {
-	var f verifyFlags
-	pos, done, status := parseCommand(e, verifyCommand, args, 2, 2, f.define)
-	if done {
-		return status
-	}
+func runVerify(ctx context.Context, e *env, in *invocation) int {
+	f, pos := in.flags.(*verifyFlags), in.pos
 	if f.workers < 1 {
 		return badWorkers(e, "verify")
 	}
