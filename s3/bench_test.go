@@ -136,29 +136,39 @@ func BenchmarkLarge256MiB(b *testing.B) {
 			return err
 		})
 	})
-	read := func(r io.ReadCloser) error {
-		defer r.Close()
-		n, err := io.Copy(io.Discard, r)
-		if err == nil && n != size {
-			err = fmt.Errorf("read %d bytes", n)
-		}
-		return err
-	}
 	b.Run("Download", func(b *testing.B) {
+		// One object, with its SHA-256 recorded as strata's Put records it
+		// for smaller objects, read by both: strata verifies it as it
+		// streams, the SDK reads it as it is.
+		_, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
+			Bucket: aws.String(st.Bucket()), Key: aws.String("bench/dl"), Body: onlyReader{bytes.NewReader(data)},
+			Metadata: map[string]string{metaSHA256: sha(data)},
+		})
+		require.NoError(b, err)
 		pair(b, size, func() error {
-			out, err := st.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String("bench/sdk")})
+			out, err := st.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String("bench/dl")})
 			if err != nil {
 				return err
 			}
-			return read(out.Body)
+			return readAll(out.Body, size)
 		}, func() error {
-			rc, _, err := st.Get(ctx, "bench/strata", nil)
+			rc, _, err := st.Get(ctx, "bench/dl", nil)
 			if err != nil {
 				return err
 			}
-			return read(rc)
+			return readAll(rc, size)
 		})
 	})
+}
+
+// readAll reads r to its end, closes it, and checks it held size bytes.
+func readAll(r io.ReadCloser, size int64) error {
+	defer r.Close()
+	n, err := io.Copy(io.Discard, r)
+	if err == nil && n != size {
+		err = fmt.Errorf("read %d bytes, want %d", n, size)
+	}
+	return err
 }
 
 // BenchmarkUploadTLS256MiB is the 256 MiB upload over TLS (to the test
@@ -243,29 +253,27 @@ func BenchmarkSmall2000x64KiB(b *testing.B) {
 		})
 	})
 	b.Run("Download", func(b *testing.B) {
-		read := func(r io.ReadCloser) error {
-			defer r.Close()
-			n, err := io.Copy(io.Discard, r)
-			if err == nil && n != size {
-				err = fmt.Errorf("read %d bytes", n)
-			}
+		// The objects are stored by strata, with their SHA-256, and read
+		// by both.
+		require.NoError(b, each(func(i int) error {
+			_, err := st.Put(ctx, key("dl", i), bytes.NewReader(data), nil)
 			return err
-		}
+		}))
 		pair(b, count*size, func() error {
 			return each(func(i int) error {
-				out, err := st.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String(key("sdk", i))})
+				out, err := st.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String(key("dl", i))})
 				if err != nil {
 					return err
 				}
-				return read(out.Body)
+				return readAll(out.Body, size)
 			})
 		}, func() error {
 			return each(func(i int) error {
-				rc, _, err := st.Get(ctx, key("strata", i), nil)
+				rc, _, err := st.Get(ctx, key("dl", i), nil)
 				if err != nil {
 					return err
 				}
-				return read(rc)
+				return readAll(rc, size)
 			})
 		})
 	})

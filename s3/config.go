@@ -4,10 +4,14 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+
+	"github.com/strata-storage/strata/storage"
 )
 
 // Defaults used when the corresponding Config field is zero.
@@ -113,8 +117,9 @@ type SSE struct {
 // Config configures a Store. Only Bucket is required; every other field's
 // zero value means the default described beside it.
 //
-// Config's String and GoString methods hide the secret fields, so a Config
-// may be logged.
+// Config's String, GoString, Format and LogValue methods hide the secret
+// fields (SecretAccessKey, SessionToken, SSE.CustomerKey), so a Config may
+// be printed with any fmt verb or logged with log/slog.
 type Config struct {
 	// Bucket is the bucket to store objects in. Required. The bucket must
 	// exist: New does not create it.
@@ -193,6 +198,17 @@ type Config struct {
 	// B2 hold such keys side by side and do not need it.
 	PrefixConflicts bool
 
+	// SkipVerifyReads turns off the check of whole-object reads. By
+	// default, a Get without a range of an object whose SHA-256 is recorded
+	// (see Checksums in the package documentation) hashes the content as it
+	// is read, and the Read that reaches its end returns an error matching
+	// storage.ErrCorrupt, instead of io.EOF, when the size or the SHA-256
+	// differ from what was recorded. Ranged reads and objects without a
+	// recorded SHA-256 are never checked. The check costs client CPU (the
+	// SHA-256 of every byte read); skip it when something else verifies the
+	// content.
+	SkipVerifyReads bool
+
 	// HTTPClient sends the requests. Nil means the SDK's default transport
 	// (with AWS_CA_BUNDLE applied, when set). Use it for custom TLS roots
 	// (a MinIO with a self-signed certificate), proxies or timeouts; it is
@@ -205,18 +221,50 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// String returns the Config with its secrets hidden.
+// String returns the Config with its secrets hidden: SecretAccessKey,
+// SessionToken and SSE.CustomerKey print as xxxxx when they are set.
 func (c Config) String() string {
-	return fmt.Sprintf("s3.Config{Bucket:%q Region:%q Endpoint:%q Addressing:%s AccessKeyID:%q SecretAccessKey:%s SessionToken:%s StorageClass:%q SSE:%s PartSize:%d Concurrency:%d MaxAttempts:%d RecordLargeSHA256:%t PrefixConflicts:%t}",
-		c.Bucket, c.Region, c.Endpoint, c.Addressing, c.AccessKeyID, hidden(c.SecretAccessKey), hidden(c.SessionToken),
-		c.StorageClass, c.SSE, c.PartSize, c.Concurrency, c.MaxAttempts, c.RecordLargeSHA256, c.PrefixConflicts)
+	return fmt.Sprintf("s3.Config{Bucket:%q Region:%q Endpoint:%q Addressing:%s AccessKeyID:%q SecretAccessKey:%s SessionToken:%s "+
+		"StorageClass:%q SSE:%s PartSize:%d Concurrency:%d MaxAttempts:%d RecordLargeSHA256:%t PrefixConflicts:%t SkipVerifyReads:%t "+
+		"HTTPClient:%s Logger:%s}",
+		c.Bucket, c.Region, redactEndpoint(c.Endpoint), c.Addressing, c.AccessKeyID, hidden(c.SecretAccessKey), hidden(c.SessionToken),
+		c.StorageClass, c.SSE, c.PartSize, c.Concurrency, c.MaxAttempts, c.RecordLargeSHA256, c.PrefixConflicts, c.SkipVerifyReads,
+		isSet(c.HTTPClient != nil), isSet(c.Logger != nil))
 }
 
-// GoString returns the Config with its secrets hidden, for %#v.
+// GoString returns the Config with its secrets hidden, for %#v. It is the
+// same text as String.
 func (c Config) GoString() string { return c.String() }
 
-// LogValue makes a Config safe to pass to log/slog.
-func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+// Format implements fmt.Formatter so that every verb, not only %v, %+v, %s
+// and %#v, prints the Config with its secrets hidden: %q prints a quoted
+// String, anything else String. Without it %d or %x would print the fields
+// one by one, secrets included.
+func (c Config) Format(f fmt.State, verb rune) { format(f, verb, c.String()) }
+
+// LogValue implements slog.LogValuer: a Config logged with log/slog is a
+// group of its fields with the secrets hidden, as in String.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("bucket", c.Bucket),
+		slog.String("region", c.Region),
+		slog.String("endpoint", redactEndpoint(c.Endpoint)),
+		slog.String("addressing", c.Addressing.String()),
+		slog.String("access_key_id", c.AccessKeyID),
+		slog.String("secret_access_key", hiddenValue(c.SecretAccessKey)),
+		slog.String("session_token", hiddenValue(c.SessionToken)),
+		slog.String("storage_class", c.StorageClass),
+		slog.String("sse", c.SSE.String()),
+		slog.Int64("part_size", c.PartSize),
+		slog.Int("concurrency", c.Concurrency),
+		slog.Int("max_attempts", c.MaxAttempts),
+		slog.Bool("record_large_sha256", c.RecordLargeSHA256),
+		slog.Bool("prefix_conflicts", c.PrefixConflicts),
+		slog.Bool("skip_verify_reads", c.SkipVerifyReads),
+		slog.Bool("http_client", c.HTTPClient != nil),
+		slog.Bool("logger", c.Logger != nil),
+	)
+}
 
 // String returns the SSE settings with the customer key hidden.
 func (s SSE) String() string {
@@ -231,6 +279,46 @@ func (s SSE) String() string {
 
 // GoString returns the SSE settings with the customer key hidden.
 func (s SSE) GoString() string { return s.String() }
+
+// Format implements fmt.Formatter, so that every verb prints String.
+func (s SSE) Format(f fmt.State, verb rune) { format(f, verb, s.String()) }
+
+// LogValue implements slog.LogValuer with String.
+func (s SSE) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// format prints text, a value's String, for any verb: quoted for %q.
+func format(f fmt.State, verb rune, text string) {
+	if verb == 'q' {
+		text = strconv.Quote(text)
+	}
+	io.WriteString(f, text)
+}
+
+// hiddenValue is what LogValue shows for a secret: xxxxx when it is set,
+// empty when it is not.
+func hiddenValue(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return "xxxxx"
+}
+
+// redactEndpoint hides user information and secret-looking query
+// parameters in an endpoint that has some: New refuses such an endpoint,
+// but a Config may be printed before New sees it.
+func redactEndpoint(e string) string {
+	if !strings.ContainsAny(e, "@?#") {
+		return e
+	}
+	return storage.RedactString(e)
+}
+
+func isSet(b bool) string {
+	if b {
+		return "set"
+	}
+	return "<nil>"
+}
 
 func hidden(secret string) string {
 	if secret == "" {

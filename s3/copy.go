@@ -128,7 +128,7 @@ func (s *Store) copyObject(ctx context.Context, dst, src, srcETag, contentType s
 	s.sseCopy(in)
 	out, err := s.client.CopyObject(ctx, in)
 	if err != nil {
-		return "", time.Time{}, mapErr("copy", dst, err)
+		return "", time.Time{}, mapErr(ctx, "copy", dst, err)
 	}
 	var etag string
 	mod := responseTime(out.ResultMetadata)
@@ -173,7 +173,7 @@ func (s *Store) multipartCopy(ctx context.Context, dst, src, srcETag string, siz
 	s.sseCreate(create)
 	created, err := s.client.CreateMultipartUpload(ctx, create)
 	if err != nil {
-		return "", time.Time{}, mapErr(op, dst, err)
+		return "", time.Time{}, mapErr(ctx, op, dst, err)
 	}
 	uploadID := aws.ToString(created.UploadId)
 
@@ -235,7 +235,7 @@ feed:
 		if ctx.Err() != nil {
 			return "", time.Time{}, newErr(op, dst, nil, ctx.Err())
 		}
-		return "", time.Time{}, mapErr(op, dst, err)
+		return "", time.Time{}, mapErr(ctx, op, dst, err)
 	}
 	slices.SortFunc(parts, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
 	complete := &s3.CompleteMultipartUploadInput{
@@ -248,7 +248,7 @@ feed:
 	done, err := s.client.CompleteMultipartUpload(ctx, complete)
 	if err != nil {
 		s.abort(ctx, dst, uploadID)
-		return "", time.Time{}, mapErr(op, dst, err)
+		return "", time.Time{}, mapErr(ctx, op, dst, err)
 	}
 	etag := aws.ToString(done.ETag)
 	return etag, s.completedTime(ctx, dst, etag, done.ResultMetadata), nil

@@ -57,6 +57,30 @@
 // bench_test.go) it costs 10 to 15% of upload throughput; with a core to
 // spare, or a remote server, it overlaps with the network.
 //
+// # Verified reads
+//
+// A Get of a whole object (no Range, or a Range of offset 0 and length 0)
+// whose SHA-256 is recorded hashes the content as the caller reads it. At
+// the end, when the bytes read differ in number from the response's
+// Content-Length or in SHA-256 from x-amz-meta-strata-sha256, the Read that
+// would have returned io.EOF returns a *storage.Error matching
+// storage.ErrCorrupt instead (with Op "read"), and so does every later
+// Read. This catches an object whose bytes were replaced behind strata's
+// back with its metadata kept, and corruption on the way. The bytes have
+// been handed to the caller by then: a caller that must not act on
+// corrupt content reads to the end before using it, as io.ReadAll does.
+// A reader closed before its end is not verified.
+//
+// Ranged reads are not verified (the checksum is of the whole object), nor
+// are objects without a recorded SHA-256: objects larger than
+// (Concurrency+1) × PartSize stored without Config.RecordLargeSHA256, and
+// objects written by other tools. Config.SkipVerifyReads (skip_verify_reads
+// in a URL) turns verification off. It costs a SHA-256 of every byte read:
+// objects of 1 MiB or more are hashed in a goroutine beside the reader, in
+// blocks of 256 KiB copied from what Read returned (at most 2 MiB behind),
+// so that the hashing overlaps with the network; smaller ones are hashed
+// as they are read.
+//
 // Since January 2025 aws-sdk-go-v2 sends a CRC checksum with every upload
 // and validates one on every download by default. MinIO, R2, B2 and others
 // answer with errors such as "x-amz-checksum-algorithm ... not implemented"
@@ -92,13 +116,31 @@
 //   - 401, 403, AccessDenied, bad credentials: storage.ErrPermission. S3
 //     answers 403 for a missing key when the caller may not list the bucket;
 //     that is reported as access denied, never as not-found.
+//   - No credentials (the SDK's default chain found none):
+//     storage.ErrPermission, with a message naming AWS_ACCESS_KEY_ID and
+//     AWS_SECRET_ACCESS_KEY, before any request is sent. A 5xx or 429
+//     answer from a server of the chain (STS, SSO, the instance metadata
+//     service) is storage.ErrUnavailable; its refused connections and
+//     timeouts, which are how the instance metadata service is absent off
+//     EC2, count as no credentials.
 //   - 412 PreconditionFailed: storage.ErrExist (Put with IfNotExists).
 //   - 416 InvalidRange: storage.ErrInvalidRange.
-//   - 5xx, 429, SlowDown, timeouts, refused or reset connections:
-//     storage.ErrUnavailable, after the SDK's retries (Config.MaxAttempts).
+//   - 5xx, 429, 499 (MinIO's ClientDisconnected), SlowDown, timeouts,
+//     refused or reset connections: storage.ErrUnavailable, after the SDK's
+//     retries (Config.MaxAttempts; 499 is retried too). A timeout of the
+//     transport (such as http.Transport's ResponseHeaderTimeout or
+//     http.Client's Timeout, in Config.HTTPClient) while the caller's
+//     context is live is storage.ErrUnavailable and does not match
+//     context.DeadlineExceeded, though net/http's error does: it is not the
+//     caller's deadline.
+//   - BadDigest, XAmzContentSHA256Mismatch, and a verified read whose
+//     content does not match its recorded SHA-256: storage.ErrCorrupt.
 //   - NoSuchBucket and other 400s: storage.ErrInvalidArgument.
 //   - context.Canceled and context.DeadlineExceeded stay matchable with
-//     errors.Is.
+//     errors.Is. Once the caller's context has ended, what a request ended
+//     with, unless it is a definite answer such as a 404 (a 499, a reset
+//     connection, a timeout), is reported as the context's error, not as
+//     storage.ErrUnavailable.
 //
 // Error strings carry the bucket, key and the server's message, never
 // credentials or signatures: requests are signed in headers, an endpoint may
@@ -122,8 +164,8 @@
 // scheme, https is assumed), path_style (true or false) or addressing
 // (auto, path, virtual-host), storage_class, sse (none, sse-s3, sse-kms,
 // sse-c), sse_kms_key_id, part_size (bytes, or with a suffix: 64MiB),
-// concurrency, max_attempts, record_large_sha256 and prefix_conflicts
-// (true or false). Unknown parameters are an error.
+// concurrency, max_attempts, and record_large_sha256, prefix_conflicts and
+// skip_verify_reads (true or false). Unknown parameters are an error.
 //
 // Credentials are never taken from the URL: a URL with user information is
 // refused. They come from the SDK's default chain: AWS_ACCESS_KEY_ID,

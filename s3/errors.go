@@ -1,13 +1,16 @@
 package s3
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
 	"strings"
 	"syscall"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -31,7 +34,16 @@ func newErr(op, key string, kind, cause error) error {
 // ErrPermission even for a missing key (S3 answers 403 for a missing key
 // when the caller may not list the bucket). A missing bucket is
 // ErrInvalidArgument, not a missing object: it is a configuration error.
-func mapErr(op, key string, err error) error {
+//
+// ctx is the caller's context. When it has ended, an error that is not a
+// definite answer from the server (a 499, a reset connection, a timeout)
+// is a consequence of the caller giving up, and is reported as the
+// context's error. While it has not, a timeout is the transport's
+// (Transport.ResponseHeaderTimeout, http.Client.Timeout), which net/http
+// reports as matching context.DeadlineExceeded: it is ErrUnavailable, and
+// no longer matches context.DeadlineExceeded, so that a caller does not
+// take it for its own deadline.
+func mapErr(ctx context.Context, op, key string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -39,11 +51,97 @@ func mapErr(op, key string, err error) error {
 	if errors.As(err, &se) && se.Provider == providerName {
 		return err
 	}
-	return newErr(op, key, kindOf(err), scrub(err))
+	kind := kindOf(err)
+	if cerr := ctx.Err(); cerr != nil {
+		switch {
+		case kind != nil && kind != storage.ErrUnavailable:
+			// A definite answer, such as a 404, given before the end.
+		case errors.Is(err, cerr):
+			return newErr(op, key, nil, scrub(err))
+		default:
+			return newErr(op, key, nil, fmt.Errorf("%w (the request ended with: %w)", cerr, scrub(err)))
+		}
+	} else if kind == nil && errors.Is(err, context.DeadlineExceeded) {
+		return newErr(op, key, storage.ErrUnavailable, &transportTimeout{scrub(err)})
+	}
+	return newErr(op, key, kind, scrub(err))
+}
+
+// transportTimeout is a timeout of the HTTP transport while the caller's
+// context is live. It hides the cause's match with context.DeadlineExceeded
+// from errors.Is, and lets errors.As reach the cause's types.
+type transportTimeout struct{ err error }
+
+func (e *transportTimeout) Error() string { return "transport timeout: " + e.err.Error() }
+
+// Timeout reports true, as net.Error's Timeout does.
+func (e *transportTimeout) Timeout() bool { return true }
+
+// As lets errors.As find the SDK's and net/http's errors in the cause.
+func (e *transportTimeout) As(target any) bool { return errors.As(e.err, target) }
+
+// credentialsHint is what a missing-credentials error tells the user to do.
+// It names the places credentials come from, never their values.
+const credentialsHint = "no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY " +
+	"(or AWS_PROFILE with ~/.aws/credentials, or a web identity or instance role), " +
+	"or Config.AccessKeyID and Config.SecretAccessKey"
+
+// credentialsError is a failure of the SDK's credential chain to find
+// credentials, marked by credentialsProvider so that kindOf can tell it
+// apart without reading messages.
+//
+// It has no Unwrap, only As: the chain's own timeouts (such as the
+// instance metadata service's, on a machine that has none) match
+// context.DeadlineExceeded, and the caller must not take them for its own
+// deadline. errors.As still reaches the chain's errors.
+type credentialsError struct{ err error }
+
+func (e *credentialsError) Error() string      { return credentialsHint + ": " + e.err.Error() }
+func (e *credentialsError) As(target any) bool { return errors.As(e.err, target) }
+
+// credentialsProvider wraps the credential provider of the SDK's
+// configuration and marks its errors as credentialsError. It keeps what
+// the SDK asks of a provider: its kind (IsCredentialsProvider, so that an
+// anonymous or cached provider stays recognised) and its sources.
+type credentialsProvider struct{ p aws.CredentialsProvider }
+
+// Retrieve implements aws.CredentialsProvider. A failure while ctx, the
+// request's context, is live is the chain's, and is marked; once ctx has
+// ended it is the caller's doing, and passes as it is.
+func (c *credentialsProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	creds, err := c.p.Retrieve(ctx)
+	if err != nil && ctx.Err() == nil {
+		err = &credentialsError{err}
+	}
+	return creds, err
+}
+
+func (c *credentialsProvider) IsCredentialsProvider(target aws.CredentialsProvider) bool {
+	return aws.IsCredentialsProvider(c.p, target)
+}
+
+func (c *credentialsProvider) ProviderSources() []aws.CredentialSource {
+	if s, ok := c.p.(aws.CredentialProviderSource); ok {
+		return s.ProviderSources()
+	}
+	return nil
 }
 
 // kindOf returns the storage sentinel err means, or nil.
 func kindOf(err error) error {
+	var ce *credentialsError
+	if errors.As(err, &ce) {
+		// The credential chain failed before the request was sent. A
+		// server of the chain (STS, SSO, the instance metadata service)
+		// that answered 5xx or 429 is an outage. Anything else, even a
+		// refused connection or a timeout (how the instance metadata
+		// service is missing off EC2) or a 404, means no credentials.
+		var re interface{ HTTPStatusCode() int }
+		if errors.As(ce.err, &re) && (re.HTTPStatusCode() >= 500 || re.HTTPStatusCode() == 429) {
+			return storage.ErrUnavailable
+		}
+		return storage.ErrPermission
+	}
 	if storage.IsContextError(err) {
 		// The context's own error: callers match it with errors.Is. The SDK
 		// wraps it (smithy.CanceledError), and the cause keeps it.
@@ -72,7 +170,10 @@ func kindOf(err error) error {
 		return storage.ErrInvalidRange
 	case "EntityTooLarge", "MetadataTooLarge", "KeyTooLongError":
 		return storage.ErrTooLarge
-	case "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "XMinioServerNotInitialized":
+	case "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "XMinioServerNotInitialized", "ClientDisconnected":
+		// MinIO answers 499 ClientDisconnected when it lost the request's
+		// body midway; mapErr reports the caller's context instead when
+		// that ended.
 		return storage.ErrUnavailable
 	case "BadDigest", "XAmzContentSHA256Mismatch", "InvalidDigest":
 		return storage.ErrCorrupt
@@ -91,7 +192,9 @@ func kindOf(err error) error {
 		return storage.ErrInvalidRange
 	case status >= 500:
 		return storage.ErrUnavailable
-	case status == 429:
+	case status == 429, status == 499:
+		// 499 (nginx's and MinIO's "client closed request") without a
+		// code, as a HEAD gets it.
 		return storage.ErrUnavailable
 	case status == 400:
 		return storage.ErrInvalidArgument

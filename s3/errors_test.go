@@ -50,6 +50,16 @@ func TestKindOf(t *testing.T) {
 		{apiErr(500, "InternalError"), storage.ErrUnavailable},
 		{apiErr(503, "SlowDown"), storage.ErrUnavailable},
 		{apiErr(502, ""), storage.ErrUnavailable},
+		{apiErr(429, ""), storage.ErrUnavailable},
+		{apiErr(499, "ClientDisconnected"), storage.ErrUnavailable},
+		{apiErr(499, ""), storage.ErrUnavailable},
+		{&credentialsError{errors.New("no EC2 IMDS role found")}, storage.ErrPermission},
+		{&credentialsError{apiErr(404, "")}, storage.ErrPermission},
+		{&credentialsError{apiErr(403, "AccessDenied")}, storage.ErrPermission},
+		{&credentialsError{apiErr(503, "")}, storage.ErrUnavailable},
+		{&credentialsError{&smithyhttp.RequestSendError{Err: syscall.ECONNREFUSED}}, storage.ErrPermission},
+		{&credentialsError{fmt.Errorf("no EC2 IMDS role found, %w", &smithy.OperationError{ServiceID: "ec2imds", Err: context.DeadlineExceeded})}, storage.ErrPermission},
+		{&credentialsError{apiErr(429, "")}, storage.ErrUnavailable},
 		{apiErr(400, "EntityTooLarge"), storage.ErrTooLarge},
 		{apiErr(400, "InvalidArgument"), storage.ErrInvalidArgument},
 		{apiErr(409, "ConditionalRequestConflict"), nil},
@@ -61,29 +71,29 @@ func TestKindOf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, kindOf(tt.err), "%v", tt.err)
-		err := mapErr("get", "k", tt.err)
+		err := mapErr(t.Context(), "get", "k", tt.err)
 		if tt.want != nil {
 			assert.ErrorIs(t, err, tt.want, "%v", tt.err)
 		}
 		assert.ErrorIs(t, err, tt.err, "the cause is kept")
 	}
-	err := mapErr("stat", "k", apiErr(403, "AccessDenied"))
+	err := mapErr(t.Context(), "stat", "k", apiErr(403, "AccessDenied"))
 	assert.ErrorIs(t, err, fs.ErrPermission)
 	assert.NotErrorIs(t, err, fs.ErrNotExist)
 	var ae smithy.APIError
 	require.ErrorAs(t, err, &ae, "errors.As reaches the SDK's error")
 	assert.Equal(t, "AccessDenied", ae.ErrorCode())
-	err = mapErr("get", "k", &smithy.CanceledError{Err: context.Canceled})
+	err = mapErr(t.Context(), "get", "k", &smithy.CanceledError{Err: context.Canceled})
 	assert.ErrorIs(t, err, context.Canceled)
-	assert.Nil(t, mapErr("get", "k", nil))
-	assert.Same(t, err, mapErr("put", "other", err), "an error of this package is not wrapped twice")
+	assert.Nil(t, mapErr(t.Context(), "get", "k", nil))
+	assert.Same(t, err, mapErr(t.Context(), "put", "other", err), "an error of this package is not wrapped twice")
 }
 
 func TestScrub(t *testing.T) {
 	t.Parallel()
 	raw := "https://h/b/k?X-Amz-Credential=AKIA%2F20250101&X-Amz-Signature=deadbeef&x-id=GetObject"
 	err := &smithyhttp.RequestSendError{Err: &url.Error{Op: "Get", URL: raw, Err: syscall.ECONNREFUSED}}
-	got := mapErr("get", "k", err)
+	got := mapErr(t.Context(), "get", "k", err)
 	assert.NotContains(t, got.Error(), "deadbeef")
 	assert.NotContains(t, got.Error(), "AKIA")
 	assert.Contains(t, got.Error(), "connection refused")

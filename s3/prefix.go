@@ -47,7 +47,7 @@ func (s *Store) checkPrefixes(ctx context.Context, op, key string) error {
 			case err == nil:
 				fail(conflict("an object exists under %q, a parent of the key", parent))
 			case !errors.Is(kindOf(err), storage.ErrNotFound) && ctx.Err() == nil:
-				fail(mapErr(op, key, err))
+				fail(mapErr(ctx, op, key, err))
 			}
 		})
 		j := strings.IndexByte(key[i+1:], '/')
@@ -62,7 +62,7 @@ func (s *Store) checkPrefixes(ctx context.Context, op, key string) error {
 		})
 		switch {
 		case err != nil && ctx.Err() == nil:
-			fail(mapErr(op, key, err))
+			fail(mapErr(ctx, op, key, err))
 		case err == nil && len(out.Contents) > 0:
 			fail(conflict("objects exist under the prefix %q, such as %q", key+"/", aws.ToString(out.Contents[0].Key)))
 		}

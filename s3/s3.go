@@ -102,6 +102,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if awsCfg.Region == "" {
 		awsCfg.Region = DefaultRegion
 	}
+	if awsCfg.Credentials != nil {
+		// Mark the chain's failures, so that no credentials at all is
+		// ErrPermission with a message that says what to set.
+		awsCfg.Credentials = &credentialsProvider{awsCfg.Credentials}
+	}
 	s.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		o.HTTPClient = hc
 		if set.endpoint != nil {
@@ -139,8 +144,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			}
 			// AWS answers 409 ConditionalRequestConflict to a conditional
 			// write that raced another one; it asks the client to retry.
+			// MinIO answers 499 ClientDisconnected when it lost a request's
+			// body; while our context lives, the request can be sent again.
 			so.Retryables = append(so.Retryables, retry.RetryableErrorCode{
-				Codes: map[string]struct{}{"ConditionalRequestConflict": {}},
+				Codes: map[string]struct{}{"ConditionalRequestConflict": {}, "ClientDisconnected": {}},
+			}, retry.RetryableHTTPStatusCode{
+				Codes: map[int]struct{}{499: {}},
 			})
 		})
 		o.RetryMaxAttempts = 0
@@ -200,6 +209,12 @@ func (s *Store) begin(ctx context.Context, op, key string, checkKey bool) error 
 // Get implements storage.Provider. A missing key fails here, before any
 // body is read. A Range is sent as an HTTP Range header; the returned Info
 // describes the whole object (its size comes from Content-Range).
+//
+// Reading a whole object whose SHA-256 is recorded verifies it: the Read
+// that reaches the end returns an error matching storage.ErrCorrupt,
+// instead of io.EOF, when the content does not match (see Verified reads
+// in the package documentation, and Config.SkipVerifyReads). Ranged reads
+// are not verified.
 func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
 	const op = "get"
 	if err := s.begin(ctx, op, key, true); err != nil {
@@ -228,7 +243,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 		out, err = s.client.GetObject(ctx, in)
 	}
 	if err != nil {
-		return nil, storage.Info{}, mapErr(op, key, err)
+		return nil, storage.Info{}, mapErr(ctx, op, key, err)
 	}
 	info, err := infoFromGet(key, out)
 	if err != nil {
@@ -236,7 +251,8 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 		return nil, storage.Info{}, newErr(op, key, storage.ErrUnavailable, err)
 	}
 	var body io.Reader = out.Body
-	if rng != nil && (rng.Offset > 0 || rng.Length > 0) {
+	ranged := rng != nil && (rng.Offset > 0 || rng.Length > 0)
+	if ranged {
 		if out.ContentRange == nil {
 			// The server ignored the range (or it was dropped for an empty
 			// object): skip and limit here.
@@ -248,7 +264,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 				}
 				if _, err := io.CopyN(io.Discard, out.Body, rng.Offset); err != nil {
 					out.Body.Close()
-					return nil, storage.Info{}, mapErr(op, key, err)
+					return nil, storage.Info{}, mapErr(ctx, op, key, err)
 				}
 			}
 		}
@@ -256,7 +272,11 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 			body = io.LimitReader(body, rng.Length)
 		}
 	}
-	return &reader{ctx: ctx, r: body, c: out.Body, key: key}, info, nil
+	r := &reader{ctx: ctx, r: body, c: out.Body, key: key}
+	if !ranged && !s.set.SkipVerifyReads && info.SHA256 != "" {
+		r.verify = newVerifier(info.Size, info.SHA256)
+	}
+	return r, info, nil
 }
 
 // rangeHeader returns the HTTP Range header value for r.
@@ -271,25 +291,49 @@ func rangeHeader(r *storage.Range) string {
 // the errors of calls. It checks the Get's context before each read: the
 // transport notices a cancelled context only eventually, and data already
 // buffered (on loopback, possibly the whole object) would still be read.
+// When verify is set, it hashes what it reads and, at the end, reports a
+// content that does not match the recorded size and SHA-256 as
+// storage.ErrCorrupt instead of io.EOF.
 type reader struct {
-	ctx context.Context
-	r   io.Reader
-	c   io.Closer
-	key string
+	ctx    context.Context
+	r      io.Reader
+	c      io.Closer
+	key    string
+	verify *verifier // nil: not verified
+	err    error     // the verdict at the end, returned by every later Read
 }
 
 func (r *reader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
 	if err := r.ctx.Err(); err != nil {
 		return 0, newErr("read", r.key, nil, err)
 	}
 	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = mapErr("read", r.key, err)
+	if r.verify != nil && n > 0 {
+		r.verify.write(p[:n])
+	}
+	switch {
+	case err == io.EOF && r.verify != nil:
+		r.err = io.EOF
+		if verr := r.verify.check(); verr != nil {
+			r.err = newErr("read", r.key, storage.ErrCorrupt, verr)
+		}
+		err = r.err
+	case err != nil && err != io.EOF:
+		err = mapErr(r.ctx, "read", r.key, err)
 	}
 	return n, err
 }
 
-func (r *reader) Close() error { return r.c.Close() }
+// Close closes the body. A reader closed before its end is not verified.
+func (r *reader) Close() error {
+	if r.verify != nil {
+		r.verify.stop()
+	}
+	return r.c.Close()
+}
 
 // Stat implements storage.Provider with a HeadObject request.
 func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
@@ -301,7 +345,7 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 	s.sseCHead(in)
 	out, err := s.client.HeadObject(ctx, in)
 	if err != nil {
-		return storage.Info{}, mapErr(op, key, err)
+		return storage.Info{}, mapErr(ctx, op, key, err)
 	}
 	info := storage.Info{
 		Key:     key,
@@ -401,7 +445,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.set.Bucket, Key: &key})
 	if err != nil {
-		err = mapErr(op, key, err)
+		err = mapErr(ctx, op, key, err)
 		if errors.Is(err, storage.ErrNotFound) {
 			// Some S3-compatible servers answer 404 rather than 204.
 			return nil
@@ -436,7 +480,7 @@ func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[s
 			}
 			out, err := s.client.ListObjectsV2(ctx, in)
 			if err != nil {
-				yield(storage.Info{}, mapErr(op, "", err))
+				yield(storage.Info{}, mapErr(ctx, op, "", err))
 				return
 			}
 			for _, o := range out.Contents {
@@ -481,7 +525,7 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 	}
 	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.set.Bucket, Key: &key}, s3.WithPresignExpires(expiry))
 	if err != nil {
-		return "", mapErr(op, key, err)
+		return "", mapErr(ctx, op, key, err)
 	}
 	return req.URL, nil
 }

@@ -236,7 +236,7 @@ func (u *upload) single(ctx context.Context, c *chunk) (storage.Info, error) {
 	s.ssePut(in)
 	out, err := s.client.PutObject(ctx, in)
 	if err != nil {
-		return storage.Info{}, mapErr("put", u.key, err)
+		return storage.Info{}, mapErr(ctx, "put", u.key, err)
 	}
 	return u.info(c.n, aws.ToString(out.ETag), responseTime(out.ResultMetadata), sha), nil
 }
@@ -309,7 +309,7 @@ func (u *upload) multipart(ctx context.Context, chunks []*chunk, eof bool) (stor
 	created, err := s.client.CreateMultipartUpload(ctx, create)
 	if err != nil {
 		releaseAll(chunks)
-		return storage.Info{}, mapErr("put", u.key, err)
+		return storage.Info{}, mapErr(ctx, "put", u.key, err)
 	}
 	uploadID := aws.ToString(created.UploadId)
 
@@ -339,7 +339,7 @@ func (u *upload) multipart(ctx context.Context, chunks []*chunk, eof bool) (stor
 		// A failed Complete (such as 412 for IfNotExists) leaves the upload
 		// and its parts behind until it is aborted.
 		s.abort(ctx, u.key, uploadID)
-		return storage.Info{}, mapErr("put", u.key, err)
+		return storage.Info{}, mapErr(ctx, "put", u.key, err)
 	}
 	size := u.n
 	etag := aws.ToString(done.ETag)
@@ -456,7 +456,7 @@ func (u *upload) sendParts(ctx context.Context, uploadID string, chunks []*chunk
 		return nil, newErr("put", u.key, nil, ctx.Err())
 	case context.Cause(pctx) != nil && !errors.Is(context.Cause(pctx), context.Canceled):
 		// A part failed; the reader may have seen the cancellation only.
-		return nil, mapErr("put", u.key, context.Cause(pctx))
+		return nil, mapErr(ctx, "put", u.key, context.Cause(pctx))
 	case readErr != nil:
 		return nil, readErr
 	}
@@ -495,6 +495,6 @@ func (s *Store) abort(ctx context.Context, key, uploadID string) {
 	})
 	if err != nil && !errors.Is(kindOf(err), storage.ErrNotFound) {
 		s.set.log.WarnContext(ctx, "s3: could not abort multipart upload; a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes it later",
-			slog.String("bucket", s.set.Bucket), slog.String("key", key), slog.String("upload_id", uploadID), slog.String("error", mapErr("abort", key, err).Error()))
+			slog.String("bucket", s.set.Bucket), slog.String("key", key), slog.String("upload_id", uploadID), slog.String("error", mapErr(actx, "abort", key, err).Error()))
 	}
 }

@@ -23,7 +23,7 @@ func init() {
 }
 
 // urlParams are the query parameters an s3:// URL may carry.
-var urlParams = []string{"region", "endpoint", "path_style", "addressing", "storage_class", "sse", "sse_kms_key_id", "part_size", "concurrency", "max_attempts", "prefix_conflicts", "record_large_sha256"}
+var urlParams = []string{"region", "endpoint", "path_style", "addressing", "storage_class", "sse", "sse_kms_key_id", "part_size", "concurrency", "max_attempts", "prefix_conflicts", "record_large_sha256", "skip_verify_reads"}
 
 // OpenURL opens a Store from an s3:// URL; storage.Open calls it for the
 // "s3" scheme. See the package documentation for the parameters.
@@ -92,7 +92,7 @@ func ConfigFromURL(u *url.URL) (Config, error) {
 	for _, p := range []struct {
 		name string
 		dst  *bool
-	}{{"prefix_conflicts", &cfg.PrefixConflicts}, {"record_large_sha256", &cfg.RecordLargeSHA256}} {
+	}{{"prefix_conflicts", &cfg.PrefixConflicts}, {"record_large_sha256", &cfg.RecordLargeSHA256}, {"skip_verify_reads", &cfg.SkipVerifyReads}} {
 		if v := q.Get(p.name); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {

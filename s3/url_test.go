@@ -52,6 +52,8 @@ func TestConfigFromURL(t *testing.T) {
 		{"s3://media?endpoint=acct.r2.cloudflarestorage.com&region=auto", Config{Bucket: "media", Endpoint: "https://acct.r2.cloudflarestorage.com", Region: "auto"}},
 		{"s3://media?addressing=path&sse=sse-kms&sse_kms_key_id=k1", Config{Bucket: "media", Addressing: AddressingPath, SSE: SSE{Mode: SSEKMS, KMSKeyID: "k1"}}},
 		{"s3://media?sse=aes256&part_size=64M&concurrency=8&max_attempts=5&prefix_conflicts=true", Config{Bucket: "media", SSE: SSE{Mode: SSES3}, PartSize: 64 << 20, Concurrency: 8, MaxAttempts: 5, PrefixConflicts: true}},
+		{"s3://media?skip_verify_reads=true", Config{Bucket: "media", SkipVerifyReads: true}},
+		{"s3://media?skip_verify_reads=false&record_large_sha256=1", Config{Bucket: "media", RecordLargeSHA256: true}},
 	}
 	for _, tt := range tests {
 		cfg, err := ConfigFromURL(mustParse(t, tt.raw))
@@ -64,6 +66,7 @@ func TestConfigFromURL(t *testing.T) {
 		"s3://",
 		"s3://media/path",
 		"s3://media?path_style=maybe",
+		"s3://media?skip_verify_reads=sometimes",
 		"s3://media?sse=rot13",
 		"s3://media?sse=sse-c",
 		"s3://media?sse_kms_key_id=k",

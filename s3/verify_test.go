@@ -1,0 +1,208 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-storage/strata/conformance"
+	"github.com/strata-storage/strata/storage"
+)
+
+// TestGetVerifiesContent replaces an object's bytes behind strata's back,
+// keeping the SHA-256 strata recorded for the original, and reads it back.
+func TestGetVerifiesContent(t *testing.T) {
+	t.Parallel()
+	st, srv := newTestStore(t, nil)
+	ctx := t.Context()
+	cfg := testConfig(srv, st.Bucket())
+	cfg.SkipVerifyReads = true
+	unverified, err := New(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { unverified.Close() })
+
+	// Below asyncMin the content is hashed as it is read; above it, beside
+	// the reader.
+	for _, size := range []int{1000, int(asyncMin) + 3*hashBlock + 5} {
+		orig := conformance.RandomBytes(uint64(size), size)
+		flipped := slices.Clone(orig)
+		flipped[size/2] ^= 1
+		tampered := []struct {
+			name string
+			data []byte
+		}{
+			{"one bit flipped", flipped},
+			{"one byte longer", append(slices.Clone(orig), 'x')},
+			{"one byte shorter", orig[:size-1]},
+		}
+		for _, tc := range tampered {
+			t.Run(fmt.Sprintf("%d/%s", size, tc.name), func(t *testing.T) {
+				key := fmt.Sprintf("%d/%s", size, strings.ReplaceAll(tc.name, " ", "-"))
+				_, err := st.Put(ctx, key, bytes.NewReader(orig), &storage.PutOptions{Metadata: map[string]string{"owner": "alice"}})
+				require.NoError(t, err)
+				got, info := readAllGet(t, st, key, nil)
+				require.True(t, bytes.Equal(orig, got), "an intact object reads back")
+				require.Equal(t, sha(orig), info.SHA256)
+
+				// Overwrite with the plain SDK, with the original's metadata.
+				_, err = st.Client().PutObject(ctx, &s3.PutObjectInput{
+					Bucket: aws.String(st.Bucket()), Key: aws.String(key),
+					Body: bytes.NewReader(tc.data), ContentLength: aws.Int64(int64(len(tc.data))),
+					Metadata: map[string]string{metaSHA256: sha(orig), "owner": "alice"},
+				})
+				require.NoError(t, err)
+
+				rc, info, err := st.Get(ctx, key, nil)
+				require.NoError(t, err, "the call succeeds: the content is checked as it is read")
+				assert.Equal(t, sha(orig), info.SHA256, "Info reports the recorded SHA-256")
+				got, err = io.ReadAll(rc)
+				require.ErrorIs(t, err, storage.ErrCorrupt)
+				assert.Len(t, got, len(tc.data), "the bytes were handed over before the end")
+				var se *storage.Error
+				require.ErrorAs(t, err, &se)
+				assert.Equal(t, "read", se.Op)
+				assert.Equal(t, key, se.Key)
+				assert.Equal(t, "s3", se.Provider)
+				assert.Contains(t, err.Error(), sha(orig), "the message names the recorded SHA-256")
+				n, again := rc.Read(make([]byte, 10))
+				assert.Zero(t, n)
+				assert.ErrorIs(t, again, storage.ErrCorrupt, "every Read after the end reports it")
+				require.NoError(t, rc.Close())
+
+				// A range is not verified: it reads the bytes stored.
+				part, _ := readAllGet(t, st, key, &storage.Range{Offset: 1, Length: 100})
+				assert.Equal(t, tc.data[1:101], part)
+				part, _ = readAllGet(t, st, key, &storage.Range{Offset: int64(size / 2)})
+				assert.Equal(t, tc.data[size/2:], part)
+
+				// Without verification the whole object reads.
+				got, _ = readAllGet(t, unverified, key, nil)
+				assert.True(t, bytes.Equal(tc.data, got))
+			})
+		}
+	}
+
+	t.Run("not recorded", func(t *testing.T) {
+		// Objects written by other tools carry no SHA-256: nothing to
+		// check them against.
+		_, err := st.Client().PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String(st.Bucket()), Key: aws.String("foreign"), Body: strings.NewReader("hello"),
+		})
+		require.NoError(t, err)
+		got, info := readAllGet(t, st, "foreign", nil)
+		assert.Equal(t, "hello", string(got))
+		assert.Empty(t, info.SHA256)
+	})
+
+	t.Run("whole range", func(t *testing.T) {
+		// A Range of offset 0 and length 0 is the whole object, and is
+		// verified.
+		_, err := st.Put(ctx, "whole", strings.NewReader("original"), nil)
+		require.NoError(t, err)
+		_, err = st.Client().CopyObject(ctx, &s3.CopyObjectInput{
+			Bucket: aws.String(st.Bucket()), Key: aws.String("whole-copy"),
+			CopySource: aws.String(st.Bucket() + "/whole"),
+		})
+		require.NoError(t, err)
+		_, err = st.Client().PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String(st.Bucket()), Key: aws.String("whole"), Body: strings.NewReader("replaced"),
+			Metadata: map[string]string{metaSHA256: sha([]byte("original"))},
+		})
+		require.NoError(t, err)
+		rc, _, err := st.Get(ctx, "whole", &storage.GetOptions{Range: &storage.Range{}})
+		require.NoError(t, err)
+		_, err = io.ReadAll(rc)
+		rc.Close()
+		require.ErrorIs(t, err, storage.ErrCorrupt)
+		got, _ := readAllGet(t, st, "whole-copy", &storage.Range{})
+		assert.Equal(t, "original", string(got), "a server-side copy keeps the checksum and verifies")
+	})
+}
+
+// body is a Get's response body for unit tests of reader: it serves data,
+// at most chunk bytes per Read, and records Close.
+type body struct {
+	r      io.Reader
+	chunk  int
+	closed bool
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if len(p) > b.chunk {
+		p = p[:b.chunk]
+	}
+	return b.r.Read(p)
+}
+
+func (b *body) Close() error { b.closed = true; return nil }
+
+func TestReaderVerifies(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{0, 1, 4096, int(asyncMin) - 1, int(asyncMin), int(asyncMin) + hashAhead*hashBlock*2 + 7} {
+		data := conformance.RandomBytes(uint64(size), size)
+		other := conformance.RandomBytes(uint64(size)+1, size)
+		tests := []struct {
+			name     string
+			size     int64
+			sha      string
+			corrupt  bool
+			readSize int
+		}{
+			{"match", int64(size), sha(data), false, 32 << 10},
+			{"match, upper case", int64(size), strings.ToUpper(sha(data)), false, 1000},
+			{"other content", int64(size), sha(other), size > 0, 32 << 10},
+			{"other SHA-256", int64(size), sha(append(slices.Clone(data), 0)), true, 7777},
+			{"size announced larger", int64(size) + 1, sha(data), true, 32 << 10},
+			{"not hex", int64(size), "not a checksum", true, 32 << 10},
+		}
+		for _, tt := range tests {
+			b := &body{r: bytes.NewReader(data), chunk: tt.readSize}
+			r := &reader{ctx: t.Context(), r: b, c: b, key: "k", verify: newVerifier(tt.size, tt.sha)}
+			got, err := io.ReadAll(r)
+			if tt.corrupt {
+				require.ErrorIs(t, err, storage.ErrCorrupt, "size %d, %s", size, tt.name)
+			} else {
+				require.NoError(t, err, "size %d, %s", size, tt.name)
+			}
+			assert.True(t, bytes.Equal(data, got), "size %d, %s: every byte is passed on", size, tt.name)
+			require.NoError(t, r.Close())
+			assert.True(t, b.closed)
+		}
+	}
+}
+
+func TestReaderClosedEarly(t *testing.T) {
+	t.Parallel()
+	// A reader closed, or dropped, before its end leaves nothing running
+	// that blocks: the hashing of the blocks already queued ends by itself.
+	size := int(asyncMin) + 10*hashBlock
+	data := conformance.RandomBytes(3, size)
+	for _, read := range []int{0, hashBlock - 1, 3 * hashBlock, (hashAhead + 2) * hashBlock} {
+		b := &body{r: bytes.NewReader(data), chunk: 64 << 10}
+		r := &reader{ctx: t.Context(), r: b, c: b, key: "k", verify: newVerifier(int64(size), sha(data))}
+		_, err := io.ReadFull(r, make([]byte, read))
+		require.NoError(t, err)
+		require.NoError(t, r.Close())
+	}
+	// And a cancelled context stops reading before the check.
+	ctx, cancel := context.WithCancel(t.Context())
+	b := &body{r: bytes.NewReader(data), chunk: 64 << 10}
+	r := &reader{ctx: ctx, r: b, c: b, key: "k", verify: newVerifier(int64(size), sha(data))}
+	_, err := io.ReadFull(r, make([]byte, 2*hashBlock))
+	require.NoError(t, err)
+	cancel()
+	_, err = io.ReadAll(r)
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, errors.Is(err, storage.ErrCorrupt))
+	require.NoError(t, r.Close())
+}
