@@ -198,6 +198,16 @@ func (st *Store) checkOpen(op, key string) error {
 // String describes the store without credentials.
 func (st *Store) String() string { return "b2://" + st.cfg.Bucket }
 
+// Format implements fmt.Formatter: every verb prints String (quoted for
+// %q), never the Store's fields, its Config and tokens among them.
+func (st *Store) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", st.String())
+		return
+	}
+	fmt.Fprint(f, st.String())
+}
+
 // captureKey is the context key under which a call asks captureTransport
 // for the response headers blazer does not hand back.
 type captureKey struct{}

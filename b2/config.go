@@ -76,6 +76,10 @@ func (m DeleteMode) String() string {
 
 // Config configures a Store. Only Bucket is required when the credentials
 // are in the environment; every other zero value means the default given.
+//
+// A Config may be printed and logged: its String, GoString, Format and
+// LogValue methods hide ApplicationKey, and user information or secret
+// parameters in APIBase, with every fmt verb and log/slog handler.
 type Config struct {
 	// KeyID and ApplicationKey are the B2 application key. When both are
 	// empty they are read from B2_APPLICATION_KEY_ID and B2_APPLICATION_KEY.
@@ -130,6 +134,84 @@ type Config struct {
 	// Logger receives retries and re-authorizations. It never sees a key or
 	// a token. Default: discard.
 	Logger *slog.Logger
+}
+
+// hidden stands for a secret in the printed and logged forms of a Config.
+const hidden = "xxxxx"
+
+// String returns the Config with its secrets hidden: ApplicationKey prints
+// as xxxxx when set (as "" when not), APIBase without user information or
+// secret query parameters, HTTPClient and Logger only as set or not.
+// KeyID, which names the key without being secret, is shown.
+func (cfg Config) String() string {
+	return fmt.Sprintf("b2.Config{KeyID:%q ApplicationKey:%s Bucket:%q PartSize:%d Concurrency:%d MaxRetries:%d "+
+		"RetryTimeout:%s AttemptTimeout:%s MinBackoff:%s MaxBackoff:%s DeleteMode:%s APIBase:%q HTTPClient:%s Logger:%s}",
+		cfg.KeyID, hideSecret(cfg.ApplicationKey != "", `""`), cfg.Bucket, cfg.PartSize, cfg.Concurrency, cfg.MaxRetries,
+		cfg.RetryTimeout, cfg.AttemptTimeout, cfg.MinBackoff, cfg.MaxBackoff, cfg.DeleteMode, redactAPIBase(cfg.APIBase),
+		setOrNil(cfg.HTTPClient != nil), setOrNil(cfg.Logger != nil))
+}
+
+// GoString returns the Config with its secrets hidden, for %#v. It is the
+// same text as String.
+func (cfg Config) GoString() string { return cfg.String() }
+
+// Format implements fmt.Formatter so that every verb, not only %v, %+v, %s
+// and %#v, prints the Config with its secrets hidden: %#v prints GoString,
+// %q a quoted String, anything else String. Without it %d or %x would print
+// the fields one by one, the application key among them.
+func (cfg Config) Format(f fmt.State, verb rune) {
+	switch {
+	case verb == 'v' && f.Flag('#'):
+		fmt.Fprint(f, cfg.GoString())
+	case verb == 'q':
+		fmt.Fprint(f, strconv.Quote(cfg.String()))
+	default:
+		fmt.Fprint(f, cfg.String())
+	}
+}
+
+// LogValue implements slog.LogValuer: a Config logged with log/slog is a
+// group of its fields with the secrets hidden, as in String.
+func (cfg Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("key_id", cfg.KeyID),
+		slog.String("application_key", hideSecret(cfg.ApplicationKey != "", "")),
+		slog.String("bucket", cfg.Bucket),
+		slog.Int64("part_size", cfg.PartSize),
+		slog.Int("concurrency", cfg.Concurrency),
+		slog.Int("max_retries", cfg.MaxRetries),
+		slog.Duration("retry_timeout", cfg.RetryTimeout),
+		slog.Duration("attempt_timeout", cfg.AttemptTimeout),
+		slog.Duration("min_backoff", cfg.MinBackoff),
+		slog.Duration("max_backoff", cfg.MaxBackoff),
+		slog.String("delete_mode", cfg.DeleteMode.String()),
+		slog.String("api_base", redactAPIBase(cfg.APIBase)),
+		slog.Bool("http_client", cfg.HTTPClient != nil),
+	)
+}
+
+// hideSecret returns xxxxx for a secret that is set, unset otherwise.
+func hideSecret(isSet bool, unset string) string {
+	if isSet {
+		return hidden
+	}
+	return unset
+}
+
+func setOrNil(isSet bool) string {
+	if isSet {
+		return "set"
+	}
+	return "<nil>"
+}
+
+// redactAPIBase returns the API base URL with user information and secret
+// query parameters hidden (storage.RedactString).
+func redactAPIBase(u string) string {
+	if u == "" {
+		return ""
+	}
+	return storage.RedactString(u)
 }
 
 // withDefaults returns cfg with its defaults filled in and checked.

@@ -107,3 +107,13 @@ func Example_url() {
 	fmt.Println(p)
 	// Output: b2://test-bucket
 }
+
+// A Config can be printed and logged: the application key is hidden.
+func ExampleConfig_String() {
+	cfg := b2.Config{KeyID: "0012345678abcdef0000000001", ApplicationKey: "K001-an-example-key", Bucket: "media"}
+	fmt.Println(cfg)
+	fmt.Println(strings.Contains(fmt.Sprintf("%#v", cfg), "K001"))
+	// Output:
+	// b2.Config{KeyID:"0012345678abcdef0000000001" ApplicationKey:xxxxx Bucket:"media" PartSize:0 Concurrency:0 MaxRetries:0 RetryTimeout:0s AttemptTimeout:0s MinBackoff:0s MaxBackoff:0s DeleteMode:all-versions APIBase:"" HTTPClient:<nil> Logger:<nil>}
+	// false
+}

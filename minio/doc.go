@@ -52,6 +52,25 @@
 // the object visible (the PUT, or CompleteMultipartUpload), so of several
 // racing writers exactly one wins and the others get ErrExist.
 //
+// # Retries
+//
+// A request that fails with a network error, a timeout or an answer that
+// means the server is busy or down (5xx, 429, 499, SlowDown, ...) is tried
+// again, Config.MaxRetries times in all (10 by default), with minio-go's
+// backoff (exponential from 200 ms, capped at 1 s, with full jitter), and
+// never after the caller's context ends. Requests without a body are
+// retried by minio-go. Uploads (the PUT of an object or of a part) are
+// retried by the Store instead: minio-go retries a body by seeking it back
+// and sending it again as soon as the failed attempt's answer is in, while
+// net/http may still be reading that attempt's body (a server that answers
+// 503 before reading the whole body), a data race on the body reader that
+// go test -race reports and that can mix the bytes of two attempts. The
+// Store gives minio-go a body it cannot seek, so minio-go tries once, and a
+// new body for every attempt; each is cut off when its attempt returns, so
+// a late read by the transport fails without touching the data or a part
+// buffer already handed back for reuse. Certificate errors and failures
+// before a request is sent (signing, credentials) are not retried.
+//
 // # Checksums
 //
 // strata keeps its own content checksum: the lowercase hex SHA-256 in the
@@ -65,6 +84,32 @@
 // SHA-256 in X-Amz-Content-Sha256, which every S3 implementation checks,
 // instead of minio-go's default aws-chunked streaming signature over plain
 // HTTP.
+//
+// # Verified reads
+//
+// A Get of a whole object (no GetOptions.Range, or a range at offset 0 with
+// no length) whose SHA-256 was recorded hashes the bytes as the caller reads
+// them. At the end of the body, the Read that would return io.EOF compares
+// the hash with the recorded strata-sha256 and the count with the object's
+// size; on a mismatch it returns an error matching storage.ErrCorrupt
+// instead (with the bytes it read), and so does every later Read. So
+// io.ReadAll and io.Copy fail instead of returning bytes that are not what
+// Put stored: bit rot, a bad disk, or a writer that replaced the data
+// behind strata's back and kept the metadata. Only a caller that reads to
+// the end gets the verdict: one that stops early, or reads exactly
+// Info.Size bytes with io.ReadFull or io.CopyN (which do not read on to
+// io.EOF), is not told.
+//
+// Ranged Gets are not verified: the checksum covers the whole object, and
+// hashing a range proves nothing about it. Neither are objects without a
+// recorded checksum (written by another client, or multipart uploads with
+// Config.SkipMultipartSHA256). Config.SkipVerifyReads (URL parameter
+// skip_verify_reads=true) turns the check off. It costs one SHA-256 pass
+// over the bytes read: on the reading goroutine for objects under 1 MiB,
+// on a goroutine of its own for larger ones (in 64 KiB chunks, at most 384
+// KiB held per Get), so that on a machine with a core to spare the hashing
+// overlaps the network instead of adding to it. See bench_test.go for the
+// download throughput against minio-go with and without it.
 //
 // # Prefix conflicts
 //
@@ -105,12 +150,19 @@
 //     is a prefix conflict.
 //   - InvalidRange is storage.ErrInvalidRange; a range at offset 0 of an
 //     empty object is served, though S3 refuses it.
-//   - A checksum the server found wrong is storage.ErrCorrupt; an object
-//     name or metadata over the server's limits is storage.ErrTooLarge.
-//   - 5xx answers, throttling, and network failures (refused or reset
-//     connections, timeouts, bodies cut short) are storage.ErrUnavailable.
-//   - Context errors keep their cause: errors.Is(err, context.Canceled)
-//     holds.
+//   - A checksum the server found wrong is storage.ErrCorrupt, and so is
+//     a whole-object Get whose bytes do not match the recorded checksum
+//     (returned by Read; see Verified reads); an object name or metadata
+//     over the server's limits is storage.ErrTooLarge.
+//   - 5xx answers, throttling, 499 (ClientDisconnected), and network
+//     failures (refused or reset connections, bodies cut short) are
+//     storage.ErrUnavailable. So are timeouts of the transport while the
+//     caller's context is live, such as an http.Transport's
+//     ResponseHeaderTimeout: such an error does not match
+//     context.DeadlineExceeded, which net/http's own error would.
+//   - When the caller's context ends, the call fails with an error that
+//     matches its cause (errors.Is(err, context.Canceled) holds) and no
+//     Kind, whatever the transport made of it (a cut connection, a 499).
 //
 // minio-go signs requests in headers, so no error string holds a
 // credential; URLs in errors pass through storage.Redact.
@@ -124,8 +176,9 @@
 // The host is the endpoint and the single path segment the bucket. Query
 // parameters: secure (default true; false for plain HTTP), region,
 // storage_class, part_size (bytes), threads, max_retries,
-// skip_multipart_sha256, skip_prefix_check. Credentials never go in the
-// URL (a URL with user information is refused): they come from the
+// skip_multipart_sha256, skip_prefix_check, skip_verify_reads. Credentials
+// never go in the URL (a URL with user information is refused): they come
+// from the
 // environment, MINIO_ROOT_USER/MINIO_ROOT_PASSWORD,
 // MINIO_ACCESS_KEY/MINIO_SECRET_KEY, AWS_ACCESS_KEY_ID/
 // AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials, in that order.

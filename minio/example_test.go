@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -114,4 +115,52 @@ func ExampleStore_PresignGet() {
 		log.Fatal(err)
 	}
 	fmt.Println(u)
+}
+
+// A Config can be printed and logged: its secrets are hidden.
+func ExampleConfig_String() {
+	cfg := minio.Config{
+		Endpoint:       "127.0.0.1:9000",
+		AccessKey:      "strata",
+		SecretKey:      "an-example-secret",
+		Bucket:         "media",
+		SSECustomerKey: []byte("0123456789abcdef0123456789abcdef"),
+	}
+	fmt.Println(cfg)
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{} // for a stable output
+			}
+			return a
+		},
+	}))
+	logger.Info("opening", "config", cfg)
+	// Output:
+	// minio.Config{Endpoint:"127.0.0.1:9000" Secure:false Region:"" AccessKey:"strata" SecretKey:xxxxx SessionToken:"" Credentials:<nil> Bucket:"media" StorageClass:"" SSECustomerKey:xxxxx PartSize:0 NumThreads:0 Transport:<nil> MaxRetries:0 SkipMultipartSHA256:false SkipPrefixCheck:false SkipVerifyReads:false Logger:<nil>}
+	// {"level":"INFO","msg":"opening","config":{"endpoint":"127.0.0.1:9000","secure":false,"region":"","access_key":"strata","secret_key":"xxxxx","session_token":"","credentials":false,"bucket":"media","storage_class":"","sse_customer_key":"xxxxx","part_size":0,"num_threads":0,"transport":false,"max_retries":0,"skip_multipart_sha256":false,"skip_prefix_check":false,"skip_verify_reads":false}}
+}
+
+// A whole-object Get checks the bytes against the SHA-256 recorded at Put:
+// the Read that reaches the end fails with ErrCorrupt when they differ.
+// Ranged Gets are not checked; Config.SkipVerifyReads turns the check off.
+func ExampleConfig_skipVerifyReads() {
+	ctx := context.Background()
+	s, err := minio.New(ctx, minio.Config{Endpoint: "127.0.0.1:9000", Bucket: "media", SkipVerifyReads: false})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	read := func(key string) error {
+		rc, _, err := s.Get(ctx, key, nil)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		_, err = io.Copy(io.Discard, rc) // reads to the end, where the check is
+		return err
+	}
+	if err := read("media/video.mp4"); errors.Is(err, storage.ErrCorrupt) {
+		fmt.Println("the stored bytes are not what was written:", err)
+	}
 }

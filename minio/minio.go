@@ -1,15 +1,20 @@
 package minio
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"iter"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,6 +60,10 @@ const metaSHA256 = storage.ReservedMetadataPrefix + "sha256"
 
 // Config configures a Store. Only Endpoint and Bucket are required; the zero
 // value of every other field is a sensible default, given with the field.
+//
+// A Config may be printed and logged: its String, GoString, Format and
+// LogValue methods hide SecretKey, SessionToken, SSECustomerKey and what
+// Credentials and Transport hold, with every fmt verb and log/slog handler.
 type Config struct {
 	// Endpoint is the server as host:port (or host, for the scheme's
 	// default port), without a scheme: "127.0.0.1:9000",
@@ -102,9 +111,12 @@ type Config struct {
 	// or instrumentation. Zero: minio-go's DefaultTransport(Secure), whose
 	// idle connections Close releases.
 	Transport http.RoundTripper
-	// MaxRetries is how many times minio-go tries a request that failed
-	// with a network error or a retryable server error. Zero: minio-go's
-	// default (10); 1 disables retries.
+	// MaxRetries is how many times a request is tried when it fails with
+	// a network error or a retryable server error. Zero: minio-go's
+	// default (10); 1 disables retries. Requests without a body are
+	// retried by minio-go; uploads (PUT of an object or a part) are
+	// retried by the Store, with minio-go's backoff, each attempt with a
+	// body of its own (see the package documentation, Retries).
 	MaxRetries int
 	// SkipMultipartSHA256, when true, leaves Info.SHA256 empty for objects
 	// uploaded in several parts instead of recording it afterwards with a
@@ -120,6 +132,14 @@ type Config struct {
 	// limit (AWS S3, R2, B2) or keys that never conflict. Zero: check, and
 	// fail the Put with ErrExist on a conflict.
 	SkipPrefixCheck bool
+	// SkipVerifyReads, when true, makes Get return the bytes of a whole
+	// object unchecked. Zero: Get of a whole object (no range) whose
+	// SHA-256 was recorded (Info.SHA256 is not empty) hashes the bytes as
+	// they are read, and the Read that reaches the object's end fails with
+	// an error matching storage.ErrCorrupt, instead of returning io.EOF,
+	// when the bytes read differ from the recorded checksum or size. Ranged
+	// Gets are never checked. See the package documentation.
+	SkipVerifyReads bool
 	// Logger receives warnings (a multipart upload that could not be
 	// aborted, a checksum that could not be recorded) and debug messages.
 	// Zero: logs are discarded.
@@ -131,6 +151,7 @@ type Config struct {
 // storage.Copier. Make one with New; it is safe for concurrent use.
 type Store struct {
 	core       miniogo.Core
+	endpoint   string
 	bucket     string
 	sse        encrypt.ServerSide // nil without SSE-C
 	class      string
@@ -138,6 +159,10 @@ type Store struct {
 	threads    int
 	skipSHA    bool
 	skipPrefix bool
+	skipVerify bool
+	tries      int           // attempts of a request with a body (sendBody)
+	retryUnit  time.Duration // backoff between them (minio-go's defaults)
+	retryCap   time.Duration
 	log        *slog.Logger
 	ownedTrans *http.Transport // the transport New made, closed by Close
 	closed     atomic.Bool
@@ -166,13 +191,21 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, bad("Config.Bucket %q: %v", cfg.Bucket, err)
 	}
 	s := &Store{
+		endpoint:   cfg.Endpoint,
 		bucket:     cfg.Bucket,
 		class:      cfg.StorageClass,
 		partSize:   cfg.PartSize,
 		threads:    cfg.NumThreads,
 		skipSHA:    cfg.SkipMultipartSHA256,
 		skipPrefix: cfg.SkipPrefixCheck,
+		skipVerify: cfg.SkipVerifyReads,
+		tries:      cfg.MaxRetries,
+		retryUnit:  miniogo.DefaultRetryUnit,
+		retryCap:   miniogo.DefaultRetryCap,
 		log:        cfg.Logger,
+	}
+	if s.tries <= 0 {
+		s.tries = miniogo.MaxRetry // minio-go's default, as for other requests
 	}
 	if s.partSize == 0 {
 		s.partSize = DefaultPartSize
@@ -216,7 +249,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if transport == nil {
 		t, err := miniogo.DefaultTransport(cfg.Secure)
 		if err != nil {
-			return nil, mapErr("open", "", err)
+			return nil, mapErr(ctx, "open", "", err)
 		}
 		s.ownedTrans = t
 		transport = t
@@ -289,7 +322,7 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 	}
 	oi, err := s.core.StatObject(ctx, s.bucket, key, miniogo.StatObjectOptions(s.getOptions()))
 	if err != nil {
-		return storage.Info{}, mapErr(op, key, err)
+		return storage.Info{}, mapErr(ctx, op, key, err)
 	}
 	return infoFrom(key, oi.Size, oi), nil
 }
@@ -323,7 +356,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 	}
 	body, oi, hdr, err := s.core.GetObject(ctx, s.bucket, key, gopts)
 	if err != nil {
-		err = mapErr(op, key, err)
+		err = mapErr(ctx, op, key, err)
 		if rng != nil && rng.Offset == 0 && errors.Is(err, storage.ErrInvalidRange) {
 			// S3 answers 416 to any Range on an empty object, but strata
 			// allows offset 0 there: read it whole if it is still empty.
@@ -341,7 +374,12 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 		}
 		size = total
 	}
-	return &reader{ctx: ctx, rc: body, op: op, key: key}, infoFrom(key, size, oi), nil
+	info := infoFrom(key, size, oi)
+	r := &reader{ctx: ctx, rc: body, op: op, key: key}
+	if rng == nil && !s.skipVerify {
+		r.verify(info)
+	}
+	return r, info, nil
 }
 
 // getEmpty finishes a Get of range offset 0 that the server refused: when
@@ -349,12 +387,13 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 func (s *Store) getEmpty(ctx context.Context, key string, rangeErr error) (io.ReadCloser, storage.Info, error) {
 	body, oi, _, err := s.core.GetObject(ctx, s.bucket, key, s.getOptions())
 	if err != nil {
-		return nil, storage.Info{}, mapErr("get", key, err)
+		return nil, storage.Info{}, mapErr(ctx, "get", key, err)
 	}
 	if oi.Size != 0 {
 		body.Close()
 		return nil, storage.Info{}, rangeErr
 	}
+	// A range was asked for: not verified, as any ranged Get.
 	return &reader{ctx: ctx, rc: body, op: "get", key: key}, infoFrom(key, 0, oi), nil
 }
 
@@ -370,15 +409,44 @@ func totalFromContentRange(v string) (int64, bool) {
 }
 
 // reader is the body of a Get. It maps read errors other than io.EOF (a
-// connection reset mid-body, say) to storage errors.
+// connection reset mid-body, say) to storage errors and, for a whole
+// object with a recorded checksum, checks the bytes against it.
 type reader struct {
 	ctx context.Context
 	rc  io.ReadCloser
 	op  string
 	key string
+
+	// Set by verify: the checksum and size the bytes must have.
+	mu   sync.Mutex // guards h against a Close during a Read
+	h    summer     // nil when not verifying, or done; guarded by mu
+	want []byte     // the recorded SHA-256
+	size int64      // the object's size
+	n    int64      // bytes read so far
+	err  error      // the ErrCorrupt already returned, returned again
+}
+
+// verify makes r check the bytes it reads against info's SHA-256 and size.
+// An object without a well-formed recorded SHA-256 (written by another
+// client, or a multipart upload with Config.SkipMultipartSHA256) is not
+// checked.
+func (r *reader) verify(info storage.Info) {
+	want, err := hex.DecodeString(info.SHA256)
+	if err != nil || len(want) != sha256.Size {
+		return
+	}
+	r.want, r.size = want, info.Size
+	if info.Size >= hashAheadMin {
+		r.h = newHashAhead()
+	} else {
+		r.h = inlineSum{sha256.New()}
+	}
 }
 
 func (r *reader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
 	// The transport may still hold buffered bytes after ctx ends; a read
 	// after cancellation fails all the same.
 	if err := r.ctx.Err(); err != nil {
@@ -386,12 +454,147 @@ func (r *reader) Read(p []byte) (int, error) {
 	}
 	n, err := r.rc.Read(p)
 	if err != nil && err != io.EOF {
-		err = mapErr(r.op, r.key, err)
+		err = mapErr(r.ctx, r.op, r.key, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.h != nil {
+		r.h.Write(p[:n])
+		r.n += int64(n)
+		if err == io.EOF {
+			if cerr := r.check(); cerr != nil {
+				return n, cerr
+			}
+		}
 	}
 	return n, err
 }
 
-func (r *reader) Close() error { return r.rc.Close() }
+// check compares the size and checksum of what was read, at its end, with
+// the object's. It returns ErrCorrupt, which later Reads return again, on a
+// mismatch. r.mu must be held.
+func (r *reader) check() error {
+	var why string
+	if r.n != r.size {
+		why = fmt.Sprintf("read %d bytes, the object has %d", r.n, r.size)
+	} else if got := r.h.Sum(); !bytes.Equal(got, r.want) {
+		why = fmt.Sprintf("the %d bytes read have SHA-256 %x, not the recorded %x", r.n, got, r.want)
+	}
+	r.h.stop()
+	r.h = nil // checked once
+	if why == "" {
+		return nil
+	}
+	r.err = &storage.Error{Op: r.op, Provider: providerName, Key: r.key, Kind: storage.ErrCorrupt, Err: errors.New(why)}
+	return r.err
+}
+
+// Close closes the body (which ends a Read in progress) and stops the
+// hashing.
+func (r *reader) Close() error {
+	err := r.rc.Close()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.h != nil {
+		r.h.stop()
+		r.h = nil
+	}
+	return err
+}
+
+// summer computes the SHA-256 of the bytes written to it. stop releases
+// what it holds; Sum and Write must not be called after it.
+type summer interface {
+	Write(p []byte)
+	Sum() []byte
+	stop()
+}
+
+// inlineSum hashes on the reading goroutine.
+type inlineSum struct{ h hash.Hash }
+
+func (s inlineSum) Write(p []byte) { s.h.Write(p) }
+func (s inlineSum) Sum() []byte    { return s.h.Sum(nil) }
+func (s inlineSum) stop()          {}
+
+// Objects of at least hashAheadMin bytes are hashed on a goroutine of their
+// own (hashAhead), in chunks of hashChunk bytes, at most hashChunks of them
+// waiting: the hashing of one chunk overlaps the network reads and the
+// caller's handling of the next, on another core, instead of adding to them.
+// Each such Get holds at most (hashChunks+2) × hashChunk bytes (384 KiB).
+const (
+	hashAheadMin = 1 << 20
+	hashChunk    = 64 << 10
+	hashChunks   = 4
+)
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, hashChunk); return &b }}
+
+// hashAhead hashes chunks of the bytes written to it on a goroutine that
+// Sum or stop ends.
+type hashAhead struct {
+	ch   chan *[]byte  // chunks to hash
+	done chan struct{} // closed when the goroutine has hashed them all
+	h    hash.Hash     // owned by the goroutine until done
+	cur  *[]byte       // the chunk being filled, or nil
+}
+
+func newHashAhead() *hashAhead {
+	a := &hashAhead{ch: make(chan *[]byte, hashChunks), done: make(chan struct{}), h: sha256.New()}
+	go func() {
+		defer close(a.done)
+		for b := range a.ch {
+			a.h.Write(*b)
+			*b = (*b)[:0]
+			chunkPool.Put(b)
+		}
+	}()
+	return a
+}
+
+// Write copies p into chunks, and hands each full one to the goroutine.
+func (a *hashAhead) Write(p []byte) {
+	for len(p) > 0 {
+		if a.cur == nil {
+			a.cur = chunkPool.Get().(*[]byte)
+		}
+		c := *a.cur
+		n := copy(c[len(c):cap(c)], p)
+		*a.cur, p = c[:len(c)+n], p[n:]
+		if len(*a.cur) == cap(*a.cur) {
+			a.ch <- a.cur
+			a.cur = nil
+		}
+	}
+}
+
+// Sum hands over the last chunk, waits for the goroutine to hash
+// everything and end, and returns the SHA-256.
+func (a *hashAhead) Sum() []byte {
+	if a.cur != nil {
+		a.ch <- a.cur
+		a.cur = nil
+	}
+	a.stop()
+	return a.h.Sum(nil)
+}
+
+// stop ends the goroutine and waits for it. It may be called more than
+// once, and after Sum.
+func (a *hashAhead) stop() {
+	select {
+	case <-a.done:
+		return
+	default:
+	}
+	if a.cur != nil {
+		*a.cur = (*a.cur)[:0]
+		chunkPool.Put(a.cur)
+		a.cur = nil
+	}
+	close(a.ch)
+	<-a.done
+}
 
 // infoFrom builds an Info from minio-go's ObjectInfo, taking user metadata
 // from the raw headers (keys lower-cased) and moving the strata checksum
@@ -429,7 +632,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.check(ctx, op, key); err != nil {
 		return err
 	}
-	return mapErr(op, key, s.core.RemoveObject(ctx, s.bucket, key, miniogo.RemoveObjectOptions{}))
+	return mapErr(ctx, op, key, s.core.RemoveObject(ctx, s.bucket, key, miniogo.RemoveObjectOptions{}))
 }
 
 // List implements storage.Provider with ListObjectsV2 (recursive, without
@@ -458,7 +661,7 @@ func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[s
 		// loop stops it, with nothing left running.
 		for oi := range s.core.ListObjectsIter(ctx, s.bucket, lo) {
 			if oi.Err != nil {
-				yield(storage.Info{}, mapErr(op, "", oi.Err))
+				yield(storage.Info{}, mapErr(ctx, op, "", oi.Err))
 				return
 			}
 			if !yield(storage.Info{Key: oi.Key, Size: oi.Size, ModTime: oi.LastModified, ETag: oi.ETag}, nil) {
@@ -490,7 +693,7 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 	}
 	u, err := s.core.PresignedGetObject(ctx, s.bucket, key, expiry, nil)
 	if err != nil {
-		return "", mapErr(op, key, err)
+		return "", mapErr(ctx, op, key, err)
 	}
 	return u.String(), nil
 }
@@ -532,7 +735,7 @@ func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 		if i+1 < attempts && errors.As(err, &resp) && resp.Code == miniogo.PreconditionFailed {
 			continue // src was replaced after the Stat: copy the new one
 		}
-		return storage.Info{}, mapErr(op, src, err)
+		return storage.Info{}, mapErr(ctx, op, src, err)
 	}
 }
 

@@ -576,18 +576,19 @@ func TestMapErr(t *testing.T) {
 		{"put", resp("XMinioObjectExistsAsDirectory", 400), storage.ErrExist},
 		{"get", fmt.Errorf("wrapped: %w", resp("NoSuchKey", 404)), storage.ErrNotFound},
 		{"get", io.ErrUnexpectedEOF, storage.ErrUnavailable},
-		{"get", context.Canceled, nil},
+		{"get", resp("ClientDisconnected", 499), storage.ErrUnavailable},
+		{"get", resp("499 status code 499", 499), storage.ErrUnavailable},
 		{"get", errors.New("other"), nil},
 	}
 	for _, c := range cases {
-		err := mapErr(c.op, "k", c.err)
+		err := mapErr(t.Context(), c.op, "k", c.err)
 		var se *storage.Error
 		require.ErrorAs(t, err, &se)
 		assert.Equal(t, "minio", se.Provider)
 		assert.Equal(t, c.want, se.Kind, "%s %v", c.op, c.err)
 		require.ErrorIs(t, err, c.err, "the cause is kept")
 	}
-	assert.NoError(t, mapErr("get", "k", nil))
+	assert.NoError(t, mapErr(t.Context(), "get", "k", nil))
 }
 
 func TestPartSizeFor(t *testing.T) {

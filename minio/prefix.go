@@ -50,7 +50,7 @@ func (s *Store) checkPrefixes(ctx context.Context, op, key string) error {
 				fail(conflict("an object exists under %q, a parent of the key", parent))
 				return
 			}
-			if err = mapErr(op, key, err); !errors.Is(err, storage.ErrNotFound) {
+			if err = mapErr(ctx, op, key, err); !errors.Is(err, storage.ErrNotFound) {
 				fail(err)
 			}
 		})
@@ -66,7 +66,7 @@ func (s *Store) checkPrefixes(ctx context.Context, op, key string) error {
 		lo.FetchOwner = &noOwner
 		for oi := range s.core.ListObjectsIter(ctx, s.bucket, lo) {
 			if oi.Err != nil {
-				fail(mapErr(op, key, oi.Err))
+				fail(mapErr(ctx, op, key, oi.Err))
 			} else {
 				fail(conflict("objects exist under the prefix %q, such as %q", key+"/", oi.Key))
 			}

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -246,9 +248,13 @@ func (u *upload) putSingle(ctx context.Context, data []byte) (storage.Info, erro
 	}
 	sum := u.hr.SHA256()
 	po := u.commitOptions(u.putOptions(sum))
-	res, err := u.s.core.PutObject(ctx, u.s.bucket, u.key, bytes.NewReader(data), int64(len(data)), "", sum, po)
+	var res miniogo.UploadInfo
+	err := u.s.sendBody(ctx, func() io.Reader { return bytes.NewReader(data) }, func(body io.Reader) (err error) {
+		res, err = u.s.core.PutObject(ctx, u.s.bucket, u.key, body, int64(len(data)), "", sum, po)
+		return err
+	})
 	if err != nil {
-		return storage.Info{}, mapErr("put", u.key, err)
+		return storage.Info{}, mapErr(ctx, "put", u.key, err)
 	}
 	// A PUT response carries no Last-Modified; the server stamps the
 	// object when it commits, which is now to within the clock skew.
@@ -272,7 +278,7 @@ func (u *upload) streamParts(ctx context.Context, first []byte, partSize int64) 
 	size := u.opts.Size
 	send := func(num int, buf []byte, n int) {
 		data := buf[:n]
-		mp.send(num, bytes.NewReader(data), int64(n), func() string {
+		mp.send(num, func() io.Reader { return bytes.NewReader(data) }, int64(n), func() string {
 			h := sha256.Sum256(data)
 			return hex.EncodeToString(h[:])
 		}, func() { u.bufs.put(buf) })
@@ -440,8 +446,7 @@ func (u *upload) putReaderAt(ctx context.Context, src source) (info storage.Info
 		}
 	}()
 	for i := range nparts {
-		sec := section(i)
-		mp.send(i+1, sec, sec.Size(), func() string { return partSums[i] }, nil)
+		mp.send(i+1, func() io.Reader { return section(i) }, section(i).Size(), func() string { return partSums[i] }, nil)
 		if mp.failed() != nil {
 			break
 		}
@@ -479,7 +484,7 @@ type multipart struct {
 func (s *Store) startMultipart(ctx context.Context, key string, po miniogo.PutObjectOptions) (*multipart, error) {
 	id, err := s.core.NewMultipartUpload(ctx, s.bucket, key, po)
 	if err != nil {
-		return nil, mapErr("put", key, err)
+		return nil, mapErr(ctx, "put", key, err)
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	return &multipart{s: s, key: key, uploadID: id, ctx: pctx, cancel: cancel, sem: make(chan struct{}, s.threads)}, nil
@@ -503,11 +508,12 @@ func (m *multipart) failed() error {
 	return m.firstErr
 }
 
-// send uploads part num of size bytes from body in a goroutine, once fewer
-// than NumThreads are in flight. sum returns the part's hex SHA-256, which
-// signs the request; release, when not nil, is called when body is no
-// longer needed.
-func (m *multipart) send(num int, body io.Reader, size int64, sum func() string, release func()) {
+// send uploads part num of size bytes in a goroutine, once fewer than
+// NumThreads are in flight. newBody returns a reader of the part's bytes
+// from their start, one per attempt (see sendBody). sum returns the part's
+// hex SHA-256, which signs the request; release, when not nil, is called
+// when the part's bytes are no longer needed, by anyone.
+func (m *multipart) send(num int, newBody func() io.Reader, size int64, sum func() string, release func()) {
 	select {
 	case m.sem <- struct{}{}:
 	case <-m.ctx.Done():
@@ -522,10 +528,14 @@ func (m *multipart) send(num int, body io.Reader, size int64, sum func() string,
 		if release != nil {
 			defer release()
 		}
-		p, err := m.s.core.PutObjectPart(m.ctx, m.s.bucket, m.key, m.uploadID, num, body, size,
-			miniogo.PutObjectPartOptions{SSE: m.s.sse, Sha256Hex: sum(), DisableContentSha256: true})
+		opts := miniogo.PutObjectPartOptions{SSE: m.s.sse, Sha256Hex: sum(), DisableContentSha256: true}
+		var p miniogo.ObjectPart
+		err := m.s.sendBody(m.ctx, newBody, func(body io.Reader) (err error) {
+			p, err = m.s.core.PutObjectPart(m.ctx, m.s.bucket, m.key, m.uploadID, num, body, size, opts)
+			return err
+		})
 		if err != nil {
-			m.fail(mapErr("put", m.key, err))
+			m.fail(mapErr(m.ctx, "put", m.key, err))
 			return
 		}
 		m.mu.Lock()
@@ -553,7 +563,7 @@ func (m *multipart) complete(ctx context.Context, po miniogo.PutObjectOptions) (
 	m.cancel()
 	slices.SortFunc(m.parts, func(a, b miniogo.CompletePart) int { return a.PartNumber - b.PartNumber })
 	done, err := m.s.core.CompleteMultipartUpload(ctx, m.s.bucket, m.key, m.uploadID, m.parts, po)
-	return done, mapErr("put", m.key, err)
+	return done, mapErr(ctx, "put", m.key, err)
 }
 
 // abort aborts the upload, even when ctx is cancelled, and logs a failure
@@ -645,4 +655,121 @@ func (p *peekReader) more() (bool, error) {
 		return false, nil
 	}
 	return false, err
+}
+
+// Requests with a body, and their retries.
+//
+// minio-go retries a request whose body is an io.Seeker by seeking the body
+// back to its start and sending it again. It does so as soon as the failed
+// attempt's answer is in, while net/http may still be reading that
+// attempt's body in the connection's write goroutine (when the server
+// answers, 503 say, before it has read the whole body, the write goes on
+// until the connection is closed): both attempts then read the one reader
+// at once. go test -race reports it, bytes.Reader.Seek in minio-go's retry
+// loop against bytes.Reader.Read in net/http's writeLoop, and it can move
+// bytes of one attempt into the other. Likewise a part buffer, handed back
+// for reuse once PutObjectPart returns, could still be read by the
+// transport.
+//
+// So requests with a body (PutObject, PutObjectPart) are retried here, not
+// in minio-go: minio-go gets a body it cannot seek, so it tries once, and a
+// fresh one for every attempt; each is ended when its attempt returns, after
+// which a late Read from the transport fails without touching the data.
+// Requests without a body keep minio-go's own retries.
+
+// errAttemptOver is what a request body's Read returns once its attempt has
+// returned.
+var errAttemptOver = errors.New("minio: request body read after its attempt returned")
+
+// attemptBody is the body of one attempt of a request.
+type attemptBody struct {
+	mu   sync.Mutex
+	r    io.Reader // guarded by mu
+	over bool      // guarded by mu
+}
+
+func (b *attemptBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.over {
+		return 0, errAttemptOver
+	}
+	return b.r.Read(p)
+}
+
+// end makes later Reads fail, and waits for a Read in progress.
+func (b *attemptBody) end() {
+	b.mu.Lock()
+	b.over = true
+	b.r = nil
+	b.mu.Unlock()
+}
+
+// sendBody runs do with a body from newBody, and again with a fresh body
+// after a failure worth retrying, Config.MaxRetries times in all (minio-go's
+// default, 10, when zero), waiting between attempts as minio-go does. When
+// it returns, no body it made is read any more. It returns do's last error,
+// unmapped.
+func (s *Store) sendBody(ctx context.Context, newBody func() io.Reader, do func(body io.Reader) error) error {
+	var err error
+	for attempt := range s.tries {
+		if attempt > 0 && !s.backoff(ctx, attempt-1) {
+			return err
+		}
+		b := &attemptBody{r: newBody()}
+		err = do(b)
+		b.end()
+		if err == nil || !retryable(ctx, err) {
+			return err
+		}
+		s.log.DebugContext(ctx, "minio: retrying a request", "bucket", s.bucket, "attempt", attempt+1, "err", err)
+	}
+	return err
+}
+
+// backoff waits before retry number attempt+1, as minio-go does: a random
+// time up to min(retryCap, retryUnit × 2^attempt). It returns false, at
+// once, when ctx ends first.
+func (s *Store) backoff(ctx context.Context, attempt int) bool {
+	d := min(s.retryCap, s.retryUnit<<min(attempt, 30))
+	d -= time.Duration(rand.Float64() * float64(d))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// retryable reports whether a request that failed with err (from minio-go,
+// unmapped) may succeed when sent again: a network failure, a timeout of
+// the transport or an answer meaning the server is busy or down, while ctx
+// is live. It follows minio-go's own rules, but leaves out certificate
+// errors and failures before the request was sent (signing, credentials).
+func retryable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var resp miniogo.ErrorResponse
+	if errors.As(err, &resp) {
+		switch resp.Code {
+		case "ExpiredToken", "ExpiredTokenException", "RequestError", "Throttling", "ThrottlingException",
+			"RequestLimitExceeded", "RequestThrottled", "SlowDownWrite", "SlowDownRead":
+			return true
+		case "XMinioStorageFull":
+			return false
+		}
+		return kindOfResponse("put", resp) == storage.ErrUnavailable
+	}
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		invalidCert      x509.CertificateInvalidError
+		hostname         x509.HostnameError
+	)
+	if errors.As(err, &unknownAuthority) || errors.As(err, &invalidCert) || errors.As(err, &hostname) {
+		return false
+	}
+	return storage.IsContextError(err) || kindOf("put", err) == storage.ErrUnavailable
 }

@@ -65,8 +65,10 @@ func configFromURL(u *url.URL) (Config, error) {
 			cfg.SkipMultipartSHA256, err = strconv.ParseBool(v)
 		case "skip_prefix_check":
 			cfg.SkipPrefixCheck, err = strconv.ParseBool(v)
+		case "skip_verify_reads":
+			cfg.SkipVerifyReads, err = strconv.ParseBool(v)
 		default:
-			return Config{}, bad("unknown parameter %q (known: secure, region, storage_class, part_size, threads, max_retries, skip_multipart_sha256, skip_prefix_check)", name)
+			return Config{}, bad("unknown parameter %q (known: secure, region, storage_class, part_size, threads, max_retries, skip_multipart_sha256, skip_prefix_check, skip_verify_reads)", name)
 		}
 		if err != nil {
 			return Config{}, bad("parameter %s: %v", name, err)

@@ -1,0 +1,125 @@
+package minio
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestConfigHidesSecrets formats a Config that holds every kind of secret
+// in every way a program might print or log it, and checks that no secret
+// shows, in any common encoding, while the fields that help debugging do.
+func TestConfigHidesSecrets(t *testing.T) {
+	t.Parallel()
+	const (
+		secretKey = "config-secret-key-0123456789"
+		token     = "config-session-token-0123456789"
+		credKey   = "credentials-secret-0123456789"
+		userInfo  = "endpoint-password-0123456789"
+	)
+	sseKey := []byte("0123456789abcdef0123456789abcdef")
+	tlsKey := []byte("tls-private-key-0123456789")
+	cfg := Config{
+		Endpoint:       "127.0.0.1:9000",
+		Region:         "us-east-1",
+		AccessKey:      "AKIAEXAMPLE",
+		SecretKey:      secretKey,
+		SessionToken:   token,
+		Credentials:    credentials.NewStaticV4("AKIACREDS", credKey, ""),
+		Bucket:         "media",
+		SSECustomerKey: sseKey,
+		PartSize:       MinPartSize,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			Certificates: []tls.Certificate{{PrivateKey: tlsKey}},
+		}},
+		SkipVerifyReads: true,
+		Logger:          slog.New(slog.DiscardHandler),
+	}
+	secrets := map[string][]byte{
+		"secret key":    []byte(secretKey),
+		"session token": []byte(token),
+		"credentials":   []byte(credKey),
+		"SSE-C key":     sseKey,
+		"TLS key":       tlsKey,
+		"endpoint user": []byte(userInfo),
+	}
+	bad := cfg
+	bad.Endpoint = "user:" + userInfo + "@127.0.0.1:9000" // New refuses it, but it may be printed first
+
+	var out []string
+	for _, c := range []Config{cfg, bad} {
+		for _, v := range []any{c, &c} {
+			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%T %[1]v", "%10.3v"} {
+				out = append(out, fmt.Sprintf(verb, v))
+			}
+			out = append(out, fmt.Sprint(v), fmt.Sprintln(v), fmt.Sprintf("%v", struct{ C any }{v}),
+				fmt.Sprintf("%+v", []any{v}), fmt.Sprintf("%#v", map[string]any{"cfg": v}))
+			var buf bytes.Buffer
+			for _, h := range []slog.Handler{
+				slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}),
+				slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}),
+			} {
+				l := slog.New(h)
+				l.Info("config", "config", v)
+				l.Info("config", slog.Any("config", v))
+				l.With("config", v).Debug("with")
+				l.Info("group", slog.Group("g", "config", v))
+			}
+			out = append(out, buf.String())
+		}
+		out = append(out, c.String(), c.GoString())
+	}
+	text := strings.Join(out, "\n")
+	for name, v := range secrets {
+		for _, form := range []string{string(v), hex.EncodeToString(v), base64.StdEncoding.EncodeToString(v),
+			base64.RawStdEncoding.EncodeToString(v), fmt.Sprint(v), fmt.Sprintf("%#v", v)} {
+			if i := strings.Index(text, form); i >= 0 {
+				t.Errorf("the %s shows: ...%s...", name, text[max(0, i-80):min(len(text), i+len(form)+20)])
+			}
+		}
+	}
+
+	// What is not secret is there to help.
+	s := cfg.String()
+	for _, want := range []string{`Endpoint:"127.0.0.1:9000"`, `Region:"us-east-1"`, `AccessKey:"AKIAEXAMPLE"`,
+		`SecretKey:xxxxx`, `SessionToken:xxxxx`, `Credentials:set`, `Bucket:"media"`, `SSECustomerKey:xxxxx`,
+		`Transport:set`, `SkipVerifyReads:true`} {
+		assert.Contains(t, s, want)
+	}
+	assert.Contains(t, bad.String(), `Endpoint:"xxxxx@127.0.0.1:9000"`)
+	assert.Contains(t, Config{}.String(), `SecretKey:"" SessionToken:""`, "an unset secret shows as unset")
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("open", "config", cfg)
+	assert.Contains(t, buf.String(), `"config":{"endpoint":"127.0.0.1:9000"`)
+	assert.Contains(t, buf.String(), `"secret_key":"xxxxx"`)
+	assert.Contains(t, buf.String(), `"bucket":"media"`)
+}
+
+// TestStoreHidesSecrets checks that a Store, which holds the SSE-C key and
+// the credentials, prints as its URL only.
+func TestStoreHidesSecrets(t *testing.T) {
+	t.Parallel()
+	key := []byte("0123456789abcdef0123456789abcdef")
+	s, err := New(t.Context(), Config{Endpoint: "127.0.0.1:9000", Bucket: "media", AccessKey: "AKIAEXAMPLE",
+		SecretKey: "store-secret-key-0123456789", SSECustomerKey: key})
+	require.NoError(t, err)
+	defer s.Close()
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%d"} {
+		out := fmt.Sprintf(verb, s)
+		assert.NotContains(t, out, "store-secret-key", verb)
+		assert.NotContains(t, out, string(key), verb)
+		assert.NotContains(t, out, fmt.Sprint(key), verb)
+	}
+	assert.Equal(t, "minio://127.0.0.1:9000/media", fmt.Sprint(s))
+	assert.Equal(t, `"minio://127.0.0.1:9000/media"`, fmt.Sprintf("%q", s))
+}

@@ -1,0 +1,261 @@
+package minio
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/url"
+	"testing"
+	"testing/iotest"
+
+	miniogo "github.com/minio/minio-go/v7"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// overwrite replaces the bytes of key with data through plain minio-go,
+// behind the Store's back, keeping sum as the object's strata checksum: what
+// bit rot or a careless tool would leave.
+func overwrite(t *testing.T, e *env, key string, data []byte, sum string) {
+	t.Helper()
+	_, err := e.srv.Client().PutObject(t.Context(), e.bucket, key, bytes.NewReader(data), int64(len(data)),
+		miniogo.PutObjectOptions{UserMetadata: map[string]string{metaSHA256: sum}})
+	require.NoError(t, err)
+}
+
+func TestGetVerifiesChecksum(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	good := randomBytes(21, 100_000)
+	info, err := e.store.Put(ctx, "obj", bytes.NewReader(good), nil)
+	require.NoError(t, err)
+	require.Equal(t, sha(good), info.SHA256)
+
+	// Untouched, a whole-object read passes the check.
+	got, _ := readAll(t, e.store, "obj", nil)
+	require.Equal(t, good, got)
+
+	bad := bytes.Clone(good)
+	bad[len(bad)/2] ^= 1
+	overwrite(t, e, "obj", bad, sha(good))
+
+	t.Run("whole object", func(t *testing.T) {
+		rc, info, err := e.store.Get(ctx, "obj", nil)
+		require.NoError(t, err, "the mismatch shows only once the bytes are read")
+		defer rc.Close()
+		assert.Equal(t, sha(good), info.SHA256, "Info reports the recorded checksum")
+		got, err := io.ReadAll(rc)
+		require.ErrorIs(t, err, storage.ErrCorrupt)
+		require.NotErrorIs(t, err, io.EOF)
+		var se *storage.Error
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, "minio", se.Provider)
+		assert.Equal(t, "get", se.Op)
+		assert.Equal(t, "obj", se.Key)
+		assert.Contains(t, err.Error(), sha(bad), "the message names the checksum found")
+		assert.Equal(t, bad, got, "the bytes were delivered, with the error")
+		n, err := rc.Read(make([]byte, 10))
+		assert.Zero(t, n)
+		require.ErrorIs(t, err, storage.ErrCorrupt, "a Read after the verdict repeats it")
+	})
+	t.Run("io.Copy", func(t *testing.T) {
+		rc, _, err := e.store.Get(ctx, "obj", &storage.GetOptions{Range: &storage.Range{}})
+		require.NoError(t, err)
+		defer rc.Close()
+		_, err = io.Copy(io.Discard, rc)
+		require.ErrorIs(t, err, storage.ErrCorrupt, "a zero Range is the whole object, and verified")
+	})
+	t.Run("one byte at a time", func(t *testing.T) {
+		rc, _, err := e.store.Get(ctx, "obj", nil)
+		require.NoError(t, err)
+		defer rc.Close()
+		_, err = io.ReadAll(iotest.OneByteReader(rc))
+		require.ErrorIs(t, err, storage.ErrCorrupt)
+	})
+	t.Run("ranges are not verified", func(t *testing.T) {
+		for _, r := range []storage.Range{{Offset: 0, Length: int64(len(bad))}, {Offset: 10}, {Offset: 40_000, Length: 20_000}} {
+			got, _ := readAll(t, e.store, "obj", &storage.GetOptions{Range: &r})
+			assert.Equal(t, bad[r.Offset:r.Offset+int64(len(got))], got, "range %+v", r)
+			if r.Length > 0 {
+				assert.Len(t, got, int(r.Length))
+			} else {
+				assert.Len(t, got, len(bad)-int(r.Offset))
+			}
+		}
+	})
+	t.Run("verification off", func(t *testing.T) {
+		off, err := New(ctx, Config{Endpoint: e.srv.Endpoint, Region: e.srv.Region, AccessKey: e.srv.AccessKey,
+			SecretKey: e.srv.SecretKey, Bucket: e.bucket, SkipVerifyReads: true})
+		require.NoError(t, err)
+		defer off.Close()
+		got, info := readAll(t, off, "obj", nil)
+		assert.Equal(t, bad, got)
+		assert.Equal(t, sha(good), info.SHA256)
+	})
+	t.Run("a shorter object", func(t *testing.T) {
+		overwrite(t, e, "short", good[:1000], sha(good))
+		rc, _, err := e.store.Get(ctx, "short", nil)
+		require.NoError(t, err)
+		defer rc.Close()
+		_, err = io.ReadAll(rc)
+		require.ErrorIs(t, err, storage.ErrCorrupt)
+	})
+	t.Run("empty object", func(t *testing.T) {
+		overwrite(t, e, "empty", nil, sha(good))
+		rc, _, err := e.store.Get(ctx, "empty", nil)
+		require.NoError(t, err)
+		defer rc.Close()
+		_, err = io.ReadAll(rc)
+		require.ErrorIs(t, err, storage.ErrCorrupt)
+	})
+	t.Run("no checksum recorded", func(t *testing.T) {
+		_, err := e.srv.Client().PutObject(ctx, e.bucket, "foreign", bytes.NewReader(bad), int64(len(bad)), miniogo.PutObjectOptions{})
+		require.NoError(t, err)
+		got, info := readAll(t, e.store, "foreign", nil)
+		assert.Equal(t, bad, got)
+		assert.Empty(t, info.SHA256)
+	})
+}
+
+// TestGetVerifiesMultipart checks that objects uploaded in parts, whose
+// checksum was recorded afterwards (a stream) or up front (a seekable
+// reader), read back whole through the check, and fail it once replaced.
+func TestGetVerifiesMultipart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	data := randomBytes(22, 2*testPartSize+123)
+	_, err := e.store.Put(ctx, "stream", onlyReader{bytes.NewReader(data)}, nil)
+	require.NoError(t, err)
+	_, err = e.store.Put(ctx, "seekable", bytes.NewReader(data), nil)
+	require.NoError(t, err)
+	for _, key := range []string{"stream", "seekable"} {
+		got, info := readAll(t, e.store, key, nil)
+		require.Equal(t, sha(data), info.SHA256, key)
+		require.Equal(t, data, got, key)
+	}
+	bad := bytes.Clone(data)
+	bad[0] ^= 0xff
+	overwrite(t, e, "stream", bad, sha(data))
+	rc, _, err := e.store.Get(ctx, "stream", nil)
+	require.NoError(t, err)
+	defer rc.Close()
+	_, err = io.ReadAll(rc)
+	require.ErrorIs(t, err, storage.ErrCorrupt)
+}
+
+// TestReaderCheck checks the verifying reader on its own, without a server.
+func TestReaderCheck(t *testing.T) {
+	t.Parallel()
+	data := []byte("the quick brown fox")
+	cases := []struct {
+		name    string
+		body    []byte
+		sum     string
+		size    int64
+		corrupt bool
+	}{
+		{"good", data, sha(data), int64(len(data)), false},
+		{"flipped byte", append([]byte("The"), data[3:]...), sha(data), int64(len(data)), true},
+		{"short", data[:5], sha(data), int64(len(data)), true},
+		{"long", append(bytes.Clone(data), '!'), sha(data), int64(len(data)), true},
+		{"empty good", nil, sha(nil), 0, false},
+		{"empty bad", nil, sha(data), 0, true},
+		{"no checksum", []byte("anything"), "", 19, false},
+		{"malformed checksum", []byte("anything"), "not-hex", 19, false},
+		{"short checksum", []byte("anything"), "abcd", 19, false},
+	}
+	for _, c := range cases {
+		r := &reader{ctx: context.Background(), rc: io.NopCloser(bytes.NewReader(c.body)), op: "get", key: "k"}
+		r.verify(storage.Info{SHA256: c.sum, Size: c.size})
+		got, err := io.ReadAll(r)
+		assert.Equal(t, string(c.body), string(got), c.name)
+		if c.corrupt {
+			assert.ErrorIs(t, err, storage.ErrCorrupt, c.name)
+		} else {
+			assert.NoError(t, err, c.name)
+		}
+	}
+
+	// Large objects are hashed on a goroutine of their own, which ends at
+	// the end of the body, or at Close.
+	big := randomBytes(23, 3*hashAheadMin+12345)
+	badBig := bytes.Clone(big)
+	badBig[hashAheadMin] ^= 1
+	for _, c := range []struct {
+		name    string
+		body    []byte
+		corrupt bool
+	}{{"large good", big, false}, {"large bad", badBig, true}, {"large short", big[:len(big)-1], true}} {
+		r := &reader{ctx: context.Background(), rc: io.NopCloser(bytes.NewReader(c.body)), op: "get", key: "k"}
+		r.verify(storage.Info{SHA256: sha(big), Size: int64(len(big))})
+		a, ok := r.h.(*hashAhead)
+		require.True(t, ok, "%s: hashed ahead", c.name)
+		got, err := io.ReadAll(iotest.HalfReader(r))
+		require.Equal(t, len(c.body), len(got), c.name)
+		if c.corrupt {
+			require.ErrorIs(t, err, storage.ErrCorrupt, c.name)
+		} else {
+			require.NoError(t, err, c.name)
+		}
+		<-a.done // ended
+		require.NoError(t, r.Close())
+	}
+	r := &reader{ctx: context.Background(), rc: io.NopCloser(bytes.NewReader(big)), op: "get", key: "k"}
+	r.verify(storage.Info{SHA256: sha(big), Size: int64(len(big))})
+	a := r.h.(*hashAhead)
+	_, err := io.ReadFull(r, make([]byte, hashAheadMin+1))
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	<-a.done // Close ended the goroutine
+
+	// Close from another goroutine during a Read (as a server does to a
+	// request it gives up on) stops the hashing without a panic or race.
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write(big[:2*hashAheadMin])
+		// ... and the rest never comes.
+	}()
+	r = &reader{ctx: context.Background(), rc: pr, op: "get", key: "k"}
+	r.verify(storage.Info{SHA256: sha(big), Size: int64(len(big))})
+	a = r.h.(*hashAhead)
+	_, err = io.ReadFull(r, make([]byte, 2*hashAheadMin))
+	require.NoError(t, err)
+	readErr := make(chan error)
+	go func() {
+		_, err := io.ReadAll(r)
+		readErr <- err
+	}()
+	require.NoError(t, r.Close())
+	require.ErrorIs(t, <-readErr, io.ErrClosedPipe)
+	<-a.done
+	pw.Close()
+
+	// A transport error mid-body stays what it is, not ErrCorrupt.
+	r = &reader{ctx: context.Background(), rc: io.NopCloser(iotest.ErrReader(io.ErrUnexpectedEOF)), op: "get", key: "k"}
+	r.verify(storage.Info{SHA256: sha(data), Size: int64(len(data))})
+	_, err = io.ReadAll(r)
+	require.ErrorIs(t, err, storage.ErrUnavailable)
+	require.False(t, errors.Is(err, storage.ErrCorrupt))
+}
+
+func TestSkipVerifyReadsURL(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]bool{"true": true, "1": true, "false": false} {
+		u, err := url.Parse("minio://127.0.0.1:9000/media?skip_verify_reads=" + v)
+		require.NoError(t, err)
+		cfg, err := configFromURL(u)
+		require.NoError(t, err)
+		assert.Equal(t, want, cfg.SkipVerifyReads, v)
+	}
+	p, err := storage.Open(t.Context(), "minio://127.0.0.1:9000/media?skip_verify_reads=true")
+	require.NoError(t, err)
+	defer p.Close()
+	assert.True(t, p.(*Store).skipVerify)
+	_, err = storage.Open(t.Context(), "minio://127.0.0.1:9000/media?skip_verify_reads=maybe")
+	require.ErrorIs(t, err, storage.ErrInvalidArgument)
+}
