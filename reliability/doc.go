@@ -19,15 +19,20 @@
 //
 // # Corruption
 //
-// A remote object whose bytes no longer match the SHA-256 strata stored with
-// it is caught by the tiered store when it fetches it: the read fails with
-// storage.ErrCorrupt and the damaged copy is not kept in the cache, so the
-// next read fetches again (TestRemoteBitFlipDetected). What is not caught
-// yet is in checksum_pending_test.go, built only with the strata_pending tag
-// (go test -tags strata_pending -run BitFlip ./reliability/): a cached file
-// damaged on disk is served as good by the cache and by a tiered store, and
-// the s3 and minio providers serve a damaged remote object as good on a
-// whole-object Get, though they know its SHA-256.
+// Every copy strata serves whole is checked against the checksum recorded
+// when it was written, and damage is reported as storage.ErrCorrupt, never
+// served as good:
+//
+//   - a cached file damaged on disk: the cache fails the read (at open when
+//     the size is wrong, at the end of the stream when the bytes are) and
+//     drops its copy, so a tiered store's next read fetches the object from
+//     the remote again (TestCachedBitFlipDetected);
+//   - a remote object whose bytes no longer match the SHA-256 strata stored
+//     with it: the s3 and minio providers fail a whole-object read at its
+//     end (TestRemoteBitFlipProviders), and a tiered store filling its cache
+//     from it fails the read and keeps nothing (TestRemoteBitFlipDetected).
+//
+// Ranged reads are not verified (the checksum covers the whole object).
 //
 // # Reaching a cluster
 //
