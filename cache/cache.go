@@ -59,6 +59,17 @@ type Options struct {
 	// minute (no goroutine when neither MaxIdle nor MinFreeRatio is set);
 	// a negative value disables it, leaving expiry to Evict.
 	EvictInterval time.Duration
+	// SkipVerify turns off the check of a whole-object Get's bytes
+	// against the CRC-32C recorded when they were stored (see the package
+	// documentation), and with it the last cost a hit has over reading a
+	// plain file: a verified read goes through a buffer to be
+	// checksummed, an unverified one can be handed to sendfile(2). Set it
+	// only where the file system checksums data itself and fails a read of
+	// damaged blocks (ZFS, btrfs), or where serving damaged bytes is
+	// acceptable. The header and size checks every Get makes stay, Copy
+	// still verifies its source, and a tiered store still checks the
+	// SHA-256 of what it uploads.
+	SkipVerify bool
 }
 
 // Usage is a snapshot of what the cache holds.

@@ -21,6 +21,9 @@ func FuzzObjectHeader(f *testing.F) {
 	f.Add(good)
 	f.Add(good[:len(good)-1])
 	f.Add((&header{key: "k"}).encode())
+	v2 := hd
+	v2.crc, v2.hasCRC = 0xdeadbeef, true
+	f.Add(v2.encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := decodeHeader(b)
 		if err != nil {

@@ -23,11 +23,11 @@ import (
 // Stat report besides the size the index keeps, so that content type and
 // metadata never take index memory:
 //
-//	0  magic "SCO1"
+//	0  magic "SCO2" (format 2; "SCO1" for format 1)
 //	4  header length (u32, little endian), content starts there
 //	8  CRC-32C of bytes 12..header length
 //	12 key length u16, content type length u16, metadata pairs u16, 0 u16
-//	20 0 u32
+//	20 CRC-32C of the content u32 (format 2; 0 in format 1)
 //	24 size i64, 32 generation u64, 40 modification time (Unix ns) i64
 //	48 SHA-256 of the content, 32 bytes
 //	80 key, content type, then per metadata pair: u16 length, name,
@@ -35,9 +35,16 @@ import (
 //
 // The footer is the header's length (u32) and "SCOT", so that a file can
 // be read without the index (recovery) from its end.
+//
+// The SHA-256 is the object's identity (Info.SHA256, the ETag); the
+// CRC-32C of the content, computed in the same pass as Put streams it, is
+// what a whole read checks, at a fraction of the SHA-256's cost. Format 1
+// files, written before the content CRC existed, are read as they are
+// and checked against their SHA-256; every Put writes format 2.
 
 const (
-	objMagic    = "SCO1"
+	objMagic    = "SCO2"
+	objMagicV1  = "SCO1"
 	footerMagic = "SCOT"
 	hdrFixed    = 80
 	footerLen   = 8
@@ -100,6 +107,8 @@ type header struct {
 	gen     uint64
 	modTime int64
 	sha     [32]byte
+	crc     uint32 // CRC-32C of the content, when hasCRC
+	hasCRC  bool   // format 2; a format 1 header has no content CRC
 	key     string
 	ct      string
 	meta    map[string]string
@@ -187,11 +196,17 @@ func headerLen(key, ct string, meta map[string]string) int {
 	return n
 }
 
-// encode returns the header's bytes, CRC included.
+// encode returns the header's bytes, CRC included: format 2 when the
+// header has a content CRC (as every Put's has), format 1 otherwise.
 func (h *header) encode() []byte {
 	n := headerLen(h.key, h.ct, h.meta)
 	b := make([]byte, n)
-	copy(b, objMagic)
+	if h.hasCRC {
+		copy(b, objMagic)
+		binary.LittleEndian.PutUint32(b[20:], h.crc)
+	} else {
+		copy(b, objMagicV1)
+	}
 	binary.LittleEndian.PutUint32(b[4:], uint32(n))
 	binary.LittleEndian.PutUint16(b[12:], uint16(len(h.key)))
 	binary.LittleEndian.PutUint16(b[14:], uint16(len(h.ct)))
@@ -224,9 +239,9 @@ func (h *header) encode() []byte {
 var errBadHeader = errors.New("cache: damaged object header")
 
 // peekHeaderLen returns the header length stated by the first bytes of an
-// object file.
+// object header, of either format.
 func peekHeaderLen(b []byte) (int, error) {
-	if len(b) < 8 || string(b[:4]) != objMagic {
+	if len(b) < 8 || (string(b[:4]) != objMagic && string(b[:4]) != objMagicV1) {
 		return 0, errBadHeader
 	}
 	n := int(binary.LittleEndian.Uint32(b[4:]))
@@ -248,6 +263,10 @@ func decodeHeader(b []byte) (header, error) {
 		return header{}, errBadHeader
 	}
 	h := header{hdrLen: n}
+	if string(b[:4]) == objMagic {
+		h.hasCRC = true
+		h.crc = binary.LittleEndian.Uint32(b[20:])
+	}
 	kl := int(binary.LittleEndian.Uint16(b[12:]))
 	cl := int(binary.LittleEndian.Uint16(b[14:]))
 	mn := int(binary.LittleEndian.Uint16(b[16:]))

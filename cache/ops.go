@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"iter"
@@ -125,7 +126,10 @@ func (c *Cache) put(ctx context.Context, key string, r io.Reader, opts *storage.
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
+	// One pass over each buffer: the SHA-256 (the object's identity) and
+	// the CRC-32C (what a whole read checks) while it is in the CPU's cache.
 	sum := sha256.New()
+	var crc uint32
 	var n int64
 	step := c.step()
 	for {
@@ -143,6 +147,7 @@ func (c *Cache) put(ctx context.Context, key string, r io.Reader, opts *storage.
 				reserved += more
 			}
 			sum.Write(buf[:m])
+			crc = crc32.Update(crc, castagnoli, buf[:m])
 			if _, err := f.Write(buf[:m]); err != nil {
 				return storage.Info{}, ioErr("put", key, err)
 			}
@@ -165,6 +170,7 @@ func (c *Cache) put(ctx context.Context, key string, r io.Reader, opts *storage.
 	}
 	hd.size = n
 	copy(hd.sha[:], sum.Sum(nil))
+	hd.crc, hd.hasCRC = crc, true
 	info, err := c.commit(&hd, tmp, f, pin, o.IfNotExists, &reserved)
 	if err != nil {
 		return storage.Info{}, err
@@ -405,9 +411,58 @@ func (c *Cache) dropStale(e entry) {
 	c.remove(cur, removeStale)
 }
 
-// errChecksum is the cause of a whole-object read whose bytes do not hash
-// to the SHA-256 recorded when the object was stored.
-var errChecksum = errors.New("the cached bytes do not match the SHA-256 recorded when they were stored")
+// errChecksum is the cause of a whole-object read whose bytes do not
+// match the checksum recorded when the object was stored: its CRC-32C, or
+// its SHA-256 for an object stored before the cache recorded a CRC-32C.
+var errChecksum = errors.New("the cached bytes do not match the checksum recorded when they were stored")
+
+// verifier checks the content of a whole object as it is read, against
+// the CRC-32C its header records or, for a format 1 object (stored before
+// the cache recorded one), its SHA-256. The zero verifier checks nothing.
+type verifier struct {
+	on      bool
+	crc     uint32 // CRC-32C of the bytes so far
+	wantCRC uint32
+	sha     hash.Hash // format 1 only: SHA-256 of the bytes so far
+	wantSHA [32]byte
+}
+
+// verifierFor returns a verifier for the content hd describes.
+func verifierFor(hd *header) verifier {
+	if hd.hasCRC {
+		return verifier{on: true, wantCRC: hd.crc}
+	}
+	return verifier{on: true, sha: sha256.New(), wantSHA: hd.sha}
+}
+
+// write adds p, the next bytes of the content, to the checksum.
+func (v *verifier) write(p []byte) {
+	switch {
+	case !v.on:
+	case v.sha != nil:
+		v.sha.Write(p)
+	default:
+		v.crc = crc32.Update(v.crc, castagnoli, p)
+	}
+}
+
+// ok reports whether the bytes written match the checksum recorded.
+func (v *verifier) ok() bool {
+	if v.sha != nil {
+		var got [32]byte
+		return [32]byte(v.sha.Sum(got[:0])) == v.wantSHA
+	}
+	return v.crc == v.wantCRC
+}
+
+// contentOK reports whether b, the whole content hd describes, matches
+// the checksum its header records.
+func contentOK(hd *header, b []byte) bool {
+	if hd.hasCRC {
+		return crc32.Checksum(b, castagnoli) == hd.crc
+	}
+	return sha256.Sum256(b) == hd.sha
+}
 
 // corruptErr counts a damaged object found by op on key and returns the
 // error that reports it.
@@ -525,14 +580,15 @@ func (c *Cache) remove(e entry, why removeWhy) {
 // lock for the index lookup; the file is read without any.
 //
 // A read of the whole object (no range, or a range covering all of it) is
-// verified against the SHA-256 recorded when the object was stored: a
+// verified against the CRC-32C recorded when the object was stored (the
+// SHA-256 for an object stored by an older version of the cache): a
 // small object (under 64 KiB with its header) at once, so Get itself
 // fails, and a larger one as it streams, so the Read that would deliver
 // its last bytes fails instead, withholding them. Either way the error
 // matches storage.ErrCorrupt and the entry is dealt with as the package
 // documentation says (removed, unless pinned). A ranged read is not
-// verified; a file whose size is wrong fails any Get with
-// storage.ErrCorrupt.
+// verified, nor is any read with Options.SkipVerify; a file whose size
+// is wrong fails any Get with storage.ErrCorrupt.
 func (c *Cache) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
 	if err := c.check("get", key, ctx); err != nil {
 		return nil, storage.Info{}, err
@@ -560,9 +616,9 @@ func (c *Cache) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 		}
 		return nil, storage.Info{}, opErr("get", key, err, nil)
 	}
-	whole := off == 0 && n == hd.size
+	verify := off == 0 && n == hd.size && !c.opts.SkipVerify
 	if f == nil {
-		if whole && sha256.Sum256((*content)[:n]) != hd.sha {
+		if verify && !contentOK(&hd, (*content)[:n]) {
 			putSmall(content)
 			c.damaged(key, h, hd.gen, errChecksum)
 			return nil, storage.Info{}, c.corruptErr("get", key, errChecksum)
@@ -576,9 +632,8 @@ func (c *Cache) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 	}
 	s.hits.Add(1)
 	r := &reader{f: f, n: n, ctx: ctx, s: s, c: c, op: "get", key: key, h: h, gen: hd.gen}
-	if whole {
-		r.sum = sha256.New()
-		r.want = hd.sha
+	if verify {
+		r.v = verifierFor(&hd)
 	}
 	return r, hd.info(), nil
 }
@@ -654,10 +709,10 @@ func (r *memReader) Close() error {
 	return nil
 }
 
-// reader streams an object's content from its file. When sum is set (a
-// read of the whole object) it hashes what it streams, and the Read that
-// reaches the end checks the hash against want before it hands over its
-// bytes.
+// reader streams an object's content from its file. When v is on (a
+// verified read of the whole object) it checksums what it streams, and
+// the Read that reaches the end checks the checksum before it hands over
+// its bytes.
 type reader struct {
 	f    *os.File
 	n    int64 // bytes left
@@ -672,9 +727,8 @@ type reader struct {
 	h   hkey
 	gen uint64 // the version read, from its header
 
-	sum  hash.Hash // nil for a ranged read: not verified
-	want [32]byte
-	err  error // the content's check failed: every Read returns it
+	v   verifier // off for a ranged or unverified read
+	err error    // the content's check failed: every Read returns it
 }
 
 func (r *reader) Read(p []byte) (int, error) {
@@ -696,22 +750,17 @@ func (r *reader) Read(p []byte) (int, error) {
 	m, err := r.f.Read(p)
 	r.n -= int64(m)
 	r.read += int64(m)
-	if r.sum != nil {
-		r.sum.Write(p[:m])
-	}
+	r.v.write(p[:m])
 	if err == io.EOF {
 		if r.n > 0 {
 			return 0, r.fail(io.ErrUnexpectedEOF) // shorter than its header says
 		}
 		err = nil
 	}
-	if r.n == 0 && r.sum != nil {
-		var got [32]byte
-		if r.sum.Sum(got[:0]); got != r.want {
-			// Withhold the last bytes, so that even a reader that
-			// stops once it has the size it expects gets the error.
-			return 0, r.fail(errChecksum)
-		}
+	if r.n == 0 && r.v.on && !r.v.ok() {
+		// Withhold the last bytes, so that even a reader that stops
+		// once it has the size it expects gets the error.
+		return 0, r.fail(errChecksum)
 	}
 	return m, err
 }
@@ -724,28 +773,47 @@ func (r *reader) fail(cause error) error {
 	return r.err
 }
 
+// unverifiedChunk is how much of an unverified read WriteTo hands to the
+// destination at a time when the read's context can end: it checks the
+// context between pieces.
+const unverifiedChunk = 4 << 20
+
 // WriteTo lets io.Copy hand the file to the destination, so that a copy to
-// a socket can use sendfile(2), when the read is not verified; a verified
-// read goes through a buffer, to be hashed.
+// a socket can use sendfile(2), when the read is not verified (a ranged
+// read, or Options.SkipVerify), in pieces of unverifiedChunk when the
+// context can end; a verified read goes through a buffer, to be
+// checksummed.
 func (r *reader) WriteTo(w io.Writer) (int64, error) {
 	if r.done {
 		return 0, os.ErrClosed
 	}
-	if r.sum != nil || r.ctx.Done() != nil {
+	if r.v.on {
 		return r.copyTo(w)
 	}
 	if r.err != nil {
 		return 0, r.err
 	}
-	want := r.n
-	lr := &io.LimitedReader{R: r.f, N: r.n}
-	m, err := io.Copy(w, lr)
-	r.n -= m
-	r.read += m
-	if err == nil && m < want {
-		err = r.fail(io.ErrUnexpectedEOF)
+	var total int64
+	for r.n > 0 {
+		if err := r.ctx.Err(); err != nil {
+			return total, err
+		}
+		chunk := r.n
+		if r.ctx.Done() != nil {
+			chunk = min(chunk, unverifiedChunk)
+		}
+		m, err := io.Copy(w, &io.LimitedReader{R: r.f, N: chunk})
+		r.n -= m
+		r.read += m
+		total += m
+		if err != nil {
+			return total, err
+		}
+		if m < chunk {
+			return total, r.fail(io.ErrUnexpectedEOF) // shorter than its header says
+		}
 	}
-	return m, err
+	return total, nil
 }
 
 // copyTo copies the rest of the object to w through Read.
@@ -981,7 +1049,9 @@ func (c *Cache) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 	}
 	// The source is verified as it is copied, so that a damaged object is
 	// not copied under a fresh checksum.
-	r := &reader{f: f, n: hd.size, ctx: ctx, c: c, op: "copy", key: src, h: h, gen: hd.gen, sum: sha256.New(), want: hd.sha}
+	// Options.SkipVerify does not apply: Copy writes a fresh checksum, so
+	// it had better be of the right bytes.
+	r := &reader{f: f, n: hd.size, ctx: ctx, c: c, op: "copy", key: src, h: h, gen: hd.gen, v: verifierFor(&hd)}
 	defer r.Close()
 	info, err := c.put(ctx, dst, r, &storage.PutOptions{ContentType: hd.ct, Metadata: hd.meta, Size: hd.size}, false)
 	if r.err != nil {

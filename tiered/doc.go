@@ -111,11 +111,17 @@
 // # Integrity of cached bytes
 //
 // The cache verifies what it serves (see package cache): a Get of a whole
-// object checks its bytes against the SHA-256 recorded when they were
-// stored, and every Get checks that the object's file has the size its
-// header records; a ranged Get of an object already cached is not checked
-// against the SHA-256 (that would take reading all of it), only its size.
-// The store makes the most of it:
+// object checks its bytes against the CRC-32C recorded when they were
+// stored (the SHA-256 for an object file written by an older version of
+// the cache), and every Get checks that the object's file has the size
+// its header records; a ranged Get of an object already cached is not
+// checked against the checksum (that would take reading all of it), only
+// its size. A cache opened with cache.Options.SkipVerify (for a file
+// system that checksums data itself, such as ZFS or btrfs) checks only
+// the size. The SHA-256 stays the object's identity across tiers: a fill
+// checks the SHA-256 the remote reports, and an upload checks that the
+// bytes sent hash to the SHA-256 the cache recorded. The store makes the
+// most of the cache's checks:
 //
 //   - Damage found when the cache opens the object (a file cut short or
 //     lengthened, and any changed byte when a whole object under 64 KiB
@@ -133,7 +139,8 @@
 //     copy) is damaged is not replaced by whatever the remote holds (an
 //     older version, or nothing): its Gets fail with storage.ErrCorrupt,
 //     the cache keeps the damaged copy for an operator to look at, and its
-//     upload, which reads the copy through the same check, fails without
+//     upload, which reads the copy through the same check (and, with
+//     SkipVerify, through the SHA-256 check of the bytes sent), fails without
 //     sending it and is retried with backoff like any refused upload, so
 //     Status reports it failing with the error. A new Put or a Delete of
 //     the key ends it. A write-through Put whose copy is damaged before

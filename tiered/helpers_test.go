@@ -86,12 +86,19 @@ type env struct {
 	dir    string
 	remote storage.Provider
 	opts   tiered.Options
+	copts  cache.Options // MaxBytes and Now are set by open
 	s      *tiered.Store
 }
 
 func newEnv(t *testing.T, remote storage.Provider, opts tiered.Options) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), remote: remote, opts: opts}
+	return newEnvCache(t, remote, opts, cache.Options{})
+}
+
+// newEnvCache is newEnv with the cache opened with copts.
+func newEnvCache(t *testing.T, remote storage.Provider, opts tiered.Options, copts cache.Options) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), remote: remote, opts: opts, copts: copts}
 	e.open()
 	t.Cleanup(func() { e.s.Close() })
 	return e
@@ -100,7 +107,9 @@ func newEnv(t *testing.T, remote storage.Provider, opts tiered.Options) *env {
 // open makes a new Store on e's cache directory and remote.
 func (e *env) open() *tiered.Store {
 	e.t.Helper()
-	c, err := cache.Open(e.dir, cache.Options{MaxBytes: 1 << 30, Now: e.opts.Now})
+	copts := e.copts
+	copts.MaxBytes, copts.Now = 1<<30, e.opts.Now
+	c, err := cache.Open(e.dir, copts)
 	require.NoError(e.t, err)
 	s, err := tiered.New(c, shared{e.remote}, e.opts)
 	require.NoError(e.t, err)

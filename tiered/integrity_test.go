@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-storage/strata/cache"
 	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/storage"
 	"github.com/strata-storage/strata/storage/faults"
@@ -251,4 +252,66 @@ func TestWriteThroughUploadOfDamagedCopyFails(t *testing.T) {
 	require.ErrorIs(t, <-done, storage.ErrCorrupt)
 	requireMissing(t, mem, "wt")
 	requireMissing(t, e.s.Cache(), "wt")
+}
+
+// With cache.Options.SkipVerify the cache no longer checks a whole read's
+// checksum, but an upload still checks the SHA-256 of what it sends
+// against the one the cache recorded, and fails the read that would
+// complete the body: a damaged local copy, the only copy of a pending
+// upload, never reaches the remote as the object, in either mode.
+func TestSkipVerifyDamagedCopyIsNeverUploaded(t *testing.T) {
+	t.Parallel()
+	t.Run("write-behind", func(t *testing.T) {
+		t.Parallel()
+		ctx := ctxT(t)
+		clk := newFakeClock()
+		fp := faults.Wrap(memory.New())
+		fp.Set(faults.Fault{FailRate: 1}, faults.OpPut)
+		e := newEnvCache(t, fp, behind(clk), cache.Options{SkipVerify: true})
+		data := content(5, 300<<10)
+		_, err := e.s.Put(ctx, "upload", bytes.NewReader(data), nil)
+		require.NoError(t, err)
+		eventually(t, "the first upload fails", func() bool {
+			return fp.Calls(faults.OpPut) == 1 && !e.s.Status().NextRetry.IsZero()
+		})
+
+		flipCachedByte(t, e.dir, 150<<10)
+		fp.Clear()
+		clk.Advance(e.s.Status().NextRetry.Sub(clk.Now()))
+		eventually(t, "the upload fails on the damaged copy", func() bool {
+			st := e.s.Status()
+			return st.UploadFailures == 2 && !st.NextRetry.IsZero()
+		})
+		st := e.s.Status()
+		require.ErrorIs(t, st.LastError, storage.ErrCorrupt)
+		require.Equal(t, 1, st.PendingUploads)
+		requireMissing(t, fp, "upload")
+		require.EqualValues(t, 1, e.s.Cache().Usage().PinnedEntries, "the damaged copy is kept")
+
+		_, err = e.s.Put(ctx, "upload", bytes.NewReader(data), nil)
+		require.NoError(t, err)
+		clk.Advance(time.Hour)
+		require.NoError(t, e.s.Flush(ctx))
+		remoteHas(t, fp, "upload", string(data))
+	})
+	t.Run("write-through", func(t *testing.T) {
+		t.Parallel()
+		ctx := ctxT(t)
+		mem := memory.New()
+		g := newGated(mem)
+		e := newEnvCache(t, g, tiered.Options{}, cache.Options{SkipVerify: true})
+		data := content(6, 300<<10)
+		g.hold("put")
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.s.Put(ctx, "wt", bytes.NewReader(data), nil)
+			done <- err
+		}()
+		require.Equal(t, "put wt", g.next(t))
+		flipCachedByte(t, e.dir, 150<<10)
+		g.release("put")
+		require.ErrorIs(t, <-done, storage.ErrCorrupt)
+		requireMissing(t, mem, "wt")
+		requireMissing(t, e.s.Cache(), "wt")
+	})
 }

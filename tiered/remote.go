@@ -206,7 +206,7 @@ func (s *Store) upload(ctx context.Context, key, etag string, ifNotExists bool) 
 	w := s.watch(ctx)
 	defer w.done()
 	hr := storage.NewHashingReader(rc)
-	body := &uploadBody{r: hr, w: w, s: s}
+	body := &uploadBody{r: hr, w: w, s: s, key: key, size: info.Size, want: info.SHA256}
 	s.ctr.remotePuts.Add(1)
 	rinfo, err := s.remote.Put(w.ctx, key, body, &storage.PutOptions{
 		ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size, IfNotExists: ifNotExists,
@@ -214,8 +214,9 @@ func (s *Store) upload(ctx context.Context, key, etag string, ifNotExists bool) 
 	if err != nil {
 		s.ctr.uploadFailures.Add(1)
 		if errors.Is(body.err, storage.ErrCorrupt) {
-			// The local copy failed the cache's check as it was read:
-			// the remote is not to blame, and has stored nothing.
+			// The local copy failed the cache's check, or the body's,
+			// as it was read: the remote is not to blame, and has
+			// stored nothing.
 			return storage.Info{}, &storage.Error{Op: "upload", Provider: provider, Key: key, Err: body.err}
 		}
 		return storage.Info{}, s.remoteErr(ctx, "upload", key, w, err)
@@ -240,20 +241,40 @@ func (s *Store) upload(ctx context.Context, key, etag string, ifNotExists bool) 
 // uploadBody feeds an upload from the cache. The watchdog runs while the
 // remote is not reading: a remote that stops taking data, or does not
 // answer once it has it all, is given up on after Timeout.
+//
+// The cache checks a whole read's content against its CRC-32C, unless it
+// was opened with cache.Options.SkipVerify; either way the body checks
+// the SHA-256 it computes anyway (the remote copy is compared by it) and
+// fails the Read that would deliver the last bytes when it differs from
+// the one the cache recorded, withholding them, so that the remote Put
+// fails and stores nothing even when the remote stops reading at the
+// size it was promised. A pending upload's local copy is the only copy:
+// damage in it must never reach the remote as the object.
 type uploadBody struct {
-	r   io.Reader
-	w   *watchdog
-	s   *Store
-	err error // the local copy's read error, if any
+	r    *storage.HashingReader
+	w    *watchdog
+	s    *Store
+	key  string
+	size int64  // the object's size, as the cache recorded it
+	want string // its SHA-256, as the cache recorded it; "" for none
+	err  error  // the local copy's read or check error, if any
 }
 
 func (b *uploadBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
 	b.w.disarm()
 	n, err := b.r.Read(p)
 	b.w.arm()
-	b.s.ctr.bytesOut.Add(int64(n))
 	if err != nil && err != io.EOF {
 		b.err = err
 	}
+	if n > 0 && b.want != "" && b.r.N() >= b.size && b.r.SHA256() != b.want {
+		b.err = &storage.Error{Op: "upload", Provider: provider, Key: b.key, Kind: storage.ErrCorrupt,
+			Err: errors.New("the local copy does not hash to the SHA-256 the cache recorded")}
+		return 0, b.err
+	}
+	b.s.ctr.bytesOut.Add(int64(n))
 	return n, err
 }
