@@ -69,10 +69,13 @@ import (
 )
 
 // DefaultWorkers is the number of parallel transfers when Options.Workers
-// is zero: 4 per CPU, at least 8 and at most 64. Transfers wait on the
-// network far more than on the CPU.
+// is zero: 8 per CPU, at least 32 and at most 64. Transfers of small
+// objects wait on the store's latency far more than on the CPU: on two
+// CPUs, 32 workers move small files to MinIO about 1.6 times as fast as 8,
+// for the same CPU per file. Options.MemoryBudget, not the number of
+// workers, bounds the memory they hold.
 func DefaultWorkers() int {
-	return min(max(4*runtime.NumCPU(), 8), 64)
+	return min(max(8*runtime.NumCPU(), 32), 64)
 }
 
 // Options configure a Migrator. The zero value copies everything with

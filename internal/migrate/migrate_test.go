@@ -645,7 +645,7 @@ func TestMigrateBoundsLargeObjectsInFlight(t *testing.T) {
 
 func TestDefaultWorkers(t *testing.T) {
 	n := DefaultWorkers()
-	assert.GreaterOrEqual(t, n, 8)
+	assert.GreaterOrEqual(t, n, 32)
 	assert.LessOrEqual(t, n, 64)
 }
 
