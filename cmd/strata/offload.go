@@ -52,8 +52,8 @@ does not have. It then drops the local copies, each only after a Stat of the
 remote copy shows the same size and SHA-256; with --older-than only those not
 read for that long, with --keep-local none. A local copy that differs from
 the remote's is an older version another process replaced: it is dropped
-(never uploaded), whatever the flags. Uploads still pending in the cache's
-journal (remote deletes) are sent too.
+(never uploaded), whatever the flags. Remote deletes still pending in the
+cache's journal are sent too (for up to a minute; the rest stay pending).
 
 The cache directory must not be open in another process: stop the server
 that uses it first (or call Store.Offload from inside the server). A failed
