@@ -45,16 +45,20 @@ func rewriteHeader(t *testing.T, p string, hd header) {
 }
 
 // toFormat1 turns the object file at p into what the cache wrote before
-// it recorded a CRC-32C of the content: a header with magic "SCO1" and
-// zeros where the CRC now is, byte for byte as format 1 was.
+// it recorded a CRC-32C of the content: zeros where the format and the
+// CRC now are, byte for byte as format 1 was.
 func toFormat1(t *testing.T, p string) {
 	t.Helper()
 	hd := readHeader(t, p)
-	hd.hasCRC, hd.crc = false, 0
-	rewriteHeader(t, p, hd)
 	b, err := os.ReadFile(p)
 	require.NoError(t, err)
 	h := b[hd.size:]
+	require.Equal(t, []byte{2, 0}, h[18:20], "format 2 before")
+	hd.hasCRC, hd.crc = false, 0
+	rewriteHeader(t, p, hd)
+	b, err = os.ReadFile(p)
+	require.NoError(t, err)
+	h = b[hd.size:]
 	require.Equal(t, "SCO1", string(h[:4]))
 	require.Equal(t, []byte{0, 0, 0, 0, 0, 0}, h[18:24])
 }

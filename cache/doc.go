@@ -73,10 +73,14 @@
 // catches any single changed bit and any burst of damage up to 32 bits
 // long, and other damage with all but one chance in 2^32: it detects
 // damage, it does not authenticate (nor did the SHA-256 check, whose
-// checksum sits in the same file). Object files written by an older version of the
-// cache (format 1, with no CRC-32C) are read as they are, and a whole read
-// of one checks its SHA-256 instead, at SHA-256's speed; they go as they
-// are evicted or replaced, and every Put writes the current format.
+// checksum sits in the same file).
+//
+// Object files written by an older version of the cache (format 1, with
+// no CRC-32C) are read as they are, and a whole read of one checks its
+// SHA-256 instead, at SHA-256's speed; they go as they are evicted or
+// replaced, and every Put writes the current format (2). Going back to
+// an older version is safe too: it reads format 2 files, checking their
+// SHA-256.
 //
 // Options.SkipVerify turns the check of whole reads off, for a file system
 // that checksums data itself and fails a read of damaged blocks (ZFS,

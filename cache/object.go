@@ -23,10 +23,11 @@ import (
 // Stat report besides the size the index keeps, so that content type and
 // metadata never take index memory:
 //
-//	0  magic "SCO2" (format 2; "SCO1" for format 1)
+//	0  magic "SCO1"
 //	4  header length (u32, little endian), content starts there
 //	8  CRC-32C of bytes 12..header length
-//	12 key length u16, content type length u16, metadata pairs u16, 0 u16
+//	12 key length u16, content type length u16, metadata pairs u16,
+//	   format u16 (2; 0 in format 1)
 //	20 CRC-32C of the content u32 (format 2; 0 in format 1)
 //	24 size i64, 32 generation u64, 40 modification time (Unix ns) i64
 //	48 SHA-256 of the content, 32 bytes
@@ -40,11 +41,16 @@ import (
 // CRC-32C of the content, computed in the same pass as Put streams it, is
 // what a whole read checks, at a fraction of the SHA-256's cost. Format 1
 // files, written before the content CRC existed, are read as they are
-// and checked against their SHA-256; every Put writes format 2.
+// and checked against their SHA-256; every Put writes format 2. The
+// format is a field, not a new magic, because format 2 only fills bytes
+// format 1 wrote as zeros and never read: a cache of an older version
+// still reads format 2 files (checking their SHA-256), so going back to
+// it loses nothing, pinned uploads included. A layout older versions
+// cannot read must change the magic.
 
 const (
-	objMagic    = "SCO2"
-	objMagicV1  = "SCO1"
+	objMagic    = "SCO1"
+	objFormat2  = 2 // the format field of a header with a content CRC
 	footerMagic = "SCOT"
 	hdrFixed    = 80
 	footerLen   = 8
@@ -201,11 +207,10 @@ func headerLen(key, ct string, meta map[string]string) int {
 func (h *header) encode() []byte {
 	n := headerLen(h.key, h.ct, h.meta)
 	b := make([]byte, n)
+	copy(b, objMagic)
 	if h.hasCRC {
-		copy(b, objMagic)
+		binary.LittleEndian.PutUint16(b[18:], objFormat2)
 		binary.LittleEndian.PutUint32(b[20:], h.crc)
-	} else {
-		copy(b, objMagicV1)
 	}
 	binary.LittleEndian.PutUint32(b[4:], uint32(n))
 	binary.LittleEndian.PutUint16(b[12:], uint16(len(h.key)))
@@ -239,9 +244,9 @@ func (h *header) encode() []byte {
 var errBadHeader = errors.New("cache: damaged object header")
 
 // peekHeaderLen returns the header length stated by the first bytes of an
-// object header, of either format.
+// object header.
 func peekHeaderLen(b []byte) (int, error) {
-	if len(b) < 8 || (string(b[:4]) != objMagic && string(b[:4]) != objMagicV1) {
+	if len(b) < 8 || string(b[:4]) != objMagic {
 		return 0, errBadHeader
 	}
 	n := int(binary.LittleEndian.Uint32(b[4:]))
@@ -263,7 +268,10 @@ func decodeHeader(b []byte) (header, error) {
 		return header{}, errBadHeader
 	}
 	h := header{hdrLen: n}
-	if string(b[:4]) == objMagic {
+	// Any format but 2 (0 from format 1, or a later one this version
+	// does not know) is read without a content CRC: its SHA-256 is
+	// checked instead.
+	if binary.LittleEndian.Uint16(b[18:]) == objFormat2 {
 		h.hasCRC = true
 		h.crc = binary.LittleEndian.Uint32(b[20:])
 	}
