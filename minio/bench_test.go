@@ -127,7 +127,10 @@ func BenchmarkLarge(b *testing.B) {
 	}
 	// Download reads the object whole, so strata checks it against its
 	// SHA-256 as it streams (the default); DownloadSkipVerify is the same
-	// with Config.SkipVerifyReads, to show what the check costs.
+	// with Config.SkipVerifyReads, to show what the check costs. On a
+	// shared 2-core machine (load 10 to 30): Download ratio 0.48 to 0.88,
+	// DownloadSkipVerify 0.85 to 1.57; before the check, Download was 1.08
+	// and 1.30.
 	srv := miniotest.Start(b)
 	noVerify, err := New(ctx, Config{Endpoint: srv.Endpoint, Region: srv.Region, AccessKey: srv.AccessKey,
 		SecretKey: srv.SecretKey, Bucket: bucket, SkipVerifyReads: true})
