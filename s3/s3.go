@@ -328,12 +328,7 @@ func (r *reader) Read(p []byte) (int, error) {
 }
 
 // Close closes the body. A reader closed before its end is not verified.
-func (r *reader) Close() error {
-	if r.verify != nil {
-		r.verify.stop()
-	}
-	return r.c.Close()
-}
+func (r *reader) Close() error { return r.c.Close() }
 
 // Stat implements storage.Provider with a HeadObject request.
 func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {

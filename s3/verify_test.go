@@ -23,7 +23,7 @@ import (
 // keeping the SHA-256 strata recorded for the original, and reads it back.
 func TestGetVerifiesContent(t *testing.T) {
 	t.Parallel()
-	st, srv := newTestStore(t, nil)
+	st, srv := newTestStore(t, smallParts)
 	ctx := t.Context()
 	cfg := testConfig(srv, st.Bucket())
 	cfg.SkipVerifyReads = true
@@ -31,9 +31,8 @@ func TestGetVerifiesContent(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { unverified.Close() })
 
-	// Below asyncMin the content is hashed as it is read; above it, beside
-	// the reader.
-	for _, size := range []int{1000, int(asyncMin) + 3*hashBlock + 5} {
+	// One PutObject, and a multipart upload of two parts.
+	for _, size := range []int{1000, MinPartSize + 5} {
 		orig := conformance.RandomBytes(uint64(size), size)
 		flipped := slices.Clone(orig)
 		flipped[size/2] ^= 1
@@ -148,7 +147,7 @@ func (b *body) Close() error { b.closed = true; return nil }
 
 func TestReaderVerifies(t *testing.T) {
 	t.Parallel()
-	for _, size := range []int{0, 1, 4096, int(asyncMin) - 1, int(asyncMin), int(asyncMin) + hashAhead*hashBlock*2 + 7} {
+	for _, size := range []int{0, 1, 4096, 3<<20 + 7} {
 		data := conformance.RandomBytes(uint64(size), size)
 		other := conformance.RandomBytes(uint64(size)+1, size)
 		tests := []struct {
@@ -181,24 +180,15 @@ func TestReaderVerifies(t *testing.T) {
 	}
 }
 
-func TestReaderClosedEarly(t *testing.T) {
+func TestReaderContextEnds(t *testing.T) {
 	t.Parallel()
-	// A reader closed, or dropped, before its end leaves nothing running
-	// that blocks: the hashing of the blocks already queued ends by itself.
-	size := int(asyncMin) + 10*hashBlock
+	// A cancelled context stops reading before the check.
+	size := 1 << 20
 	data := conformance.RandomBytes(3, size)
-	for _, read := range []int{0, hashBlock - 1, 3 * hashBlock, (hashAhead + 2) * hashBlock} {
-		b := &body{r: bytes.NewReader(data), chunk: 64 << 10}
-		r := &reader{ctx: t.Context(), r: b, c: b, key: "k", verify: newVerifier(int64(size), sha(data))}
-		_, err := io.ReadFull(r, make([]byte, read))
-		require.NoError(t, err)
-		require.NoError(t, r.Close())
-	}
-	// And a cancelled context stops reading before the check.
 	ctx, cancel := context.WithCancel(t.Context())
 	b := &body{r: bytes.NewReader(data), chunk: 64 << 10}
 	r := &reader{ctx: ctx, r: b, c: b, key: "k", verify: newVerifier(int64(size), sha(data))}
-	_, err := io.ReadFull(r, make([]byte, 2*hashBlock))
+	_, err := io.ReadFull(r, make([]byte, size/2))
 	require.NoError(t, err)
 	cancel()
 	_, err = io.ReadAll(r)
