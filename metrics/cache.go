@@ -51,7 +51,7 @@ type cacheSnapshot struct {
 //	strata_cache_hits_total, strata_cache_misses_total,
 //	strata_cache_evictions_size_total, strata_cache_evictions_idle_total, strata_cache_evicted_bytes_total,
 //	strata_cache_read_bytes_total, strata_cache_written_bytes_total,
-//	strata_cache_waits_total, strata_cache_full_errors_total,
+//	strata_cache_waits_total, strata_cache_full_errors_total, strata_cache_corrupt_total,
 //	strata_cache_entries, strata_cache_bytes, strata_cache_max_bytes,
 //	strata_cache_pinned_entries, strata_cache_pinned_bytes, strata_cache_inflight_bytes
 func CacheCollector(name string, c CacheSource) prometheus.Collector {
@@ -80,6 +80,7 @@ func CacheCollector(name string, c CacheSource) prometheus.Collector {
 			counter("written_bytes_total", "Object bytes written to the cache.", func(s cacheSnapshot) int64 { return s.s.BytesWritten }),
 			counter("waits_total", "Writes that waited for space (back-pressure).", func(s cacheSnapshot) int64 { return s.s.Waits }),
 			counter("full_errors_total", "Writes that failed with ErrFull.", func(s cacheSnapshot) int64 { return s.s.FullErrors }),
+			counter("corrupt_total", "Damaged cached objects found (reads that failed with ErrCorrupt).", func(s cacheSnapshot) int64 { return s.s.Corrupt }),
 			gauge("entries", "Objects in the cache.", func(s cacheSnapshot) int64 { return s.u.Entries }),
 			gauge("bytes", "Bytes counted against the bound.", func(s cacheSnapshot) int64 { return s.u.Bytes }),
 			gauge("max_bytes", "The byte bound.", func(s cacheSnapshot) int64 { return s.u.MaxBytes }),

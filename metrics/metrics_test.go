@@ -3,6 +3,9 @@ package metrics_test
 import (
 	"context"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -112,7 +115,7 @@ strata_cache_max_bytes{cache="local"} 1.048576e+06
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(expected),
 		"strata_cache_hits_total", "strata_cache_misses_total", "strata_cache_entries", "strata_cache_max_bytes"))
-	assert.Equal(t, 15, testutil.CollectAndCount(reg))
+	assert.Equal(t, 16, testutil.CollectAndCount(reg))
 }
 
 func TestTieredCollector(t *testing.T) {
@@ -134,5 +137,47 @@ strata_tiered_uploads_total{store="media"} 1
 strata_tiered_pending_uploads{store="media"} 0
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(expected), "strata_tiered_uploads_total", "strata_tiered_pending_uploads"))
-	assert.Equal(t, 16, testutil.CollectAndCount(reg))
+	assert.Equal(t, 17, testutil.CollectAndCount(reg))
+}
+
+// TestCacheCollectorCountsCorruption damages a cached file on disk and
+// checks that the failed read shows in strata_cache_corrupt_total, the
+// counter an operator alerts on.
+func TestCacheCollectorCountsCorruption(t *testing.T) {
+	dir := t.TempDir()
+	c, err := cache.Open(dir, cache.Options{MaxBytes: 1 << 20})
+	require.NoError(t, err)
+	defer c.Close()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(metrics.CacheCollector("local", c))
+	ctx := context.Background()
+	data := strings.Repeat("media bytes ", 1000)
+	_, err = c.Put(ctx, "photo.jpg", strings.NewReader(data), nil)
+	require.NoError(t, err)
+
+	var files []string
+	require.NoError(t, filepath.WalkDir(filepath.Join(dir, "objects"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return err
+	}))
+	require.Len(t, files, 1)
+	b, err := os.ReadFile(files[0])
+	require.NoError(t, err)
+	b[len(b)-100] ^= 0x01 // inside the data
+	require.NoError(t, os.WriteFile(files[0], b, 0o640))
+
+	rc, _, err := c.Get(ctx, "photo.jpg", nil)
+	if err == nil {
+		_, err = io.ReadAll(rc)
+		rc.Close()
+	}
+	require.ErrorIs(t, err, storage.ErrCorrupt)
+	expected := `
+# HELP strata_cache_corrupt_total Damaged cached objects found (reads that failed with ErrCorrupt).
+# TYPE strata_cache_corrupt_total counter
+strata_cache_corrupt_total{cache="local"} 1
+`
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(expected), "strata_cache_corrupt_total"))
 }

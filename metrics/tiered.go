@@ -29,7 +29,7 @@ type tieredSnapshot struct {
 //	strata_tiered_hits_total, strata_tiered_misses_total,
 //	strata_tiered_remote_errors_total, strata_tiered_fills_total,
 //	strata_tiered_bytes_from_remote_total, strata_tiered_bytes_to_remote_total,
-//	strata_tiered_offload_dropped_total
+//	strata_tiered_offload_dropped_total, strata_tiered_corrupt_total
 //
 // Alert on strata_tiered_oldest_pending_seconds: it grows while the remote
 // is unreachable.
@@ -65,6 +65,7 @@ func TieredCollector(name string, t TieredSource) prometheus.Collector {
 			counter("fills_total", "Objects fetched into the cache.", func(s tieredSnapshot) float64 { return float64(s.c.Fills) }),
 			counter("bytes_from_remote_total", "Object bytes received from the remote.", func(s tieredSnapshot) float64 { return float64(s.c.BytesFromRemote) }),
 			counter("bytes_to_remote_total", "Object bytes sent to the remote.", func(s tieredSnapshot) float64 { return float64(s.c.BytesToRemote) }),
+			counter("corrupt_total", "Damaged local copies found (reads that failed with ErrCorrupt).", func(s tieredSnapshot) float64 { return float64(s.c.Corrupt) }),
 			counter("offload_dropped_total", "Local copies dropped by Offload after verifying the remote copy.", func(s tieredSnapshot) float64 { return float64(s.c.OffloadDropped) }),
 		},
 	}
