@@ -44,8 +44,8 @@ type Tally struct {
 	// Corrupt counts reads that returned bytes other than those written.
 	Corrupt atomic.Int64
 	// Lost counts this phase's acknowledged writes that the final check
-	// could not read back with the right bytes; Resurrected its
-	// acknowledged deletes whose key came back.
+	// could not read back with the right bytes; Resurrected the
+	// acknowledged deletes sent in this phase whose key came back.
 	Lost, Resurrected int64
 
 	mu      sync.Mutex
@@ -291,6 +291,16 @@ type CheckOptions struct {
 	// checked only for the deletes that writer made (a tiered store keeps
 	// serving its cached copy of a key another client deleted).
 	OwnDeletesOnly map[string]string
+	// ServerUndoesDeletes names the phases in which the store itself is
+	// known to undo some acknowledged deletes (a MinIO node rejoining its
+	// peers heals objects deleted meanwhile back): a key deleted in them
+	// that is there again is counted as resurrected in the table but is
+	// not a problem. A key deleted in any other phase that is there again
+	// is one.
+	ServerUndoesDeletes map[string]bool
+	// Logf, when not nil, gets a line for each such tolerated
+	// resurrection.
+	Logf func(format string, args ...any)
 }
 
 // Check reads every acknowledged write through every reader and stats every
@@ -344,19 +354,28 @@ func Check(ctx context.Context, l *Ledger, tallies []*Tally, opts CheckOptions) 
 	}
 	for _, r := range l.Deleted() {
 		back := false
+		var found []string
 		for name, p := range readers {
 			if w, ok := opts.OwnDeletesOnly[name]; ok && w != r.Writer {
 				continue
 			}
 			_, err := p.Stat(ctx, r.Key)
 			if !errors.Is(err, storage.ErrNotFound) {
-				problems = append(problems, fmt.Sprintf("deleted %s (written in phase %s by %s, delete sent in phase %s at %s, answered after %v) through %s: %v",
+				found = append(found, fmt.Sprintf("deleted %s (written in phase %s by %s, delete sent in phase %s at %s, answered after %v) through %s: %v",
 					r.Key, r.Phase, r.Writer, r.DeletePhase, r.DeleteStart.Format("15:04:05.000"), r.DeleteEnd.Sub(r.DeleteStart).Round(time.Millisecond), name, err))
 				back = true
 			}
 		}
-		if back && byPhase[r.Phase] != nil {
-			byPhase[r.Phase].Resurrected++
+		if back && byPhase[r.DeletePhase] != nil {
+			byPhase[r.DeletePhase].Resurrected++
+		}
+		switch {
+		case !opts.ServerUndoesDeletes[r.DeletePhase]:
+			problems = append(problems, found...)
+		case opts.Logf != nil:
+			for _, f := range found {
+				opts.Logf("server undid a delete (tolerated in phase %s): %s", r.DeletePhase, f)
+			}
 		}
 	}
 	return problems
@@ -366,15 +385,15 @@ func Check(ctx context.Context, l *Ledger, tallies []*Tally, opts CheckOptions) 
 func Table(tallies []*Tally) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tattempted\tsucceeded\tfailed cleanly\tunclean\tlost\twrites acked/tried\tfalse 404\tcorrupt reads\t")
-	var a, s, f, u, lo, wa, wt, f4, co int64
+	fmt.Fprintln(tw, "phase\tattempted\tsucceeded\tfailed cleanly\tunclean\tlost\twrites acked/tried\tfalse 404\tcorrupt reads\tdeletes undone\t")
+	var a, s, f, u, lo, wa, wt, f4, co, re int64
 	for _, t := range tallies {
 		row := []int64{t.Attempted.Load(), t.Succeeded.Load(), t.Failed.Load() - t.Unclean.Load(), t.Unclean.Load(), t.Lost,
-			t.WritesAcked.Load(), t.Writes.Load(), t.False404.Load(), t.Corrupt.Load()}
-		a, s, f, u, lo, wa, wt, f4, co = a+row[0], s+row[1], f+row[2], u+row[3], lo+row[4], wa+row[5], wt+row[6], f4+row[7], co+row[8]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d/%d\t%d\t%d\t\n", t.Phase, row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8])
+			t.WritesAcked.Load(), t.Writes.Load(), t.False404.Load(), t.Corrupt.Load(), t.Resurrected}
+		a, s, f, u, lo, wa, wt, f4, co, re = a+row[0], s+row[1], f+row[2], u+row[3], lo+row[4], wa+row[5], wt+row[6], f4+row[7], co+row[8], re+row[9]
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d/%d\t%d\t%d\t%d\t\n", t.Phase, row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9])
 	}
-	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%d\t%d\t%d/%d\t%d\t%d\t\n", a, s, f, u, lo, wa, wt, f4, co)
+	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%d\t%d\t%d/%d\t%d\t%d\t%d\t\n", a, s, f, u, lo, wa, wt, f4, co, re)
 	tw.Flush()
 	return b.String()
 }
