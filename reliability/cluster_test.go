@@ -191,7 +191,8 @@ func TestCluster(t *testing.T) {
 	// package documentation), so it is checked for its own deletes only.
 	//
 	// The cluster itself sometimes undoes an acknowledged delete, so a key
-	// deleted in some phases comes back on every node:
+	// deleted in some phases comes back on every node. The likely causes,
+	// from the timing of the deletes that came back:
 	//   - with two nodes down, a delete lacks write quorum and fails, but
 	//     only after removing the object from the nodes that are up; a
 	//     write-behind tiered store retries it, and once the nodes are back
