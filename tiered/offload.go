@@ -204,7 +204,9 @@ func (s *Store) offloadEntry(ctx context.Context, e cache.Entry, o *OffloadOptio
 	if e.Pinned {
 		s.unpinSettled(e, pend, hasPend)
 	}
-	if o.IdleFor < 0 || now.Sub(e.LastAccess) < o.IdleFor {
+	// IdleFor zero drops whatever the last access: a copy read after
+	// Offload started (the uploads it waits for read their copies) goes too.
+	if o.IdleFor < 0 || (o.IdleFor > 0 && now.Sub(e.LastAccess) < o.IdleFor) {
 		return nil
 	}
 	ok, err := s.c.Drop(ctx, e.Key, e.ETag)

@@ -727,3 +727,29 @@ func TestTwoStoresShareARemote(t *testing.T) {
 	_, err := cache.Open(a.dir, cache.Options{MaxBytes: 1 << 30})
 	require.ErrorIs(t, err, cache.ErrLocked)
 }
+
+// TestOffloadIdleForZeroDropsEveryVerifiedCopy: with IdleFor zero every
+// verified local copy goes, even one read after Offload started (as the
+// uploads Offload waits for read their copies): here the cache's clock runs
+// an hour ahead of the store's, so every copy looks read "after" Offload's
+// start.
+func TestOffloadIdleForZeroDropsEveryVerifiedCopy(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	c, err := cache.Open(t.TempDir(), cache.Options{MaxBytes: 1 << 20, Now: func() time.Time { return start.Add(time.Hour) }})
+	require.NoError(t, err)
+	remote := memory.New()
+	s, err := tiered.New(c, remote, tiered.Options{Now: func() time.Time { return start }})
+	require.NoError(t, err)
+	defer s.Close()
+	for _, k := range []string{"a.jpg", "b.jpg", "c.mp4"} {
+		put(t, s, k, "bytes of "+k)
+	}
+	res, err := s.Offload(ctxT(t), &tiered.OffloadOptions{IdleFor: 0})
+	require.NoError(t, err)
+	require.EqualValues(t, 3, res.Verified)
+	require.EqualValues(t, 3, res.Dropped, "IdleFor 0 drops every verified copy, whatever its last access")
+	for _, k := range []string{"a.jpg", "b.jpg", "c.mp4"} {
+		remoteHas(t, remote, k, "bytes of "+k)
+	}
+}
