@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/b2/b2test"
@@ -670,4 +672,33 @@ func TestConcurrentUploadsUnderFaults(t *testing.T) {
 		require.Equal(t, strings.Repeat("x", i), string(readAll(t, st, ctx, "small/"+string(rune('a'+i)))))
 	}
 	require.Empty(t, srv.Unfinished(e.bucket))
+}
+
+// TestExpiredTokenWithManyIdleUploadURLs: after many uploads at once the
+// Store keeps many idle upload URLs; when the tokens expire, every one of
+// them is dead, and a Put must not spend its attempts on them one by one.
+func TestExpiredTokenWithManyIdleUploadURLs(t *testing.T) {
+	t.Parallel()
+	srv := b2test.NewServer(t, nil)
+	e := newEnv(t, srv)
+	st := e.open(t)
+	ctx := deadlineCtx(t, faultDeadline)
+
+	// Many uploads at once, so that many upload URLs go back to the pool.
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 24 {
+		wg.Go(func() {
+			<-start
+			_, err := st.Put(ctx, fmt.Sprintf("warm/%02d", i), reader("warm"), nil)
+			assert.NoError(t, err)
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	srv.ExpireTokens()
+	_, err := st.Put(ctx, "after-expiry.jpg", reader("jpeg"), nil)
+	require.NoError(t, err, "a Put after the tokens expired succeeds")
+	require.Equal(t, "jpeg", string(readAll(t, st, ctx, "after-expiry.jpg")))
 }

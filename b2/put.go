@@ -182,6 +182,28 @@ func (st *Store) uploadURL(ctx context.Context, s *session) (*base.URL, error) {
 	return s.bucket.GetUploadURL(ctx)
 }
 
+// forgetURLs drops every idle upload URL.
+func (st *Store) forgetURLs() {
+	for {
+		select {
+		case <-st.urls:
+		default:
+			return
+		}
+	}
+}
+
+// isUnauthorized reports whether err, from blazer's base package or
+// normalized, is B2's 401: an expired or bad token.
+func isUnauthorized(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status == http.StatusUnauthorized
+	}
+	code, _ := base.Code(err)
+	return code == http.StatusUnauthorized
+}
+
 // releaseURL keeps an upload URL that worked for the next upload.
 func (st *Store) releaseURL(u *base.URL) {
 	if st.closed.Load() {
@@ -204,7 +226,12 @@ func (st *Store) uploadSmall(ctx context.Context, key string, data []byte, ct st
 		}
 		f, err = u.UploadFile(ctx, bytes.NewReader(data), len(data), key, ct, sha1hex, info)
 		if err != nil {
-			// Whatever went wrong, B2 advises a fresh upload URL.
+			// Whatever went wrong, B2 advises a fresh upload URL. An
+			// expired token expired the idle URLs' tokens too: drop them,
+			// or the retries would take one expired URL after another.
+			if isUnauthorized(err) {
+				st.forgetURLs()
+			}
 			return err
 		}
 		st.releaseURL(u)
