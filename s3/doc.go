@@ -88,8 +88,8 @@
 //
 // Since January 2025 aws-sdk-go-v2 sends a CRC checksum with every upload
 // and validates one on every download by default. MinIO, R2, B2 and others
-// answer with errors such as "x-amz-checksum-algorithm ... not implemented"
-// or XAmzContentSHA256Mismatch, so for an Endpoint that is not an AWS host,
+// reject the x-amz-checksum-algorithm header as not implemented or answer
+// XAmzContentSHA256Mismatch, so for an Endpoint that is not an AWS host,
 // New sets RequestChecksumCalculation and ResponseChecksumValidation to
 // "when required" (unless AWS_REQUEST_CHECKSUM_CALCULATION or
 // AWS_RESPONSE_CHECKSUM_VALIDATION say otherwise). The uploader sends no
