@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-storage/strata/cache/cachetest"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -75,7 +76,7 @@ func TestPutRecordsContentCRC(t *testing.T) {
 			c := open(t, dir, Options{})
 			data := payload(20, sz.size)
 			info := put(t, c, "k", data)
-			hd := readHeader(t, objectFile(t, dir))
+			hd := readHeader(t, cachetest.ObjectFile(t, dir))
 			require.True(t, hd.hasCRC, "format 2")
 			assert.Equal(t, crc32.Checksum(data, castagnoli), hd.crc)
 			sum := sha256.Sum256(data)
@@ -108,7 +109,7 @@ func TestWholeReadChecksCRC(t *testing.T) {
 				c := open(t, dir, Options{})
 				data := payload(21, sz.size)
 				put(t, c, "k", data)
-				p := objectFile(t, dir)
+				p := cachetest.ObjectFile(t, dir)
 				hd := readHeader(t, p)
 				hd.crc ^= 1
 				rewriteHeader(t, p, hd)
@@ -136,7 +137,7 @@ func TestFormat1ObjectsAreReadAndChecked(t *testing.T) {
 				ctx := context.Background()
 				data := payload(22, sz.size)
 				info := put(t, c, "old", data)
-				p := objectFile(t, dir)
+				p := cachetest.ObjectFile(t, dir)
 				toFormat1(t, p)
 
 				got, err := readWhole(c, "old", sz.size, rd.read)
@@ -162,7 +163,7 @@ func TestFormat1ObjectsAreReadAndChecked(t *testing.T) {
 				require.Equal(t, data, got)
 
 				// Damage is found through the SHA-256.
-				flipByte(t, p, int64(sz.size/2))
+				cachetest.FlipByte(t, p, int64(sz.size/2))
 				got, err = readWhole(c, "old", sz.size, rd.read)
 				require.ErrorIs(t, err, storage.ErrCorrupt)
 				assert.Less(t, len(got), len(data))
@@ -171,7 +172,7 @@ func TestFormat1ObjectsAreReadAndChecked(t *testing.T) {
 
 				// A new Put writes format 2.
 				put(t, c, "old", data)
-				require.True(t, readHeader(t, objectFile(t, dir)).hasCRC)
+				require.True(t, readHeader(t, cachetest.ObjectFile(t, dir)).hasCRC)
 			})
 		}
 	}
@@ -184,7 +185,7 @@ func TestCopyOfDamagedFormat1Object(t *testing.T) {
 	ctx := context.Background()
 	data := payload(23, 300<<10)
 	put(t, c, "src", data)
-	p := objectFile(t, dir)
+	p := cachetest.ObjectFile(t, dir)
 	toFormat1(t, p)
 	_, err := c.Copy(ctx, "dst", "src")
 	require.NoError(t, err)
@@ -193,7 +194,7 @@ func TestCopyOfDamagedFormat1Object(t *testing.T) {
 	require.Equal(t, data, got)
 	require.NoError(t, c.Delete(ctx, "dst"))
 
-	flipByte(t, p, 1000)
+	cachetest.FlipByte(t, p, 1000)
 	_, err = c.Copy(ctx, "dst", "src")
 	require.ErrorIs(t, err, storage.ErrCorrupt)
 	assert.False(t, has(c, "dst"))
@@ -212,9 +213,9 @@ func TestSkipVerify(t *testing.T) {
 				ctx := context.Background()
 				data := payload(24, sz.size)
 				put(t, c, "k", data)
-				p := objectFile(t, dir)
+				p := cachetest.ObjectFile(t, dir)
 				mid := int64(sz.size / 2)
-				flipByte(t, p, mid)
+				cachetest.FlipByte(t, p, mid)
 				damaged := bytes.Clone(data)
 				damaged[mid] ^= 0x01
 
@@ -229,7 +230,7 @@ func TestSkipVerify(t *testing.T) {
 				assert.False(t, has(c, "k"))
 
 				put(t, c, "k", data)
-				truncateFile(t, objectFile(t, dir), int64(sz.size/2))
+				truncateFile(t, cachetest.ObjectFile(t, dir), int64(sz.size/2))
 				_, _, err = c.Get(ctx, "k", nil)
 				require.ErrorIs(t, err, storage.ErrCorrupt, "the size check at open stays")
 				assert.False(t, has(c, "k"))

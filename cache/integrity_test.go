@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,44 +13,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-storage/strata/cache/cachetest"
 	"github.com/strata-storage/strata/storage"
 )
 
 // Integrity: a byte changed on disk must never be served as good. These
 // tests damage the object files under the cache directory for real and
 // read them back through the cache's API.
-
-// objectFile returns the only object file under dir's objects/ and
-// pinned/ directories.
-func objectFile(t *testing.T, dir string) string {
-	t.Helper()
-	var files []string
-	for _, sub := range []string{"objects", "pinned"} {
-		err := filepath.WalkDir(filepath.Join(dir, sub), func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				files = append(files, p)
-			}
-			return err
-		})
-		require.NoError(t, err)
-	}
-	require.Len(t, files, 1, "one object file in %s", dir)
-	return files[0]
-}
-
-// flipByte flips one bit of the byte at off in the file at p, in place.
-func flipByte(t *testing.T, p string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	require.NoError(t, err)
-	defer f.Close()
-	var b [1]byte
-	_, err = f.ReadAt(b[:], off)
-	require.NoError(t, err)
-	b[0] ^= 0x01
-	_, err = f.WriteAt(b[:], off)
-	require.NoError(t, err)
-}
 
 // truncateFile cuts the file at p to n bytes.
 func truncateFile(t *testing.T, p string, n int64) {
@@ -150,7 +118,7 @@ func TestBitFlipFailsWholeRead(t *testing.T) {
 				require.NoError(t, err, "an undamaged object reads cleanly")
 				require.Equal(t, data, got)
 
-				flipByte(t, objectFile(t, dir), int64(sz.size/2))
+				cachetest.FlipByte(t, cachetest.ObjectFile(t, dir), int64(sz.size/2))
 				got, err = readWhole(c, "media/photo.jpg", sz.size, rd.read)
 				require.ErrorIs(t, err, storage.ErrCorrupt)
 				var se *storage.Error
@@ -184,7 +152,7 @@ func TestBitFlipWithContext(t *testing.T) {
 	c := open(t, dir, Options{})
 	data := payload(8, 1<<20)
 	put(t, c, "k", data)
-	flipByte(t, objectFile(t, dir), 1<<19)
+	cachetest.FlipByte(t, cachetest.ObjectFile(t, dir), 1<<19)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rc, _, err := c.Get(ctx, "k", nil)
@@ -207,7 +175,7 @@ func TestBitFlipLastByte(t *testing.T) {
 			dir := t.TempDir()
 			c := open(t, dir, Options{})
 			put(t, c, "k", payload(9, sz.size))
-			flipByte(t, objectFile(t, dir), int64(sz.size-1))
+			cachetest.FlipByte(t, cachetest.ObjectFile(t, dir), int64(sz.size-1))
 			_, err := getBytes(c, "k")
 			require.ErrorIs(t, err, storage.ErrCorrupt)
 			_, err = getBytes(c, "k")
@@ -228,9 +196,9 @@ func TestBitFlipPinned(t *testing.T) {
 			ctx := context.Background()
 			data := payload(10, sz.size)
 			putPinned(t, c, "upload", data)
-			p := objectFile(t, dir)
+			p := cachetest.ObjectFile(t, dir)
 			require.Contains(t, p, string(filepath.Separator)+"pinned"+string(filepath.Separator))
-			flipByte(t, p, int64(sz.size/2))
+			cachetest.FlipByte(t, p, int64(sz.size/2))
 
 			for range 2 {
 				_, err := getBytes(c, "upload")
@@ -261,13 +229,13 @@ func TestPinnedDamagedDeleteAndReplace(t *testing.T) {
 	ctx := context.Background()
 	data := payload(11, 200<<10)
 	putPinned(t, c, "a", data)
-	flipByte(t, objectFile(t, dir), 100<<10)
+	cachetest.FlipByte(t, cachetest.ObjectFile(t, dir), 100<<10)
 	putPinned(t, c, "a", data)
 	got, err := getBytes(c, "a")
 	require.NoError(t, err, "a new Put replaces the damaged version")
 	require.Equal(t, data, got)
 
-	flipByte(t, objectFile(t, dir), 100<<10)
+	cachetest.FlipByte(t, cachetest.ObjectFile(t, dir), 100<<10)
 	require.NoError(t, c.Delete(ctx, "a"))
 	_, err = getBytes(c, "a")
 	require.ErrorIs(t, err, storage.ErrNotFound)
@@ -287,7 +255,7 @@ func TestRangedReadNotVerified(t *testing.T) {
 			data := payload(12, sz.size)
 			put(t, c, "v", data)
 			mid := int64(sz.size / 2)
-			flipByte(t, objectFile(t, dir), mid)
+			cachetest.FlipByte(t, cachetest.ObjectFile(t, dir), mid)
 			damaged := bytes.Clone(data)
 			damaged[mid] ^= 0x01
 
@@ -337,7 +305,7 @@ func TestWrongSizeFailsAtGet(t *testing.T) {
 				c := open(t, dir, Options{})
 				ctx := context.Background()
 				put(t, c, "t", payload(13, sz.size))
-				d.do(t, objectFile(t, dir), sz.size)
+				d.do(t, cachetest.ObjectFile(t, dir), sz.size)
 
 				rc, _, err := c.Get(ctx, "t", nil)
 				if rc != nil {
@@ -360,14 +328,14 @@ func TestWrongSizeStatAndRange(t *testing.T) {
 	c := open(t, dir, Options{})
 	ctx := context.Background()
 	put(t, c, "s", payload(14, 300<<10))
-	truncateFile(t, objectFile(t, dir), 200<<10)
+	truncateFile(t, cachetest.ObjectFile(t, dir), 200<<10)
 	_, err := c.Stat(ctx, "s")
 	require.ErrorIs(t, err, storage.ErrCorrupt)
 	_, err = c.Stat(ctx, "s")
 	require.ErrorIs(t, err, storage.ErrNotFound)
 
 	put(t, c, "s", payload(14, 300<<10))
-	truncateFile(t, objectFile(t, dir), 200<<10)
+	truncateFile(t, cachetest.ObjectFile(t, dir), 200<<10)
 	_, _, err = c.Get(ctx, "s", &storage.GetOptions{Range: &storage.Range{Offset: 10, Length: 10}})
 	require.ErrorIs(t, err, storage.ErrCorrupt)
 }
@@ -379,7 +347,7 @@ func TestTruncatedPinned(t *testing.T) {
 	c := open(t, dir, Options{})
 	ctx := context.Background()
 	putPinned(t, c, "p", payload(15, 300<<10))
-	p := objectFile(t, dir)
+	p := cachetest.ObjectFile(t, dir)
 	truncateFile(t, p, 100<<10)
 	for range 2 {
 		_, _, err := c.Get(ctx, "p", nil)
@@ -409,7 +377,7 @@ func TestTruncatedWhileOpen(t *testing.T) {
 			rc, _, err := c.Get(ctx, "w", opts)
 			require.NoError(t, err)
 			defer rc.Close()
-			truncateFile(t, objectFile(t, dir), 1<<18)
+			truncateFile(t, cachetest.ObjectFile(t, dir), 1<<18)
 			_, err = io.Copy(io.Discard, rc)
 			require.ErrorIs(t, err, storage.ErrCorrupt)
 			require.ErrorIs(t, err, io.ErrUnexpectedEOF)
@@ -436,7 +404,7 @@ func TestCopyOfDamagedObject(t *testing.T) {
 			require.Equal(t, data, got)
 			require.NoError(t, c.Delete(ctx, "dst"))
 
-			flipByte(t, objectFile(t, dir), int64(sz.size/2))
+			cachetest.FlipByte(t, cachetest.ObjectFile(t, dir), int64(sz.size/2))
 			_, err = c.Copy(ctx, "dst", "src")
 			require.ErrorIs(t, err, storage.ErrCorrupt)
 			assert.False(t, has(c, "dst"), "nothing is stored under dst")
@@ -453,7 +421,7 @@ func TestConcurrentReadersOfDamagedObject(t *testing.T) {
 	c := open(t, dir, Options{})
 	ctx := context.Background()
 	put(t, c, "shared", payload(18, 512<<10))
-	flipByte(t, objectFile(t, dir), 256<<10)
+	cachetest.FlipByte(t, cachetest.ObjectFile(t, dir), 256<<10)
 	const n = 4
 	rcs := make([]io.ReadCloser, n)
 	for i := range rcs {

@@ -3,9 +3,6 @@ package metrics_test
 import (
 	"context"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/cache"
+	"github.com/strata-storage/strata/cache/cachetest"
 	"github.com/strata-storage/strata/conformance"
 	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/metrics"
@@ -155,18 +153,7 @@ func TestCacheCollectorCountsCorruption(t *testing.T) {
 	_, err = c.Put(ctx, "photo.jpg", strings.NewReader(data), nil)
 	require.NoError(t, err)
 
-	var files []string
-	require.NoError(t, filepath.WalkDir(filepath.Join(dir, "objects"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			files = append(files, p)
-		}
-		return err
-	}))
-	require.Len(t, files, 1)
-	b, err := os.ReadFile(files[0])
-	require.NoError(t, err)
-	b[len(b)-100] ^= 0x01 // inside the data
-	require.NoError(t, os.WriteFile(files[0], b, 0o640))
+	cachetest.FlipByte(t, cachetest.ObjectFile(t, dir), int64(len(data)-100)) // inside the data
 
 	rc, _, err := c.Get(ctx, "photo.jpg", nil)
 	if err == nil {

@@ -5,9 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"testing"
 
 	miniogo "github.com/minio/minio-go/v7"
@@ -15,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/cache"
+	"github.com/strata-storage/strata/cache/cachetest"
 	"github.com/strata-storage/strata/conformance/miniotest"
 	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/minio"
@@ -93,26 +91,6 @@ func damagedRemote(t *testing.T, srv *miniotest.Server) (bucket, sum string) {
 	return bucket, sum
 }
 
-// flipCachedFile flips one byte in the middle of the only object file in
-// the cache directory dir, inside the object's data.
-func flipCachedFile(t *testing.T, dir string) {
-	t.Helper()
-	var files []string
-	for _, sub := range []string{"objects", "pinned"} {
-		filepath.WalkDir(filepath.Join(dir, sub), func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				files = append(files, p)
-			}
-			return nil
-		})
-	}
-	require.Len(t, files, 1, "one object file in %s", dir)
-	b, err := os.ReadFile(files[0])
-	require.NoError(t, err)
-	b[len(b)/2] ^= 0x01 // inside the data, whether the header leads or trails
-	require.NoError(t, os.WriteFile(files[0], b, 0o640))
-}
-
 // TestCachedBitFlipDetected flips a bit of a cached object's file and
 // checks that the cache, and a tiered store on it, do not serve the
 // damaged bytes as good: the read fails with storage.ErrCorrupt, or the
@@ -128,7 +106,7 @@ func TestCachedBitFlipDetected(t *testing.T) {
 		defer c.Close()
 		_, err = c.Put(ctx, "photo.jpg", bytes.NewReader(data), nil)
 		require.NoError(t, err)
-		flipCachedFile(t, dir)
+		cachetest.FlipByte(t, cachetest.ObjectFile(t, dir), int64(len(data)/2))
 		got, err := readChecked(ctx, c, "photo.jpg")
 		require.ErrorIs(t, err, storage.ErrCorrupt, "a damaged cached file fails the read (got %d bytes)", len(got))
 	})
@@ -142,7 +120,7 @@ func TestCachedBitFlipDetected(t *testing.T) {
 		defer ts.Close()
 		_, err = ts.Put(ctx, "photo.jpg", bytes.NewReader(data), nil)
 		require.NoError(t, err)
-		flipCachedFile(t, dir)
+		cachetest.FlipByte(t, cachetest.ObjectFile(t, dir), int64(len(data)/2))
 		got, err := readChecked(ctx, ts, "photo.jpg")
 		if err != nil {
 			require.ErrorIs(t, err, storage.ErrCorrupt)

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/cache"
+	"github.com/strata-storage/strata/cache/cachetest"
 	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/storage"
 	"github.com/strata-storage/strata/storage/faults"
@@ -22,39 +21,6 @@ import (
 
 // Integrity of cached bytes: these tests damage the object file in the
 // cache directory for real and read the object back through the store.
-
-// cachedFile returns the only object file under the cache directory's
-// objects/ and pinned/ directories.
-func cachedFile(t *testing.T, dir string) string {
-	t.Helper()
-	var files []string
-	for _, sub := range []string{"objects", "pinned"} {
-		err := filepath.WalkDir(filepath.Join(dir, sub), func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				files = append(files, p)
-			}
-			return err
-		})
-		require.NoError(t, err)
-	}
-	require.Len(t, files, 1, "one object file in %s", dir)
-	return files[0]
-}
-
-// flipCachedByte flips one bit of the byte at off (inside the object's
-// data, which leads the file) of the only cached object file.
-func flipCachedByte(t *testing.T, dir string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(cachedFile(t, dir), os.O_RDWR, 0)
-	require.NoError(t, err)
-	defer f.Close()
-	var b [1]byte
-	_, err = f.ReadAt(b[:], off)
-	require.NoError(t, err)
-	b[0] ^= 0x01
-	_, err = f.WriteAt(b[:], off)
-	require.NoError(t, err)
-}
 
 // readAll gets key and reads it whole, returning the bytes and the error
 // of the Get or of the read.
@@ -103,7 +69,7 @@ func TestCachedBitFlipIsFetchedAgain(t *testing.T) {
 			data := content(1, tc.size)
 			_, err := e.s.Put(ctx, "media/photo.jpg", bytes.NewReader(data), nil)
 			require.NoError(t, err)
-			flipCachedByte(t, e.dir, int64(tc.size/2))
+			cachetest.FlipByte(t, cachetest.ObjectFile(t, e.dir), int64(tc.size/2))
 			before := e.s.Counters()
 
 			got, err := readAll(ctx, e.s, "media/photo.jpg")
@@ -148,7 +114,7 @@ func TestCachedTruncatedFileIsServedFromTheRemote(t *testing.T) {
 	_, err := e.s.Put(ctx, "v", bytes.NewReader(data), nil)
 	require.NoError(t, err)
 
-	require.NoError(t, os.Truncate(cachedFile(t, e.dir), 100<<10))
+	require.NoError(t, os.Truncate(cachetest.ObjectFile(t, e.dir), 100<<10))
 	got, err := readAll(ctx, e.s, "v")
 	require.NoError(t, err, "Get serves the remote's copy at once")
 	require.Equal(t, sha(data), sha(got))
@@ -160,7 +126,7 @@ func TestCachedTruncatedFileIsServedFromTheRemote(t *testing.T) {
 	require.Equal(t, sha(data), sha(got))
 	assert.Equal(t, int64(1), e.s.Counters().Hits, "served from the cache, filled again")
 
-	require.NoError(t, os.Truncate(cachedFile(t, e.dir), 0))
+	require.NoError(t, os.Truncate(cachetest.ObjectFile(t, e.dir), 0))
 	info, err := e.s.Stat(ctx, "v")
 	require.NoError(t, err)
 	require.Equal(t, int64(len(data)), info.Size, "Stat answers from the remote")
@@ -193,7 +159,7 @@ func TestPendingUploadWithDamagedCopy(t *testing.T) {
 				return fp.Calls(faults.OpPut) == 1 && !e.s.Status().NextRetry.IsZero()
 			})
 
-			flipCachedByte(t, e.dir, int64(tc.size/2))
+			cachetest.FlipByte(t, cachetest.ObjectFile(t, e.dir), int64(tc.size/2))
 			for range 2 {
 				_, err := readAll(ctx, e.s, "upload")
 				require.ErrorIs(t, err, storage.ErrCorrupt)
@@ -247,7 +213,7 @@ func TestWriteThroughUploadOfDamagedCopyFails(t *testing.T) {
 		done <- err
 	}()
 	require.Equal(t, "put wt", g.next(t))
-	flipCachedByte(t, e.dir, 150<<10)
+	cachetest.FlipByte(t, cachetest.ObjectFile(t, e.dir), 150<<10)
 	g.release("put")
 	require.ErrorIs(t, <-done, storage.ErrCorrupt)
 	requireMissing(t, mem, "wt")
@@ -275,7 +241,7 @@ func TestSkipVerifyDamagedCopyIsNeverUploaded(t *testing.T) {
 			return fp.Calls(faults.OpPut) == 1 && !e.s.Status().NextRetry.IsZero()
 		})
 
-		flipCachedByte(t, e.dir, 150<<10)
+		cachetest.FlipByte(t, cachetest.ObjectFile(t, e.dir), 150<<10)
 		fp.Clear()
 		clk.Advance(e.s.Status().NextRetry.Sub(clk.Now()))
 		eventually(t, "the upload fails on the damaged copy", func() bool {
@@ -308,7 +274,7 @@ func TestSkipVerifyDamagedCopyIsNeverUploaded(t *testing.T) {
 			done <- err
 		}()
 		require.Equal(t, "put wt", g.next(t))
-		flipCachedByte(t, e.dir, 150<<10)
+		cachetest.FlipByte(t, cachetest.ObjectFile(t, e.dir), 150<<10)
 		g.release("put")
 		require.ErrorIs(t, <-done, storage.ErrCorrupt)
 		requireMissing(t, mem, "wt")
