@@ -214,6 +214,7 @@ func TestCluster(t *testing.T) {
 	problems := Check(ctx, w.Ledger, tallies, CheckOptions{Readers: readers, Attempts: 3,
 		OwnDeletesOnly:      map[string]string{"tiered": "tiered"},
 		ServerUndoesDeletes: map[string]bool{"2-nodes-stopped": true, "nodes-restarted": true, "node-reconnected": true},
+		NotFoundGrace:       45 * time.Second,
 		Logf:                t.Logf})
 	t.Logf("fault table (%d acknowledged writes checked through %d readers, %d acknowledged deletes):\n%s",
 		len(w.Ledger.Acked()), len(readers), len(w.Ledger.Deleted()), Table(tallies))

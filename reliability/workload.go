@@ -298,6 +298,12 @@ type CheckOptions struct {
 	// not a problem. A key deleted in any other phase that is there again
 	// is one.
 	ServerUndoesDeletes map[string]bool
+	// NotFoundGrace is how long a reader that answers not-found for an
+	// acknowledged write is asked again (once a second) before the write
+	// counts as lost: a MinIO node that has just rejoined answers 404 for
+	// objects written while it was away until it reconnects to its peers'
+	// drives, every 15 seconds. Zero asks once.
+	NotFoundGrace time.Duration
 	// Logf, when not nil, gets a line for each such tolerated
 	// resurrection.
 	Logf func(format string, args ...any)
@@ -335,10 +341,20 @@ func Check(ctx context.Context, l *Ledger, tallies []*Tally, opts CheckOptions) 
 		}
 		return "", err
 	}
+	graceEnd := time.Now().Add(opts.NotFoundGrace)
+	readGrace := func(p storage.Provider, key string) (string, error) {
+		for {
+			sum, err := read(p, key)
+			if !errors.Is(err, storage.ErrNotFound) || time.Now().After(graceEnd) || ctx.Err() != nil {
+				return sum, err
+			}
+			time.Sleep(time.Second)
+		}
+	}
 	for _, r := range l.Acked() {
 		lost := false
 		for name, p := range readers {
-			sum, err := read(p, r.Key)
+			sum, err := readGrace(p, r.Key)
 			switch {
 			case err != nil:
 				problems = append(problems, fmt.Sprintf("lost %s (phase %s, by %s) through %s: %v", r.Key, r.Phase, r.Writer, name, err))
