@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"iter"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -35,6 +36,7 @@ func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[s
 	}
 	return func(yield func(storage.Info, error) bool) {
 		l := &lister{s: s, prefix: prefix, after: after}
+		defer l.closeAll()
 		if err := l.start(); err != nil {
 			yield(storage.Info{}, err)
 			return
@@ -42,9 +44,11 @@ func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[s
 		for l.h.Len() > 0 {
 			n := heap.Pop(&l.h).(node)
 			if n.bound > prefix && !strings.HasPrefix(n.bound, prefix) {
+				l.release(n.dir)
 				return // everything left sorts after the prefix
 			}
 			if err := ctx.Err(); err != nil {
+				l.release(n.dir)
 				yield(storage.Info{}, err)
 				return
 			}
@@ -56,6 +60,7 @@ func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[s
 				continue
 			}
 			info, ok, err := l.stat(n)
+			l.release(n.dir)
 			if err != nil {
 				yield(storage.Info{}, err)
 				return
@@ -75,6 +80,47 @@ type node struct {
 	bound string
 	rel   string // path relative to the root
 	file  bool
+	// dir is the open directory the entry is in, when it is still open:
+	// the entry is then opened relative to it, with one openat(2),
+	// rather than by its path from the root.
+	dir *dirHandle
+}
+
+// dirHandle is a directory of the walk kept open while entries of it wait
+// in the heap; refs counts them.
+type dirHandle struct {
+	f    *os.File
+	refs int
+}
+
+// release drops one reference to d, closing it with the last.
+func (l *lister) release(d *dirHandle) {
+	if d == nil {
+		return
+	}
+	if d.refs--; d.refs == 0 {
+		d.f.Close()
+	}
+}
+
+// closeAll closes the directories still open when the walk ends early.
+func (l *lister) closeAll() {
+	for _, n := range l.h {
+		l.release(n.dir)
+	}
+	l.h = nil
+}
+
+// gone reports whether err, from opening an entry the walk found, means
+// it has been removed or replaced by something not to list (a symbolic
+// link, or a file where a directory was).
+func gone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP)
+}
+
+// baseName returns the last element of the relative path rel.
+func baseName(rel string) string {
+	return rel[strings.LastIndexByte(rel, '/')+1:]
 }
 
 // nodeHeap orders nodes by bound, files before directories of the same
@@ -152,18 +198,30 @@ func (l *lister) expand(n node) error {
 		return &storage.Error{Op: "list", Provider: ProviderName, Kind: storage.ErrClosed}
 	}
 	defer s.end()
-	d, err := s.root.Open(filepath.FromSlash(n.rel))
+	d, err := l.openDir(n)
+	l.release(n.dir)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		if gone(err) {
 			return nil // removed since it was pushed
 		}
 		return s.fail("list", "", err)
 	}
 	entries, err := d.ReadDir(-1)
-	d.Close()
 	if err != nil {
+		d.Close()
 		return s.fail("list", "", err)
 	}
+	h := &dirHandle{f: d}
+	push := func(nn node) {
+		nn.dir = h
+		h.refs++
+		heap.Push(&l.h, nn)
+	}
+	defer func() {
+		if h.refs == 0 {
+			d.Close()
+		}
+	}()
 	// Keys under n start with n.bound; files in it add their name to it.
 	for _, e := range entries {
 		name := e.Name()
@@ -177,18 +235,47 @@ func (l *lister) expand(n node) error {
 			if !strings.HasPrefix(key, l.prefix) || key <= l.after || storage.ValidKey(key) != nil {
 				continue
 			}
-			heap.Push(&l.h, node{bound: key, rel: rel, file: true})
+			push(node{bound: key, rel: rel, file: true})
 		case e.IsDir():
 			if !validSegment(name) {
 				continue // the sidecar tree, or a name that is no key
 			}
 			bound := n.bound + name + "/"
 			if l.wanted(bound) {
-				heap.Push(&l.h, node{bound: bound, rel: rel})
+				push(node{bound: bound, rel: rel})
 			}
 		}
 	}
 	return nil
+}
+
+// openDir opens the directory n, relative to the directory it is in when
+// that is open, without following a symbolic link put in its place.
+func (l *lister) openDir(n node) (*os.File, error) {
+	if n.dir != nil {
+		if f, ok, err := openDirEntry(n.dir.f, baseName(n.rel)); ok {
+			return f, err
+		}
+	}
+	return l.s.root.Open(filepath.FromSlash(n.rel))
+}
+
+// statFile returns the Info of the file n as Stat does, relative to the
+// directory it is in when that is open.
+func (l *lister) statFile(n node) (storage.Info, error) {
+	if n.dir != nil {
+		unlock := l.s.rlock(n.bound)
+		info, ok, err := l.s.statEntry(n.dir.f, baseName(n.rel), n.bound, n.rel)
+		unlock()
+		if ok {
+			return info, err
+		}
+	}
+	f, info, err := l.s.openObject(n.bound, n.rel)
+	if err == nil {
+		f.Close()
+	}
+	return info, err
 }
 
 // stat returns the Info of the file n, and false when it is gone or is no
@@ -199,12 +286,11 @@ func (l *lister) stat(n node) (storage.Info, bool, error) {
 		return storage.Info{}, false, &storage.Error{Op: "list", Provider: ProviderName, Kind: storage.ErrClosed}
 	}
 	defer s.end()
-	f, info, err := s.openObject(n.bound, n.rel)
+	info, err := l.statFile(n)
 	if err == nil {
-		f.Close()
 		return info, true, nil
 	}
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+	if gone(err) {
 		return storage.Info{}, false, nil
 	}
 	if errors.Is(err, fs.ErrPermission) {

@@ -101,6 +101,7 @@ type Store struct {
 	sync     bool
 	mode     MetadataMode // as asked for
 	escape   error
+	fast     *fastOpen // one-call opens beneath the root, where the system has them
 
 	// meta is where metadata is kept: metaXattr or metaSidecar, or
 	// metaUndecided until the first Put of a Store in MetadataAuto mode
@@ -193,6 +194,7 @@ func New(root string, opts *Options) (*Store, error) {
 		sync:     !o.NoSync,
 		mode:     o.Metadata,
 		seed:     maphash.MakeSeed(),
+		fast:     newFastOpen(abs),
 	}
 	// os.Root reports a path leading out of the root with an error value
 	// of its own that is not exported; learn it from the root itself.
@@ -338,6 +340,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.ops.Wait()
+	s.fast.close()
 	return s.root.Close()
 }
 

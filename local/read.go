@@ -24,10 +24,24 @@ var errNotRegular = fmt.Errorf("not a regular file: %w", fs.ErrNotExist)
 func (s *Store) openObject(key, p string) (*os.File, storage.Info, error) {
 	unlock := s.rlock(key)
 	defer unlock()
-	f, err := s.root.OpenFile(filepath.FromSlash(p), os.O_RDONLY|openNonblock, 0)
+	f, err := s.openRead(p)
 	if err != nil {
 		return nil, storage.Info{}, err
 	}
+	return s.objectOf(key, p, f)
+}
+
+// openRead opens the file at the relative path p for reading.
+func (s *Store) openRead(p string) (*os.File, error) {
+	if f, ok, err := s.fast.openRead(p, s.escape); ok {
+		return f, err
+	}
+	return s.root.OpenFile(filepath.FromSlash(p), os.O_RDONLY|openNonblock, 0)
+}
+
+// objectOf returns f, the open file of the object key at relative path p,
+// with the object's Info; it closes f and fails when f is no regular file.
+func (s *Store) objectOf(key, p string, f *os.File) (*os.File, storage.Info, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
@@ -37,11 +51,12 @@ func (s *Store) openObject(key, p string) (*os.File, storage.Info, error) {
 		f.Close()
 		return nil, storage.Info{}, errNotRegular
 	}
-	return f, s.info(key, p, f, fi), nil
+	return f, s.info(key, p, fi, func() ([]byte, error) { return getXattr(f) }), nil
 }
 
-// info builds the Info of the object key, open as f at relative path p.
-func (s *Store) info(key, p string, f *os.File, fi fs.FileInfo) storage.Info {
+// info builds the Info of the object key at relative path p, whose file
+// fi describes; xattr reads the file's extended attribute.
+func (s *Store) info(key, p string, fi fs.FileInfo, xattr func() ([]byte, error)) storage.Info {
 	ino := fileID(fi)
 	info := storage.Info{
 		Key:     key,
@@ -49,7 +64,7 @@ func (s *Store) info(key, p string, f *os.File, fi fs.FileInfo) storage.Info {
 		ModTime: fi.ModTime(),
 		ETag:    plainETag(fi),
 	}
-	rec := s.readRecord(p, f, ino)
+	rec := s.readRecord(p, ino, xattr)
 	if !rec.matches(fi.Size(), fi.ModTime().UnixNano()) {
 		if rec != nil {
 			s.log.Debug("ignoring metadata written for other content", "key", key)
@@ -72,9 +87,10 @@ func plainETag(fi fs.FileInfo) string {
 	return fmt.Sprintf("%x-%x-%x", fileID(fi), fi.Size(), fi.ModTime().UnixNano())
 }
 
-// readRecord returns the record kept for the file f (inode ino) at relative
-// path p, or nil when there is none or it cannot be read.
-func (s *Store) readRecord(p string, f *os.File, ino uint64) *record {
+// readRecord returns the record kept for the file (inode ino) at relative
+// path p, or nil when there is none or it cannot be read; xattr reads the
+// file's extended attribute.
+func (s *Store) readRecord(p string, ino uint64, xattr func() ([]byte, error)) *record {
 	var data []byte
 	var err error
 	if s.sidecar() {
@@ -83,7 +99,7 @@ func (s *Store) readRecord(p string, f *os.File, ino uint64) *record {
 			return nil
 		}
 	} else {
-		data, err = getXattr(f)
+		data, err = xattr()
 	}
 	if err != nil {
 		s.log.Warn("cannot read metadata", "path", p, "err", err)

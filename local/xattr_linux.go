@@ -39,21 +39,37 @@ func getXattr(f *os.File) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	buf := make([]byte, maxRecord)
-	var n int
+	var data []byte
 	var gerr error
-	if err := sc.Control(func(fd uintptr) {
-		n, gerr = unix.Fgetxattr(int(fd), xattrName, buf)
-	}); err != nil {
+	if err := sc.Control(func(fd uintptr) { data, gerr = getXattrFD(int(fd), f.Name()) }); err != nil {
 		return nil, err
 	}
-	switch {
-	case gerr == nil:
-		return buf[:n], nil
-	case errors.Is(gerr, unix.ENODATA), errors.Is(gerr, unix.ERANGE), xattrUnsupported(gerr):
-		return nil, nil
+	return data, gerr
+}
+
+// smallRecord is the buffer getXattrFD tries first: records without user
+// metadata fit in it.
+const smallRecord = 256
+
+// getXattrFD reads the record attribute of the open file fd, named name in
+// errors, as getXattr does.
+func getXattrFD(fd int, name string) ([]byte, error) {
+	buf := make([]byte, smallRecord)
+	for {
+		n, err := unix.Fgetxattr(fd, xattrName, buf)
+		switch {
+		case err == nil:
+			return buf[:n], nil
+		case errors.Is(err, unix.ERANGE) && len(buf) < maxRecord:
+			buf = make([]byte, maxRecord)
+			continue
+		case errors.Is(err, unix.ENODATA), errors.Is(err, unix.ERANGE), xattrUnsupported(err):
+			return nil, nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		}
+		return nil, &os.PathError{Op: "fgetxattr", Path: name, Err: err}
 	}
-	return nil, &os.PathError{Op: "fgetxattr", Path: f.Name(), Err: gerr}
 }
 
 // xattrUnsupported reports whether err says the file system does not take

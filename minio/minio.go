@@ -11,6 +11,7 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -108,8 +109,9 @@ type Config struct {
 	// DefaultNumThreads (4).
 	NumThreads int
 	// Transport carries the HTTP requests, for custom TLS roots, proxies
-	// or instrumentation. Zero: minio-go's DefaultTransport(Secure), whose
-	// idle connections Close releases.
+	// or instrumentation. Zero: minio-go's DefaultTransport(Secure), tuned
+	// for many requests in parallel (see tuneTransport), whose idle
+	// connections Close releases.
 	Transport http.RoundTripper
 	// MaxRetries is how many times a request is tried when it fails with
 	// a network error or a retryable server error. Zero: minio-go's
@@ -151,6 +153,7 @@ type Config struct {
 // storage.Copier. Make one with New; it is safe for concurrent use.
 type Store struct {
 	core       miniogo.Core
+	upCore     miniogo.Core // for requests with a body: tries once (see sendBody)
 	endpoint   string
 	bucket     string
 	sse        encrypt.ServerSide // nil without SSE-C
@@ -251,25 +254,35 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		if err != nil {
 			return nil, mapErr(ctx, "open", "", err)
 		}
+		tuneTransport(t)
 		s.ownedTrans = t
 		transport = t
 	}
-	client, err := miniogo.New(cfg.Endpoint, &miniogo.Options{
-		Creds:        creds,
-		Secure:       cfg.Secure,
-		Transport:    transport,
-		Region:       cfg.Region,
-		BucketLookup: miniogo.BucketLookupPath,
-		MaxRetries:   cfg.MaxRetries,
-		// TrailingHeaders stays false: minio-go then adds no
-		// x-amz-checksum-* headers or trailers (no automatic CRC32C),
-		// which S3 clones reject. See the package documentation.
-		TrailingHeaders: false,
-	})
+	newClient := func(maxRetries int) (*miniogo.Client, error) {
+		return miniogo.New(cfg.Endpoint, &miniogo.Options{
+			Creds:        creds,
+			Secure:       cfg.Secure,
+			Transport:    transport,
+			Region:       cfg.Region,
+			BucketLookup: miniogo.BucketLookupPath,
+			MaxRetries:   maxRetries,
+			// TrailingHeaders stays false: minio-go then adds no
+			// x-amz-checksum-* headers or trailers (no automatic
+			// CRC32C), which S3 clones reject. See the package
+			// documentation.
+			TrailingHeaders: false,
+		})
+	}
+	client, err := newClient(cfg.MaxRetries)
+	if err != nil {
+		return nil, &storage.Error{Op: "open", Provider: providerName, Kind: storage.ErrInvalidArgument, Err: err}
+	}
+	upClient, err := newClient(1)
 	if err != nil {
 		return nil, &storage.Error{Op: "open", Provider: providerName, Kind: storage.ErrInvalidArgument, Err: err}
 	}
 	s.core = miniogo.Core{Client: client}
+	s.upCore = miniogo.Core{Client: upClient}
 	return s, nil
 }
 
@@ -802,4 +815,54 @@ func (s *Store) userMetadata(md map[string]string, sum, prefix string) map[strin
 		out[prefix+metaSHA256] = sum
 	}
 	return out
+}
+
+// Transport settings of the transport New makes.
+const (
+	// maxIdlePerHost is how many idle connections to the server are kept
+	// for reuse. minio-go's default, 16, is fewer than the requests that
+	// callers such as strata migrate send at once: every request beyond
+	// the 16th then closes its connection when done and the next one
+	// dials a new one, which costs both sides far more CPU than the
+	// request itself for small objects.
+	maxIdlePerHost = 256
+	// writeBufferSize holds the headers and the body of a small PUT, so
+	// that they go out in one write instead of three (net/http's default
+	// buffer is 4 KiB).
+	writeBufferSize = 64 << 10
+)
+
+// tuneTransport adjusts minio-go's default transport for parallel use.
+func tuneTransport(t *http.Transport) {
+	t.MaxIdleConns = max(t.MaxIdleConns, maxIdlePerHost)
+	t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, maxIdlePerHost)
+	t.WriteBufferSize = writeBufferSize
+	if dial := t.DialContext; dial != nil {
+		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &copyConn{Conn: c}, nil
+		}
+	}
+}
+
+// copyConn is a connection whose ReadFrom copies through a pooled buffer.
+// net/http sends a request body with ReadFrom on the connection, and a
+// TCP connection's ReadFrom, for a body that is neither a file nor a
+// socket (minio-go wraps every body), allocates a fresh 32 KiB buffer
+// for each request: for small objects, as much garbage as the objects
+// themselves.
+type copyConn struct {
+	net.Conn
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// ReadFrom implements io.ReaderFrom.
+func (c *copyConn) ReadFrom(r io.Reader) (int64, error) {
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	return io.CopyBuffer(struct{ io.Writer }{c.Conn}, r, *buf)
 }
