@@ -126,7 +126,10 @@
 // key as a prefix (a LIST of one key), sent at once, and fail with
 // ErrExist on a conflict. The check is not atomic with the write. Set
 // SkipPrefixCheck for servers that hold both (AWS S3, R2, B2) or for key
-// layouts that never conflict, to save its requests.
+// layouts that never conflict, to save its requests. A Put whose
+// PutOptions.PrefixChecked is set skips the check too: strata migrate sets
+// it for keys its listings of the source and the destination show free of
+// conflicts.
 //
 // # SSE-C
 //

@@ -48,7 +48,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *storage.
 	if r == nil {
 		r = bytes.NewReader(nil)
 	}
-	if !s.skipPrefix {
+	if !s.skipPrefix && !opts.PrefixChecked {
 		if err := s.checkPrefixes(ctx, op, key); err != nil {
 			return storage.Info{}, err
 		}

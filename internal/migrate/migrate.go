@@ -40,6 +40,19 @@
 // source shows it has not changed since it was read. Any error on an object
 // leaves its source in place.
 //
+// # Prefix conflicts
+//
+// Some stores cannot hold both "a" and "a/b" (MinIO), and their driver
+// checks for such a neighbour before each Put, with requests of its own.
+// The two listings walked side by side show it too: a key is free of
+// conflicts when no earlier key of either listing is a parent of it and
+// the destination holds nothing under it as a prefix (found by reading the
+// destination listing a little ahead, at most maxAhead entries). For those
+// keys the Migrator sets storage.PutOptions.PrefixChecked, and the driver
+// skips its check; the others go through it, and fail with its message
+// when they do conflict. Objects another program writes into the
+// destination during the migration are not seen.
+//
 // # Errors
 //
 // Run returns an error only for what stops the whole migration: a listing
@@ -305,7 +318,16 @@ func (m *Migrator) Stats() Stats {
 type job struct {
 	src storage.Info
 	dst *storage.Info
+	// prefixFree reports that the listings show no object under a parent
+	// of the key and none under the key as a prefix (see
+	// storage.PutOptions.PrefixChecked).
+	prefixFree bool
 }
+
+// maxAhead bounds how far the destination listing is read ahead of the
+// source to tell whether it holds keys under a source key as a prefix:
+// entries between "k" and "k/" ("k-1", "k.png") are few in any real tree.
+const maxAhead = 1024
 
 // Run copies every selected object of the source to the destination and
 // returns the counters. It returns an error when a listing fails or the
@@ -393,6 +415,10 @@ func (m *Migrator) count(ctx context.Context, start time.Time) {
 func (m *Migrator) plan(ctx context.Context, start time.Time, jobs chan<- job) (stopped bool, err error) {
 	dst := newCursor(ctx, m.dst, m.opts.Prefix, "destination")
 	defer dst.close()
+	// Keys of either listing that may be parents of keys to come.
+	var srcParents, dstParents parentStack
+	dst.onPass = dstParents.push
+	prefixFree := m.prefixParentsFree(ctx)
 	prev := ""
 	for info, err := range m.src.List(ctx, &storage.ListOptions{Prefix: m.opts.Prefix}) {
 		if err != nil {
@@ -410,17 +436,22 @@ func (m *Migrator) plan(ctx context.Context, start time.Time, jobs chan<- job) (
 			continue
 		}
 		d, err := dst.seek(info.Key)
+		free := false
+		if err == nil && prefixFree {
+			free, err = prefixConflictFree(info.Key, dst, &srcParents, &dstParents)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return true, nil
 			}
 			return false, err
 		}
+		srcParents.push(info.Key)
 		if m.stopped(ctx) {
 			return true, nil
 		}
 		select {
-		case jobs <- job{src: info, dst: d}:
+		case jobs <- job{src: info, dst: d, prefixFree: free}:
 		case <-m.stop:
 			return true, nil
 		case <-ctx.Done():
@@ -428,6 +459,40 @@ func (m *Migrator) plan(ctx context.Context, start time.Time, jobs chan<- job) (
 		}
 	}
 	return false, nil
+}
+
+// prefixParentsFree reports whether the destination holds no object under
+// the parents of Options.Prefix ("a" and "a/b" for the prefix "a/b/c"): the
+// destination listing, restricted to the prefix, cannot show them, and
+// they are parents of every key migrated. False when it cannot tell.
+func (m *Migrator) prefixParentsFree(ctx context.Context) bool {
+	p := m.opts.Prefix
+	for i := 1; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		if _, err := m.dst.Stat(ctx, p[:i]); !errors.Is(err, storage.ErrNotFound) {
+			return false
+		}
+	}
+	return true
+}
+
+// prefixConflictFree reports whether the source key, the latest of the
+// source listing, with dst positioned at it, has no parent among the keys
+// of either listing and nothing under it at the destination. The source
+// keys before it are in srcParents, the destination keys passed in
+// dstParents. It reads the destination listing ahead when needed, and
+// returns false, not an error, when it would have to read too far to tell.
+func prefixConflictFree(key string, dst *cursor, srcParents, dstParents *parentStack) (bool, error) {
+	if _, ok := srcParents.parentOf(key); ok {
+		return false, nil
+	}
+	if _, ok := dstParents.parentOf(key); ok {
+		return false, nil
+	}
+	found, known, err := dst.anyUnder(key+"/", maxAhead)
+	return known && !found, err
 }
 
 // stopped reports whether Stop was called or ctx ended.
@@ -499,7 +564,7 @@ func (m *Migrator) transfer(ctx context.Context, j job) Event {
 	if m.opts.DryRun {
 		return Event{Action: Copied, Reason: reason, Deleted: m.opts.Delete}
 	}
-	n, sum, err := m.copyObject(ctx, j.src)
+	n, sum, err := m.copyObject(ctx, j)
 	if err != nil {
 		return Event{Action: Failed, Reason: reason, Err: err}
 	}
@@ -618,7 +683,8 @@ func (s *sendReader) Read(p []byte) (int, error) {
 
 // copyObject streams the source object to the destination and returns the
 // number of bytes and the SHA-256 of what was sent.
-func (m *Migrator) copyObject(ctx context.Context, src storage.Info) (int64, string, error) {
+func (m *Migrator) copyObject(ctx context.Context, j job) (int64, string, error) {
+	src := j.src
 	if src.Size >= m.opts.LargeObject {
 		select {
 		case m.large <- struct{}{}:
@@ -638,7 +704,7 @@ func (m *Migrator) copyObject(ctx context.Context, src storage.Info) (int64, str
 		return 0, "", fmt.Errorf("read source: %w", err)
 	}
 	defer rc.Close()
-	opts := &storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size}
+	opts := &storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size, PrefixChecked: j.prefixFree}
 	if opts.ContentType == "" && m.opts.ContentTypeFromName {
 		if ext := path.Ext(src.Key); ext != "" {
 			opts.ContentType = mime.TypeByExtension(strings.ToLower(ext))

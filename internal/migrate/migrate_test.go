@@ -45,6 +45,8 @@ type hooked struct {
 	// that recorded it would.
 	putSHA   func(n int, sha string) string
 	recorded map[string]string
+	// prefixChecked records PutOptions.PrefixChecked of each Put.
+	prefixChecked map[string]bool
 
 	mu       sync.Mutex
 	puts     map[string]int
@@ -54,7 +56,7 @@ type hooked struct {
 }
 
 func newHooked(p storage.Provider) *hooked {
-	return &hooked{Provider: p, puts: map[string]int{}, readerAt: map[string]bool{}, recorded: map[string]string{}}
+	return &hooked{Provider: p, puts: map[string]int{}, readerAt: map[string]bool{}, recorded: map[string]string{}, prefixChecked: map[string]bool{}}
 }
 
 // seekableBody is a Get reader with ReadAt and Seek, as a file is.
@@ -72,11 +74,12 @@ func (h *hooked) Put(ctx context.Context, key string, r io.Reader, opts *storage
 		h.inFlight--
 		h.mu.Unlock()
 	}()
+	h.mu.Lock()
 	if _, ok := r.(io.ReaderAt); ok {
-		h.mu.Lock()
 		h.readerAt[key] = true
-		h.mu.Unlock()
 	}
+	h.prefixChecked[key] = opts != nil && opts.PrefixChecked
+	h.mu.Unlock()
 	if h.beforePut != nil {
 		if err := h.beforePut(ctx, key); err != nil {
 			return storage.Info{}, err
