@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -83,7 +84,8 @@ type upload struct {
 func (u *upload) putStream(ctx context.Context) (storage.Info, error) {
 	size, partSize := u.opts.Size, u.s.partSize
 	if size > 0 && size <= partSize {
-		buf := make([]byte, size)
+		buf, release := getBuffer(size)
+		defer release()
 		n, err := io.ReadFull(u.src, buf)
 		if err != nil {
 			return storage.Info{}, u.readErr(err, int64(n))
@@ -126,6 +128,37 @@ func (u *upload) putStream(ctx context.Context) (storage.Info, error) {
 		}
 	}
 	return u.streamParts(ctx, buf, partSize)
+}
+
+// Buffers of whole small objects come from pools by size class, powers of
+// two from minPooled to maxPooled bytes, so that a stream of small
+// uploads leaves no garbage (a fresh buffer per object was most of what a
+// migration of small files allocated). Larger ones are allocated. A buffer
+// goes back to its pool when its Put returns: sendBody ends every body it
+// made by then, so the transport never reads it again.
+const (
+	minPooledShift = 12 // 4 KiB
+	poolClasses    = 9  // 4 KiB, 8 KiB, ... 1 MiB
+	minPooled      = 1 << minPooledShift
+	maxPooled      = minPooled << (poolClasses - 1)
+)
+
+var smallBufs [poolClasses]sync.Pool
+
+// getBuffer returns a buffer of size bytes and the function that gives it
+// back.
+func getBuffer(size int64) ([]byte, func()) {
+	if size > maxPooled {
+		return make([]byte, size), func() {}
+	}
+	class := bits.Len64(uint64(max(size, minPooled)-1) >> minPooledShift)
+	pool := &smallBufs[class]
+	bp, _ := pool.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, minPooled<<class)
+		bp = &b
+	}
+	return (*bp)[:size], func() { pool.Put(bp) }
 }
 
 // smallMax is how far readFirst grows a private buffer before it takes a
@@ -249,7 +282,7 @@ func (u *upload) putSingle(ctx context.Context, data []byte) (storage.Info, erro
 	sum := u.hr.SHA256()
 	po := u.commitOptions(u.putOptions(sum))
 	var res miniogo.UploadInfo
-	err := u.s.sendBody(ctx, func() io.Reader { return bytes.NewReader(data) }, false, func(body io.Reader) (err error) {
+	err := u.s.sendBody(ctx, func() io.Reader { return bytes.NewReader(data) }, true, func(body io.Reader) (err error) {
 		res, err = u.s.upCore.PutObject(ctx, u.s.bucket, u.key, body, int64(len(data)), "", sum, po)
 		return err
 	})
@@ -674,12 +707,9 @@ func (p *peekReader) more() (bool, error) {
 // So requests with a body (PutObject, PutObjectPart) are retried here, not
 // in minio-go: they go through a client that tries each request once, with
 // a fresh body for every attempt. A body whose bytes are reused once the
-// request returns (a part buffer) is ended when its attempt returns, after
-// which a late Read from the transport fails without touching the data. A
-// single PUT's bytes are not reused, so its body is a plain bytes.Reader,
-// which net/http recognises: it then sends the headers and the body of a
-// small object in one write. Requests without a body keep minio-go's own
-// retries.
+// request returns (a part buffer, a pooled object buffer) is ended when its
+// attempt returns, after which a late Read from the transport fails without
+// touching the data. Requests without a body keep minio-go's own retries.
 
 // errAttemptOver is what a request body's Read returns once its attempt has
 // returned.

@@ -88,3 +88,15 @@ func TestTunedTransportReusesConnections(t *testing.T) {
 func pathOf(i int) string { return "/bucket/obj" + string(rune('a'+i%26)) + string(rune('a'+i/26)) }
 
 func bodyOf(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 40<<10+i) }
+
+func TestGetBufferSizeClasses(t *testing.T) {
+	for _, c := range []struct{ size, capacity int64 }{
+		{1, 4 << 10}, {4 << 10, 4 << 10}, {4<<10 + 1, 8 << 10}, {32 << 10, 32 << 10},
+		{32<<10 + 1, 64 << 10}, {1 << 20, 1 << 20}, {1<<20 + 1, 1<<20 + 1},
+	} {
+		buf, release := getBuffer(c.size)
+		assert.Len(t, buf, int(c.size))
+		assert.Equal(t, int(c.capacity), cap(buf), "size %d", c.size)
+		release()
+	}
+}
