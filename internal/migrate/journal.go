@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,19 +53,34 @@ type JournalEntry struct {
 // (about 100 bytes plus the key). A line lost in a crash only makes the
 // next run compare that object by checksum.
 type FileJournal struct {
-	mu      sync.Mutex
-	entries map[string]compactEntry // guarded by mu
+	mu sync.Mutex
+	// entries are those of the file when it was opened, sorted by key
+	// hash, one per key (the last recorded). Entries recorded since are
+	// for later runs: a run looks each key up once, before recording it.
+	entries []compactEntry
 	f       *os.File
 	w       *bufio.Writer // guarded by mu
 	pending int           // records not yet flushed; guarded by mu
 	err     error         // first write error; guarded by mu
 }
 
-// compactEntry is a JournalEntry without its key, the ETags hashed.
+// compactEntry is a JournalEntry with its key and its ETags hashed:
+//
+// 56 bytes per object in memory, whatever the length of its key (a journal
+// of 10 million objects takes 560 MB). Two different keys with the same
+// 64-bit hash would also need equal sizes and the same hash of their two
+// ETags for one to be taken for the other.
 type compactEntry struct {
+	key   uint64 // FNV-1a of the key
 	size  int64
 	etags uint64 // FNV-1a of the two ETags
 	sum   [32]byte
+}
+
+func keyHash(key string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return h.Sum64()
 }
 
 func etagHash(src, dst string) uint64 {
@@ -88,7 +105,7 @@ func OpenJournal(path string) (*FileJournal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &FileJournal{entries: map[string]compactEntry{}, f: f}
+	j := &FileJournal{f: f}
 	if err := j.load(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
@@ -108,9 +125,27 @@ func (j *FileJournal) load(r io.Reader) error {
 		if !ok {
 			continue
 		}
-		j.put(e)
+		c := compactEntry{key: keyHash(e.Key), size: e.Size, etags: etagHash(e.SrcETag, e.DstETag)}
+		if _, err := hex.Decode(c.sum[:], []byte(e.SHA256)); err != nil {
+			continue
+		}
+		j.entries = append(j.entries, c)
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	// Sorted by key hash, the lines of one key in file order: keep the
+	// last of each.
+	slices.SortStableFunc(j.entries, func(a, b compactEntry) int { return cmp.Compare(a.key, b.key) })
+	out := j.entries[:0]
+	for i, c := range j.entries {
+		if i+1 < len(j.entries) && j.entries[i+1].key == c.key {
+			continue
+		}
+		out = append(out, c)
+	}
+	j.entries = slices.Clone(out) // a backing array of the exact size
+	return nil
 }
 
 func parseLine(line string) (JournalEntry, bool) {
@@ -130,30 +165,21 @@ func parseLine(line string) (JournalEntry, bool) {
 	return JournalEntry{Key: f[5], Size: size, SHA256: f[2], SrcETag: src, DstETag: dst}, true
 }
 
-func (j *FileJournal) put(e JournalEntry) {
-	c := compactEntry{size: e.Size, etags: etagHash(e.SrcETag, e.DstETag)}
-	if _, err := hex.Decode(c.sum[:], []byte(e.SHA256)); err != nil {
-		return
-	}
-	j.entries[e.Key] = c
-}
-
-// Len returns the number of entries.
-func (j *FileJournal) Len() int {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return len(j.entries)
-}
+// Len returns the number of entries loaded when the journal was opened.
+func (j *FileJournal) Len() int { return len(j.entries) }
 
 // Vouch implements Journal.
 func (j *FileJournal) Vouch(key string, size int64, srcETag, dstETag string) (string, bool) {
 	if srcETag == "" || dstETag == "" {
 		return "", false
 	}
-	j.mu.Lock()
-	c, ok := j.entries[key]
-	j.mu.Unlock()
-	if !ok || c.size != size || c.etags != etagHash(srcETag, dstETag) {
+	h := keyHash(key)
+	i, ok := slices.BinarySearchFunc(j.entries, h, func(c compactEntry, h uint64) int { return cmp.Compare(c.key, h) })
+	if !ok {
+		return "", false
+	}
+	c := j.entries[i]
+	if c.size != size || c.etags != etagHash(srcETag, dstETag) {
 		return "", false
 	}
 	return hex.EncodeToString(c.sum[:]), true
@@ -167,7 +193,6 @@ func (j *FileJournal) Record(e JournalEntry) error {
 	line := fmt.Sprintf("v1 %d %s %s %s %s\n", e.Size, e.SHA256, url.QueryEscape(e.SrcETag), url.QueryEscape(e.DstETag), e.Key)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.put(e)
 	if j.err != nil {
 		return j.err
 	}

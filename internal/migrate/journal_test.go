@@ -2,9 +2,11 @@ package migrate
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -105,4 +107,44 @@ func TestMigrateWithJournalSkipsWithoutStatOrRead(t *testing.T) {
 	fifth := run()
 	assert.EqualValues(t, len(want), fifth.JournalHits)
 	assert.Zero(t, fifth.DstStats)
+}
+
+// The last line recorded for a key wins, over any number of runs, and the
+// journal of many objects stays small in memory.
+func TestFileJournalLastEntryWinsAndStaysSmall(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	const n = 200_000
+	key := func(i int) string { return fmt.Sprintf("local_content/%02x/%02x/abcdefghijklmnopqrst%07d", i%256, i/256%256, i) }
+	for run := range 2 {
+		j, err := OpenJournal(path)
+		require.NoError(t, err)
+		for i := range n {
+			if run == 1 && i%2 == 1 {
+				continue
+			}
+			require.NoError(t, j.Record(JournalEntry{Key: key(i), Size: int64(i), SrcETag: fmt.Sprintf("s%d-%d", i, run), DstETag: "d", SHA256: sumA}))
+		}
+		require.NoError(t, j.Close())
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	j, err := OpenJournal(path)
+	require.NoError(t, err)
+	defer j.Close()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	assert.Equal(t, n, j.Len())
+	perEntry := float64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("%.0f bytes per entry in memory", perEntry)
+	assert.Less(t, perEntry, 80.0)
+	for _, i := range []int{0, 1, 2, 3, n - 2, n - 1, 12345, 65432} {
+		last := 1 - i%2 // even keys were recorded again by the second run
+		_, ok := j.Vouch(key(i), int64(i), fmt.Sprintf("s%d-%d", i, last), "d")
+		assert.True(t, ok, "key %d, run %d's ETag", i, last)
+		if last == 1 {
+			_, ok := j.Vouch(key(i), int64(i), fmt.Sprintf("s%d-0", i), "d")
+			assert.False(t, ok, "key %d: the first run's entry was replaced", i)
+		}
+	}
 }
