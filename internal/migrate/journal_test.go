@@ -114,7 +114,9 @@ func TestMigrateWithJournalSkipsWithoutStatOrRead(t *testing.T) {
 func TestFileJournalLastEntryWinsAndStaysSmall(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j")
 	const n = 200_000
-	key := func(i int) string { return fmt.Sprintf("local_content/%02x/%02x/abcdefghijklmnopqrst%07d", i%256, i/256%256, i) }
+	key := func(i int) string {
+		return fmt.Sprintf("local_content/%02x/%02x/abcdefghijklmnopqrst%07d", i%256, i/256%256, i)
+	}
 	for run := range 2 {
 		j, err := OpenJournal(path)
 		require.NoError(t, err)
