@@ -38,6 +38,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -67,6 +68,9 @@ type env struct {
 	// exit ends the process at once, after a second Ctrl-C when the work
 	// in flight does not stop soon; nil means never.
 	exit func(code int)
+	// procs sets the number of CPUs that run Go code at once, unless the
+	// user chose it; nil leaves it (tests running commands in-process).
+	procs func(n int)
 }
 
 // command is one subcommand.
@@ -128,6 +132,11 @@ func main() {
 		tty:     term.IsTerminal(int(os.Stderr.Fd())),
 		signals: sig,
 		exit:    os.Exit,
+		procs: func(n int) {
+			if os.Getenv("GOMAXPROCS") == "" {
+				runtime.GOMAXPROCS(n)
+			}
+		},
 	}
 	os.Exit(run(context.Background(), e, os.Args[1:]))
 }

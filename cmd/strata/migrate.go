@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,6 +68,10 @@ with any error is never deleted.
 Ctrl-C stops taking new objects and lets those in flight finish, then says
 how to resume; a second Ctrl-C aborts the objects in flight and exits.
 
+migrate runs its Go code on half the CPUs (at least one): copying is mostly
+waiting, and on a machine it shares with a server or a media server the rest
+is theirs. GOMAXPROCS sets another number.
+
 Exit status: 0 when every object was copied or already there, 1 when some
 failed, 2 when the migration could not run (bad location, listing failed),
 130 when interrupted.`,
@@ -101,6 +106,9 @@ func runMigrate(ctx context.Context, e *env, in *invocation) int {
 			storage.RedactString(srcURL), storage.RedactString(dstURL))
 	}
 
+	if e.procs != nil {
+		e.procs(migrateProcs())
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	src, dst, status, ok := openSrcDst(ctx, e, "migrate", srcURL, dstURL)
@@ -199,6 +207,14 @@ func runMigrate(ctx context.Context, e *env, in *invocation) int {
 	}
 	return exitOK
 }
+
+// migrateProcs is the number of CPUs a migration runs Go code on: half of
+// those the process may use, at least one. A migration of small files
+// spends most of its time waiting on the network, and with every CPU the Go
+// scheduler spins between the many short requests: on two CPUs shared with
+// MinIO, one cut the client's CPU per 32 KiB file by a quarter (0.44-0.49
+// to 0.31-0.35 ms) at the same files/s; large files went as fast.
+func migrateProcs() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 // badWorkers reports a --workers flag below 1.
 func badWorkers(e *env, cmd string) int {
