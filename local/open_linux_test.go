@@ -1,0 +1,57 @@
+package local
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// Get and Stat open files with openat2 where the kernel has it and through
+// os.Root where it does not: both ways must read the same objects and
+// refuse the same paths out of the root.
+func TestOpenWithAndWithoutOpenat2(t *testing.T) {
+	base := t.TempDir()
+	outside := filepath.Join(base, "outside")
+	require.NoError(t, os.MkdirAll(outside, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o644))
+	dir := filepath.Join(base, "root")
+	s, err := New(dir, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	_, err = s.Put(ctx, "a/b/c", strings.NewReader("hello"), &storage.PutOptions{ContentType: "text/plain"})
+	require.NoError(t, err)
+	require.NoError(t, os.Symlink("b/c", filepath.Join(dir, "a", "link")))
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "evil")))
+	require.NoError(t, os.Symlink("../../outside/secret", filepath.Join(dir, "a", "relevil")))
+
+	for _, fast := range []bool{true, false} {
+		s.fast.off.Store(!fast)
+		for _, key := range []string{"a/b/c", "a/link"} {
+			rc, info, err := s.Get(ctx, key, nil)
+			require.NoError(t, err, "fast %v, Get %q", fast, key)
+			body, err := io.ReadAll(rc)
+			rc.Close()
+			require.NoError(t, err)
+			assert.Equal(t, "hello", string(body), "fast %v, %q", fast, key)
+			assert.Equal(t, "text/plain", info.ContentType, "fast %v, %q", fast, key)
+		}
+		for _, key := range []string{"evil/secret", "a/relevil"} {
+			_, _, err := s.Get(ctx, key, nil)
+			assert.ErrorIs(t, err, storage.ErrPermission, "fast %v, Get %q", fast, key)
+			_, err = s.Stat(ctx, key)
+			assert.ErrorIs(t, err, storage.ErrPermission, "fast %v, Stat %q", fast, key)
+		}
+		for _, key := range []string{"a/b", "a/missing", "a/b/c/d"} {
+			_, err := s.Stat(ctx, key)
+			assert.ErrorIs(t, err, storage.ErrNotFound, "fast %v, Stat %q", fast, key)
+		}
+	}
+}
