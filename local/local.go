@@ -194,7 +194,7 @@ func New(root string, opts *Options) (*Store, error) {
 		sync:     !o.NoSync,
 		mode:     o.Metadata,
 		seed:     maphash.MakeSeed(),
-		fast:     newFastOpen(abs),
+		fast:     newFastOpen(r),
 	}
 	// os.Root reports a path leading out of the root with an error value
 	// of its own that is not exported; learn it from the root itself.

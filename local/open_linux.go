@@ -24,23 +24,25 @@ import (
 // to os.Root where openat2 is missing (kernels before 5.6) or refused (a
 // seccomp filter).
 type fastOpen struct {
-	fd  int         // the root directory, opened with O_PATH; -1 if none
+	dir *os.File    // the directory of the os.Root, or nil
+	fd  int         // dir's descriptor, or -1
 	off atomic.Bool // openat2 is not available
 }
 
-func newFastOpen(abs string) *fastOpen {
+// newFastOpen opens the directory of root itself (not its path again,
+// which could name another directory by now).
+func newFastOpen(root *os.Root) *fastOpen {
 	fo := &fastOpen{fd: -1}
-	fd, err := unix.Open(abs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err == nil {
-		fo.fd = fd
+	if d, err := root.Open("."); err == nil {
+		fo.dir, fo.fd = d, int(d.Fd())
 	}
 	return fo
 }
 
 func (fo *fastOpen) close() {
-	if fo.fd >= 0 {
-		unix.Close(fo.fd)
-		fo.fd = -1
+	if fo.dir != nil {
+		fo.dir.Close()
+		fo.dir, fo.fd = nil, -1
 	}
 }
 
@@ -82,28 +84,38 @@ func (fo *fastOpen) openRead(p string, escape error) (f *os.File, ok bool, err e
 	}
 }
 
+// openAt opens the entry name of the open directory dir with flags
+// (O_NOFOLLOW and O_CLOEXEC added) and returns its descriptor. ok is false
+// when dir's descriptor cannot be had, and the caller must open the entry
+// by other means.
+func openAt(dir *os.File, name string, flags int) (fd int, ok bool, err error) {
+	raw, err := dir.SyscallConn()
+	if err != nil {
+		return -1, false, nil
+	}
+	if cerr := raw.Control(func(dfd uintptr) {
+		for {
+			fd, err = unix.Openat(int(dfd), name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if !errors.Is(err, unix.EINTR) {
+				return
+			}
+		}
+	}); cerr != nil {
+		return -1, false, nil
+	}
+	return fd, true, err
+}
+
 // openDirEntry opens the directory name in the open directory dir, for
 // listing, without following a symbolic link. ok is false when the caller
 // must open it by its path instead.
 func openDirEntry(dir *os.File, name string) (f *os.File, ok bool, err error) {
-	raw, err := dir.SyscallConn()
-	if err != nil {
-		return nil, false, nil
-	}
-	var fd int
-	var oerr error
-	if err := raw.Control(func(dfd uintptr) {
-		for {
-			fd, oerr = unix.Openat(int(dfd), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			if !errors.Is(oerr, unix.EINTR) {
-				return
-			}
+	fd, ok, err := openAt(dir, name, unix.O_RDONLY|unix.O_DIRECTORY)
+	if !ok || err != nil {
+		if err != nil {
+			err = &fs.PathError{Op: "openat", Path: name, Err: err}
 		}
-	}); err != nil {
-		return nil, false, nil
-	}
-	if oerr != nil {
-		return nil, true, &fs.PathError{Op: "openat", Path: name, Err: oerr}
+		return nil, ok, err
 	}
 	return os.NewFile(uintptr(fd), name), true, nil
 }
@@ -113,24 +125,12 @@ func openDirEntry(dir *os.File, name string) (f *os.File, ok bool, err error) {
 // calls it needs (open, fstat, read the attribute, close) and no *os.File.
 // ok is false when the caller must open it by other means.
 func (s *Store) statEntry(dir *os.File, name, key, p string) (info storage.Info, ok bool, err error) {
-	raw, err := dir.SyscallConn()
+	fd, ok, err := openAt(dir, name, unix.O_RDONLY|unix.O_NONBLOCK)
+	if !ok {
+		return storage.Info{}, false, nil
+	}
 	if err != nil {
-		return storage.Info{}, false, nil
-	}
-	var fd int
-	var oerr error
-	if err := raw.Control(func(dfd uintptr) {
-		for {
-			fd, oerr = unix.Openat(int(dfd), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-			if !errors.Is(oerr, unix.EINTR) {
-				return
-			}
-		}
-	}); err != nil {
-		return storage.Info{}, false, nil
-	}
-	if oerr != nil {
-		return storage.Info{}, true, &fs.PathError{Op: "openat", Path: filepath.FromSlash(p), Err: oerr}
+		return storage.Info{}, true, &fs.PathError{Op: "openat", Path: filepath.FromSlash(p), Err: err}
 	}
 	defer unix.Close(fd)
 	var st statInfo

@@ -12,7 +12,7 @@ import (
 // other systems every open goes through os.Root.
 type fastOpen struct{}
 
-func newFastOpen(string) *fastOpen { return &fastOpen{} }
+func newFastOpen(*os.Root) *fastOpen { return &fastOpen{} }
 
 func (*fastOpen) close() {}
 

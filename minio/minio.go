@@ -153,7 +153,6 @@ type Config struct {
 // storage.Copier. Make one with New; it is safe for concurrent use.
 type Store struct {
 	core       miniogo.Core
-	upCore     miniogo.Core // for requests with a body: tries once (see sendBody)
 	endpoint   string
 	bucket     string
 	sse        encrypt.ServerSide // nil without SSE-C
@@ -258,31 +257,22 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		s.ownedTrans = t
 		transport = t
 	}
-	newClient := func(maxRetries int) (*miniogo.Client, error) {
-		return miniogo.New(cfg.Endpoint, &miniogo.Options{
-			Creds:        creds,
-			Secure:       cfg.Secure,
-			Transport:    transport,
-			Region:       cfg.Region,
-			BucketLookup: miniogo.BucketLookupPath,
-			MaxRetries:   maxRetries,
-			// TrailingHeaders stays false: minio-go then adds no
-			// x-amz-checksum-* headers or trailers (no automatic
-			// CRC32C), which S3 clones reject. See the package
-			// documentation.
-			TrailingHeaders: false,
-		})
-	}
-	client, err := newClient(cfg.MaxRetries)
-	if err != nil {
-		return nil, &storage.Error{Op: "open", Provider: providerName, Kind: storage.ErrInvalidArgument, Err: err}
-	}
-	upClient, err := newClient(1)
+	client, err := miniogo.New(cfg.Endpoint, &miniogo.Options{
+		Creds:        creds,
+		Secure:       cfg.Secure,
+		Transport:    transport,
+		Region:       cfg.Region,
+		BucketLookup: miniogo.BucketLookupPath,
+		MaxRetries:   cfg.MaxRetries,
+		// TrailingHeaders stays false: minio-go then adds no
+		// x-amz-checksum-* headers or trailers (no automatic CRC32C),
+		// which S3 clones reject. See the package documentation.
+		TrailingHeaders: false,
+	})
 	if err != nil {
 		return nil, &storage.Error{Op: "open", Provider: providerName, Kind: storage.ErrInvalidArgument, Err: err}
 	}
 	s.core = miniogo.Core{Client: client}
-	s.upCore = miniogo.Core{Client: upClient}
 	return s, nil
 }
 
@@ -817,26 +807,18 @@ func (s *Store) userMetadata(md map[string]string, sum, prefix string) map[strin
 	return out
 }
 
-// Transport settings of the transport New makes.
-const (
-	// maxIdlePerHost is how many idle connections to the server are kept
-	// for reuse. minio-go's default, 16, is fewer than the requests that
-	// callers such as strata migrate send at once: every request beyond
-	// the 16th then closes its connection when done and the next one
-	// dials a new one, which costs both sides far more CPU than the
-	// request itself for small objects.
-	maxIdlePerHost = 256
-	// writeBufferSize holds the headers and the body of a small PUT, so
-	// that they go out in one write instead of three (net/http's default
-	// buffer is 4 KiB).
-	writeBufferSize = 64 << 10
-)
+// maxIdlePerHost is how many idle connections to the server the transport
+// New makes keeps for reuse. minio-go's default, 16, is fewer than the
+// requests that callers such as strata migrate send at once: every request
+// beyond the 16th then closes its connection when done and the next one
+// dials a new one, which costs both sides far more CPU than the request
+// itself for small objects.
+const maxIdlePerHost = 256
 
 // tuneTransport adjusts minio-go's default transport for parallel use.
 func tuneTransport(t *http.Transport) {
 	t.MaxIdleConns = max(t.MaxIdleConns, maxIdlePerHost)
 	t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, maxIdlePerHost)
-	t.WriteBufferSize = writeBufferSize
 	if dial := t.DialContext; dial != nil {
 		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := dial(ctx, network, addr)

@@ -282,8 +282,8 @@ func (u *upload) putSingle(ctx context.Context, data []byte) (storage.Info, erro
 	sum := u.hr.SHA256()
 	po := u.commitOptions(u.putOptions(sum))
 	var res miniogo.UploadInfo
-	err := u.s.sendBody(ctx, func() io.Reader { return bytes.NewReader(data) }, true, func(body io.Reader) (err error) {
-		res, err = u.s.upCore.PutObject(ctx, u.s.bucket, u.key, body, int64(len(data)), "", sum, po)
+	err := u.s.sendBody(ctx, func() io.Reader { return bytes.NewReader(data) }, func(body io.Reader) (err error) {
+		res, err = u.s.core.PutObject(ctx, u.s.bucket, u.key, body, int64(len(data)), "", sum, po)
 		return err
 	})
 	if err != nil {
@@ -563,8 +563,8 @@ func (m *multipart) send(num int, newBody func() io.Reader, size int64, sum func
 		}
 		opts := miniogo.PutObjectPartOptions{SSE: m.s.sse, Sha256Hex: sum(), DisableContentSha256: true}
 		var p miniogo.ObjectPart
-		err := m.s.sendBody(m.ctx, newBody, true, func(body io.Reader) (err error) {
-			p, err = m.s.upCore.PutObjectPart(m.ctx, m.s.bucket, m.key, m.uploadID, num, body, size, opts)
+		err := m.s.sendBody(m.ctx, newBody, func(body io.Reader) (err error) {
+			p, err = m.s.core.PutObjectPart(m.ctx, m.s.bucket, m.key, m.uploadID, num, body, size, opts)
 			return err
 		})
 		if err != nil {
@@ -705,11 +705,11 @@ func (p *peekReader) more() (bool, error) {
 // transport.
 //
 // So requests with a body (PutObject, PutObjectPart) are retried here, not
-// in minio-go: they go through a client that tries each request once, with
-// a fresh body for every attempt. A body whose bytes are reused once the
-// request returns (a part buffer, a pooled object buffer) is ended when its
-// attempt returns, after which a late Read from the transport fails without
-// touching the data. Requests without a body keep minio-go's own retries.
+// in minio-go: minio-go gets a body it cannot seek, so it tries once, and a
+// fresh one for every attempt; each is ended when its attempt returns, after
+// which a late Read from the transport fails without touching the data
+// (part buffers and pooled object buffers are reused as soon as their Put
+// returns). Requests without a body keep minio-go's own retries.
 
 // errAttemptOver is what a request body's Read returns once its attempt has
 // returned.
@@ -741,22 +741,18 @@ func (b *attemptBody) end() {
 
 // sendBody runs do with a body from newBody, and again with a fresh body
 // after a failure worth retrying, Config.MaxRetries times in all (minio-go's
-// default, 10, when zero), waiting between attempts as minio-go does. With
-// reused, the bytes newBody reads are reused once sendBody returns: no body
-// it made is read any more then. It returns do's last error, unmapped.
-func (s *Store) sendBody(ctx context.Context, newBody func() io.Reader, reused bool, do func(body io.Reader) error) error {
+// default, 10, when zero), waiting between attempts as minio-go does. When
+// it returns, no body it made is read any more. It returns do's last error,
+// unmapped.
+func (s *Store) sendBody(ctx context.Context, newBody func() io.Reader, do func(body io.Reader) error) error {
 	var err error
 	for attempt := range s.tries {
 		if attempt > 0 && !s.backoff(ctx, attempt-1) {
 			return err
 		}
-		if reused {
-			b := &attemptBody{r: newBody()}
-			err = do(b)
-			b.end()
-		} else {
-			err = do(newBody())
-		}
+		b := &attemptBody{r: newBody()}
+		err = do(b)
+		b.end()
 		if err == nil || !retryable(ctx, err) {
 			return err
 		}

@@ -88,7 +88,7 @@
 //
 // Since January 2025 aws-sdk-go-v2 sends a CRC checksum with every upload
 // and validates one on every download by default. MinIO, R2, B2 and others
-// reject the x-amz-checksum-algorithm header as not implemented or answer
+// refuse the x-amz-checksum-algorithm header (HTTP 501) or answer
 // XAmzContentSHA256Mismatch, so for an Endpoint that is not an AWS host,
 // New sets RequestChecksumCalculation and ResponseChecksumValidation to
 // "when required" (unless AWS_REQUEST_CHECKSUM_CALCULATION or

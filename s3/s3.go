@@ -129,8 +129,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		if !set.awsHost {
 			// Since January 2025 the SDK sends CRC checksums on every upload
 			// and validates them on download by default. MinIO, R2, B2 and
-			// other S3-compatible servers reject the
-			// x-amz-checksum-algorithm header as not implemented or answer
+			// other S3-compatible servers refuse the
+			// x-amz-checksum-algorithm header (HTTP 501) or answer
 			// XAmzContentSHA256Mismatch, so only send checksums where the
 			// API requires them. AWS_REQUEST_CHECKSUM_CALCULATION and
 			// AWS_RESPONSE_CHECKSUM_VALIDATION, when set, win.

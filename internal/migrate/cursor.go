@@ -142,23 +142,28 @@ func (s *parentStack) push(key string) {
 // prune drops the keys whose run ends at or before pos, where the walk now
 // is.
 func (s *parentStack) prune(pos string) {
-	for n := len(*s); n > 0; n-- {
-		top := (*s)[n-1]
-		if pos < top+"0" {
-			return
-		}
+	for n := len(*s); n > 0 && runEnded(pos, (*s)[n-1]); n-- {
 		*s = (*s)[:n-1]
 	}
 }
 
-// parentOf returns a key of the stack that is a parent of key (key starts
-// with it and a "/"), after pruning the stack at key.
-func (s *parentStack) parentOf(key string) (string, bool) {
+// runEnded reports whether pos >= key+"0", without building that string:
+// the walk at pos has passed every key starting with key+"/".
+func runEnded(pos, key string) bool {
+	if strings.HasPrefix(pos, key) {
+		return len(pos) > len(key) && pos[len(key)] >= '0'
+	}
+	return pos > key
+}
+
+// hasParentOf reports whether a key of the stack is a parent of key (key
+// starts with it and a "/"), after pruning the stack at key.
+func (s *parentStack) hasParentOf(key string) bool {
 	s.prune(key)
 	for _, p := range *s {
 		if len(key) > len(p) && key[len(p)] == '/' && strings.HasPrefix(key, p) {
-			return p, true
+			return true
 		}
 	}
-	return "", false
+	return false
 }

@@ -485,10 +485,7 @@ func (m *Migrator) prefixParentsFree(ctx context.Context) bool {
 // dstParents. It reads the destination listing ahead when needed, and
 // returns false, not an error, when it would have to read too far to tell.
 func prefixConflictFree(key string, dst *cursor, srcParents, dstParents *parentStack) (bool, error) {
-	if _, ok := srcParents.parentOf(key); ok {
-		return false, nil
-	}
-	if _, ok := dstParents.parentOf(key); ok {
+	if srcParents.hasParentOf(key) || dstParents.hasParentOf(key) {
 		return false, nil
 	}
 	found, known, err := dst.anyUnder(key+"/", maxAhead)

@@ -13,7 +13,7 @@ import (
 	"github.com/strata-storage/strata/memory"
 )
 
-// parentsBrute is what parentStack.parentOf computes, the slow way: the
+// parentsBrute is what parentStack.hasParentOf computes, the slow way: the
 // keys seen before key of which key is a child.
 func parentsBrute(seen []string, key string) bool {
 	for _, p := range seen {
@@ -38,7 +38,7 @@ func TestParentStackFindsEveryParent(t *testing.T) {
 			if i < 12 && mask&(1<<i) == 0 {
 				continue
 			}
-			_, got := s.parentOf(k)
+			got := s.hasParentOf(k)
 			require.Equal(t, parentsBrute(seen, k), got, "key %q after %q", k, seen)
 			s.push(k)
 			seen = append(seen, k)
@@ -173,4 +173,12 @@ func TestMigrateTellsWhichKeysAreFreeOfPrefixConflicts(t *testing.T) {
 		checked, _ = migratePrefixChecked(t, src, []string{"media/x"}, &Options{Prefix: "media/x/"})
 		assert.Equal(t, map[string]bool{"media/x/1": false, "media/x/2": false}, checked)
 	})
+}
+
+func TestRunEnded(t *testing.T) {
+	for _, pos := range []string{"", "a", "a-", "a.", "a/", "a/b", "a0", "a00", "b", "ab", "a\xff"} {
+		for _, key := range []string{"a", "a/b", "ab", ""} {
+			assert.Equal(t, pos >= key+"0", runEnded(pos, key), "pos %q key %q", pos, key)
+		}
+	}
 }
