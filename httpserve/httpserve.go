@@ -14,19 +14,39 @@
 // # Safe headers
 //
 // Every response carries X-Content-Type-Options: nosniff and a
-// Content-Security-Policy (Options.ContentSecurityPolicy, by default one that
-// sandboxes the response and forbids scripts), so an uploaded HTML or SVG
-// file cannot run script in the server's origin. Types outside a small list
-// of inline-safe media types (images, audio, video, plain text) are sent as
-// attachments.
+// Content-Security-Policy chosen by the type it is served as:
+//
+//   - Inert media (image/*, audio/* and video/*, except SVG and any +xml
+//     type, which can hold script) get MediaContentSecurityPolicy
+//     (Options.MediaContentSecurityPolicy, by default
+//     DefaultMediaContentSecurityPolicy): no script, no sandbox, and shown
+//     inline. No sandbox, because a browser that opens a video or image
+//     URL directly builds a document of its own around it (a <video> or
+//     <img> element pointing at the same URL); a sandbox would give that
+//     document an opaque origin, its request for the media would be
+//     cross-origin, and the video would stay black.
+//   - Everything else, HTML, SVG, XML, scripts, documents and unknown
+//     types, gets ContentSecurityPolicy (Options.ContentSecurityPolicy, by
+//     default DefaultContentSecurityPolicy, which starts with sandbox), and
+//     is sent with Content-Disposition: attachment unless it is one of the
+//     few text types that cannot run (plain text, CSV, JSON), so an
+//     uploaded HTML or SVG file cannot run script in the server's origin.
+//
+// The type is the stored one, or the sniffed one when none was stored
+// (nosniff then keeps the browser from guessing differently).
 //
 // # Redirects
 //
-// With Options.Redirect set and a provider that implements
-// storage.Presigner, a GET is answered with a 302 to a presigned URL valid
-// for Options.RedirectExpiry, with a Cache-Control lifetime of half that, so
-// a browser may reuse the redirect while the URL is still valid and large
-// files skip the server.
+// With Options.Redirect set, a GET is answered with a 302 to a presigned
+// URL valid for Options.RedirectExpiry, with a Cache-Control lifetime of
+// half that, so a browser may reuse the redirect while the URL is still
+// valid and large files skip the server. The provider must implement
+// storage.Presigner (checked with a type assertion on the provider as
+// given): NewHandler refuses one that does not with an error matching
+// storage.ErrUnsupported, and New, which has no error to return, logs the
+// refusal at construction and serves through the handler. A presigner that
+// fails for one object (storage.ErrUnsupported for an object it cannot
+// presign yet, or an outage) has that object served directly.
 //
 // # Errors
 //
@@ -52,11 +72,23 @@ import (
 	"github.com/strata-storage/strata/storage"
 )
 
-// DefaultContentSecurityPolicy is the Content-Security-Policy sent when
-// Options.ContentSecurityPolicy is empty. It lets media play and images show
-// but runs no script and sandboxes any document.
+// DefaultContentSecurityPolicy is the Content-Security-Policy sent with
+// everything that is not inert media (see InertMedia) when
+// Options.ContentSecurityPolicy is empty. It sandboxes the document (an
+// opaque origin, no script, no forms, no plugins) and lets it load nothing
+// but inline styles and images of its own origin.
 const DefaultContentSecurityPolicy = "sandbox; default-src 'none'; script-src 'none'; " +
 	"style-src 'unsafe-inline'; img-src 'self' data:; media-src 'self'; object-src 'none'"
+
+// DefaultMediaContentSecurityPolicy is the Content-Security-Policy sent with
+// inert media (see InertMedia) when Options.MediaContentSecurityPolicy is
+// empty. It has no sandbox, so that the document a browser builds around a
+// video or image opened directly keeps the server's origin and may load
+// the media itself ('self'); it allows no script, no plugin, no frame and
+// no other resource. The inline styles are the browser's own, for its
+// media document.
+const DefaultMediaContentSecurityPolicy = "default-src 'none'; media-src 'self'; img-src 'self'; " +
+	"style-src 'unsafe-inline'; script-src 'none'; object-src 'none'"
 
 // Options configure a Handler. The zero value is usable.
 type Options struct {
@@ -64,9 +96,16 @@ type Options struct {
 	// "/media/", GET /media/a/b serves key "a/b". A path without the prefix
 	// is a 404.
 	Prefix string
-	// ContentSecurityPolicy is sent with every object; empty means
-	// DefaultContentSecurityPolicy, "-" sends none.
+	// ContentSecurityPolicy is sent with every object that is not inert
+	// media (see InertMedia); empty means DefaultContentSecurityPolicy, "-"
+	// sends none. Keep sandbox in it: these are the types that can run
+	// script.
 	ContentSecurityPolicy string
+	// MediaContentSecurityPolicy is sent with inert media (see
+	// InertMedia); empty means DefaultMediaContentSecurityPolicy, "-"
+	// sends none. A sandbox here stops videos opened directly from
+	// playing.
+	MediaContentSecurityPolicy string
 	// CacheControl is sent with every object, such as
 	// "public, max-age=31536000, immutable" for media keys that are never
 	// overwritten. Empty sends none.
@@ -75,8 +114,9 @@ type Options struct {
 	// the file name and whether the response should download (attachment)
 	// rather than show inline. Unsafe types are attachments whatever it says.
 	Filename func(r *http.Request, info storage.Info) (name string, attachment bool)
-	// Redirect answers GETs with a redirect to a presigned URL when the
-	// provider implements storage.Presigner.
+	// Redirect answers GETs with a redirect to a presigned URL. The
+	// provider must implement storage.Presigner: NewHandler refuses one
+	// that does not, New logs that it cannot (see the package doc).
 	Redirect bool
 	// RedirectExpiry is how long a presigned URL is valid; default 1 hour.
 	RedirectExpiry time.Duration
@@ -93,14 +133,54 @@ type Handler struct {
 
 var _ http.Handler = (*Handler)(nil)
 
-// New returns a Handler serving the objects of p. opts may be nil.
+// ErrCannotRedirect is the error NewHandler returns when Options.Redirect
+// is set for a provider that does not implement storage.Presigner. It
+// matches storage.ErrUnsupported.
+var ErrCannotRedirect = fmt.Errorf("httpserve: Options.Redirect is set but the provider cannot presign URLs (it does not implement storage.Presigner): %w", storage.ErrUnsupported)
+
+// NewHandler returns a Handler serving the objects of p. opts may be nil.
+// It fails with ErrCannotRedirect when opts.Redirect is set and p does not
+// implement storage.Presigner, rather than quietly serving every object
+// through the handler.
+func NewHandler(p storage.Provider, opts *Options) (*Handler, error) {
+	h := newHandler(p, opts)
+	if h.opts.Redirect {
+		if _, ok := p.(storage.Presigner); !ok {
+			return nil, fmt.Errorf("%w (provider %T)", ErrCannotRedirect, p)
+		}
+	}
+	return h, nil
+}
+
+// New returns a Handler serving the objects of p. opts may be nil. Prefer
+// NewHandler, which returns an error for options it cannot honour: New,
+// whose signature predates it, logs that error instead (at Error, through
+// Options.Logger or, when that is nil, slog.Default), once, here, and
+// serves every object through the handler.
 func New(p storage.Provider, opts *Options) *Handler {
+	h, err := NewHandler(p, opts)
+	if err != nil {
+		h = newHandler(p, opts)
+		log := h.opts.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Error("httpserve: redirects are off: serving objects through the handler", "err", err)
+		h.opts.Redirect = false
+	}
+	return h
+}
+
+func newHandler(p storage.Provider, opts *Options) *Handler {
 	h := &Handler{p: p}
 	if opts != nil {
 		h.opts = *opts
 	}
 	if h.opts.ContentSecurityPolicy == "" {
 		h.opts.ContentSecurityPolicy = DefaultContentSecurityPolicy
+	}
+	if h.opts.MediaContentSecurityPolicy == "" {
+		h.opts.MediaContentSecurityPolicy = DefaultMediaContentSecurityPolicy
 	}
 	if h.opts.RedirectExpiry <= 0 {
 		h.opts.RedirectExpiry = time.Hour
@@ -153,8 +233,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if tag := etag(info); tag != "" {
 		hdr.Set("ETag", tag)
 	}
-	if h.opts.ContentSecurityPolicy != "-" {
-		hdr.Set("Content-Security-Policy", h.opts.ContentSecurityPolicy)
+	csp := h.opts.ContentSecurityPolicy
+	if InertMedia(ctype) {
+		csp = h.opts.MediaContentSecurityPolicy
+	}
+	if csp != "-" {
+		hdr.Set("Content-Security-Policy", csp)
 	}
 	if h.opts.CacheControl != "" {
 		hdr.Set("Cache-Control", h.opts.CacheControl)
@@ -222,26 +306,42 @@ func (h *Handler) sniff(ctx context.Context, key string, size int64) (string, er
 	return http.DetectContentType(buf[:n]), nil
 }
 
-// inlineTypes are the media types a browser may show inline from user
-// uploads: they cannot run script in the page's origin.
-var inlineTypes = map[string]bool{
-	"text/plain": true, "text/csv": true, "application/json": true,
-	"image/jpeg": true, "image/png": true, "image/gif": true, "image/apng": true,
-	"image/webp": true, "image/avif": true, "image/bmp": true,
-	"video/mp4": true, "video/webm": true, "video/ogg": true, "video/quicktime": true,
-	"audio/mp4": true, "audio/webm": true, "audio/aac": true, "audio/mpeg": true,
-	"audio/ogg": true, "audio/wav": true, "audio/wave": true, "audio/x-wav": true,
-	"audio/flac": true, "audio/x-flac": true, "application/octet-stream": false,
-}
+// inlineText are the types besides inert media that a browser may show
+// inline from user uploads: text that cannot run script. They are served
+// sandboxed all the same.
+var inlineText = map[string]bool{"text/plain": true, "text/csv": true, "application/json": true}
 
-// InlineSafe reports whether a response of content type ctype may be shown
-// inline by a browser without risk of running script in the server's origin.
-func InlineSafe(ctype string) bool {
+// InertMedia reports whether content of type ctype is media a browser
+// shows or plays without running anything from it: image/*, audio/* and
+// video/*, except SVG and any +xml type (an SVG image is a document that
+// can hold script). Inert media is served inline with
+// MediaContentSecurityPolicy, without a sandbox.
+func InertMedia(ctype string) bool {
 	mt, _, err := mime.ParseMediaType(ctype)
 	if err != nil {
 		return false
 	}
-	return inlineTypes[mt]
+	top, sub, _ := strings.Cut(mt, "/")
+	switch top {
+	case "image", "audio", "video":
+	default:
+		return false
+	}
+	return sub != "" && !strings.Contains(sub, "svg") && !strings.Contains(sub, "xml")
+}
+
+// InlineSafe reports whether a response of content type ctype may be shown
+// inline by a browser without risk of running script in the server's
+// origin: inert media (see InertMedia), plain text, CSV and JSON.
+func InlineSafe(ctype string) bool {
+	if InertMedia(ctype) {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ctype)
+	if err != nil {
+		return false
+	}
+	return inlineText[mt]
 }
 
 func (h *Handler) setDisposition(w http.ResponseWriter, r *http.Request, info storage.Info, ctype string) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -106,7 +107,7 @@ func TestGetWholeObject(t *testing.T) {
 	assert.Equal(t, "video/mp4", resp.Header.Get("Content-Type"))
 	assert.Equal(t, "bytes", resp.Header.Get("Accept-Ranges"))
 	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
-	assert.Equal(t, httpserve.DefaultContentSecurityPolicy, resp.Header.Get("Content-Security-Policy"))
+	assert.Equal(t, httpserve.DefaultMediaContentSecurityPolicy, resp.Header.Get("Content-Security-Policy"))
 	assert.NotEmpty(t, resp.Header.Get("ETag"))
 	assert.True(t, strings.HasPrefix(resp.Header.Get("ETag"), `"`))
 	lm, err := http.ParseTime(resp.Header.Get("Last-Modified"))
@@ -244,13 +245,95 @@ func TestUnsafeTypesAreAttachments(t *testing.T) {
 	assert.False(t, httpserve.InlineSafe("not a type"))
 }
 
+// TestPolicyByType checks the Content-Security-Policy and disposition of
+// each kind of type: inert media inline and not sandboxed (a sandbox
+// keeps a video opened directly from playing, see the browser test in
+// examples/mediaserver), everything that can run script or that is unknown
+// sandboxed and an attachment.
+func TestPolicyByType(t *testing.T) {
+	for _, tc := range []struct {
+		ctype      string
+		media      bool // inert media: no sandbox, inline
+		attachment bool
+	}{
+		{"video/mp4", true, false},
+		{"video/webm", true, false},
+		{"video/quicktime", true, false},
+		{"audio/mpeg", true, false},
+		{"audio/mp4", true, false},
+		{"image/png", true, false},
+		{"image/jpeg", true, false},
+		{"image/x-icon", true, false},
+		{"IMAGE/PNG", true, false},
+		{"image/svg+xml", false, true},
+		{"image/svg", false, true},
+		{"image/foo+xml", false, true},
+		{"video/x-foo+xml", false, true},
+		{"text/html", false, true},
+		{"text/html; charset=utf-8", false, true},
+		{"application/xhtml+xml", false, true},
+		{"application/xml", false, true},
+		{"text/xml", false, true},
+		{"application/javascript", false, true},
+		{"application/pdf", false, true},
+		{"application/octet-stream", false, true},
+		{"text/plain; charset=utf-8", false, false},
+		{"application/json", false, false},
+	} {
+		f := newFixture(t, nil, tc.ctype, payload(100))
+		resp := f.do(t, "GET", "/media/v/clip.mp4", nil)
+		require.Equal(t, 200, resp.StatusCode, tc.ctype)
+		csp := resp.Header.Get("Content-Security-Policy")
+		assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), tc.ctype)
+		if tc.media {
+			assert.Equal(t, httpserve.DefaultMediaContentSecurityPolicy, csp, tc.ctype)
+			assert.NotContains(t, csp, "sandbox", tc.ctype)
+		} else {
+			assert.Equal(t, httpserve.DefaultContentSecurityPolicy, csp, tc.ctype)
+			assert.True(t, strings.HasPrefix(csp, "sandbox;"), tc.ctype)
+		}
+		if tc.attachment {
+			assert.Equal(t, "attachment", resp.Header.Get("Content-Disposition"), tc.ctype)
+		} else {
+			assert.Empty(t, resp.Header.Get("Content-Disposition"), tc.ctype)
+		}
+		assert.Equal(t, tc.media, httpserve.InertMedia(tc.ctype), tc.ctype)
+	}
+	// Every policy forbids script, the media one included.
+	for _, csp := range []string{httpserve.DefaultMediaContentSecurityPolicy, httpserve.DefaultContentSecurityPolicy} {
+		assert.Contains(t, csp, "default-src 'none'")
+		assert.Contains(t, csp, "script-src 'none'")
+		assert.Contains(t, csp, "object-src 'none'")
+	}
+
+	// A sniffed type is classified the same way.
+	f := newFixture(t, nil, "", append([]byte("\x89PNG\r\n\x1a\n"), payload(100)...))
+	resp := f.do(t, "GET", "/media/v/clip.mp4", nil)
+	assert.Equal(t, "image/png", resp.Header.Get("Content-Type"))
+	assert.Equal(t, httpserve.DefaultMediaContentSecurityPolicy, resp.Header.Get("Content-Security-Policy"))
+	f = newFixture(t, nil, "", []byte("<!DOCTYPE html><script>alert(1)</script>"))
+	resp = f.do(t, "GET", "/media/v/clip.mp4", nil)
+	assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+	assert.Equal(t, httpserve.DefaultContentSecurityPolicy, resp.Header.Get("Content-Security-Policy"))
+	assert.Equal(t, "attachment", resp.Header.Get("Content-Disposition"))
+
+	// Each policy can be replaced or turned off on its own.
+	f = newFixture(t, &httpserve.Options{MediaContentSecurityPolicy: "-", ContentSecurityPolicy: "sandbox"}, "video/mp4", payload(10))
+	resp = f.do(t, "GET", "/media/v/clip.mp4", nil)
+	assert.Empty(t, resp.Header.Get("Content-Security-Policy"))
+	f = newFixture(t, &httpserve.Options{MediaContentSecurityPolicy: "-", ContentSecurityPolicy: "sandbox"}, "text/html", payload(10))
+	resp = f.do(t, "GET", "/media/v/clip.mp4", nil)
+	assert.Equal(t, "sandbox", resp.Header.Get("Content-Security-Policy"))
+}
+
 func TestFilenameOption(t *testing.T) {
 	f := newFixture(t, &httpserve.Options{
 		Filename: func(r *http.Request, _ storage.Info) (string, bool) {
 			return "Ünïcode clip.mp4", r.URL.Query().Get("download") == "1"
 		},
-		CacheControl:          "public, max-age=31536000, immutable",
-		ContentSecurityPolicy: "-",
+		CacheControl:               "public, max-age=31536000, immutable",
+		ContentSecurityPolicy:      "-",
+		MediaContentSecurityPolicy: "-",
 	}, "video/mp4", payload(10))
 	resp := f.do(t, "GET", "/media/v/clip.mp4", nil)
 	_, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition"))
@@ -323,7 +406,8 @@ func TestRedirectToPresignedURL(t *testing.T) {
 	_, err := m.Put(context.Background(), "big/video.webm", strings.NewReader("x"), nil)
 	require.NoError(t, err)
 	p := &presigner{Store: m}
-	h := httpserve.New(p, &httpserve.Options{Prefix: "/media/", Redirect: true, RedirectExpiry: 10 * time.Minute})
+	h, err := httpserve.NewHandler(p, &httpserve.Options{Prefix: "/media/", Redirect: true, RedirectExpiry: 10 * time.Minute})
+	require.NoError(t, err)
 
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/media/big/video.webm", nil))
@@ -340,9 +424,41 @@ func TestRedirectToPresignedURL(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest("HEAD", "/media/big/video.webm", nil))
 	assert.Equal(t, 200, w.Code, "HEAD is answered directly")
 
-	// A provider that cannot presign is served directly.
-	h = httpserve.New(m, &httpserve.Options{Prefix: "/media/", Redirect: true})
+	h, err = httpserve.NewHandler(p, &httpserve.Options{Prefix: "/media/", Redirect: true})
+	require.NoError(t, err)
 	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/media/big/video.webm", nil))
+	assert.Equal(t, http.StatusFound, w.Code)
+}
+
+// TestRedirectNeedsPresigner: asking for redirects over a provider that
+// cannot presign is an error at construction, not a redirect that quietly
+// never happens.
+func TestRedirectNeedsPresigner(t *testing.T) {
+	m := memory.New()
+	defer m.Close()
+	_, err := m.Put(context.Background(), "big/video.webm", strings.NewReader("x"), nil)
+	require.NoError(t, err)
+
+	h, err := httpserve.NewHandler(m, &httpserve.Options{Prefix: "/media/", Redirect: true})
+	require.Error(t, err)
+	assert.Nil(t, h)
+	assert.ErrorIs(t, err, httpserve.ErrCannotRedirect)
+	assert.ErrorIs(t, err, storage.ErrUnsupported)
+	assert.Contains(t, err.Error(), "*memory.Store")
+
+	h, err = httpserve.NewHandler(m, &httpserve.Options{Prefix: "/media/"})
+	require.NoError(t, err, "without Redirect any provider will do")
+	require.NotNil(t, h)
+
+	// New has no error to return: it says so in the log, at construction,
+	// and serves directly.
+	var logs bytes.Buffer
+	h = httpserve.New(m, &httpserve.Options{Prefix: "/media/", Redirect: true,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	assert.Contains(t, logs.String(), "level=ERROR")
+	assert.Contains(t, logs.String(), "cannot presign")
+	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/media/big/video.webm", nil))
 	assert.Equal(t, 200, w.Code)
 	assert.Equal(t, "x", w.Body.String())
