@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"image/png"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -10,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,4 +129,277 @@ func TestBrowserPlaysAndSeeks(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 800, img.Bounds().Dx())
 	t.Logf("screenshot of the player page after seeking: %s", shot)
+}
+
+// TestBrowserPlaysVideoOpenedDirectly uploads an MP4 and navigates headless
+// Chromium straight to its /media/ URL, as a person opening a link does:
+// the browser builds a media document of its own around the video, and
+// that document must be able to load it. A Content-Security-Policy with
+// sandbox gives the document an opaque origin, its request for the video
+// is cross-origin, and the player stays black at 0:00. The test drives
+// Chromium through the DevTools protocol (over --remote-debugging-pipe),
+// checks that the video plays, seeks to 20 s and plays on from there, and
+// that the seek reached the server as a range request past the first
+// third of the file.
+func TestBrowserPlaysVideoOpenedDirectly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	chromium := need(t, "chromium", "chromium-browser")
+	ffmpeg := need(t, "ffmpeg")
+
+	// A 30-second H.264 MP4 of about 30 MB (noise does not compress), moov
+	// first as a web server would serve it, a keyframe every second.
+	video := filepath.Join(t.TempDir(), "clip.mp4")
+	out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi",
+		"-i", "testsrc=duration=30:size=320x240:rate=25", "-vf", "noise=alls=60:allf=t",
+		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+		"-b:v", "8M", "-minrate", "8M", "-maxrate", "8M", "-bufsize", "8M",
+		"-g", "25", "-movflags", "+faststart", "-an", video).CombinedOutput()
+	require.NoError(t, err, "ffmpeg: %s", out)
+	data, err := os.ReadFile(video)
+	require.NoError(t, err)
+
+	p := start(t, t.TempDir(), nil)
+	resp, u := upload(t, p.url, data, "video/mp4")
+	require.Equal(t, 201, resp.StatusCode)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	b := startBrowser(ctx, t, chromium)
+	page := b.open(ctx, t, p.url+u.URL)
+
+	state := func() (videoState, error) {
+		var s videoState
+		err := page.eval(ctx, `(() => { const v = document.querySelector("video");
+			if (!v) return JSON.stringify({missing: true});
+			return JSON.stringify({t: v.currentTime, d: v.duration, paused: v.paused,
+				ready: v.readyState, err: v.error ? v.error.code : 0}); })()`, &s)
+		return s, err
+	}
+	waitFor := func(what string, ok func(videoState) bool) videoState {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			s, err := state()
+			if err == nil && ok(s) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				// Under a sandbox the media document has no script context
+				// at all, so DevTools cannot even read the player.
+				t.Fatalf("%s: the video opened directly did not get there; its state: %+v, %v; response headers: %v; server log:\n%s",
+					what, s, err, headersOf(t, p.url+u.URL), p.logs())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	// The media document autoplays (muted or not: the autoplay policy flag
+	// allows it); ask it to play all the same in case it did not.
+	s := waitFor("metadata", func(s videoState) bool { return s.Ready >= 1 || s.Err != 0 })
+	require.Zero(t, s.Err, "the video failed to load; server log:\n%s", p.logs())
+	assert.InDelta(t, 30, s.Duration, 0.5)
+	require.NoError(t, page.eval(ctx, `document.querySelector("video").play().then(() => "{}", (e) => JSON.stringify(String(e)))`, nil))
+	s = waitFor("playing from the start", func(s videoState) bool { return s.Time > 0.5 })
+	t.Logf("playing: %+v", s)
+
+	require.NoError(t, page.eval(ctx, `(() => { document.querySelector("video").currentTime = 20; return "{}"; })()`, nil))
+	s = waitFor("playing past the seek to 20 s", func(s videoState) bool { return s.Time > 20.3 && s.Time < 29 })
+	t.Logf("played past the seek: %+v", s)
+	b.stop()
+
+	logs := p.logs()
+	re := regexp.MustCompile(`method=GET path=/media/` + regexp.QuoteMeta(u.Key) + ` status=(\d+) duration=\S+ range="?bytes=(\d+)-`)
+	matches := re.FindAllStringSubmatch(logs, -1)
+	require.NotEmpty(t, matches, "no range requests for the video reached the server:\n%s", logs)
+	maxStart := 0
+	for _, m := range matches {
+		assert.Equal(t, "206", m[1])
+		start, _ := strconv.Atoi(m[2])
+		maxStart = max(maxStart, start)
+	}
+	t.Logf("%d range requests for the video; the furthest started at byte %d of %d", len(matches), maxStart, len(data))
+	assert.Greater(t, maxStart, len(data)/3, "a range request past the first third shows the seek reached the server")
+}
+
+// videoState is what the test reads of a <video> element.
+type videoState struct {
+	Missing  bool    `json:"missing"`
+	Time     float64 `json:"t"`
+	Duration float64 `json:"d"`
+	Paused   bool    `json:"paused"`
+	Ready    int     `json:"ready"`
+	Err      int     `json:"err"`
+}
+
+// browser is a headless Chromium driven through the DevTools protocol over
+// --remote-debugging-pipe: JSON messages ending in a NUL byte, commands on
+// the browser's fd 3, answers and events on its fd 4.
+type browser struct {
+	cmd  *exec.Cmd
+	in   *os.File // our end of fd 3
+	mu   sync.Mutex
+	next int
+	wait map[int]chan cdpMessage
+	done chan struct{}
+}
+
+type cdpMessage struct {
+	ID     int             `json:"id,omitempty"`
+	Method string          `json:"method,omitempty"`
+	Params any             `json:"params,omitempty"`
+	Sess   string          `json:"sessionId,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  *struct {
+		Message string `json:"message"`
+	} `json:"error,omitempty"`
+}
+
+func startBrowser(ctx context.Context, t *testing.T, chromium string) *browser {
+	t.Helper()
+	cmdR, cmdW, err := os.Pipe()
+	require.NoError(t, err)
+	evR, evW, err := os.Pipe()
+	require.NoError(t, err)
+	b := &browser{in: cmdW, wait: map[int]chan cdpMessage{}, done: make(chan struct{})}
+	b.cmd = exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu",
+		"--no-first-run", "--disable-extensions", "--disable-background-networking",
+		"--autoplay-policy=no-user-gesture-required", "--user-data-dir="+t.TempDir(),
+		"--remote-debugging-pipe", "about:blank")
+	b.cmd.ExtraFiles = []*os.File{cmdR, evW}
+	var stderr bytes.Buffer
+	b.cmd.Stderr = &stderr
+	require.NoError(t, b.cmd.Start())
+	cmdR.Close()
+	evW.Close()
+	go func() {
+		defer close(b.done)
+		rd := bufio.NewReader(evR)
+		for {
+			msg, err := rd.ReadBytes(0)
+			if err != nil {
+				return
+			}
+			var m cdpMessage
+			if json.Unmarshal(msg[:len(msg)-1], &m) != nil || m.ID == 0 {
+				continue // an event
+			}
+			b.mu.Lock()
+			ch := b.wait[m.ID]
+			delete(b.wait, m.ID)
+			b.mu.Unlock()
+			if ch != nil {
+				ch <- m
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		b.stop()
+		if t.Failed() {
+			t.Logf("chromium stderr:\n%s", stderr.String())
+		}
+	})
+	return b
+}
+
+func (b *browser) stop() {
+	b.in.Close()
+	if b.cmd.Process != nil {
+		b.cmd.Process.Kill()
+	}
+	<-b.done
+	b.cmd.Wait()
+}
+
+// call sends one command (to the browser, or to a page's session) and
+// decodes its result into res, if res is not nil.
+func (b *browser) call(ctx context.Context, session, method string, params, res any) error {
+	ch := make(chan cdpMessage, 1)
+	b.mu.Lock()
+	b.next++
+	id := b.next
+	b.wait[id] = ch
+	b.mu.Unlock()
+	msg, err := json.Marshal(cdpMessage{ID: id, Method: method, Params: params, Sess: session})
+	if err != nil {
+		return err
+	}
+	if _, err := b.in.Write(append(msg, 0)); err != nil {
+		return fmt.Errorf("sending %s to chromium: %w", method, err)
+	}
+	select {
+	case m := <-ch:
+		if m.Error != nil {
+			return fmt.Errorf("%s: %s", method, m.Error.Message)
+		}
+		if res != nil {
+			return json.Unmarshal(m.Result, res)
+		}
+		return nil
+	case <-b.done:
+		return fmt.Errorf("chromium exited during %s", method)
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %w", method, ctx.Err())
+	}
+}
+
+// page is a tab, attached through its own session.
+type page struct {
+	b       *browser
+	session string
+}
+
+// open navigates a new tab straight to url, as typing it into the address
+// bar does.
+func (b *browser) open(ctx context.Context, t *testing.T, url string) *page {
+	t.Helper()
+	var target struct {
+		TargetID string `json:"targetId"`
+	}
+	require.NoError(t, b.call(ctx, "", "Target.createTarget", map[string]any{"url": url}, &target))
+	var att struct {
+		SessionID string `json:"sessionId"`
+	}
+	require.NoError(t, b.call(ctx, "", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}, &att))
+	return &page{b: b, session: att.SessionID}
+}
+
+// eval evaluates a JavaScript expression in the page (awaiting it if it is
+// a promise) and decodes its value, a JSON string, into res, if res is not
+// nil. DevTools evaluates even where the page's policy forbids script, but
+// not in a sandboxed document, which has no script context at all.
+func (p *page) eval(ctx context.Context, expr string, res any) error {
+	var r struct {
+		Result struct {
+			Value any `json:"value"`
+		} `json:"result"`
+		Exception *struct {
+			Text string `json:"text"`
+		} `json:"exceptionDetails"`
+	}
+	if err := p.b.call(ctx, p.session, "Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true, "awaitPromise": true}, &r); err != nil {
+		return err
+	}
+	if r.Exception != nil {
+		return fmt.Errorf("evaluating %s: %s", expr, r.Exception.Text)
+	}
+	if res == nil {
+		return nil
+	}
+	s, ok := r.Result.Value.(string)
+	if !ok {
+		return fmt.Errorf("%s returned %v, not a JSON string", expr, r.Result.Value)
+	}
+	return json.Unmarshal([]byte(s), res)
+}
+
+// headersOf returns the headers of a HEAD of url, for failure messages.
+func headersOf(t *testing.T, url string) http.Header {
+	resp, err := http.Head(url)
+	if err != nil {
+		return nil
+	}
+	resp.Body.Close()
+	return resp.Header
 }
