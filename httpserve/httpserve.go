@@ -51,7 +51,9 @@
 // # Errors
 //
 // Provider errors map to statuses: storage.ErrNotFound to 404,
-// storage.ErrInvalidKey to 400, storage.ErrInvalidRange and unsatisfiable
+// storage.ErrInvalidKey to 400, storage.ErrPermission to 403 (logged at
+// Warn: the store refused, such as a local store asked for a symbolic link
+// that leads out of its root), storage.ErrInvalidRange and unsatisfiable
 // Range headers to 416, storage.ErrUnavailable and timeouts to 503 with
 // Retry-After, anything else to 500. Response bodies hold only the status
 // text; the details go to the Options.Logger.
@@ -389,6 +391,8 @@ func Status(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, storage.ErrInvalidKey):
 		return http.StatusBadRequest
+	case errors.Is(err, storage.ErrPermission):
+		return http.StatusForbidden
 	case errors.Is(err, storage.ErrInvalidRange):
 		return http.StatusRequestedRangeNotSatisfiable
 	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
@@ -408,6 +412,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, key string, err e
 		return
 	case code >= 500:
 		h.log.ErrorContext(r.Context(), "httpserve: serving object failed", "key", key, "status", code, "err", err)
+	case code == http.StatusForbidden:
+		// Not the client's mistake but no failure either: the store
+		// refused (a file the process may not read, a symbolic link out
+		// of a local root, an S3 403). The operator should hear of it.
+		h.log.WarnContext(r.Context(), "httpserve: the store refused access to the object", "key", key, "status", code, "err", err)
 	default:
 		h.log.DebugContext(r.Context(), "httpserve: request refused", "key", key, "status", code, "err", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/httpserve"
+	"github.com/strata-storage/strata/local"
 	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/storage"
 	"github.com/strata-storage/strata/storage/faults"
@@ -386,7 +389,8 @@ func TestStatusMapping(t *testing.T) {
 	assert.Equal(t, 503, httpserve.Status(storage.NewError("get", "s3", "k", storage.ErrUnavailable, nil)))
 	assert.Equal(t, 503, httpserve.Status(fmt.Errorf("wrapped: %w", context.DeadlineExceeded)))
 	assert.Equal(t, 416, httpserve.Status(storage.ErrInvalidRange))
-	assert.Equal(t, 500, httpserve.Status(storage.ErrPermission))
+	assert.Equal(t, 403, httpserve.Status(storage.ErrPermission))
+	assert.Equal(t, 500, httpserve.Status(storage.ErrCorrupt))
 }
 
 // presigner is a memory store that can presign, as S3 can.
@@ -559,4 +563,29 @@ func FuzzRange(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSymlinkOutOfTheRootIs403: a symbolic link planted in a local store's
+// directory that leads out of it is refused by the store
+// (storage.ErrPermission); the handler answers 403, says nothing of the
+// path, and logs a warning rather than an error.
+func TestSymlinkOutOfTheRootIs403(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	secret := filepath.Join(outside, "secret")
+	require.NoError(t, os.WriteFile(secret, []byte("root:x:0:0"), 0o644))
+	require.NoError(t, os.Symlink(secret, filepath.Join(root, "evil")))
+	st, err := local.New(root, nil)
+	require.NoError(t, err)
+	defer st.Close()
+	var logs bytes.Buffer
+	h := httpserve.New(st, &httpserve.Options{Prefix: "/media/", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for _, method := range []string{"GET", "HEAD"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(method, "/media/evil", nil))
+		assert.Equal(t, http.StatusForbidden, w.Code, method)
+		assert.NotContains(t, w.Body.String(), "root:x")
+		assert.NotContains(t, w.Body.String(), outside)
+	}
+	assert.Contains(t, logs.String(), "level=WARN")
+	assert.NotContains(t, logs.String(), "level=ERROR")
 }
