@@ -171,23 +171,44 @@ type uploadResult struct {
 
 var errTooLarge = errors.New("upload is over the size limit")
 
-// limitedReader fails with errTooLarge as soon as more than n bytes come.
+// limitedReader reads the upload from the request: it fails with
+// errTooLarge as soon as more than n bytes come, and marks every other
+// error of the request's body as a bodyError, the client's doing. It keeps
+// the first error in err: when the client breaks off, the request's
+// context ends too, and the store may report that rather than the error
+// it was given.
 type limitedReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
 	if int64(len(p)) > l.n+1 {
 		p = p[:l.n+1]
 	}
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
-	if l.n < 0 {
-		return 0, errTooLarge
+	switch {
+	case l.n < 0:
+		l.err = errTooLarge
+		return 0, l.err
+	case err != nil && err != io.EOF:
+		l.err = &bodyError{err}
+		return n, l.err
 	}
 	return n, err
 }
+
+// bodyError is a failure to read the request's body: a body shorter than
+// its Content-Length, a broken multipart form, a client gone away.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return "reading the request body: " + e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
 
 // handleUpload stores the body (or the "file" field of a multipart form)
 // under a new key. The size limit is checked while streaming: an upload
@@ -197,6 +218,7 @@ func (s *server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.maxUpload+64<<10)
 	var body io.Reader = r.Body
 	ctype := r.Header.Get("Content-Type")
+	filename := ""
 	size := int64(0)
 	if mt, _, _ := mime.ParseMediaType(ctype); mt == "multipart/form-data" {
 		mr, err := r.MultipartReader()
@@ -211,7 +233,7 @@ func (s *server) handleUpload(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if part.FormName() == "file" {
-				body, ctype = part, part.Header.Get("Content-Type")
+				body, ctype, filename = part, part.Header.Get("Content-Type"), part.FileName()
 				break
 			}
 		}
@@ -227,16 +249,25 @@ func (s *server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	} else if mt == "application/x-www-form-urlencoded" {
 		ctype = ""
 	}
+	lr := &limitedReader{r: body, n: s.cfg.maxUpload}
+	head, body := peek(lr, sniffLen)
+	ctype = uploadType(ctype, filename, head)
 	key := newKey(time.Now())
-	info, err := s.store.Put(r.Context(), key, &limitedReader{r: body, n: s.cfg.maxUpload},
+	info, err := s.store.Put(r.Context(), key, body,
 		&storage.PutOptions{ContentType: ctype, IfNotExists: true, Size: size})
+	if err != nil && lr.err != nil {
+		err = lr.err // the request's failure, not what it caused
+	}
 	var maxErr *http.MaxBytesError
+	var bodyErr *bodyError
 	switch {
 	case errors.Is(err, errTooLarge) || errors.As(err, &maxErr):
 		http.Error(w, errTooLarge.Error(), http.StatusRequestEntityTooLarge)
 		return
-	case errors.Is(err, storage.ErrSizeMismatch):
-		http.Error(w, "body shorter than Content-Length", http.StatusBadRequest)
+	case errors.Is(err, storage.ErrSizeMismatch) || errors.As(err, &bodyErr):
+		// The client's doing (or its going): nothing for the error log.
+		s.log.InfoContext(r.Context(), "upload refused: the request body ended early", "key", key, "err", err)
+		http.Error(w, "the request body ended before its Content-Length, or was malformed", http.StatusBadRequest)
 		return
 	case errors.Is(err, cache.ErrFull):
 		w.Header().Set("Retry-After", "30")
