@@ -31,9 +31,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&cfg.dataDir, "data", "./data", "directory for local files: the store itself, or the cache when -remote is set")
 	fs.StringVar(&cfg.remote, "remote", "", "remote store URL (s3://, minio://, b2://, file://, mem://); empty keeps everything on local disk")
-	maxBytes := fs.String("max-bytes", "10GiB", "cache bound in bytes (with -remote); suffixes KiB, MiB, GiB, TiB")
-	fs.DurationVar(&cfg.maxIdle, "max-idle", 30*24*time.Hour, "evict cached copies not read for this long (with -remote); 0 keeps them")
-	fs.StringVar(&cfg.writeMode, "write-mode", "through", "with -remote: through (upload before answering) or behind (answer once durable on local disk, upload in the background)")
+	maxBytes := fs.String("max-bytes", "10GiB", "needs -remote: the cache's bound in bytes; suffixes KiB, MiB, GiB, TiB")
+	fs.DurationVar(&cfg.maxIdle, "max-idle", 30*24*time.Hour, "needs -remote: evict cached copies not read for this long; 0 keeps them")
+	fs.StringVar(&cfg.writeMode, "write-mode", "through", "needs -remote: through (upload before answering) or behind (answer once durable on local disk, upload in the background)")
 	maxUpload := fs.String("max-upload", "100MiB", "largest upload accepted")
 	fs.DurationVar(&cfg.flushTimeout, "flush-timeout", 30*time.Second, "on shutdown, how long to wait for pending uploads")
 	verbose := fs.Bool("v", false, "log every request")
@@ -46,6 +46,20 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	if cfg.remote == "" {
+		// These shape the tiered store; without -remote there is none, and
+		// a flag silently ignored is a setting the user thinks they have.
+		var ignored []string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "write-mode", "max-bytes", "max-idle":
+				ignored = append(ignored, "-"+f.Name)
+			}
+		})
+		if len(ignored) > 0 {
+			return cfg, fmt.Errorf("%s needs -remote: without it everything stays on local disk in -data (see -h)", strings.Join(ignored, " and "))
+		}
 	}
 	var err error
 	if cfg.maxBytes, err = parseBytes(*maxBytes); err != nil {
@@ -67,8 +81,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 // parseBytes reads "512", "64KiB", "100MiB", "10GiB", "1TiB" (also KB, MB,
 // GB, TB as powers of 1000).
-func parseBytes(s string) (int64, error) {
-	s = strings.TrimSpace(s)
+func parseBytes(in string) (int64, error) {
+	s := strings.TrimSpace(in)
 	units := []struct {
 		suffix string
 		mult   int64
@@ -85,10 +99,10 @@ func parseBytes(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("want a positive size such as 100MiB, got %q", s)
+		return 0, fmt.Errorf("want a positive size such as 100MiB, got %q", in)
 	}
 	if n > (1<<62)/mult {
-		return 0, fmt.Errorf("size %q is too large", s)
+		return 0, fmt.Errorf("size %q is too large", in)
 	}
 	return n * mult, nil
 }

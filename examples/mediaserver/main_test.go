@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -411,3 +412,206 @@ func TestTieredWriteBehindFlushesOnSIGTERM(t *testing.T) {
 }
 
 func must(_ *http.Response, b []byte) []byte { return b }
+
+// TestShortBodyIs400 sends a body shorter than its Content-Length and
+// closes the connection's write side: the client's mistake is a 400, not a
+// server error, and nothing is logged as an ERROR or stored.
+func TestShortBodyIs400(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir, nil)
+	for _, tc := range []struct{ name, ctype, body string }{
+		{"raw", "video/mp4", strings.Repeat("x", 50)},
+		{"sniffed", "application/octet-stream", strings.Repeat("x", 50)},
+		{"multipart", "multipart/form-data; boundary=B", "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\nxxxxxxxx"},
+	} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
+		require.NoError(t, err)
+		fmt.Fprintf(conn, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 100\r\n\r\n%s", tc.ctype, tc.body)
+		conn.(*net.TCPConn).CloseWrite()
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		require.NoError(t, err, tc.name)
+		msg, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s: %s", tc.name, msg)
+	}
+	p.stop(t)
+	assert.NotContains(t, p.logs(), "level=ERROR")
+	assert.Empty(t, storedFiles(t, dir), "nothing stored")
+}
+
+// storedFiles lists the regular files under dir, strata's own excepted.
+func storedFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && !strings.Contains(path, ".strata") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	return files
+}
+
+// TestUploadedVideoGetsItsType uploads real ffmpeg-made MP4 and QuickTime
+// files the way curl -F file=@clip.mp4 does (a multipart part of type
+// application/octet-stream: curl knows no .mp4) and as a raw body of that
+// type: the server stores the video's real type, so that its direct link
+// plays inline rather than downloads.
+func TestUploadedVideoGetsItsType(t *testing.T) {
+	ffmpeg := need(t, "ffmpeg")
+	dir := t.TempDir()
+	mk := func(name string, args ...string) []byte {
+		out := filepath.Join(dir, name)
+		cmd := exec.Command(ffmpeg, append(append([]string{"-hide_banner", "-loglevel", "error", "-f", "lavfi",
+			"-i", "testsrc=duration=1:size=64x64:rate=5", "-c:v", "libx264", "-pix_fmt", "yuv420p"}, args...), out)...)
+		b, err := cmd.CombinedOutput()
+		require.NoError(t, err, "ffmpeg: %s", b)
+		data, err := os.ReadFile(out)
+		require.NoError(t, err)
+		return data
+	}
+	mp4, mov := mk("clip.mp4"), mk("clip.mov")
+
+	p := start(t, t.TempDir(), nil)
+	curlForm := func(name string, data []byte) (*http.Response, uploaded) {
+		var form bytes.Buffer
+		mw := multipart.NewWriter(&form)
+		fw, err := mw.CreateFormFile("file", name) // Content-Type: application/octet-stream, as curl
+		require.NoError(t, err)
+		fw.Write(data)
+		mw.Close()
+		return upload(t, p.url, form.Bytes(), mw.FormDataContentType())
+	}
+	check := func(how string, resp *http.Response, u uploaded, want string, data []byte) {
+		t.Helper()
+		require.Equal(t, http.StatusCreated, resp.StatusCode, how)
+		assert.Equal(t, want, u.ContentType, how)
+		r, b := get(t, p.url+u.URL, nil)
+		assert.Equal(t, data, b, how)
+		assert.Equal(t, want, r.Header.Get("Content-Type"), how)
+		assert.Empty(t, r.Header.Get("Content-Disposition"), "%s: shown inline, not downloaded", how)
+		assert.NotContains(t, r.Header.Get("Content-Security-Policy"), "sandbox", how)
+	}
+	resp, u := curlForm("clip.mp4", mp4)
+	check("curl -F file=@clip.mp4", resp, u, "video/mp4", mp4)
+	resp, u = curlForm("clip.mov", mov)
+	check("curl -F file=@clip.mov", resp, u, "video/quicktime", mov)
+	resp, u = upload(t, p.url, mp4, "application/octet-stream")
+	check("curl --data-binary @clip.mp4 -H 'Content-Type: application/octet-stream'", resp, u, "video/mp4", mp4)
+
+	// An HTML file passed off as an image is stored as what it is, and
+	// served sandboxed as an attachment.
+	resp, u = curlForm("cat.jpg", []byte("<!DOCTYPE html><script>alert(document.cookie)</script>"))
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	assert.Equal(t, "text/html; charset=utf-8", u.ContentType)
+	r, _ := get(t, p.url+u.URL, nil)
+	assert.Equal(t, "attachment", r.Header.Get("Content-Disposition"))
+	assert.True(t, strings.HasPrefix(r.Header.Get("Content-Security-Policy"), "sandbox;"))
+	p.stop(t)
+}
+
+// TestFlagErrorsSayWhat: a flag that would be ignored is refused, and a
+// bad value is quoted whole in the one line that says why.
+func TestFlagErrorsSayWhat(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-write-mode", "behind"}, "-write-mode needs -remote"},
+		{[]string{"-write-mode", "through"}, "-write-mode needs -remote"},
+		{[]string{"-max-bytes", "1GiB"}, "-max-bytes needs -remote"},
+		{[]string{"-max-idle", "1h"}, "-max-idle needs -remote"},
+		{[]string{"-max-upload", "10XB"}, `"10XB"`},
+		{[]string{"-max-upload", "-5MiB"}, `"-5MiB"`},
+		{[]string{"-max-bytes", "lots", "-remote", "mem://"}, `"lots"`},
+	} {
+		dir := t.TempDir()
+		// A server that accepted the flags would run until killed.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err := exec.CommandContext(ctx, binary, append([]string{"-addr", "127.0.0.1:0", "-data", dir}, tc.args...)...).CombinedOutput()
+		cancel()
+		require.Error(t, err, "%v", tc.args)
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		assert.Len(t, lines, 1, "one clear line for %v, got:\n%s", tc.args, out)
+		assert.True(t, strings.HasPrefix(lines[0], "mediaserver: "), "%s", out)
+		assert.Contains(t, lines[0], tc.want, "%v", tc.args)
+		entries, _ := os.ReadDir(dir)
+		assert.Empty(t, entries, "%v: nothing written to -data", tc.args)
+	}
+}
+
+// TestSymlinkInDataDirIs403 plants a symbolic link in -data that leads out
+// of it: the server refuses to follow it with a 403, not a 500, and logs
+// no ERROR.
+func TestSymlinkInDataDirIs403(t *testing.T) {
+	dir, outside := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "passwd"), []byte("root:x:0:0"), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "2026/01/01"), 0o755))
+	require.NoError(t, os.Symlink(filepath.Join(outside, "passwd"), filepath.Join(dir, "2026/01/01/evil")))
+	p := start(t, dir, nil)
+	r, b := get(t, p.url+"/media/2026/01/01/evil", nil)
+	assert.Equal(t, http.StatusForbidden, r.StatusCode)
+	assert.NotContains(t, string(b), "root:x")
+	p.stop(t)
+	assert.NotContains(t, p.logs(), "level=ERROR")
+}
+
+// runFails runs the server with args and returns its output, requiring
+// that it refuse to start.
+func runFails(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, append([]string{"-addr", "127.0.0.1:0"}, args...)...).CombinedOutput()
+	require.Error(t, err, "the server started with %v:\n%s", args, out)
+	require.NoError(t, ctx.Err(), "the server started with %v:\n%s", args, out)
+	return string(out)
+}
+
+// TestDataDirOfTheOtherMode: a -data directory a local-only server filled
+// is not silently turned into a tiered store's cache (which would hide
+// every file and write its folders among them); the server refuses and
+// points at strata migrate. The other way round, a cache directory is not
+// served as a local store. A directory that suits the mode still starts.
+func TestDataDirOfTheOtherMode(t *testing.T) {
+	dir, remote := t.TempDir(), t.TempDir()
+	p := start(t, dir, nil)
+	_, u := upload(t, p.url, []byte("an old cat picture"), "image/jpeg")
+	p.stop(t)
+	before := storedFiles(t, dir)
+
+	out := runFails(t, "-data", dir, "-remote", "file://"+remote)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	assert.Len(t, lines, 1, "one clear line:\n%s", out)
+	assert.Contains(t, out, "strata migrate")
+	assert.Contains(t, out, u.Key, "names a file it would hide")
+	assert.Equal(t, before, storedFiles(t, dir), "nothing written to the media tree")
+	for _, d := range []string{"lock", "objects", "index"} {
+		assert.NoFileExists(t, filepath.Join(dir, d))
+		assert.NoDirExists(t, filepath.Join(dir, d))
+	}
+	// The files are where they were: the local server still serves them.
+	p = start(t, dir, nil)
+	r, b := get(t, p.url+u.URL, nil)
+	assert.Equal(t, 200, r.StatusCode)
+	assert.Equal(t, "an old cat picture", string(b))
+	p.stop(t)
+
+	// A cache directory, used once with -remote, starts again with it and
+	// is refused without it.
+	cacheDir := t.TempDir()
+	p = start(t, cacheDir, nil, "-remote", "file://"+remote)
+	_, u = upload(t, p.url, []byte("a new one"), "image/jpeg")
+	p.stop(t)
+	out = runFails(t, "-data", cacheDir)
+	assert.Contains(t, out, "disk cache of a tiered store")
+	p = start(t, cacheDir, nil, "-remote", "file://"+remote)
+	r, b = get(t, p.url+u.URL, nil)
+	assert.Equal(t, 200, r.StatusCode)
+	assert.Equal(t, "a new one", string(b))
+	p.stop(t)
+
+	// An empty or missing -data suits either mode.
+	p = start(t, filepath.Join(t.TempDir(), "new"), nil, "-remote", "file://"+remote)
+	p.stop(t)
+}

@@ -45,6 +45,9 @@ type server struct {
 }
 
 func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
+	if err := checkDataDir(cfg.dataDir, cfg.remote); err != nil {
+		return nil, err
+	}
 	s := &server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), ready: make(chan string, 1)}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(s.reg)
