@@ -20,11 +20,28 @@
 //
 // Endpoints:
 //
+//	GET    /                a page to upload a file and see or play it
+//	GET    /?v={key}&t={s}  that page playing the video {key}, seeking to {s} seconds once it is ready (t is optional)
 //	POST   /upload          store the request body (or the "file" field of a form); 201 with JSON
 //	GET    /media/{key}     the object, with ranges and conditional requests (HEAD too)
 //	DELETE /media/{key}     remove it; needs "Authorization: Bearer $MEDIASERVER_ADMIN_TOKEN"
 //	GET    /metrics         Prometheus metrics
 //	GET    /healthz         200 while serving
+//
+// An upload keeps the content type its client gave, unless that is none or
+// application/octet-stream (what curl -F sends for a .mp4 or .mov file):
+// then the server reads the type from the content, or else from the file
+// name. /media/ serves images, audio and video inline, so a video link
+// plays when opened directly, and whatever a browser could run (HTML, SVG,
+// XML, unknown types) sandboxed and as an attachment; see package
+// httpserve.
+//
+// Without -remote, -data is the store itself, a plain tree of files; with
+// it, -data is the tiered store's cache, laid out differently. The server
+// refuses a -data directory laid out for the other mode rather than hide
+// its files. To move a local-only server onto a remote, copy its files
+// first (strata migrate ./data 's3://media?region=eu-west-1'), then start
+// it with -remote and a new, empty -data.
 //
 // SIGTERM or SIGINT shuts it down gracefully: it stops accepting, finishes
 // requests in progress, flushes pending uploads (write-behind) for up to

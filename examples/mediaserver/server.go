@@ -88,11 +88,15 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /{$}", s.handleIndex)
 	s.mux.HandleFunc("POST /upload", s.handleUpload)
-	media := httpserve.New(s.store, &httpserve.Options{
+	media, err := httpserve.NewHandler(s.store, &httpserve.Options{
 		Prefix:       "/media/",
 		Logger:       log,
 		CacheControl: "private, max-age=31536000, immutable", // keys are never reused
 	})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
 	s.mux.Handle("GET /media/", media)
 	s.mux.Handle("HEAD /media/", media)
 	s.mux.HandleFunc("DELETE /media/{key...}", s.handleDelete)
