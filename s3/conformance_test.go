@@ -51,7 +51,7 @@ func TestConformance(t *testing.T) {
 // allows and a low threshold for UploadPartCopy, so that the large
 // subtests go through multipart uploads of many parts, the SHA-256
 // rewrite and server-side copies part by part.
-func testConformanceSmallParts(t *testing.T) {
+func TestConformanceSmallParts(t *testing.T) {
 	h := conformanceHarness(func(c *Config) {
 		c.PartSize = MinPartSize
 		c.Concurrency = 3
