@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -69,10 +70,11 @@ var (
 // names and the cause's message in them. An error string is always one line
 // of printable text, whatever the key holds, so that a key from a user
 // cannot forge log lines or send escape sequences to a terminal: the key is
-// shown as a Go string literal (strconv.Quote, cut after 200 bytes), and
-// any character of the cause's message that is not printable (a newline,
-// an ESC, a line separator, a byte of invalid UTF-8) is written as its Go
-// escape sequence.
+// shown as a Go string literal (strconv.Quote, cut after 200 bytes), so
+// are the paths of a cause that is an *fs.PathError or *os.LinkError, and
+// any other character of the cause's message that is not printable (a
+// newline, an ESC, a line separator, a byte of invalid UTF-8) is written as
+// its Go escape sequence.
 type Error struct {
 	// Op is the operation that failed: "put", "get", "stat", "delete",
 	// "list", "open", ...
@@ -104,11 +106,11 @@ func (e *Error) Error() string {
 	case e.Kind != nil && e.Err != nil:
 		writePrintable(&b, e.Kind.Error())
 		b.WriteString(": ")
-		writePrintable(&b, e.Err.Error())
+		writeCause(&b, e.Err)
 	case e.Kind != nil:
 		writePrintable(&b, e.Kind.Error())
 	case e.Err != nil:
-		writePrintable(&b, e.Err.Error())
+		writeCause(&b, e.Err)
 	default:
 		b.WriteString("unknown error")
 	}
@@ -162,6 +164,31 @@ func quoteKey(key string) string {
 		cut--
 	}
 	return strconv.Quote(key[:cut]) + "..."
+}
+
+// writeCause writes the message of err: that of an *fs.PathError or an
+// *os.LinkError (what a provider on a file system gets, whose paths are
+// keys) with its paths quoted as keys are, any other with its unprintable
+// characters escaped.
+func writeCause(b *strings.Builder, err error) {
+	switch e := err.(type) {
+	case *fs.PathError:
+		writePrintable(b, e.Op)
+		b.WriteString(" ")
+		b.WriteString(quoteKey(e.Path))
+		b.WriteString(": ")
+		writeCause(b, e.Err)
+	case *os.LinkError:
+		writePrintable(b, e.Op)
+		b.WriteString(" ")
+		b.WriteString(quoteKey(e.Old))
+		b.WriteString(" ")
+		b.WriteString(quoteKey(e.New))
+		b.WriteString(": ")
+		writeCause(b, e.Err)
+	default:
+		writePrintable(b, err.Error())
+	}
 }
 
 // writePrintable writes s to b with every character that is not printable

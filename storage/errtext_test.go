@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,4 +80,15 @@ func TestErrorTextCause(t *testing.T) {
 	requirePrintableLine(t, msg)
 	assert.Contains(t, msg, `"`+strings.Repeat("é", 100)+`"...`)
 	assert.NotContains(t, msg, "\\n")
+}
+
+// TestErrorTextPathCause: the paths of a file system error, which are keys
+// for a provider on disk, are quoted as the key is.
+func TestErrorTextPathCause(t *testing.T) {
+	err := storage.NewError("stat", "local", "a b: c", storage.ErrNotFound,
+		&fs.PathError{Op: "openat", Path: "a b: c", Err: fs.ErrNotExist})
+	assert.Equal(t, `local stat "a b: c": object not found: openat "a b: c": file does not exist`, err.Error())
+	err = storage.NewError("put", "local", "new\u2028", nil,
+		&os.LinkError{Op: "renameat2", Old: ".tmp-1", New: "new\u2028", Err: fs.ErrExist})
+	assert.Equal(t, `local put "new\u2028": renameat2 ".tmp-1" "new\u2028": file already exists`, err.Error())
 }
