@@ -12,18 +12,24 @@ GO    ?= go
 STRATA_MINIO_IMAGE ?= $(shell scripts/minio-image.sh --name)
 export STRATA_MINIO_IMAGE
 
+# staticcheck, pinned, run from the Go module proxy with `go run pkg@version`
+# so that it stays out of the module's go.mod (and go.sum).
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 # testcontainers: no reaper (its image cannot be pulled here) and talk to
 # containers on loopback only, never through a gateway address.
 export TESTCONTAINERS_RYUK_DISABLED  := true
 export TESTCONTAINERS_HOST_OVERRIDE  := 127.0.0.1
 
-.PHONY: test test-short minio-image vet bench
+.PHONY: test test-short minio-image vet staticcheck bench
 
-## test: every test, MinIO included (the README's test command): vet, the
-## whole module under the race detector, then the 4-node cluster test on its
-## own (it is left out of the first pass, not skipped, so it has the CPU).
+## test: every test, MinIO included (the README's test command): vet,
+## staticcheck, the whole module under the race detector, then the 4-node
+## cluster test on its own (it is left out of the first pass, not skipped,
+## so it has the CPU).
 test: minio-image
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 	$(GO) test -race -timeout 45m -skip '^TestCluster$$' ./...
 	$(MAKE) --no-print-directory test-cluster
 # ===== More test steps go here (others append below this line) ============
@@ -53,6 +59,11 @@ test-short:
 ## vet: go vet on the whole module.
 vet:
 	$(GO) vet ./...
+
+## staticcheck: staticcheck (pinned above) on the whole module, tests and
+## examples included; `make test` runs it too.
+staticcheck:
+	$(STATICCHECK) ./...
 
 ## bench: every benchmark (the remote ones need MinIO, hence the image).
 bench: minio-image

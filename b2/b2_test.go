@@ -98,12 +98,6 @@ func requireNoSecrets(t *testing.T, e *env, s string) {
 	}
 }
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // TestConformance runs the whole contract suite against the emulator, each
 // subtest on its own bucket with a key restricted to that bucket.
 func TestConformance(t *testing.T) {

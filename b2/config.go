@@ -288,12 +288,14 @@ func openURL(ctx context.Context, u *url.URL) (storage.Provider, error) {
 
 // ConfigFromURL returns the Config a b2:// URL describes:
 //
-//	b2://[KEYID:APPLICATIONKEY@]BUCKET[?part_size=16MiB&concurrency=4&max_retries=6&retry_timeout=2m&attempt_timeout=5m&min_backoff=500ms&max_backoff=20s&delete=all-versions|hide&api_base=URL]
+//	b2://BUCKET[?part_size=16MiB&concurrency=4&max_retries=6&retry_timeout=2m&attempt_timeout=5m&min_backoff=500ms&max_backoff=20s&delete=all-versions|hide&api_base=URL]
 //
-// Without credentials in the URL, New reads them from B2_APPLICATION_KEY_ID
-// and B2_APPLICATION_KEY. Sizes take a unit (B, KB, MB, GB, KiB, MiB,
-// GiB); durations are Go durations. Errors match storage.ErrInvalidArgument
-// and never contain the application key.
+// Credentials never come from the URL, which is too easily logged: a URL
+// with user information (b2://KEYID:APPLICATIONKEY@BUCKET) is refused, and
+// New reads them from B2_APPLICATION_KEY_ID and B2_APPLICATION_KEY. Sizes
+// take a unit (B, KB, MB, GB, KiB, MiB, GiB); durations are Go durations.
+// Errors match storage.ErrInvalidArgument and never contain the key ID or
+// the application key.
 func ConfigFromURL(u *url.URL) (Config, error) {
 	var cfg Config
 	bad := func(format string, args ...any) (Config, error) {
@@ -308,11 +310,8 @@ func ConfigFromURL(u *url.URL) (Config, error) {
 		return bad("want b2://BUCKET with no path")
 	}
 	if u.User != nil {
-		cfg.KeyID = u.User.Username()
-		cfg.ApplicationKey, _ = u.User.Password()
-		if cfg.KeyID == "" || cfg.ApplicationKey == "" {
-			return bad("credentials in the URL need both key ID and application key")
-		}
+		// storage.Redact has hidden them in the message.
+		return bad("credentials do not go in the URL; set %s and %s", EnvKeyID, EnvApplicationKey)
 	}
 	for name, vals := range u.Query() {
 		v := vals[len(vals)-1]

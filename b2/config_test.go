@@ -24,14 +24,13 @@ func TestConfigFromURL(t *testing.T) {
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: time.Second, DeleteMode: DeleteHide, APIBase: "http://127.0.0.1:1",
 	}, cfg)
 
-	u, _ = url.Parse("b2://keyid:s3cr3tkey@media?part_size=5MB")
+	u, _ = url.Parse("b2://media?part_size=5MB")
 	cfg, err = ConfigFromURL(u)
 	require.NoError(t, err)
-	require.Equal(t, "keyid", cfg.KeyID)
-	require.Equal(t, "s3cr3tkey", cfg.ApplicationKey)
 	require.EqualValues(t, 5_000_000, cfg.PartSize)
 
 	for _, raw := range []string{
+		"b2://keyid:s3cr3tkey@media?part_size=5MB", // credentials come from the environment only
 		"b2://keyid:s3cr3tkey@media?nope=1",
 		"b2://keyid:s3cr3tkey@media?part_size=lots",
 		"b2://keyid:s3cr3tkey@media?delete=sometimes",
@@ -95,10 +94,10 @@ func TestOpenURL(t *testing.T) {
 	_, err = p.Put(ctx, "k", reader("v"), nil)
 	require.NoError(t, err)
 
-	// Credentials in the URL win over the environment, and stay out of
-	// errors.
+	// Credentials in the URL are refused, even beside good ones in the
+	// environment, and stay out of errors.
 	_, err = storage.Open(ctx, "b2://"+e.keyID+":wrongkey@"+e.bucket+"?api_base="+url.QueryEscape(srv.URL))
-	require.ErrorIs(t, err, storage.ErrPermission)
+	require.ErrorIs(t, err, storage.ErrInvalidArgument)
 	require.NotContains(t, err.Error(), "wrongkey")
 }
 

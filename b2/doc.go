@@ -105,8 +105,9 @@
 //	b2://BUCKET?part_size=16MiB&concurrency=4&max_retries=6&retry_timeout=2m&delete=all-versions
 //
 // registers with storage.Open. Credentials come from B2_APPLICATION_KEY_ID
-// and B2_APPLICATION_KEY, or from the URL's user info
-// (b2://KEYID:APPLICATIONKEY@BUCKET, which storage.Redact hides). See
+// and B2_APPLICATION_KEY, never from the URL: a URL with user information
+// (b2://KEYID:APPLICATIONKEY@BUCKET) is refused before any request, as the
+// s3 and minio drivers refuse theirs, and the error does not repeat it. See
 // ConfigFromURL for every parameter; api_base points the store at another
 // API server, such as the emulator.
 //

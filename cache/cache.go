@@ -416,12 +416,6 @@ func (c *Cache) wakeLocked() {
 	}
 }
 
-func (c *Cache) wake() {
-	c.mu.Lock()
-	c.wakeLocked()
-	c.mu.Unlock()
-}
-
 // headroom is the space kept free of writes for the small index records
 // that deletions, evictions and unpins append.
 func (c *Cache) headroom() int64 {
@@ -465,15 +459,13 @@ func (c *Cache) reserve(ctx context.Context, key string, n, held int64) error {
 			c.mu.Unlock()
 			return nil
 		}
-		if c.dying > 0 && c.totalLocked()-c.dying+n <= lim {
-			// another goroutine's eviction is about to free enough
-			c.waitLocked(nil)
+		switch {
+		case c.dying > 0 && c.totalLocked()-c.dying+n <= lim:
+			// another goroutine's eviction is about to free enough: wait
+			// for it, as long as ctx allows
+		case c.evictOneLocked(false):
 			continue
-		}
-		if c.evictOneLocked(false) {
-			continue
-		}
-		if !waited {
+		case !waited:
 			waited = true
 			c.st.waits.Add(1)
 		}
@@ -489,20 +481,16 @@ func (c *Cache) reserve(ctx context.Context, key string, n, held int64) error {
 	}
 }
 
-// waitLocked waits, with c.mu released, until space is freed or ctx (when
-// not nil) ends.
+// waitLocked waits, with c.mu released, until space is freed, ctx ends or
+// the cache is closed.
 func (c *Cache) waitLocked(ctx context.Context) error {
 	ch := c.freed
 	c.waiters++
 	c.mu.Unlock()
-	var done <-chan struct{}
-	if ctx != nil {
-		done = ctx.Done()
-	}
 	var err error
 	select {
 	case <-ch:
-	case <-done:
+	case <-ctx.Done():
 		err = ctx.Err()
 	case <-c.closing:
 		err = storage.ErrClosed

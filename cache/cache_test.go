@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-storage/strata/storage"
 )
@@ -550,4 +551,52 @@ func TestBackgroundExpiry(t *testing.T) {
 	assert.False(t, has(c, "idle"))
 	assert.True(t, has(c, "pinned"))
 	require.NoError(t, c.Close(), "Close stops the goroutine")
+}
+
+// TestWaitForDyingHonoursContext: a write that waits for another
+// goroutine's eviction to finish stops waiting when its context ends.
+func TestWaitForDyingHonoursContext(t *testing.T) {
+	c := open(t, t.TempDir(), Options{MaxBytes: 256 << 10})
+	data := bytes.Repeat([]byte("p"), 32<<10)
+	for i := 0; c.Usage().Bytes+int64(len(data))+4<<10 <= c.opts.MaxBytes-c.headroom(); i++ {
+		putPinned(t, c, fmt.Sprintf("p%d", i), data)
+	}
+	// Pretend an eviction is unlinking enough bytes for the write: it
+	// then waits for that eviction rather than for an Unpin.
+	c.mu.Lock()
+	c.dying = c.objBytes
+	c.mu.Unlock()
+	t.Cleanup(func() {
+		c.mu.Lock()
+		c.dying = 0
+		c.wakeLocked()
+		c.mu.Unlock()
+	})
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Put(short, "w", bytes.NewReader(data), nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, ErrFull)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Put waited for an eviction past the end of its context")
+	}
+}
+
+// TestLockPIDWriteFails: when the process ID cannot be written into the
+// lock file, Open fails instead of holding a lock that names nobody.
+func TestLockPIDWriteFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	require.NoError(t, unix.Mkfifo(path, 0o600)) // opens and locks, but cannot be truncated
+	f, err := lockDir(path, 0o600)
+	if f != nil {
+		f.Close()
+	}
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), path)
 }

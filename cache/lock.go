@@ -39,10 +39,13 @@ func lockDir(path string, mode fs.FileMode) (*os.File, error) {
 		return nil, fmt.Errorf("cache: lock %s: %w", path, err)
 	}
 	pid := strconv.Itoa(os.Getpid()) + "\n"
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(pid), 0)
 	}
 	if err != nil {
+		// The PID is what a second Open reports as the holder; a lock
+		// file that cannot take eight bytes is no place for a cache.
 		f.Close()
 		return nil, fmt.Errorf("cache: lock %s: %w", path, err)
 	}

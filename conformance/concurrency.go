@@ -180,10 +180,10 @@ func (s *suite) mixedOp(t *testing.T, p storage.Provider, rng *rand.Rand, tried 
 		}
 		info, err := p.Put(c, key, onlyReader{bytes.NewReader(b)}, opts)
 		if err != nil {
-			return fmt.Errorf("Put %q: %w", key, err)
+			return fmt.Errorf("put %q: %w", key, err)
 		}
 		if info.Size != int64(len(b)) {
-			return fmt.Errorf("Put %q: Info.Size %d, wrote %d", key, info.Size, len(b))
+			return fmt.Errorf("put %q: Info.Size %d, wrote %d", key, info.Size, len(b))
 		}
 	case op < 14: // Get
 		rc, info, err := p.Get(c, key, nil)
@@ -191,7 +191,7 @@ func (s *suite) mixedOp(t *testing.T, p storage.Provider, rng *rand.Rand, tried 
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("Get %q: %w", key, err)
+			return fmt.Errorf("get %q: %w", key, err)
 		}
 		b, err := io.ReadAll(rc)
 		rc.Close()
@@ -202,10 +202,10 @@ func (s *suite) mixedOp(t *testing.T, p storage.Provider, rng *rand.Rand, tried 
 			return err
 		}
 		if info.Size != int64(len(b)) {
-			return fmt.Errorf("Get %q: Info.Size %d but the body has %d bytes: Info and body describe different versions", key, info.Size, len(b))
+			return fmt.Errorf("get %q: Info.Size %d but the body has %d bytes: Info and body describe different versions", key, info.Size, len(b))
 		}
 		if info.SHA256 != "" && info.SHA256 != hashOf(b) {
-			return fmt.Errorf("Get %q: Info.SHA256 is not the hash of the body: Info and body describe different versions", key)
+			return fmt.Errorf("get %q: Info.SHA256 is not the hash of the body: Info and body describe different versions", key)
 		}
 	case op < 16: // Stat
 		info, err := p.Stat(c, key)
@@ -213,28 +213,28 @@ func (s *suite) mixedOp(t *testing.T, p storage.Provider, rng *rand.Rand, tried 
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("Stat %q: %w", key, err)
+			return fmt.Errorf("stat %q: %w", key, err)
 		}
 		return tried.check(info)
 	case op < 18: // Delete
 		if err := p.Delete(c, key); err != nil {
-			return fmt.Errorf("Delete %q: %w", key, err)
+			return fmt.Errorf("delete %q: %w", key, err)
 		}
 	default: // List
 		last := ""
 		for info, err := range p.List(c, &storage.ListOptions{Prefix: "shared/"}) {
 			if err != nil {
-				return fmt.Errorf("List: %w", err)
+				return fmt.Errorf("list: %w", err)
 			}
 			if info.Key <= last {
-				return fmt.Errorf("List yielded %q after %q", info.Key, last)
+				return fmt.Errorf("list yielded %q after %q", info.Key, last)
 			}
 			last = info.Key
 			if !strings.HasPrefix(info.Key, "shared/") || len(info.Key) != len("shared/0") {
-				return fmt.Errorf("List yielded %q, which nobody wrote", info.Key)
+				return fmt.Errorf("list yielded %q, which nobody wrote", info.Key)
 			}
 			if err := tried.check(info); err != nil {
-				return fmt.Errorf("List: %w", err)
+				return fmt.Errorf("list: %w", err)
 			}
 		}
 	}
@@ -278,7 +278,7 @@ func (s *suite) atomicOverwrite(t *testing.T) {
 				}
 				rc, info, err := p.Get(ctx(t), "atomic", nil)
 				if err != nil {
-					errs.add(fmt.Errorf("Get during overwrites: %w", err))
+					errs.add(fmt.Errorf("get during overwrites: %w", err))
 					return
 				}
 				h := sha256.New()
@@ -295,7 +295,7 @@ func (s *suite) atomicOverwrite(t *testing.T) {
 					return
 				}
 				if info.Size != n {
-					errs.add(fmt.Errorf("Get Info.Size %d, body %d bytes: Info and body describe different versions", info.Size, n))
+					errs.add(fmt.Errorf("get Info.Size %d, body %d bytes: Info and body describe different versions", info.Size, n))
 					return
 				}
 			}

@@ -21,8 +21,9 @@
 // Run starts one named subtest per line of the contract, grouped as
 // Keys/..., RoundTrip/..., Metadata/..., Large/..., Range/..., Overwrite/...,
 // IfNotExists/..., Put/..., Missing/..., Delete/..., List/..., Context/...,
-// Concurrency/..., Close/..., Presign/..., Copy/... and Flush/.... Tables (bad keys,
-// odd but valid keys, bad metadata, ranges) give one subtest per row, so
+// Concurrency/..., Close/..., Presign/..., Copy/..., Flush/... and
+// ErrorText/.... Tables (bad keys, odd but valid keys, bad metadata,
+// ranges) give one subtest per row, so
 // `go test -run 'Conformance/Keys/Invalid/dotdot'` runs one case. Subtests
 // are independent: each gets its own provider from Harness.New, most run in
 // parallel with t.Parallel, and after each one the suite checks that
@@ -56,6 +57,12 @@
 //     and the sequence List returns may be ranged over more than once.
 //   - After Close, every method fails with storage.ErrClosed. Close may be
 //     called again (the suite closes every provider it is given).
+//   - Every error message is one line of printable text (strconv.IsPrint),
+//     whatever the key holds, so that a key from a user cannot forge log
+//     lines or send escape sequences to a terminal; an error about a key
+//     names it as a Go string literal (strconv.Quote, as %q writes it) and
+//     never raw. storage.Error writes its messages this way; a provider
+//     that builds a message of its own quotes keys with %q.
 //
 // # Abilities
 //
@@ -168,6 +175,7 @@ func Run(t *testing.T, h Harness) {
 		{"Presign", s.testPresign},
 		{"Copy", s.testCopy},
 		{"Flush", s.testFlush},
+		{"ErrorText", s.testErrorText},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -37,7 +37,7 @@ func writeBounded(t *testing.T, p storage.Provider, keys []string) {
 			defer func() { <-sem }()
 			if _, err := p.Put(ctx(t), k, strings.NewReader(k), nil); err != nil {
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("Put %q: %w", k, err))
+				errs = append(errs, fmt.Errorf("put %q: %w", k, err))
 				mu.Unlock()
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"os"
@@ -277,6 +278,17 @@ var mutants = map[string]mutantCase{
 		run:      "Keys/ObjectAndPrefix",
 		mustFail: []string{"Keys/ObjectAndPrefix"},
 		harness:  func(h *conformance.Harness) { h.PrefixConflicts = true },
+	},
+	"raw-key-in-error": {
+		run:      "ErrorText",
+		mustFail: []string{"ErrorText/InvalidKey/newline", "ErrorText/InvalidKey/ansi-colour", "ErrorText/ValidKey/printable-unicode"},
+		m: mutant{stat: func(m *mutant, ctx context.Context, key string) (storage.Info, error) {
+			info, err := m.Store.Stat(ctx, key)
+			if err != nil {
+				err = fmt.Errorf("stat %s: %w", key, err)
+			}
+			return info, err
+		}},
 	},
 	"undeclared-copy": {
 		run:      "Copy",

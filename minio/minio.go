@@ -49,9 +49,6 @@ const (
 	maxParts = 10000
 	// maxPartSize is the largest part S3 accepts.
 	maxPartSize = 5 << 30
-	// maxCopySize is the largest object one CopyObject request copies on
-	// AWS S3.
-	maxCopySize = 5 << 30
 )
 
 // metaSHA256 is the user metadata key (sent as x-amz-meta-strata-sha256)

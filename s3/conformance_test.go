@@ -48,18 +48,23 @@ func TestConformance(t *testing.T) {
 }
 
 // TestConformanceSmallParts runs the suite with the smallest part size S3
-// allows and a low threshold for UploadPartCopy, so that the large
-// subtests go through multipart uploads of many parts, the SHA-256
-// rewrite and server-side copies part by part.
-func testConformanceSmallParts(t *testing.T) {
+// allows, RecordLargeSHA256 and the lowest threshold for UploadPartCopy,
+// so that the large subtests go through multipart uploads of many parts,
+// the SHA-256 rewrite (a multipart copy of the object onto itself) and
+// server-side copies part by part (Copy/Large's 6 MiB in two parts).
+func TestConformanceSmallParts(t *testing.T) {
 	h := conformanceHarness(func(c *Config) {
 		c.PartSize = MinPartSize
-		c.Concurrency = 3
+		// Put reads Concurrency+1 parts before it starts an upload (and
+		// hashes what ends within them): 15 MiB, so that the 17 MiB
+		// object streams and its SHA-256 is recorded afterwards.
+		c.Concurrency = 2
+		c.RecordLargeSHA256 = true
 	})
 	newStore := h.New
 	h.New = func(t *testing.T) storage.Provider {
 		st := newStore(t).(*Store)
-		st.copyThreshold = 2 * MinPartSize
+		st.copyThreshold = MinPartSize
 		return st
 	}
 	conformance.Run(t, h)

@@ -3,8 +3,12 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // kindError is a sentinel error that also matches a standard library error,
@@ -63,7 +67,14 @@ var (
 // errors.As(err, &someSDKError) both work.
 //
 // Error strings never contain credentials: providers put only keys, bucket
-// names and the cause's message in them.
+// names and the cause's message in them. An error string is always one line
+// of printable text, whatever the key holds, so that a key from a user
+// cannot forge log lines or send escape sequences to a terminal: the key is
+// shown as a Go string literal (strconv.Quote, cut after 200 bytes), so
+// are the paths of a cause that is an *fs.PathError or *os.LinkError, and
+// any other character of the cause's message that is not printable (a
+// newline, an ESC, a line separator, a byte of invalid UTF-8) is written as
+// its Go escape sequence.
 type Error struct {
 	// Op is the operation that failed: "put", "get", "stat", "delete",
 	// "list", "open", ...
@@ -93,13 +104,13 @@ func (e *Error) Error() string {
 	b.WriteString(": ")
 	switch {
 	case e.Kind != nil && e.Err != nil:
-		b.WriteString(e.Kind.Error())
+		writePrintable(&b, e.Kind.Error())
 		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
+		writeCause(&b, e.Err)
 	case e.Kind != nil:
-		b.WriteString(e.Kind.Error())
+		writePrintable(&b, e.Kind.Error())
 	case e.Err != nil:
-		b.WriteString(e.Err.Error())
+		writeCause(&b, e.Err)
 	default:
 		b.WriteString("unknown error")
 	}
@@ -135,10 +146,73 @@ func IsContextError(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-func quoteKey(k string) string {
-	const max = 200
-	if len(k) > max {
-		k = k[:max] + "..."
+// maxQuotedKey is how much of a key, in bytes, an error shows.
+const maxQuotedKey = 200
+
+// quoteKey returns key as error messages show it: a double-quoted Go string
+// literal (as strconv.Quote makes it, so control characters, characters
+// that are not printable and invalid UTF-8 are escaped), of at most the
+// first 200 bytes of key, cut between two characters and followed by "..."
+// when key is longer. A provider that writes a key into a message of its
+// own uses %q, never the raw key.
+func quoteKey(key string) string {
+	if len(key) <= maxQuotedKey {
+		return strconv.Quote(key)
 	}
-	return "\"" + strings.ToValidUTF8(k, "\uFFFD") + "\""
+	cut := maxQuotedKey
+	for cut > maxQuotedKey-utf8.UTFMax && !utf8.RuneStart(key[cut]) {
+		cut--
+	}
+	return strconv.Quote(key[:cut]) + "..."
+}
+
+// writeCause writes the message of err: that of an *fs.PathError or an
+// *os.LinkError (what a provider on a file system gets, whose paths are
+// keys) with its paths quoted as keys are, any other with its unprintable
+// characters escaped.
+func writeCause(b *strings.Builder, err error) {
+	switch e := err.(type) {
+	case *fs.PathError:
+		writePrintable(b, e.Op)
+		b.WriteString(" ")
+		b.WriteString(quoteKey(e.Path))
+		b.WriteString(": ")
+		writeCause(b, e.Err)
+	case *os.LinkError:
+		writePrintable(b, e.Op)
+		b.WriteString(" ")
+		b.WriteString(quoteKey(e.Old))
+		b.WriteString(" ")
+		b.WriteString(quoteKey(e.New))
+		b.WriteString(": ")
+		writeCause(b, e.Err)
+	default:
+		writePrintable(b, err.Error())
+	}
+}
+
+// writePrintable writes s to b with every character that is not printable
+// (strconv.IsPrint: the ASCII space is the only space it admits) and every
+// byte of invalid UTF-8 replaced by its Go escape sequence, as in a
+// strconv.Quote literal. Quotes and backslashes stay as they are.
+func writePrintable(b *strings.Builder, s string) {
+	start := 0 // s[start:i] is printable and not yet written
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		invalid := r == utf8.RuneError && n == 1
+		if !invalid && strconv.IsPrint(r) {
+			i += n
+			continue
+		}
+		b.WriteString(s[start:i])
+		if invalid {
+			fmt.Fprintf(b, `\x%02x`, s[i])
+		} else {
+			q := strconv.QuoteRune(r) // '\n', '\u2028'
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+		start = i
+	}
+	b.WriteString(s[start:])
 }

@@ -347,7 +347,7 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts *stora
 	info, err := p.inner.Put(ctx, key, r, opts)
 	if br != nil && br.tripped {
 		counter(&p.injected, OpPut).Add(1)
-		cause := br.err
+		var cause error
 		switch {
 		case err == nil:
 			// The wrapped provider stored an upload it saw fail: say so.
