@@ -65,11 +65,12 @@ type session struct {
 }
 
 // open opens the location the first positional argument names, for a
-// command that works on one. When ok is false the command returns status
-// at once (the location was wrong); otherwise it calls close when done.
+// command that works on one; a local directory must exist. When ok is
+// false the command returns status at once (the location was wrong);
+// otherwise it calls close when done.
 func (in *invocation) open(ctx context.Context, e *env) (s *session, status int, ok bool) {
 	ctx, stop := interruptible(ctx, e)
-	p, err := openLocation(ctx, in.pos[0])
+	p, err := openExisting(ctx, in.pos[0])
 	if err != nil {
 		stop()
 		return nil, fail(e, exitError, "%s: %v", in.cmd.name, err), false
@@ -257,6 +258,9 @@ var catCommand = &command{
 
 func runCat(ctx context.Context, e *env, in *invocation) int {
 	f := in.flags.(*catFlags)
+	if f.offset < 0 || f.length < 0 {
+		return fail(e, exitError, "cat: --offset %d --length %d: neither may be negative (--length 0 reads to the end)", f.offset, f.length)
+	}
 	s, status, ok := in.open(ctx, e)
 	if !ok {
 		return status
@@ -315,6 +319,16 @@ func runCp(ctx context.Context, e *env, in *invocation) int {
 	}
 	ctx, stop := interruptible(ctx, e)
 	defer stop()
+	// The source first: a source that is not there must leave nothing
+	// created at the destination.
+	var src storage.Provider
+	if pos[0] != "-" {
+		var err error
+		if src, err = openExisting(ctx, pos[0]); err != nil {
+			return fail(e, exitError, "cp: source: %v", err)
+		}
+		defer src.Close()
+	}
 	dst, err := openLocation(ctx, pos[2])
 	if err != nil {
 		return fail(e, exitError, "cp: destination: %v", err)
@@ -326,19 +340,11 @@ func runCp(ctx context.Context, e *env, in *invocation) int {
 		opts = &storage.PutOptions{ContentType: f.contentType, IfNotExists: f.noClobber}
 		want storage.Info
 	)
-	if pos[0] == "-" {
+	if src == nil {
 		r = e.stdin
 	} else {
-		srcURL, err := locationURL(pos[0])
-		if err != nil {
-			return fail(e, exitError, "cp: %v", err)
-		}
+		srcURL, _ := locationURL(pos[0])
 		dstURL, _ := locationURL(pos[2])
-		src, err := openLocation(ctx, srcURL)
-		if err != nil {
-			return fail(e, exitError, "cp: source: %v", err)
-		}
-		defer src.Close()
 		if c, ok := dst.(storage.Copier); ok && srcURL == dstURL && f.contentType == "" && !f.noClobber {
 			if _, err := c.Copy(ctx, dstKey, srcKey); err == nil || !errors.Is(err, storage.ErrUnsupported) {
 				if err != nil {
