@@ -278,3 +278,35 @@ func TestMinIOBenchAndVerifyAgainstAMissingBucket(t *testing.T) {
 	assert.Equal(t, false, sum["ok"])
 	assert.NotEmpty(t, sum["error"])
 }
+
+// cp of a source whose bytes no longer match its stored SHA-256 (changed
+// in place, its size and time kept) fails and leaves the destination's
+// object as it was, instead of replacing it with the damaged bytes and
+// then reporting the mismatch.
+func TestCpOfADamagedSourceLeavesTheDestinationAlone(t *testing.T) {
+	r := newRunner(t)
+	src, dst := t.TempDir(), t.TempDir()
+	for _, loc := range []string{src, dst} {
+		res := r.runStdin([]byte("good-data"), "cp", "-", "k", loc)
+		require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	}
+	p := filepath.Join(src, "k")
+	fi, err := os.Stat(p)
+	require.NoError(t, err)
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte("BAD!"), 0)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.NoError(t, os.Chtimes(p, fi.ModTime(), fi.ModTime()))
+	res := r.run("stat", src, "k")
+	require.Regexp(t, `sha256: +[0-9a-f]{64}`, res.stdout, "the stored checksum is still there")
+
+	for _, key := range []string{"k", "new"} {
+		res = r.run("cp", src, "k", dst, key)
+		assert.Equal(t, 1, res.code, "stderr: %s", res.stderr)
+		oneLine(t, res)
+		assert.Contains(t, res.stderr, `source "k" does not match its stored SHA-256`)
+	}
+	assert.Equal(t, map[string][]byte{"k": []byte("good-data")}, readTree(t, dst))
+}

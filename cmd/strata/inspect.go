@@ -367,7 +367,11 @@ func runCp(ctx context.Context, e *env, in *invocation) int {
 		opts.Size = info.Size
 	}
 	h := storage.NewHashingReader(r)
-	got, err := dst.Put(ctx, dstKey, h, opts)
+	var body io.Reader = h
+	if want.SHA256 != "" {
+		body = &checkedReader{h: h, key: srcKey, size: want.Size, want: want.SHA256}
+	}
+	got, err := dst.Put(ctx, dstKey, body, opts)
 	if err != nil {
 		return opFailed(ctx, e, "cp", err, pos[2])
 	}
@@ -379,6 +383,26 @@ func runCp(ctx context.Context, e *env, in *invocation) int {
 		return fail(e, exitFailed, "cp: %s: destination stored SHA-256 %s, sent %s", dstKey, got.SHA256, sum)
 	}
 	return exitOK
+}
+
+// checkedReader reads an object whose stored SHA-256 is want, and fails
+// with storage.ErrCorrupt at its last byte when what was read does not
+// have it: the Put it feeds then fails and stores nothing, rather than
+// replacing the destination's object with damaged bytes. It checks at the
+// size too, for a Put that stops reading there without waiting for EOF.
+type checkedReader struct {
+	h    *storage.HashingReader
+	key  string
+	size int64
+	want string
+}
+
+func (c *checkedReader) Read(p []byte) (int, error) {
+	n, err := c.h.Read(p)
+	if (err == io.EOF || (c.size > 0 && c.h.N() >= c.size)) && c.h.SHA256() != c.want {
+		return n, fmt.Errorf("source %q does not match its stored SHA-256: %w", c.key, storage.ErrCorrupt)
+	}
+	return n, err
 }
 
 type rmFlags struct{ force bool }
