@@ -46,7 +46,10 @@ The standard workload writes and reads large objects (4 x 64 MiB, one at a
 time and 4 at a time), then writes, reads and deletes small ones (500 x 4 KiB
 at concurrencies 1, 8 and 32), and prints a table of operations per second,
 MiB/s and latency percentiles. Everything goes under a fresh prefix
-strata-bench/<random>/, deleted at the end, also after an error or Ctrl-C.`,
+strata-bench/<random>/, deleted at the end, also after an error or Ctrl-C.
+A local directory must already exist. --large-size 0 or --large-count 0
+skips the large objects, --small-count 0 the small ones; a measurement
+that failed prints no row.`,
 	examples: []string{
 		"strata bench 's3://media-bucket?region=eu-central-1'",
 		"strata bench file:///var/lib/synapse/media_store",
