@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -26,10 +28,10 @@ func (f *benchFlags) define(fs *flag.FlagSet) {
 	f.largeSize, f.smallSize = 64<<20, 4<<10
 	f.conc, f.largeConc = intsValue{1, 8, 32}, intsValue{1, 4}
 	fs.Var(&f.largeSize, "large-size", "size of the large objects (such as 64MiB; 0 skips them)")
-	fs.IntVar(&f.largeCount, "large-count", 4, "large objects written and read at each large concurrency")
+	fs.IntVar(&f.largeCount, "large-count", 4, "large objects written and read at each large concurrency (0 skips them)")
 	fs.Var(&f.largeConc, "large-concurrency", "comma-separated numbers of large transfers at the same time")
-	fs.Var(&f.smallSize, "small-size", "size of the small objects")
-	fs.IntVar(&f.smallCount, "small-count", 500, "small objects written, read and deleted at each concurrency")
+	fs.Var(&f.smallSize, "small-size", "size of the small objects (8 bytes to 64MiB)")
+	fs.IntVar(&f.smallCount, "small-count", 500, "small objects written, read and deleted at each concurrency (0 skips them)")
 	fs.Var(&f.conc, "concurrency", "comma-separated numbers of small operations at the same time")
 	fs.BoolVar(&f.json, "json", false, "print the results as JSON lines")
 	fs.BoolVar(&f.quiet, "q", false, "quiet: print the table only")
@@ -44,7 +46,10 @@ The standard workload writes and reads large objects (4 x 64 MiB, one at a
 time and 4 at a time), then writes, reads and deletes small ones (500 x 4 KiB
 at concurrencies 1, 8 and 32), and prints a table of operations per second,
 MiB/s and latency percentiles. Everything goes under a fresh prefix
-strata-bench/<random>/, deleted at the end, also after an error or Ctrl-C.`,
+strata-bench/<random>/, deleted at the end, also after an error or Ctrl-C.
+A local directory must already exist. --large-size 0 or --large-count 0
+skips the large objects, --small-count 0 the small ones; a measurement
+that failed prints no row.`,
 	examples: []string{
 		"strata bench 's3://media-bucket?region=eu-central-1'",
 		"strata bench file:///var/lib/synapse/media_store",
@@ -56,8 +61,61 @@ strata-bench/<random>/, deleted at the end, also after an error or Ctrl-C.`,
 	run:      runBench,
 }
 
+// Bounds of bench's flags. A count costs memory per operation (its key and
+// latency), each small object in flight is held in memory, and a large one
+// is generated as it is sent.
+const (
+	maxBenchCount       = 1_000_000
+	maxBenchConcurrency = 1000
+	minSmallSize        = 8 // each small object starts with its index
+	maxSmallSize        = 64 << 20
+	maxSmallInFlight    = 1 << 30 // small size times the highest concurrency
+	maxLargeSize        = 5 << 40 // the largest object S3 takes
+)
+
+// check returns what is wrong with the flags, or nil: every value is
+// either honoured as given or refused, none silently replaced.
+func (f *benchFlags) check() error {
+	count := func(name string, n int) error {
+		if n < 0 || n > maxBenchCount {
+			return fmt.Errorf("--%s %d: want 0 (skip) to %d", name, n, maxBenchCount)
+		}
+		return nil
+	}
+	if err := count("large-count", f.largeCount); err != nil {
+		return err
+	}
+	if err := count("small-count", f.smallCount); err != nil {
+		return err
+	}
+	if f.largeSize > maxLargeSize {
+		return fmt.Errorf("--large-size %s: want at most %s", humanBytes(int64(f.largeSize)), humanBytes(maxLargeSize))
+	}
+	if f.smallSize < minSmallSize || f.smallSize > maxSmallSize {
+		return fmt.Errorf("--small-size %s: want %d bytes to %s", humanBytes(int64(f.smallSize)), minSmallSize, humanBytes(maxSmallSize))
+	}
+	for name, l := range map[string]intsValue{"concurrency": f.conc, "large-concurrency": f.largeConc} {
+		for _, n := range l {
+			if n > maxBenchConcurrency {
+				return fmt.Errorf("--%s %d: want at most %d", name, n, maxBenchConcurrency)
+			}
+		}
+	}
+	if inFlight := int64(f.smallSize) * int64(slices.Max(f.conc)); f.smallCount > 0 && inFlight > maxSmallInFlight {
+		return fmt.Errorf("--small-size %s at --concurrency %d holds %s in memory: want at most %s",
+			humanBytes(int64(f.smallSize)), slices.Max(f.conc), humanBytes(inFlight), humanBytes(maxSmallInFlight))
+	}
+	if (f.largeSize == 0 || f.largeCount == 0) && f.smallCount == 0 {
+		return errors.New("nothing to measure: the large objects and the small ones are both skipped")
+	}
+	return nil
+}
+
 func runBench(ctx context.Context, e *env, in *invocation) int {
 	f := in.flags.(*benchFlags)
+	if err := f.check(); err != nil {
+		return fail(e, exitError, "bench: %v; run 'strata help bench'", err)
+	}
 	s, status, ok := in.open(ctx, e)
 	if !ok {
 		return status
@@ -67,7 +125,8 @@ func runBench(ctx context.Context, e *env, in *invocation) int {
 		LargeSize: int64(f.largeSize), LargeCount: f.largeCount, LargeConcurrency: f.largeConc,
 		SmallSize: int64(f.smallSize), SmallCount: f.smallCount, Concurrency: f.conc,
 	}
-	cfg.SkipLarge = f.largeSize == 0
+	cfg.SkipLarge = f.largeSize == 0 || f.largeCount == 0
+	cfg.SkipSmall = f.smallCount == 0
 	if !f.quiet && !f.json {
 		cfg.OnPhase = func(op string, size int64, conc, n int) {
 			fmt.Fprintf(e.stderr, "bench: %s %d x %s, %d at a time\n", op, n, humanBytes(size), conc)
@@ -134,7 +193,7 @@ func latency(d time.Duration) string {
 	return fmt.Sprintf("%.2fs", d.Seconds())
 }
 
-// sizeValue is a flag.Value for byte sizes: 4096, 32KiB, 64MiB, 1GiB, 10MB.
+// sizeValue is a flag.Value for byte sizes: 4096, 32KiB, 64MiB, 1GiB, 1TiB, 10MB.
 type sizeValue int64
 
 func (s *sizeValue) String() string {
@@ -158,9 +217,9 @@ func parseSize(v string) (int64, error) {
 		suffix string
 		mult   int64
 	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-		{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"TB", 1000 * 1000 * 1000 * 1000},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1},
 	}
 	s := strings.TrimSpace(v)
 	mult := int64(1)

@@ -65,11 +65,12 @@ type session struct {
 }
 
 // open opens the location the first positional argument names, for a
-// command that works on one. When ok is false the command returns status
-// at once (the location was wrong); otherwise it calls close when done.
+// command that works on one; a local directory must exist. When ok is
+// false the command returns status at once (the location was wrong);
+// otherwise it calls close when done.
 func (in *invocation) open(ctx context.Context, e *env) (s *session, status int, ok bool) {
 	ctx, stop := interruptible(ctx, e)
-	p, err := openLocation(ctx, in.pos[0])
+	p, err := openExisting(ctx, in.pos[0])
 	if err != nil {
 		stop()
 		return nil, fail(e, exitError, "%s: %v", in.cmd.name, err), false
@@ -257,6 +258,9 @@ var catCommand = &command{
 
 func runCat(ctx context.Context, e *env, in *invocation) int {
 	f := in.flags.(*catFlags)
+	if f.offset < 0 || f.length < 0 {
+		return fail(e, exitError, "cat: --offset %d --length %d: neither may be negative (--length 0 reads to the end)", f.offset, f.length)
+	}
 	s, status, ok := in.open(ctx, e)
 	if !ok {
 		return status
@@ -315,6 +319,16 @@ func runCp(ctx context.Context, e *env, in *invocation) int {
 	}
 	ctx, stop := interruptible(ctx, e)
 	defer stop()
+	// The source first: a source that is not there must leave nothing
+	// created at the destination.
+	var src storage.Provider
+	if pos[0] != "-" {
+		var err error
+		if src, err = openExisting(ctx, pos[0]); err != nil {
+			return fail(e, exitError, "cp: source: %v", err)
+		}
+		defer src.Close()
+	}
 	dst, err := openLocation(ctx, pos[2])
 	if err != nil {
 		return fail(e, exitError, "cp: destination: %v", err)
@@ -326,19 +340,11 @@ func runCp(ctx context.Context, e *env, in *invocation) int {
 		opts = &storage.PutOptions{ContentType: f.contentType, IfNotExists: f.noClobber}
 		want storage.Info
 	)
-	if pos[0] == "-" {
+	if src == nil {
 		r = e.stdin
 	} else {
-		srcURL, err := locationURL(pos[0])
-		if err != nil {
-			return fail(e, exitError, "cp: %v", err)
-		}
+		srcURL, _ := locationURL(pos[0])
 		dstURL, _ := locationURL(pos[2])
-		src, err := openLocation(ctx, srcURL)
-		if err != nil {
-			return fail(e, exitError, "cp: source: %v", err)
-		}
-		defer src.Close()
 		if c, ok := dst.(storage.Copier); ok && srcURL == dstURL && f.contentType == "" && !f.noClobber {
 			if _, err := c.Copy(ctx, dstKey, srcKey); err == nil || !errors.Is(err, storage.ErrUnsupported) {
 				if err != nil {
@@ -361,7 +367,11 @@ func runCp(ctx context.Context, e *env, in *invocation) int {
 		opts.Size = info.Size
 	}
 	h := storage.NewHashingReader(r)
-	got, err := dst.Put(ctx, dstKey, h, opts)
+	var body io.Reader = h
+	if want.SHA256 != "" {
+		body = &checkedReader{h: h, key: srcKey, size: want.Size, want: want.SHA256}
+	}
+	got, err := dst.Put(ctx, dstKey, body, opts)
 	if err != nil {
 		return opFailed(ctx, e, "cp", err, pos[2])
 	}
@@ -373,6 +383,26 @@ func runCp(ctx context.Context, e *env, in *invocation) int {
 		return fail(e, exitFailed, "cp: %s: destination stored SHA-256 %s, sent %s", dstKey, got.SHA256, sum)
 	}
 	return exitOK
+}
+
+// checkedReader reads an object whose stored SHA-256 is want, and fails
+// with storage.ErrCorrupt at its last byte when what was read does not
+// have it: the Put it feeds then fails and stores nothing, rather than
+// replacing the destination's object with damaged bytes. It checks at the
+// size too, for a Put that stops reading there without waiting for EOF.
+type checkedReader struct {
+	h    *storage.HashingReader
+	key  string
+	size int64
+	want string
+}
+
+func (c *checkedReader) Read(p []byte) (int, error) {
+	n, err := c.h.Read(p)
+	if (err == io.EOF || (c.size > 0 && c.h.N() >= c.size)) && c.h.SHA256() != c.want {
+		return n, fmt.Errorf("source %q does not match its stored SHA-256: %w", c.key, storage.ErrCorrupt)
+	}
+	return n, err
 }
 
 type rmFlags struct{ force bool }

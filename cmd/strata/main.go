@@ -27,7 +27,14 @@
 // Exit status: 0 on success; 1 when some objects failed (migrate, offload), differ
 // (verify) or an operation failed (ls, stat, cat, cp, rm, bench); 2 for a
 // usage error or an error that stopped the whole command (a bad URL, a
-// listing that failed, objects verify could not read); 130 after Ctrl-C.
+// local directory to read from that does not exist, a listing that
+// failed, objects verify could not read); 130 after Ctrl-C.
+//
+// A local directory a command reads from (the source of migrate, verify
+// and cp, both sides of verify, the location of ls, stat, cat, rm and
+// bench) must exist: strata never creates it, so that a mistyped path is
+// an error rather than an empty store. A destination directory is created
+// when missing.
 package main
 
 import (

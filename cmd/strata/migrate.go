@@ -225,7 +225,7 @@ func badWorkers(e *env, cmd string) int {
 // prints one line naming the side that failed and returns ok false with
 // the exit status.
 func openSrcDst(ctx context.Context, e *env, cmd, srcURL, dstURL string) (src, dst storage.Provider, status int, ok bool) {
-	src, err := openLocation(ctx, srcURL)
+	src, err := openExisting(ctx, srcURL)
 	if err != nil {
 		return nil, nil, fail(e, exitError, "%s: source: %v%s", cmd, err, hint(err, srcURL)), false
 	}

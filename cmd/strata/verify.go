@@ -58,6 +58,17 @@ func runVerify(ctx context.Context, e *env, in *invocation) int {
 	if f.workers < 1 {
 		return badWorkers(e, "verify")
 	}
+	// verify only reads: neither side may be a local directory it would
+	// create, the destination included.
+	for i, side := range []string{"source", "destination"} {
+		u, err := locationURL(pos[i])
+		if err != nil {
+			return fail(e, exitError, "verify: %v", err)
+		}
+		if err := mustExist(u); err != nil {
+			return fail(e, exitError, "verify: %s: %v", side, err)
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	src, dst, status, ok := openSrcDst(ctx, e, "verify", pos[0], pos[1])
@@ -110,7 +121,7 @@ func runVerify(ctx context.Context, e *env, in *invocation) int {
 	prog.Stop()
 
 	if !f.out.quiet || f.out.json {
-		printVerifySummary(e.stdout, f.out.json, res)
+		printVerifySummary(e.stdout, f.out.json, res, runErr, interrupted)
 	}
 	switch {
 	case interrupted:
@@ -163,16 +174,36 @@ type verifySummaryJSON struct {
 	Errors    int64   `json:"errors"`
 	Extra     int64   `json:"extra"`
 	ElapsedS  float64 `json:"elapsed_s"`
-	OK        bool    `json:"ok"`
+	// OK is true only when the whole comparison ran and found every
+	// object at the destination.
+	OK bool `json:"ok"`
+	// Interrupted and Error say why a comparison did not finish; the
+	// counts then cover only the objects compared.
+	Interrupted bool   `json:"interrupted,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
-func printVerifySummary(w io.Writer, asJSON bool, r *migrate.VerifyResult) {
+// printVerifySummary prints the counts of r. runErr is the error that
+// stopped the comparison, interrupted tells a Ctrl-C: either way the
+// summary says it did not finish, and never "ok".
+func printVerifySummary(w io.Writer, asJSON bool, r *migrate.VerifyResult, runErr error, interrupted bool) {
 	if asJSON {
-		_ = json.NewEncoder(w).Encode(verifySummaryJSON{Type: "summary", Command: "verify",
+		j := verifySummaryJSON{Type: "summary", Command: "verify",
 			Checked: r.Checked.Load(), Bytes: r.Bytes.Load(), Matched: r.Matched.Load(), Missing: r.Missing.Load(),
 			Different: r.Different.Load(), Errors: r.Errors.Load(), Extra: r.Extra.Load(),
-			ElapsedS: round3(r.Elapsed.Seconds()), OK: r.OK()})
+			ElapsedS: round3(r.Elapsed.Seconds()), Interrupted: interrupted,
+			OK: r.OK() && runErr == nil && !interrupted}
+		if runErr != nil && !interrupted {
+			j.Error = runErr.Error()
+		}
+		_ = json.NewEncoder(w).Encode(j)
 		return
+	}
+	switch {
+	case interrupted:
+		fmt.Fprint(w, "interrupted: ")
+	case runErr != nil:
+		fmt.Fprint(w, "stopped by an error: ")
 	}
 	fmt.Fprintf(w, "checked %d objects (%s) in %s: %d match, %d missing, %d different, %d errors; %d only at the destination\n",
 		r.Checked.Load(), humanBytes(r.Bytes.Load()), r.Elapsed.Round(time.Millisecond), r.Matched.Load(),

@@ -10,7 +10,9 @@
 // # Errors
 //
 // Run stops at the first failed operation and returns its error, together
-// with the results measured until then. Cleanup errors are joined to it.
+// with the results of the measurements completed before it: a measurement
+// that failed or was cancelled gives no Result. Cleanup errors are joined
+// to it.
 package bench
 
 import (
@@ -48,6 +50,8 @@ type Config struct {
 	// SmallCount is the number of small objects written, read and deleted
 	// at each concurrency; zero means 500.
 	SmallCount int
+	// SkipSmall leaves out the small objects.
+	SkipSmall bool
 	// Concurrency lists the numbers of small operations at the same time;
 	// nil means 1, 8 and 32.
 	Concurrency []int
@@ -121,8 +125,8 @@ func (r Result) BytesPerSec() float64 {
 	return float64(r.Ops) * float64(r.Size) / max(r.Elapsed.Seconds(), 1e-9)
 }
 
-// Run runs the workload against p and returns one Result per measurement,
-// in order. It deletes what it wrote before returning, whatever happened;
+// Run runs the workload against p and returns one Result per measurement
+// completed, in order. It deletes what it wrote before returning, whatever happened;
 // the cleanup runs with its own deadline even when ctx is cancelled.
 func Run(ctx context.Context, p storage.Provider, cfg Config) (results []Result, err error) {
 	if err := cfg.defaults(); err != nil {
@@ -141,8 +145,11 @@ func Run(ctx context.Context, p storage.Provider, cfg Config) (results []Result,
 			cfg.OnPhase(op, size, conc, len(keys))
 		}
 		r, err := measure(ctx, op, size, conc, keys, do)
+		if err != nil {
+			return err // no row: its figures would be made up
+		}
 		results = append(results, r)
-		return err
+		return nil
 	}
 	if !cfg.SkipLarge && cfg.LargeCount > 0 {
 		for _, c := range cfg.LargeConcurrency {
@@ -164,7 +171,7 @@ func Run(ctx context.Context, p storage.Provider, cfg Config) (results []Result,
 			}
 		}
 	}
-	if cfg.SmallCount > 0 {
+	if !cfg.SkipSmall && cfg.SmallCount > 0 {
 		for _, c := range cfg.Concurrency {
 			keys := keysFor(cfg.Prefix, fmt.Sprintf("small-c%d", c), cfg.SmallCount)
 			body := make([]byte, cfg.SmallSize)
@@ -201,7 +208,7 @@ func keysFor(prefix, kind string, n int) []string {
 }
 
 // measure runs op once per key with conc workers and times each call. It
-// stops at the first error.
+// stops at the first error, and then returns no Result.
 func measure(ctx context.Context, name string, size int64, conc int, keys []string, op func(ctx context.Context, i int, key string) error) (Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -230,10 +237,10 @@ func measure(ctx context.Context, name string, size int64, conc int, keys []stri
 	wg.Wait()
 	r := Result{Op: name, Size: size, Concurrency: conc, Ops: len(keys), Elapsed: time.Since(start)}
 	if firstErr != nil {
-		return r, firstErr
+		return Result{}, firstErr
 	}
 	if err := ctx.Err(); err != nil {
-		return r, err
+		return Result{}, err
 	}
 	slices.Sort(lat)
 	r.P50, r.P90, r.P99 = percentile(lat, 50), percentile(lat, 90), percentile(lat, 99)

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -77,8 +78,15 @@ func (f *failing) Put(ctx context.Context, key string, r io.Reader, opts *storag
 func TestRunCleansUpAfterAnError(t *testing.T) {
 	mem := memory.New()
 	p := &failing{Provider: mem, n: 3}
-	_, err := Run(t.Context(), p, small())
+	res, err := Run(t.Context(), p, small())
 	require.ErrorIs(t, err, storage.ErrUnavailable)
+	// The large PUTs one at a time and their GETs were measured; the
+	// PUTs two at a time failed at the second and give no row.
+	var rows []string
+	for _, r := range res {
+		rows = append(rows, fmt.Sprintf("%s c%d", r.Op, r.Concurrency))
+	}
+	assert.Equal(t, []string{"PUT c1", "GET c1"}, rows)
 	for _, err := range mem.List(t.Context(), nil) {
 		require.NoError(t, err)
 		t.Fatal("objects left behind")
@@ -94,8 +102,10 @@ func TestRunCleansUpWhenCancelled(t *testing.T) {
 			cancel() // after the first PUTs
 		}
 	}
-	_, err := Run(ctx, mem, cfg)
+	res, err := Run(ctx, mem, cfg)
 	require.True(t, errors.Is(err, context.Canceled), "err = %v", err)
+	require.Len(t, res, 1, "the PUTs before the cancel, not the GETs it stopped")
+	assert.Equal(t, "PUT", res[0].Op)
 	for _, err := range mem.List(t.Context(), nil) {
 		require.NoError(t, err)
 		t.Fatal("objects left behind")
@@ -120,4 +130,21 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		_, err := Run(t.Context(), memory.New(), c)
 		assert.ErrorIs(t, err, storage.ErrInvalidArgument)
 	}
+}
+
+func TestRunSkipsWhatItIsToldTo(t *testing.T) {
+	cfg := small()
+	cfg.SkipSmall = true
+	res, err := Run(t.Context(), memory.New(), cfg)
+	require.NoError(t, err)
+	require.Len(t, res, 4)
+	for _, r := range res {
+		assert.EqualValues(t, 1<<20, r.Size)
+	}
+	cfg = small()
+	cfg.SkipLarge, cfg.Concurrency = true, []int{3}
+	res, err = Run(t.Context(), memory.New(), cfg)
+	require.NoError(t, err)
+	require.Len(t, res, 3)
+	assert.Equal(t, []int{20, 20, 20}, []int{res[0].Ops, res[1].Ops, res[2].Ops})
 }
