@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -207,4 +209,54 @@ func loopbackOnlyClient() *http.Client {
 			return d.DialContext(ctx, network, addr)
 		},
 	}}
+}
+
+// plainHTTPServer starts a plain-HTTP server on loopback that answers 404
+// to every request, and returns its host:port and the number of
+// connections it accepted.
+func plainHTTPServer(t *testing.T) (string, *atomic.Int32) {
+	t.Helper()
+	var conns atomic.Int32
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	hs := &http.Server{
+		Handler:           http.NotFoundHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
+		},
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	return ln.Addr().String(), &conns
+}
+
+// An endpoint given without a scheme is HTTPS; when the server speaks
+// plain HTTP, the error says at once (no retries: it cannot get better)
+// how to write the endpoint.
+func TestPlainHTTPEndpointWithoutScheme(t *testing.T) {
+	t.Parallel()
+	host, conns := plainHTTPServer(t)
+	u, err := url.Parse("s3://b?endpoint=" + host + "&max_attempts=5")
+	require.NoError(t, err)
+	cfg, err := ConfigFromURL(u)
+	require.NoError(t, err)
+	cfg.AccessKeyID, cfg.SecretAccessKey = "AKIDFAKE", "fake-secret"
+	p, err := New(t.Context(), cfg)
+	require.NoError(t, err)
+	defer p.Close()
+	for _, err := range p.List(t.Context(), nil) {
+		require.ErrorIs(t, err, storage.ErrInvalidArgument)
+		assert.NotErrorIs(t, err, storage.ErrUnavailable)
+		assert.Contains(t, err.Error(), "plain HTTP")
+		assert.Contains(t, err.Error(), "endpoint=http://"+host)
+		assert.NotContains(t, err.Error(), "\n")
+	}
+	_, err = p.Stat(t.Context(), "k")
+	require.ErrorIs(t, err, storage.ErrInvalidArgument)
+	assert.Contains(t, err.Error(), "endpoint=http://"+host)
+	assert.Equal(t, int32(2), conns.Load(), "one attempt per call, not max_attempts")
 }

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -58,6 +60,9 @@ func mapErr(ctx context.Context, op, key string, err error) error {
 		// the SDK's "operation error S3: ..., get identity: ..." prefix.
 		return newErr(op, key, kind, &credentialsFailure{ce: ce, err: err})
 	}
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		return newErr(op, key, kind, newSchemeMismatch(scrub(err)))
+	}
 	if cerr := ctx.Err(); cerr != nil {
 		switch {
 		case kind != nil && kind != storage.ErrUnavailable:
@@ -72,6 +77,47 @@ func mapErr(ctx context.Context, op, key string, err error) error {
 	}
 	return newErr(op, key, kind, scrub(err))
 }
+
+// schemeMismatch is the cause of an error when the endpoint is an https
+// URL (as an endpoint= without a scheme is) and the server answered in
+// plain HTTP. Its message says how to write the endpoint; it unwraps to
+// the transport's error, which matches http.ErrSchemeMismatch.
+type schemeMismatch struct {
+	host string // the server's host:port, or "" when unknown
+	err  error
+}
+
+func newSchemeMismatch(err error) *schemeMismatch {
+	e := &schemeMismatch{err: err}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			e.host = u.Host
+		}
+	}
+	return e
+}
+
+func (e *schemeMismatch) Error() string {
+	host := e.host
+	if host == "" {
+		host = "HOST:PORT"
+	}
+	return fmt.Sprintf("the endpoint %s speaks plain HTTP, not HTTPS: use endpoint=http://%s in the s3:// URL (Config.Endpoint %q)",
+		host, host, "http://"+host)
+}
+
+func (e *schemeMismatch) Unwrap() error { return e.err }
+
+// noRetrySchemeMismatch tells the SDK's retryer not to retry a request
+// that found a plain-HTTP server at an https endpoint: the next attempt
+// would find the same.
+var noRetrySchemeMismatch = retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
+})
 
 // transportTimeout is a timeout of the HTTP transport while the caller's
 // context is live. It hides the cause's match with context.DeadlineExceeded
@@ -207,6 +253,11 @@ func kindOf(err error) error {
 			return storage.ErrUnavailable
 		}
 		return storage.ErrPermission
+	}
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		// An https endpoint that speaks plain HTTP: a configuration error
+		// that no retry mends (see schemeMismatch).
+		return storage.ErrInvalidArgument
 	}
 	if storage.IsContextError(err) {
 		// The context's own error: callers match it with errors.Is. The SDK

@@ -169,6 +169,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			// write that raced another one; it asks the client to retry.
 			// MinIO answers 499 ClientDisconnected when it lost a request's
 			// body; while our context lives, the request can be sent again.
+			// A plain-HTTP server at an https endpoint is never retried.
+			so.Retryables = append([]retry.IsErrorRetryable{noRetrySchemeMismatch}, so.Retryables...)
 			so.Retryables = append(so.Retryables, retry.RetryableErrorCode{
 				Codes: map[string]struct{}{"ConditionalRequestConflict": {}, "ClientDisconnected": {}},
 			}, retry.RetryableHTTPStatusCode{
