@@ -188,6 +188,13 @@ func kindOfResponse(op string, resp miniogo.ErrorResponse) error {
 	switch resp.Code {
 	case miniogo.NoSuchKey:
 		return storage.ErrNotFound
+	case miniogo.NoSuchBucket:
+		return storage.ErrNoBucket
+	case "BucketAlreadyOwnedByYou":
+		return storage.ErrExist
+	case "BucketAlreadyExists":
+		// The name is another account's.
+		return storage.ErrPermission
 	case miniogo.AccessDenied, miniogo.InvalidAccessKeyID, miniogo.SignatureDoesNotMatch,
 		"AllAccessDisabled", "AccountProblem", "ExpiredToken", "InvalidToken", "XMinioAccessKeyDisabled":
 		return storage.ErrPermission
@@ -227,7 +234,7 @@ func kindOfResponse(op string, resp miniogo.ErrorResponse) error {
 		resp.StatusCode >= 500:
 		return storage.ErrUnavailable
 	}
-	// A 404 that is not NoSuchKey (NoSuchBucket, NoSuchUpload) is not a
+	// A 404 that is not NoSuchKey or NoSuchBucket (NoSuchUpload) is not a
 	// definite "this key is missing", so it is left unclassified.
 	return nil
 }

@@ -278,7 +278,12 @@ func kindOf(err error) error {
 	case "NoSuchKey":
 		return storage.ErrNotFound
 	case "NoSuchBucket":
-		return storage.ErrInvalidArgument
+		return storage.ErrNoBucket
+	case "BucketAlreadyOwnedByYou":
+		return storage.ErrExist
+	case "BucketAlreadyExists":
+		// The name is another account's.
+		return storage.ErrPermission
 	case "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "AccountProblem":
 		return storage.ErrPermission
 	case "PreconditionFailed":
