@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-storage/strata/b2/b2test"
 	"github.com/strata-storage/strata/conformance/miniotest"
 )
 
@@ -116,4 +117,40 @@ func TestMbLocalMemAndUnsupported(t *testing.T) {
 	assert.Equal(t, 0, res.code)
 	assert.Contains(t, res.stdout, "Usage: strata mb URL")
 	assert.True(t, strings.Contains(res.stdout, "mkdir -p"))
+}
+
+// b2 looks the bucket up as it opens: migrate says the bucket is missing
+// and how to make it, mb makes it (a private bucket, through the error of
+// the open), and then the migration and ls work.
+func TestMbB2(t *testing.T) {
+	srv := b2test.NewServer(t, nil)
+	id, key := srv.MasterKey()
+	r := newRunner(t).with("B2_APPLICATION_KEY_ID="+id, "B2_APPLICATION_KEY="+key)
+	loc := "b2://media-made-by-mb?api_base=" + url.QueryEscape(srv.URL)
+	src := t.TempDir()
+	files := mediaStore(t, src, 3, sizes(100))
+
+	res := r.run("migrate", src, loc)
+	assert.Equal(t, 2, res.code, "stderr: %s", res.stderr)
+	oneLine(t, res, key)
+	assert.Contains(t, res.stderr, `bucket "media-made-by-mb" does not exist`)
+	assert.Contains(t, res.stderr, "(create it with: strata mb '"+loc+"')")
+
+	res = r.run("mb", loc)
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Equal(t, "created "+loc+"\n", res.stdout)
+	assert.True(t, srv.HasBucket("media-made-by-mb"))
+
+	res = r.run("migrate", src, loc)
+	assert.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	res = r.run("ls", loc)
+	assert.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Len(t, strings.Fields(res.stdout), len(files))
+
+	res = r.run("mb", loc)
+	assert.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Equal(t, loc+" already exists\n", res.stdout)
+	for _, s := range []string{res.stdout, res.stderr} {
+		assert.NotContains(t, s, key)
+	}
 }
