@@ -123,7 +123,7 @@ type SSE struct {
 // be printed with any fmt verb or logged with log/slog.
 type Config struct {
 	// Bucket is the bucket to store objects in. Required. The bucket must
-	// exist: New does not create it.
+	// exist: New does not create it (Store.CreateBucket does).
 	Bucket string
 
 	// Region is the bucket's region. Empty means the SDK's configuration
