@@ -71,7 +71,8 @@ type session struct {
 // and B2 lets a key restricted to a bucket make that call). It never lists
 // all buckets. Errors match storage.ErrInvalidArgument for a bad Config,
 // storage.ErrPermission for a key B2 refuses or one restricted to another
-// bucket, storage.ErrNotFound for a bucket that does not exist, and
+// bucket, storage.ErrNoBucket for a bucket that does not exist (the error
+// then holds a storage.BucketCreator that makes it: see CreateBucket), and
 // storage.ErrUnavailable when B2 cannot be reached within the retry limits.
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	cfg, err := cfg.withDefaults()
@@ -143,8 +144,8 @@ func (st *Store) authorize(ctx context.Context) (*session, error) {
 			return &session{api: api, bucket: b, token: c.reqAuth, apiURL: apiURL}, nil
 		}
 	}
-	return nil, &storage.Error{Op: "open", Provider: provider, Kind: storage.ErrNotFound,
-		Err: fmt.Errorf("bucket %q does not exist (or the application key may not see it)", st.cfg.Bucket)}
+	return nil, &storage.Error{Op: "open", Provider: provider, Kind: storage.ErrNoBucket,
+		Err: &missingBucket{st: st, api: api}}
 }
 
 // reauth replaces the session old with a new authorization, unless another

@@ -472,7 +472,9 @@ func TestRestrictedKeys(t *testing.T) {
 	// A bucket that does not exist.
 	id, key := srv.MasterKey()
 	_, err = New(ctx, Config{KeyID: id, ApplicationKey: key, Bucket: "no-such-bucket", APIBase: srv.URL})
-	require.ErrorIs(t, err, storage.ErrNotFound)
+	require.ErrorIs(t, err, storage.ErrNoBucket)
+	require.ErrorIs(t, err, storage.ErrInvalidArgument)
+	require.NotErrorIs(t, err, storage.ErrNotFound, "a missing bucket is not a missing key")
 }
 
 func TestDeleteModes(t *testing.T) {

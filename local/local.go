@@ -117,6 +117,10 @@ type Store struct {
 	mu     sync.Mutex
 	closed bool
 	ops    sync.WaitGroup
+
+	// createdRoot tells that New created the root directory (see
+	// CreateBucket).
+	createdRoot bool
 }
 
 var (
@@ -181,7 +185,7 @@ func New(root string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, &storage.Error{Op: "open", Provider: ProviderName, Kind: storage.ErrInvalidArgument, Err: err}
 	}
-	r, err := openRoot(abs, o.DirMode)
+	r, created, err := openRoot(abs, o.DirMode)
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +200,7 @@ func New(root string, opts *Options) (*Store, error) {
 		seed:     maphash.MakeSeed(),
 		fast:     newFastOpen(r),
 	}
+	s.createdRoot = created
 	// os.Root reports a path leading out of the root with an error value
 	// of its own that is not exported; learn it from the root itself.
 	if _, err := r.Lstat(".."); err != nil {
@@ -230,8 +235,9 @@ func New(root string, opts *Options) (*Store, error) {
 }
 
 // openRoot opens the root directory abs, first creating it and the parents
-// it lacks, with mode dirMode, when it is missing.
-func openRoot(abs string, dirMode fs.FileMode) (*os.Root, error) {
+// it lacks, with mode dirMode, when it is missing; created tells whether it
+// did.
+func openRoot(abs string, dirMode fs.FileMode) (r *os.Root, created bool, err error) {
 	fail := func(kind error, format string, args ...any) error {
 		err := fmt.Errorf(format, args...)
 		if kind == nil {
@@ -243,23 +249,24 @@ func openRoot(abs string, dirMode fs.FileMode) (*os.Root, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if err := os.MkdirAll(abs, dirMode); err != nil {
-			return nil, fail(nil, "root directory %s is missing and cannot be created: %w", abs, err)
+			return nil, false, fail(nil, "root directory %s is missing and cannot be created: %w", abs, err)
 		}
 		if err := os.Chmod(abs, dirMode); err != nil {
-			return nil, fail(nil, "set the mode of the new root directory %s: %w", abs, err)
+			return nil, false, fail(nil, "set the mode of the new root directory %s: %w", abs, err)
 		}
+		created = true
 	case errors.Is(err, syscall.ENOTDIR):
-		return nil, fail(storage.ErrInvalidArgument, "root %s: a parent is not a directory: %w", abs, err)
+		return nil, false, fail(storage.ErrInvalidArgument, "root %s: a parent is not a directory: %w", abs, err)
 	case err != nil:
-		return nil, fail(nil, "root directory %s: %w", abs, err)
+		return nil, false, fail(nil, "root directory %s: %w", abs, err)
 	case !fi.IsDir():
-		return nil, fail(storage.ErrInvalidArgument, "root %s is not a directory (it is a %s)", abs, fileKind(fi.Mode()))
+		return nil, false, fail(storage.ErrInvalidArgument, "root %s is not a directory (it is a %s)", abs, fileKind(fi.Mode()))
 	}
-	r, err := os.OpenRoot(abs)
+	r, err = os.OpenRoot(abs)
 	if err != nil {
-		return nil, fail(nil, "open root directory %s: %w", abs, err)
+		return nil, false, fail(nil, "open root directory %s: %w", abs, err)
 	}
-	return r, nil
+	return r, created, nil
 }
 
 // fileKind names the type of a file for error messages.

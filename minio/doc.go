@@ -155,6 +155,12 @@
 //   - AccessDenied, a bad signature or key, and any other 403 are
 //     storage.ErrPermission: without ListBucket permission S3 answers 403
 //     for a missing key, and that is not reported as not-found.
+//   - NoSuchBucket is storage.ErrNoBucket, which matches
+//     storage.ErrInvalidArgument (Store.CreateBucket creates the bucket).
+//   - A secure Store (the default of a minio:// URL) that finds a
+//     plain-HTTP server fails at once, not retried, with
+//     storage.ErrInvalidArgument and a message that says to add
+//     ?secure=false.
 //   - PreconditionFailed on Put (IfNotExists) is storage.ErrExist, and so
 //     is a prefix conflict.
 //   - InvalidRange is storage.ErrInvalidRange; a range at offset 0 of an

@@ -62,6 +62,9 @@ func mapErr(ctx context.Context, op, key string, err error) error {
 		return err
 	}
 	kind := kindOf(op, err)
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: kind, Err: newSchemeMismatch(err)}
+	}
 	if cerr := ctx.Err(); cerr != nil && (kind == nil || kind == storage.ErrUnavailable) {
 		// The caller gave up: whatever the transport saw of it (a
 		// cancelled request, a deadline, a 499) is reported as the
@@ -79,6 +82,36 @@ func mapErr(ctx context.Context, op, key string, err error) error {
 	}
 	return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: kind, Err: err}
 }
+
+// schemeMismatch is the cause of an error when the Store speaks HTTPS
+// (Config.Secure, the default of a minio:// URL) and the server answered
+// in plain HTTP. Its message says what to change; it unwraps to the
+// transport's error, which matches http.ErrSchemeMismatch.
+type schemeMismatch struct {
+	host string // the server's host:port, or "" when unknown
+	err  error
+}
+
+func newSchemeMismatch(err error) *schemeMismatch {
+	e := &schemeMismatch{err: err}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			e.host = u.Host
+		}
+	}
+	return e
+}
+
+func (e *schemeMismatch) Error() string {
+	host := e.host
+	if host == "" {
+		host = "the server"
+	}
+	return host + " speaks plain HTTP, not HTTPS: add ?secure=false to the minio:// URL (Config.Secure false)"
+}
+
+func (e *schemeMismatch) Unwrap() error { return e.err }
 
 // ctxError is the cause of a call the caller's context ended, with what
 // the transport or the server reported of it (err), when that does not
@@ -124,6 +157,11 @@ func kindOf(op string, err error) error {
 	if errors.As(err, &resp) {
 		return kindOfResponse(op, resp)
 	}
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		// A secure URL for a server that speaks plain HTTP: a
+		// configuration error that no retry mends.
+		return storage.ErrInvalidArgument
+	}
 	if storage.IsContextError(err) {
 		return nil
 	}
@@ -150,6 +188,13 @@ func kindOfResponse(op string, resp miniogo.ErrorResponse) error {
 	switch resp.Code {
 	case miniogo.NoSuchKey:
 		return storage.ErrNotFound
+	case miniogo.NoSuchBucket:
+		return storage.ErrNoBucket
+	case "BucketAlreadyOwnedByYou":
+		return storage.ErrExist
+	case "BucketAlreadyExists":
+		// The name is another account's.
+		return storage.ErrPermission
 	case miniogo.AccessDenied, miniogo.InvalidAccessKeyID, miniogo.SignatureDoesNotMatch,
 		"AllAccessDisabled", "AccountProblem", "ExpiredToken", "InvalidToken", "XMinioAccessKeyDisabled":
 		return storage.ErrPermission
@@ -189,7 +234,7 @@ func kindOfResponse(op string, resp miniogo.ErrorResponse) error {
 		resp.StatusCode >= 500:
 		return storage.ErrUnavailable
 	}
-	// A 404 that is not NoSuchKey (NoSuchBucket, NoSuchUpload) is not a
+	// A 404 that is not NoSuchKey or NoSuchBucket (NoSuchUpload) is not a
 	// definite "this key is missing", so it is left unclassified.
 	return nil
 }

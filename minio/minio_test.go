@@ -563,7 +563,8 @@ func TestMapErr(t *testing.T) {
 		want error
 	}{
 		{"get", resp("NoSuchKey", 404), storage.ErrNotFound},
-		{"get", resp("NoSuchBucket", 404), nil},
+		{"get", resp("NoSuchBucket", 404), storage.ErrNoBucket},
+		{"create-bucket", resp("BucketAlreadyOwnedByYou", 409), storage.ErrExist},
 		{"get", resp("AccessDenied", 403), storage.ErrPermission},
 		{"get", resp("", 403), storage.ErrPermission},
 		{"put", resp("PreconditionFailed", 412), storage.ErrExist},

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -122,7 +123,7 @@ type SSE struct {
 // be printed with any fmt verb or logged with log/slog.
 type Config struct {
 	// Bucket is the bucket to store objects in. Required. The bucket must
-	// exist: New does not create it.
+	// exist: New does not create it (Store.CreateBucket does).
 	Bucket string
 
 	// Region is the bucket's region. Empty means the SDK's configuration
@@ -422,6 +423,22 @@ func (s *settings) pathStyle() bool {
 		return false
 	}
 	return s.endpoint != nil && !s.awsHost
+}
+
+// compatibleEndpoint reports whether requests go to an S3-compatible
+// server rather than AWS: Config.Endpoint, or else AWS_ENDPOINT_URL_S3 or
+// AWS_ENDPOINT_URL, names a host that is not AWS's.
+func (s *settings) compatibleEndpoint() bool {
+	if s.endpoint != nil {
+		return !s.awsHost
+	}
+	for _, k := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"} {
+		if v := os.Getenv(k); v != "" {
+			u, err := url.Parse(v)
+			return err == nil && u.Host != "" && !isAWSHost(u.Hostname())
+		}
+	}
+	return false
 }
 
 // isAWSHost reports whether host is an AWS S3 endpoint.

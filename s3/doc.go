@@ -127,7 +127,12 @@
 //     answer from a server of the chain (STS, SSO, the instance metadata
 //     service) is storage.ErrUnavailable; its refused connections and
 //     timeouts, which are how the instance metadata service is absent off
-//     EC2, count as no credentials.
+//     EC2, count as no credentials. With an Endpoint that is not AWS's
+//     (or AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL naming one), the
+//     instance metadata service is never asked: an instance role is
+//     AWS's, and when nothing else is configured New fails at once with
+//     that storage.ErrPermission. The SDK's own log lines (such as its
+//     IMDSv1 warning) are not printed.
 //   - 412 PreconditionFailed: storage.ErrExist (Put with IfNotExists).
 //   - 416 InvalidRange: storage.ErrInvalidRange.
 //   - 5xx, 429, 499 (MinIO's ClientDisconnected), SlowDown, timeouts,
@@ -140,7 +145,12 @@
 //     caller's deadline.
 //   - BadDigest, XAmzContentSHA256Mismatch, and a verified read whose
 //     content does not match its recorded SHA-256: storage.ErrCorrupt.
-//   - NoSuchBucket and other 400s: storage.ErrInvalidArgument.
+//   - NoSuchBucket: storage.ErrNoBucket, which matches
+//     storage.ErrInvalidArgument (Store.CreateBucket creates the bucket).
+//   - Other 400s: storage.ErrInvalidArgument, and so is an https
+//     endpoint (an endpoint= without a scheme is one) that answers in
+//     plain HTTP: that is not retried, and the message says to write
+//     endpoint=http://HOST.
 //   - context.Canceled and context.DeadlineExceeded stay matchable with
 //     errors.Is. Once the caller's context has ended, what a request ended
 //     with, unless it is a definite answer such as a 404 (a 499, a reset

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -230,6 +232,13 @@ func TestMissingCredentials(t *testing.T) {
 	}
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	anon := func(c *Config) { c.AccessKeyID, c.SecretAccessKey = "", "" }
+	// A profile whose credential process fails: New cannot tell, and
+	// every request fails before it is sent. (With nothing configured at
+	// all New fails: see TestNoCredentialsCustomEndpoint.)
+	conf := filepath.Join(t.TempDir(), "config")
+	require.NoError(t, os.WriteFile(conf, []byte("[profile broken]\ncredential_process = /bin/false\n"), 0o600))
+	t.Setenv("AWS_CONFIG_FILE", conf)
+	t.Setenv("AWS_PROFILE", "broken")
 	st, n := fakeS3(t, func(w http.ResponseWriter, r *http.Request) {
 		errorXML(w, r, http.StatusForbidden, "AccessDenied")
 	}, anon)
@@ -254,6 +263,7 @@ func TestMissingCredentials(t *testing.T) {
 
 	// With credentials in the environment, a refusal is the server's, and
 	// the error does not tell the user to set what is set.
+	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "env-secret-value")
 	st2, n2 := fakeS3(t, func(w http.ResponseWriter, r *http.Request) {
@@ -337,7 +347,7 @@ func TestCredentialsProvider(t *testing.T) {
 	// and not an outage.
 	imds := fmt.Errorf("failed to refresh cached credentials, no EC2 IMDS role found, %w",
 		&smithy.OperationError{ServiceID: "ec2imds", OperationName: "GetMetadata", Err: context.DeadlineExceeded})
-	p := &credentialsProvider{failingProvider{imds}}
+	p := &credentialsProvider{p: failingProvider{imds}}
 	_, err := p.Retrieve(t.Context())
 	var ce *credentialsError
 	require.ErrorAs(t, err, &ce)
@@ -360,6 +370,6 @@ func TestCredentialsProvider(t *testing.T) {
 	assert.NotErrorIs(t, got, storage.ErrPermission)
 
 	// The SDK still recognises the provider it wraps.
-	assert.True(t, aws.IsCredentialsProvider(&credentialsProvider{aws.AnonymousCredentials{}}, aws.AnonymousCredentials{}))
-	assert.False(t, aws.IsCredentialsProvider(&credentialsProvider{failingProvider{}}, aws.AnonymousCredentials{}))
+	assert.True(t, aws.IsCredentialsProvider(&credentialsProvider{p: aws.AnonymousCredentials{}}, aws.AnonymousCredentials{}))
+	assert.False(t, aws.IsCredentialsProvider(&credentialsProvider{p: failingProvider{}}, aws.AnonymousCredentials{}))
 }

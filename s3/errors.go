@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -52,6 +54,15 @@ func mapErr(ctx context.Context, op, key string, err error) error {
 		return err
 	}
 	kind := kindOf(err)
+	var ce *credentialsError
+	if kind != nil && ctx.Err() == nil && errors.As(err, &ce) {
+		// The request was never sent: say what the chain lacked, without
+		// the SDK's "operation error S3: ..., get identity: ..." prefix.
+		return newErr(op, key, kind, &credentialsFailure{ce: ce, err: err})
+	}
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		return newErr(op, key, kind, newSchemeMismatch(scrub(err)))
+	}
 	if cerr := ctx.Err(); cerr != nil {
 		switch {
 		case kind != nil && kind != storage.ErrUnavailable:
@@ -66,6 +77,47 @@ func mapErr(ctx context.Context, op, key string, err error) error {
 	}
 	return newErr(op, key, kind, scrub(err))
 }
+
+// schemeMismatch is the cause of an error when the endpoint is an https
+// URL (as an endpoint= without a scheme is) and the server answered in
+// plain HTTP. Its message says how to write the endpoint; it unwraps to
+// the transport's error, which matches http.ErrSchemeMismatch.
+type schemeMismatch struct {
+	host string // the server's host:port, or "" when unknown
+	err  error
+}
+
+func newSchemeMismatch(err error) *schemeMismatch {
+	e := &schemeMismatch{err: err}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			e.host = u.Host
+		}
+	}
+	return e
+}
+
+func (e *schemeMismatch) Error() string {
+	host := e.host
+	if host == "" {
+		host = "HOST:PORT"
+	}
+	return fmt.Sprintf("the endpoint %s speaks plain HTTP, not HTTPS: use endpoint=http://%s in the s3:// URL (Config.Endpoint %q)",
+		host, host, "http://"+host)
+}
+
+func (e *schemeMismatch) Unwrap() error { return e.err }
+
+// noRetrySchemeMismatch tells the SDK's retryer not to retry a request
+// that found a plain-HTTP server at an https endpoint: the next attempt
+// would find the same.
+var noRetrySchemeMismatch = retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
+})
 
 // transportTimeout is a timeout of the HTTP transport while the caller's
 // context is live. It hides the cause's match with context.DeadlineExceeded
@@ -82,9 +134,13 @@ func (e *transportTimeout) As(target any) bool { return errors.As(e.err, target)
 
 // credentialsHint is what a missing-credentials error tells the user to do.
 // It names the places credentials come from, never their values.
-const credentialsHint = "no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY " +
-	"(or AWS_PROFILE with ~/.aws/credentials, or a web identity or instance role), " +
-	"or Config.AccessKeyID and Config.SecretAccessKey"
+const credentialsHint = "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY " +
+	"(or AWS_PROFILE with ~/.aws/credentials), or Config.AccessKeyID and Config.SecretAccessKey"
+
+// errNoCredentials is the cause of New's error when no credentials are
+// configured for an endpoint that is not AWS: the SDK's chain would end
+// with an instance role, which only AWS gives.
+var errNoCredentials = errors.New(credentialsHint + " (an S3-compatible endpoint takes no instance role)")
 
 // credentialsError is a failure of the SDK's credential chain to find
 // credentials, marked by credentialsProvider so that kindOf can tell it
@@ -94,16 +150,60 @@ const credentialsHint = "no usable AWS credentials: set AWS_ACCESS_KEY_ID and AW
 // instance metadata service's, on a machine that has none) match
 // context.DeadlineExceeded, and the caller must not take them for its own
 // deadline. errors.As still reaches the chain's errors.
-type credentialsError struct{ err error }
+type credentialsError struct {
+	err error
+	// instanceRole is set when nothing but an EC2 instance role was
+	// configured: the error then says what to set, and what the instance
+	// metadata service answered in a few words, not the SDK's whole chain.
+	instanceRole bool
+}
 
-func (e *credentialsError) Error() string      { return credentialsHint + ": " + e.err.Error() }
+func (e *credentialsError) Error() string {
+	if e.instanceRole {
+		return credentialsHint + ", or run on EC2 with an instance role (" + imdsSummary(e.err) + ")"
+	}
+	return credentialsHint + ": " + e.err.Error()
+}
+
 func (e *credentialsError) As(target any) bool { return errors.As(e.err, target) }
+
+// imdsSummary says in a few words why the instance metadata service gave
+// no credentials.
+func imdsSummary(err error) string {
+	var re interface{ HTTPStatusCode() int }
+	var ne net.Error
+	switch {
+	case errors.As(err, &re):
+		return fmt.Sprintf("the instance metadata service answered HTTP %d", re.HTTPStatusCode())
+	case errors.As(err, &ne), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, context.DeadlineExceeded):
+		return "no instance metadata service answered"
+	}
+	return "no instance role found"
+}
+
+// credentialsFailure is the cause mapErr reports for a request that failed
+// because the credential chain did: its message is the chain's, without
+// the SDK's "operation error S3: ..., get identity: ..." prefix, and it
+// unwraps to the request's error (which, through credentialsError, does
+// not match the chain's own timeouts).
+type credentialsFailure struct {
+	ce  *credentialsError
+	err error
+}
+
+func (e *credentialsFailure) Error() string { return e.ce.Error() }
+func (e *credentialsFailure) Unwrap() error { return e.err }
 
 // credentialsProvider wraps the credential provider of the SDK's
 // configuration and marks its errors as credentialsError. It keeps what
 // the SDK asks of a provider: its kind (IsCredentialsProvider, so that an
 // anonymous or cached provider stays recognised) and its sources.
-type credentialsProvider struct{ p aws.CredentialsProvider }
+type credentialsProvider struct {
+	p aws.CredentialsProvider
+	// instanceRole is set when p is the chain's last resort, the EC2
+	// instance role (see credentialsError).
+	instanceRole bool
+}
 
 // Retrieve implements aws.CredentialsProvider. A failure while ctx, the
 // request's context, is live is the chain's, and is marked; once ctx has
@@ -111,7 +211,7 @@ type credentialsProvider struct{ p aws.CredentialsProvider }
 func (c *credentialsProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	creds, err := c.p.Retrieve(ctx)
 	if err != nil && ctx.Err() == nil {
-		err = &credentialsError{err}
+		err = &credentialsError{err: err, instanceRole: c.instanceRole}
 	}
 	return creds, err
 }
@@ -125,6 +225,18 @@ func (c *credentialsProvider) ProviderSources() []aws.CredentialSource {
 		return s.ProviderSources()
 	}
 	return nil
+}
+
+// onlyInstanceRole reports whether the SDK's default chain, finding no
+// credentials in the environment, the shared files or a container, fell
+// back to the EC2 instance role.
+func onlyInstanceRole(p aws.CredentialsProvider) bool {
+	s, ok := p.(aws.CredentialProviderSource)
+	if !ok {
+		return false
+	}
+	src := s.ProviderSources()
+	return len(src) == 1 && src[0] == aws.CredentialSourceIMDS
 }
 
 // kindOf returns the storage sentinel err means, or nil.
@@ -141,6 +253,11 @@ func kindOf(err error) error {
 			return storage.ErrUnavailable
 		}
 		return storage.ErrPermission
+	}
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		// An https endpoint that speaks plain HTTP: a configuration error
+		// that no retry mends (see schemeMismatch).
+		return storage.ErrInvalidArgument
 	}
 	if storage.IsContextError(err) {
 		// The context's own error: callers match it with errors.Is. The SDK
@@ -161,7 +278,12 @@ func kindOf(err error) error {
 	case "NoSuchKey":
 		return storage.ErrNotFound
 	case "NoSuchBucket":
-		return storage.ErrInvalidArgument
+		return storage.ErrNoBucket
+	case "BucketAlreadyOwnedByYou":
+		return storage.ErrExist
+	case "BucketAlreadyExists":
+		// The name is another account's.
+		return storage.ErrPermission
 	case "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "AccountProblem":
 		return storage.ErrPermission
 	case "PreconditionFailed":

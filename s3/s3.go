@@ -20,6 +20,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/logging"
@@ -69,7 +70,16 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{set: set, copyThreshold: maxCopySize, listPage: 1000}
 
-	var loadOpts []func(*config.LoadOptions) error
+	// The SDK's own log lines (such as its warning when the instance
+	// metadata service refuses IMDSv2) would go to stderr: errors say it.
+	loadOpts := []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})}
+	compatible := set.compatibleEndpoint()
+	if compatible {
+		// An instance role is AWS's: never ask the EC2 instance metadata
+		// service (a link-local address that answers slowly, or not at
+		// all, off EC2) for credentials to another server.
+		loadOpts = append(loadOpts, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	}
 	if cfg.Region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(cfg.Region))
 	}
@@ -110,9 +120,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		awsCfg.Region = DefaultRegion
 	}
 	if awsCfg.Credentials != nil {
+		instanceRole := cfg.AccessKeyID == "" && onlyInstanceRole(awsCfg.Credentials)
+		if instanceRole && compatible {
+			// Nothing configured, and the last resort is not open to an
+			// S3-compatible server: say so now, with nothing sent.
+			return nil, newErr("open", "", storage.ErrPermission, errNoCredentials)
+		}
 		// Mark the chain's failures, so that no credentials at all is
 		// ErrPermission with a message that says what to set.
-		awsCfg.Credentials = &credentialsProvider{awsCfg.Credentials}
+		awsCfg.Credentials = &credentialsProvider{p: awsCfg.Credentials, instanceRole: instanceRole}
 	}
 	s.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		o.HTTPClient = hc
@@ -153,6 +169,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			// write that raced another one; it asks the client to retry.
 			// MinIO answers 499 ClientDisconnected when it lost a request's
 			// body; while our context lives, the request can be sent again.
+			// A plain-HTTP server at an https endpoint is never retried.
+			so.Retryables = append([]retry.IsErrorRetryable{noRetrySchemeMismatch}, so.Retryables...)
 			so.Retryables = append(so.Retryables, retry.RetryableErrorCode{
 				Codes: map[string]struct{}{"ConditionalRequestConflict": {}, "ClientDisconnected": {}},
 			}, retry.RetryableHTTPStatusCode{

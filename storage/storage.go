@@ -175,3 +175,24 @@ type Flusher interface {
 	// in its final place, or when ctx ends.
 	Flush(ctx context.Context) error
 }
+
+// BucketCreator is an optional ability: a provider that can create the
+// bucket (or, for a local store, the root directory) it was opened on, so
+// that a first-time user needs no other tool before the first write.
+// strata's command line offers it as "strata mb URL".
+//
+// A provider that has it fails with an error matching [ErrNoBucket] when
+// its bucket is missing, which is how a caller knows to offer it.
+type BucketCreator interface {
+	// CreateBucket creates the provider's bucket. When the bucket already
+	// exists and is the caller's, it fails with an error matching
+	// ErrExist (a caller that wants "mkdir -p" treats that as success).
+	// A name taken by another account is ErrPermission.
+	CreateBucket(ctx context.Context) error
+}
+
+// ErrNoBucket means the bucket (or the root directory) a provider was
+// opened on does not exist. It is a configuration error: it matches
+// ErrInvalidArgument, and never ErrNotFound, which is about one key. A
+// provider that is also a BucketCreator can create the bucket.
+var ErrNoBucket error = &kindError{"bucket does not exist", ErrInvalidArgument}

@@ -17,7 +17,8 @@
 // # What it emulates
 //
 // The calls are built from Backblaze's published documentation of the native
-// API: b2_authorize_account, b2_list_buckets, b2_get_upload_url, uploads to
+// API: b2_authorize_account, b2_list_buckets, b2_create_bucket (with the
+// master key, which alone has the writeBuckets capability), b2_get_upload_url, uploads to
 // the upload URL (X-Bz-File-Name, X-Bz-Content-Sha1 with a hex digest,
 // "do_not_verify" or "hex_digits_at_end", X-Bz-Info-* headers, Content-Type
 // "b2/x-auto"), b2_start_large_file, b2_get_upload_part_url, part uploads,
@@ -49,7 +50,8 @@
 // b2_authorize_account and downloads must be POSTs with a JSON body (B2
 // also accepts GETs with query parameters); buckets are always private;
 // and name-prefix restrictions of keys, server-side encryption, object lock
-// and bucket management over the API are not emulated. An unfinished large
+// and bucket management over the API (but b2_create_bucket) are not
+// emulated. An unfinished large
 // file is not listed by b2_list_file_versions. A finished large file is
 // stamped with the time it was finished, so versions of a name are always
 // listed in the order they became visible.
@@ -225,7 +227,7 @@ func New(opts *Options) *Emulator {
 		calls:       map[string]int{},
 		faults:      faultState{next: map[string][]Fault{}},
 	}
-	e.keys[o.KeyID] = &appKey{id: o.KeyID, secret: o.Key, caps: allCapabilities}
+	e.keys[o.KeyID] = &appKey{id: o.KeyID, secret: o.Key, caps: append(slices.Clone(allCapabilities), "writeBuckets")}
 	for i, name := range o.Buckets {
 		e.CreateBucket(name)
 		if i == 0 {
@@ -250,10 +252,23 @@ func (e *Emulator) CreateBucket(name string) string {
 	if b, ok := e.byName[name]; ok {
 		return b.id
 	}
+	return e.newBucketLocked(name).id
+}
+
+// newBucketLocked adds an empty private bucket named name. e.mu is held.
+func (e *Emulator) newBucketLocked(name string) *bucket {
 	b := &bucket{id: "b" + randomHex(12), name: name, versions: map[string][]*file{}, unfinished: map[string]*file{}}
 	e.buckets[b.id] = b
 	e.byName[name] = b
-	return b.id
+	return b
+}
+
+// HasBucket reports whether a bucket named name exists.
+func (e *Emulator) HasBucket(name string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.byName[name]
+	return ok
 }
 
 // CreateKey creates an application key with every file capability, restricted
@@ -452,6 +467,7 @@ func init() {
 	handlers = map[string]handlerFunc{
 		"b2_authorize_account":           (*Emulator).authorizeAccount,
 		"b2_list_buckets":                (*Emulator).listBuckets,
+		"b2_create_bucket":               (*Emulator).createBucket,
 		"b2_get_upload_url":              (*Emulator).getUploadURL,
 		APIUploadFile:                    (*Emulator).uploadFile,
 		"b2_start_large_file":            (*Emulator).startLargeFile,

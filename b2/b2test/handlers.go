@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -122,6 +123,36 @@ func (e *Emulator) listBuckets(w http.ResponseWriter, r *http.Request) *apiError
 			buckets = append(buckets, e.bucketJSON(b))
 		}
 		return map[string]any{"buckets": buckets}, nil
+	})
+}
+
+type createBucketRequest struct {
+	AccountID  string `json:"accountId"`
+	BucketName string `json:"bucketName"`
+	BucketType string `json:"bucketType"`
+}
+
+// bucketNameRE is B2's rule for bucket names: 6 to 63 letters, digits and
+// hyphens.
+var bucketNameRE = regexp.MustCompile(`^[A-Za-z0-9-]{6,63}$`)
+
+// createBucket serves b2_create_bucket: a key with the writeBuckets
+// capability makes a private or public bucket (the emulator keeps every
+// bucket private); a name in use answers 400 duplicate_bucket_name.
+func (e *Emulator) createBucket(w http.ResponseWriter, r *http.Request) *apiError {
+	return jsonCall(e, w, r, "writeBuckets", func(key *appKey, req *createBucketRequest) (any, *apiError) {
+		switch {
+		case req.AccountID != e.accountID:
+			return nil, badRequest("accountId is missing or wrong")
+		case !bucketNameRE.MatchString(req.BucketName) || strings.HasPrefix(strings.ToLower(req.BucketName), "b2-"):
+			return nil, badRequest("Invalid bucketName: %s", req.BucketName)
+		case req.BucketType != "allPrivate" && req.BucketType != "allPublic":
+			return nil, badRequest("Invalid bucketType: %s", req.BucketType)
+		}
+		if _, ok := e.byName[req.BucketName]; ok {
+			return nil, errorf(http.StatusBadRequest, "duplicate_bucket_name", "Bucket name is already in use.")
+		}
+		return e.bucketJSON(e.newBucketLocked(req.BucketName)), nil
 	})
 }
 

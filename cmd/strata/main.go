@@ -11,6 +11,7 @@
 //	strata cat URL KEY
 //	strata cp SRC-URL SRC-KEY DST-URL [DST-KEY]
 //	strata rm URL KEY...
+//	strata mb URL
 //	strata bench URL
 //
 // Every location is a URL that storage.Open understands (file:///srv/media,
@@ -25,7 +26,7 @@
 // Run "strata help COMMAND" for the flags and examples of each command.
 //
 // Exit status: 0 on success; 1 when some objects failed (migrate, offload), differ
-// (verify) or an operation failed (ls, stat, cat, cp, rm, bench); 2 for a
+// (verify) or an operation failed (ls, stat, cat, cp, rm, mb, bench); 2 for a
 // usage error or an error that stopped the whole command (a bad URL, a
 // local directory to read from that does not exist, a listing that
 // failed, objects verify could not read); 130 after Ctrl-C.
@@ -124,7 +125,7 @@ var commands []*command
 func init() {
 	commands = []*command{
 		migrateCommand, offloadCommand, verifyCommand, lsCommand, statCommand, catCommand,
-		cpCommand, rmCommand, benchCommand, versionCommand,
+		cpCommand, rmCommand, mbCommand, benchCommand, versionCommand,
 	}
 }
 
@@ -293,9 +294,14 @@ func hint(err error, rawURL string) string {
 		if vars == "" {
 			return " (check the permissions)"
 		}
+		if first, _, _ := strings.Cut(vars, " "); strings.Contains(err.Error(), first) {
+			return "" // the driver's message already says what to set
+		}
 		return " (check the credentials in " + vars + ")"
 	case errors.Is(err, storage.ErrUnavailable):
 		return " (the store could not be reached; try again later)"
+	case errors.Is(err, storage.ErrNoBucket):
+		return missingBucketHint(rawURL)
 	}
 	return ""
 }

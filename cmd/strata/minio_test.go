@@ -254,7 +254,7 @@ func TestMinIOBadCredentialsAndURLsGiveOneLine(t *testing.T) {
 		{"wrong secret", plain.with("MINIO_ACCESS_KEY="+srv.AccessKey, "MINIO_SECRET_KEY="+secret),
 			[]string{"ls", minioURL(srv, bucket)}, 1, "check the credentials in MINIO_ACCESS_KEY"},
 		{"credentials in the URL", plain, []string{"ls", "minio://admin:" + secret + "@" + srv.Endpoint + "/" + bucket}, 2, "credentials do not go in the URL"},
-		{"s3 without credentials", plain, []string{"ls", "s3://" + bucket + "?region=us-east-1&path_style=true&endpoint=" + url.QueryEscape(srv.URL)}, 1, "ls:"},
+		{"s3 without credentials", plain, []string{"ls", "s3://" + bucket + "?region=us-east-1&path_style=true&endpoint=" + url.QueryEscape(srv.URL)}, 2, "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
 		{"missing bucket", withMinio(plain, srv), []string{"verify", src, minioURL(srv, "no-such-bucket-"+strings.ToLower(secret[:4]))}, 2, "verify:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,29 @@
+package local
+
+import (
+	"context"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+var _ storage.BucketCreator = (*Store)(nil)
+
+// CreateBucket implements storage.BucketCreator for the root directory,
+// as mkdir -p would. New already creates a missing root and its parents,
+// so there is nothing left to do: CreateBucket succeeds when this Store's
+// New created the root, and fails with an error matching storage.ErrExist
+// when the root was there before.
+func (s *Store) CreateBucket(ctx context.Context) error {
+	const op = "create-bucket"
+	if err := ctx.Err(); err != nil {
+		return storage.NewError(op, ProviderName, "", nil, err)
+	}
+	if !s.begin() {
+		return &storage.Error{Op: op, Provider: ProviderName, Kind: storage.ErrClosed}
+	}
+	defer s.end()
+	if !s.createdRoot {
+		return &storage.Error{Op: op, Provider: ProviderName, Kind: storage.ErrExist}
+	}
+	return nil
+}
