@@ -1,6 +1,7 @@
 package b2
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,7 +21,8 @@ import (
 func TestCreateMissingBucket(t *testing.T) {
 	t.Parallel()
 	srv := b2test.NewServer(t, nil)
-	ctx := testCtx(t)
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
 	id, key := srv.MasterKey()
 	name := fmt.Sprintf("made-by-strata-%d", bucketSeq.Add(1))
 	cfg := Config{KeyID: id, ApplicationKey: key, Bucket: name, APIBase: srv.URL}
