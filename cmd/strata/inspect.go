@@ -73,7 +73,7 @@ func (in *invocation) open(ctx context.Context, e *env) (s *session, status int,
 	p, err := openExisting(ctx, in.pos[0])
 	if err != nil {
 		stop()
-		return nil, fail(e, exitError, "%s: %v", in.cmd.name, err), false
+		return nil, fail(e, exitError, "%s: %v%s", in.cmd.name, err, hint(err, in.pos[0])), false
 	}
 	return &session{e: e, name: in.cmd.name, ctx: ctx, p: p, pos: in.pos, stop: stop}, 0, true
 }
