@@ -190,6 +190,9 @@ func (s *Store) createTemp(dir string) (f *os.File, name, created string, err er
 		if created == "" {
 			created = top
 		}
+		if attempt < 10 && errors.Is(err, fs.ErrNotExist) {
+			continue // a Delete removed a directory it had left empty
+		}
 		if err != nil {
 			return nil, "", created, err
 		}
@@ -217,6 +220,9 @@ func (s *Store) writeSidecar(name string, rec *record) error {
 	dir, _ := splitDir(name)
 	for attempt := 0; ; attempt++ {
 		if _, err := s.ensureDir(dir); err != nil {
+			if attempt < 10 && errors.Is(err, fs.ErrNotExist) {
+				continue // a Delete removed a directory it had left empty
+			}
 			return err
 		}
 		f, err := s.root.OpenFile(filepath.FromSlash(name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, s.fileMode)
