@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -373,4 +377,99 @@ func TestMigrateSecondCtrlCAbortsObjectsInFlight(t *testing.T) {
 	assert.Contains(t, res.stderr, "aborting the objects in flight")
 	assert.Contains(t, res.stderr, "to resume, run the same command again")
 	assert.Empty(t, readTree(t, dst), "no object, whole or partial, at the destination")
+}
+
+// rewriteInPlace overwrites the file at p with data (of its size) in place,
+// as dd conv=notrunc, an editor or rsync --inplace do, and gives it back its
+// modification time, as touch -r does: its inode, size and modification
+// time are those of the old content.
+func rewriteInPlace(t *testing.T, p string, data []byte) {
+	t.Helper()
+	fi, err := os.Stat(p)
+	require.NoError(t, err)
+	require.EqualValues(t, fi.Size(), len(data))
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.NoError(t, os.Chtimes(p, fi.ModTime(), fi.ModTime()))
+	after, err := os.Stat(p)
+	require.NoError(t, err)
+	require.True(t, os.SameFile(fi, after) && after.ModTime().Equal(fi.ModTime()) && after.Size() == fi.Size())
+}
+
+func randomBytes(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 13))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// The reproduction: a file rewritten with the same size and
+// modification time after it was migrated looks unchanged to the journal.
+// --delete must not delete it on the journal's word: the new bytes are
+// sent, checked at the destination, and only then is the file deleted.
+func TestMigrateDeleteNeverDeletesAFileRewrittenBehindTheJournal(t *testing.T) {
+	r := newRunner(t)
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "dst")
+	f1 := filepath.Join(src, "a", "f1")
+	writeTree(t, src, map[string][]byte{"a/f1": randomBytes(5000, 1), "a/f2": randomBytes(3000, 2)})
+	res := r.run("migrate", fileURL(src), fileURL(dst))
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+
+	changed := randomBytes(5000, 3)
+	rewriteInPlace(t, f1, changed)
+
+	// A dry run says what the real run will do.
+	res = r.run("migrate", fileURL(src), fileURL(dst), "--delete", "--dry-run")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Contains(t, res.stdout, "would copy a/f1 (4.9 KiB, checksum differs")
+
+	res = r.run("migrate", fileURL(src), fileURL(dst), "--delete", "--json")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	sum := summaryOf(t, res.stdout)
+	assert.Equal(t, 1, num(t, sum, "copied"), "the new content is sent")
+	assert.Equal(t, 1, num(t, sum, "skipped"))
+	assert.Equal(t, 2, num(t, sum, "deleted"))
+	assert.True(t, bytes.Equal(changed, readTree(t, dst)["a/f1"]), "the destination holds the file's new bytes")
+	assert.Empty(t, readTree(t, src), "each file deleted once its content was safe at the destination")
+}
+
+// A file strata wrote itself carries its SHA-256 in its metadata, kept
+// while its size and modification time stay the same: a rewrite that keeps
+// both leaves a stale checksum, which bit rot would too. --delete does not
+// take it on trust, with or without the journal: the file's bytes differ
+// from what it records, so it is reported and kept.
+func TestMigrateDeleteDoesNotTrustAStaleChecksumAtTheSource(t *testing.T) {
+	r := newRunner(t)
+	src, dst := t.TempDir(), t.TempDir()
+	old := randomBytes(5000, 4)
+	res := r.runStdin(old, "cp", "-", "a/f1", fileURL(src))
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	res = r.run("migrate", fileURL(src), fileURL(dst))
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+
+	changed := randomBytes(5000, 5)
+	rewriteInPlace(t, filepath.Join(src, "a", "f1"), changed)
+	res = r.run("stat", fileURL(src), "a/f1")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	require.Contains(t, res.stdout, sha256Hex(old), "the source's recorded checksum is stale")
+
+	for _, journal := range []string{"--no-journal=false", "--no-journal"} {
+		res = r.run("migrate", fileURL(src), fileURL(dst), "--delete", journal, "--json")
+		assert.Equal(t, 1, res.code, "stderr: %s", res.stderr)
+		sum := summaryOf(t, res.stdout)
+		assert.Equal(t, 1, num(t, sum, "failed"))
+		assert.Equal(t, 0, num(t, sum, "deleted"))
+		assert.Contains(t, res.stderr, "does not match its stored SHA-256")
+		assert.True(t, bytes.Equal(changed, readTree(t, src)["a/f1"]), "the file is kept")
+	}
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
