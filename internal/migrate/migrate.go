@@ -578,11 +578,26 @@ func (m *Migrator) transfer(ctx context.Context, j job) Event {
 // sameContent reports whether the destination object (already known to
 // have the source's size) has the source's content, with the source's
 // SHA-256 when it was known or computed, and, when not the same, why.
+//
+// With Options.Delete, a "same" answer lets the source be deleted, so the
+// source's SHA-256 is always that of its bytes, read now: neither the
+// journal nor a checksum the source stores is taken for it. The journal
+// may still spare the Stat at the destination (deleteSource makes one).
 func (m *Migrator) sameContent(ctx context.Context, src, dst storage.Info) (same bool, sum, why string, err error) {
 	if m.opts.Journal != nil {
 		if sum, ok := m.opts.Journal.Vouch(src.Key, src.Size, src.ETag, dst.ETag); ok {
 			m.journalHits.Add(1)
-			return true, sum, "", nil
+			if !m.opts.Delete {
+				return true, sum, "", nil
+			}
+			srcSum, err := m.hashSource(ctx, src)
+			if err != nil {
+				return false, "", "", err
+			}
+			if srcSum != sum {
+				return false, srcSum, "checksum differs: changed since it was sent, with the same size and time", nil
+			}
+			return true, srcSum, "", nil
 		}
 	}
 	dstSum := dst.SHA256
@@ -604,7 +619,7 @@ func (m *Migrator) sameContent(ctx context.Context, src, dst storage.Info) (same
 		}
 	}
 	srcSum := src.SHA256
-	if srcSum == "" {
+	if srcSum == "" || m.opts.Delete {
 		srcSum, err = m.hashSource(ctx, src)
 		if err != nil {
 			return false, "", "", err
@@ -628,9 +643,12 @@ func (m *Migrator) record(e JournalEntry) {
 	}
 }
 
-// hashSource reads the source object and returns its SHA-256.
+// hashSource reads the source object and returns its SHA-256. A source
+// that stores a SHA-256 other than that of the bytes read is corrupt (or
+// was rewritten by a program that kept its size and modification time, and
+// so its stale record): the object fails, and is neither sent nor deleted.
 func (m *Migrator) hashSource(ctx context.Context, src storage.Info) (string, error) {
-	sum, n, err := hashObject(ctx, m.src, src.Key)
+	sum, n, info, err := hashObject(ctx, m.src, src.Key)
 	m.hashed.Add(n)
 	if err != nil {
 		return "", fmt.Errorf("read source: %w", err)
@@ -638,22 +656,29 @@ func (m *Migrator) hashSource(ctx context.Context, src storage.Info) (string, er
 	if n != src.Size {
 		return "", fmt.Errorf("read source: %d bytes, listed as %d: %w", n, src.Size, storage.ErrCorrupt)
 	}
+	if info.SHA256 != "" && info.SHA256 != sum {
+		return "", errStoredSum
+	}
 	return sum, nil
 }
 
-// hashObject reads the object under key from p and returns its SHA-256 and
-// length.
-func hashObject(ctx context.Context, p storage.Provider, key string) (string, int64, error) {
-	rc, _, err := p.Get(ctx, key, nil)
+// errStoredSum is the error of a source object whose bytes do not match
+// the SHA-256 the source stores for it.
+var errStoredSum = fmt.Errorf("source content does not match its stored SHA-256: %w", storage.ErrCorrupt)
+
+// hashObject reads the object under key from p and returns its SHA-256, its
+// length and the Info Get gave.
+func hashObject(ctx context.Context, p storage.Provider, key string) (string, int64, storage.Info, error) {
+	rc, info, err := p.Get(ctx, key, nil)
 	if err != nil {
-		return "", 0, err
+		return "", 0, info, err
 	}
 	defer rc.Close()
 	h := storage.NewHashingReader(rc)
 	if _, err := io.Copy(io.Discard, h); err != nil {
-		return "", 0, err
+		return "", 0, info, err
 	}
-	return h.SHA256(), h.N(), nil
+	return h.SHA256(), h.N(), info, nil
 }
 
 // sendReader is what a driver reads a source object from: it counts the
@@ -724,7 +749,7 @@ func (m *Migrator) copyObject(ctx context.Context, j job) (int64, string, error)
 		return 0, "", fmt.Errorf("read %d bytes from source, which said %d: %w", n, info.Size, storage.ErrCorrupt)
 	}
 	if info.SHA256 != "" && info.SHA256 != sum {
-		return 0, "", fmt.Errorf("source content does not match its stored SHA-256: %w", storage.ErrCorrupt)
+		return 0, "", errStoredSum
 	}
 	if put.SHA256 != "" && put.SHA256 != sum {
 		return 0, "", fmt.Errorf("destination stored SHA-256 %s, sent %s: %w", put.SHA256, sum, storage.ErrCorrupt)
@@ -885,7 +910,7 @@ func verifyAt(ctx context.Context, p storage.Provider, key string, size int64, s
 	got := info.SHA256
 	if got == "" {
 		var n int64
-		got, n, err = hashObject(ctx, p, key)
+		got, n, _, err = hashObject(ctx, p, key)
 		if err != nil {
 			return err
 		}

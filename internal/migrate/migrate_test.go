@@ -768,3 +768,61 @@ func TestBudget(t *testing.T) {
 	b.release(n3)
 	assert.Zero(t, b.used)
 }
+
+// staleJournal vouches for every key it holds, whatever the ETags: a
+// journal that cannot see a change (a file rewritten with its size and
+// modification time kept has the same ETag).
+type staleJournal map[string]string
+
+func (j staleJournal) Vouch(key string, size int64, srcETag, dstETag string) (string, bool) {
+	sum, ok := j[key]
+	return sum, ok
+}
+
+func (j staleJournal) Record(JournalEntry) error { return nil }
+
+func TestMigrateDeleteReadsTheSourceWhateverTheJournalSays(t *testing.T) {
+	for _, dstSHA := range []bool{true, false} {
+		t.Run(fmt.Sprintf("destination knows checksums %v", dstSHA), func(t *testing.T) {
+			ctx := t.Context()
+			src := memory.New()
+			want := mediaTree(t, src, 3)
+			dst := newHooked(memory.New())
+			dst.noSHA = !dstSHA
+			_, err := New(src, dst, nil).Run(ctx)
+			require.NoError(t, err)
+			journal := staleJournal{}
+			for key, data := range want {
+				journal[key] = sha256Hex(data)
+			}
+			// One object changes at the source, keeping its size.
+			keys := slices.Sorted(maps.Keys(want))
+			changed := bytes.ToUpper(want[keys[1]])
+			require.NotEqual(t, want[keys[1]], changed)
+			_, err = src.Put(ctx, keys[1], bytes.NewReader(changed), nil)
+			require.NoError(t, err)
+			want[keys[1]] = changed
+
+			var mu sync.Mutex
+			reasons := map[string]string{}
+			sum, err := New(src, dst, &Options{Delete: true, Journal: journal, OnObject: func(e Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				reasons[e.Key] = e.Reason
+			}}).Run(ctx)
+			require.NoError(t, err)
+			assert.EqualValues(t, 1, sum.Copied, "the changed object is sent again")
+			assert.Contains(t, reasons[keys[1]], "checksum differs")
+			assert.EqualValues(t, len(want), sum.Deleted)
+			assert.EqualValues(t, len(want), sum.JournalHits)
+			assert.Positive(t, sum.HashedBytes, "the sources were read before they were deleted")
+			assert.Empty(t, contents(t, src))
+			assert.Equal(t, want, contents(t, dst))
+		})
+	}
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
