@@ -27,18 +27,37 @@
 // once per object: the journal records, for each object sent or found
 // equal, the source's and the destination's ETags of that content, and a
 // later run skips an object whose two listed ETags still match the record,
-// with no Stat and no read. ETags change whenever content changes, so a
-// changed object on either side falls back to the checksum comparison.
+// with no Stat and no read. An object written through a store's API gets a
+// new ETag, so it falls back to the checksum comparison. A plain file's
+// ETag is made of its inode, size and modification time: a program that
+// rewrites a file in place and sets its time back (touch -r, rsync
+// --inplace, some editors and restore tools) leaves it unchanged, and the
+// journal then spares that object its upload without seeing the change (a
+// run without a journal, or Verify, finds it). It never spares the check
+// before a delete:
 //
-// Every object sent is hashed as it streams (by the Migrator, or by a
-// destination driver that reports the SHA-256 of what it read, once one
-// object has shown that its sum and the Migrator's agree); with
-// Options.Delete the Migrator always hashes it itself, and the source
-// object is removed only after a Stat at the destination shows the same
-// size and SHA-256 as what was sent (when the destination does not know its
-// SHA-256, the object is read back and hashed), and after a Stat of the
-// source shows it has not changed since it was read. Any error on an object
-// leaves its source in place.
+// # Deleting
+//
+// With Options.Delete, a source object is deleted only when its bytes, as
+// read in this run, are known to equal the destination's copy. An object
+// sent is hashed by the Migrator itself as it streams (or, for a large file
+// handed to the driver to read in parts, read again and hashed); an object
+// found already at the destination is read and hashed, whatever the
+// journal or a SHA-256 the source stores says. That sum must then match
+// the destination's: a Stat there must show the same size and SHA-256 (a
+// destination that knows no SHA-256 for the object has it read back and
+// hashed), and a Stat of the source must show it has not changed since it
+// was listed. An object whose source differs from the destination's copy
+// is sent again first; one whose bytes do not match a SHA-256 its source
+// stores is reported as corrupt and neither sent nor deleted. Any error on
+// an object leaves its source in place. What is compared is what was read,
+// moments before the delete: a source rewritten in between, keeping its
+// size and modification time, is not seen.
+//
+// Without Options.Delete, every object sent is hashed as it streams, by
+// the Migrator or by a destination driver that reports the SHA-256 of what
+// it read, once one object has shown that its sum and the Migrator's
+// agree.
 //
 // # Prefix conflicts
 //
@@ -102,8 +121,9 @@ type Options struct {
 	// OlderThan, when positive, restricts the migration to source objects
 	// whose ModTime is at least this long before Now.
 	OlderThan time.Duration
-	// Delete removes each source object once its copy at the destination is
-	// verified.
+	// Delete removes each source object once its bytes, read in this run,
+	// are verified to equal its copy at the destination (see Deleting in
+	// the package documentation).
 	Delete bool
 	// DryRun lists, compares and reports, but writes and deletes nothing.
 	DryRun bool
