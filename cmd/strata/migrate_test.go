@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io/fs"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -472,4 +474,78 @@ func TestMigrateDeleteDoesNotTrustAStaleChecksumAtTheSource(t *testing.T) {
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// runAsOther runs the binary as a user who does not own the test's files
+// (nobody) when the tests run as root, whom file modes do not stop; as
+// anyone else, it runs it as that user. base and everything under it is
+// made readable by all, and the binary's directory too.
+func (r *runner) runAsOther(base string, args ...string) result {
+	r.t.Helper()
+	require.NoError(r.t, filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		mode := os.FileMode(0o644)
+		if d.IsDir() {
+			mode = 0o755
+			if info, err := d.Info(); err == nil && info.Mode().Perm() == 0o555 {
+				mode = 0o555
+			}
+		}
+		return os.Chmod(p, mode)
+	}))
+	require.NoError(r.t, os.Chmod(filepath.Dir(binPath), 0o755))
+	ctx, cancel := context.WithTimeout(r.t.Context(), 3*time.Minute)
+	defer cancel()
+	cmd, stdout, stderr := r.command(ctx, args...)
+	cmd.Dir = base
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	err := cmd.Run()
+	return finished(r.t, cmd, err, stdout, stderr)
+}
+
+// worldDir returns a new directory that every user may enter, removed
+// after the test.
+func worldDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "strata-test-world-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	return dir
+}
+
+// A destination the process may not write (a read-only mount, a directory
+// of another user): the migration stops after the first few refusals,
+// says so once, and exits 2, rather than logging one identical line for
+// every object.
+func TestMigrateStopsWhenTheDestinationRefusesEveryWrite(t *testing.T) {
+	r := newRunner(t)
+	base := worldDir(t)
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	files := mediaStore(t, src, 40, sizes(100))
+	require.NoError(t, os.Mkdir(dst, 0o555))
+
+	for _, format := range []string{"--json", "--progress-interval=1h"} {
+		res := r.runAsOther(base, "migrate", src, dst, "--no-journal", "--workers", "4", "--delete", format)
+		assert.Equal(t, 2, res.code, "stderr: %s", res.stderr)
+		assert.Contains(t, res.stderr, "strata: migrate: the destination refuses writes (permission denied): 5 objects in a row failed alike, so no more were tried")
+		assert.Contains(t, res.stderr, "(check the permissions)")
+		assert.LessOrEqual(t, strings.Count(res.stderr, "\n"), 6, "stderr: %s", res.stderr)
+		assert.Equal(t, 5, strings.Count(res.stderr, "object failed; source kept"), "stderr: %s", res.stderr)
+		assert.Equal(t, files, readTree(t, src), "every source kept")
+		assert.Empty(t, readTree(t, dst))
+		if format == "--json" {
+			sum := summaryOf(t, res.stdout)
+			assert.Equal(t, true, sum["stopped"])
+			assert.Equal(t, false, sum["ok"])
+			assert.Contains(t, sum["error"], "the destination refuses writes (permission denied)")
+			assert.LessOrEqual(t, num(t, sum, "failed"), 5+4, "no new object after the fifth refusal")
+		} else {
+			assert.Contains(t, res.stdout, "failed:")
+		}
+	}
 }

@@ -75,9 +75,13 @@
 // # Errors
 //
 // Run returns an error only for what stops the whole migration: a listing
-// that fails or comes out of key order, or a cancelled context. Errors on
-// single objects are counted in Stats.Failed, logged, and reported to
-// Options.OnObject; they never stop the other objects.
+// that fails or comes out of key order, a cancelled context, or a
+// destination that refuses every write (*RefusedError: a few writes in a
+// row refused for the same lasting reason, such as permission denied; the
+// Migrator then takes no new objects). Other errors on single objects are
+// counted in Stats.Failed, logged, and reported to Options.OnObject; they
+// never stop the other objects, and transient ones (storage.ErrUnavailable,
+// after the driver's own retries) never count as refusals.
 package migrate
 
 import (
@@ -95,6 +99,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/strata-storage/strata/storage"
@@ -250,8 +255,10 @@ type Summary struct {
 	Stats
 	// Elapsed is the wall time of Run.
 	Elapsed time.Duration
-	// Stopped reports that Stop was called (or the context ended) before
-	// every object was dealt with: running the migration again finishes it.
+	// Stopped reports that the run ended before every object was dealt
+	// with: Stop was called, the context ended, or Run returned an error
+	// (a listing failed, the destination refused every write). Running
+	// the migration again, once the cause is mended, finishes it.
 	Stopped bool
 	// DryRun repeats Options.DryRun.
 	DryRun bool
@@ -281,6 +288,13 @@ type Migrator struct {
 	// dstHashes is set once the destination has reported for an object
 	// the SHA-256 we computed of what we sent (see putStream).
 	dstHashes atomic.Bool
+
+	// Writes the destination refused alike (see refused).
+	refuseMu    sync.Mutex
+	refuseWhy   string        // the kind of the current run of refusals; guarded by refuseMu
+	refuseRun   int           // its length; guarded by refuseMu
+	refuseFirst error         // its first error; guarded by refuseMu
+	refuseErr   *RefusedError // set when the refusals stopped the run; guarded by refuseMu
 }
 
 // New returns a Migrator from src to dst. opts may be nil. The Migrator
@@ -350,8 +364,10 @@ type job struct {
 const maxAhead = 1024
 
 // Run copies every selected object of the source to the destination and
-// returns the counters. It returns an error when a listing fails or the
-// context ends; objects that fail one by one are counted, not returned.
+// returns the counters. It returns an error when a listing fails, the
+// context ends, or the destination refuses every write (*RefusedError,
+// after the objects in flight have finished); objects that fail one by one
+// are counted, not returned.
 // When ctx is cancelled, transfers in flight are aborted (a provider leaves
 // nothing behind of a cancelled Put) and Run returns ctx's error.
 func (m *Migrator) Run(ctx context.Context) (Summary, error) {
@@ -397,6 +413,14 @@ func (m *Migrator) Run(ctx context.Context) (Summary, error) {
 	}
 	if err == nil {
 		err = ctx.Err()
+	}
+	m.refuseMu.Lock()
+	if m.refuseErr != nil && err == nil {
+		err = m.refuseErr
+	}
+	m.refuseMu.Unlock()
+	if err != nil {
+		sum.Stopped = true
 	}
 	return sum, err
 }
@@ -534,6 +558,9 @@ func (m *Migrator) process(ctx context.Context, j job) {
 	case Copied:
 		m.copied.Add(1)
 		m.copiedBytes.Add(j.src.Size)
+		if !m.opts.DryRun {
+			m.refused(nil)
+		}
 	case Skipped:
 		m.skipped.Add(1)
 		m.skippedBytes.Add(j.src.Size)
@@ -541,7 +568,12 @@ func (m *Migrator) process(ctx context.Context, j job) {
 		ev.Action = Failed
 		m.failed.Add(1)
 		m.failedBytes.Add(j.src.Size)
-		if ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+			// Aborted: not the object's fault.
+		case m.refused(ev.Err):
+			m.log.Debug("object failed; source kept", "key", j.src.Key, "err", ev.Err)
+		default:
 			m.log.Error("object failed; source kept", "key", j.src.Key, "err", ev.Err)
 		}
 	}
@@ -803,7 +835,7 @@ func (m *Migrator) putStream(ctx context.Context, src storage.Info, r io.Reader,
 	}
 	put, err := m.dst.Put(ctx, src.Key, sr, opts)
 	if err != nil {
-		return 0, "", put, fmt.Errorf("write destination: %w", err)
+		return 0, "", put, &writeError{err}
 	}
 	if own {
 		sum := hex.EncodeToString(sr.h.Sum(nil))
@@ -836,7 +868,7 @@ func (m *Migrator) putSeekable(ctx context.Context, key string, ra readSeekerAt,
 	body := &countingReadSeekerAt{r: ra, total: &m.streamed, size: size}
 	put, err := m.dst.Put(ctx, key, body, opts)
 	if err != nil {
-		return 0, "", put, fmt.Errorf("write destination: %w", err)
+		return 0, "", put, &writeError{err}
 	}
 	sum := put.SHA256
 	if sum == "" || m.opts.Delete {
@@ -942,4 +974,96 @@ func verifyAt(ctx context.Context, p storage.Provider, key string, size int64, s
 		return fmt.Errorf("holds SHA-256 %s, want %s: %w", got, sum, storage.ErrCorrupt)
 	}
 	return nil
+}
+
+// writeError is the error of a Put at the destination.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return "write destination: " + e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+// refusalLimit is the number of writes in a row the destination may refuse
+// alike, in a way that does not pass by itself, before the Migrator stops
+// taking new objects.
+const refusalLimit = 5
+
+// RefusedError is the error Run returns when it stopped taking new objects
+// because the destination refused refusalLimit writes in a row for the
+// same lasting reason: permission denied (a read-only file system, a
+// directory the process may not write, a revoked or read-only key), no
+// such bucket or directory, or no space left. Retrying each object would
+// only repeat the failure, once per object. Transient failures (an outage,
+// a timeout) never stop a run. It unwraps to the first of those errors.
+type RefusedError struct {
+	// Reason says what the errors have in common.
+	Reason string
+	// Count is the number of writes refused in a row.
+	Count int
+	// Err is the error of the first of them.
+	Err error
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("the destination refuses writes (%s): %d objects in a row failed alike, so no more were tried; the first: %v",
+		e.Reason, e.Count, e.Err)
+}
+
+// Unwrap returns the first error.
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// refusalOf returns why err, the error of one object, shows the
+// destination refusing every write, or "" when it does not: a transient
+// failure, or one of this object's own.
+func refusalOf(err error) string {
+	var we *writeError
+	if !errors.As(err, &we) {
+		return ""
+	}
+	var coded interface{ ErrorCode() string }
+	switch {
+	case storage.IsContextError(err), errors.Is(err, storage.ErrUnavailable):
+		return ""
+	case errors.Is(err, storage.ErrPermission):
+		return "permission denied"
+	case errors.Is(err, storage.ErrNotFound),
+		errors.As(err, &coded) && coded.ErrorCode() == "NoSuchBucket":
+		// A Put does not need its key to exist: what is missing is the
+		// bucket, or the directory.
+		return "no such bucket or directory"
+	case errors.Is(err, syscall.ENOSPC):
+		return "no space left"
+	}
+	return ""
+}
+
+// refused records the outcome of a write at the destination: err nil for
+// one that succeeded, else the error of an object that failed. It reports
+// whether err is one more refusal of a run already reported, to be logged
+// quietly: the first refusalLimit of a run are logged, and the last of
+// them stops the migration.
+func (m *Migrator) refused(err error) (quiet bool) {
+	why := ""
+	if err != nil {
+		why = refusalOf(err)
+	}
+	m.refuseMu.Lock()
+	defer m.refuseMu.Unlock()
+	if why == "" {
+		if err == nil {
+			m.refuseWhy, m.refuseRun = "", 0
+		}
+		return false
+	}
+	if why != m.refuseWhy {
+		m.refuseWhy, m.refuseRun, m.refuseFirst = why, 0, err
+	}
+	m.refuseRun++
+	if m.refuseErr != nil {
+		return true
+	}
+	if m.refuseRun >= refusalLimit {
+		m.refuseErr = &RefusedError{Reason: why, Count: m.refuseRun, Err: m.refuseFirst}
+		m.Stop()
+	}
+	return false
 }

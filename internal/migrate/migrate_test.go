@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"log/slog"
 	"maps"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -825,4 +827,79 @@ func TestMigrateDeleteReadsTheSourceWhateverTheJournalSays(t *testing.T) {
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+func TestMigrateStopsWhenTheDestinationRefusesEveryWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		why  string
+	}{
+		{"permission", &storage.Error{Op: "put", Provider: "test", Kind: storage.ErrPermission, Err: syscall.EROFS}, "permission denied"},
+		{"missing bucket", &storage.Error{Op: "put", Provider: "test", Kind: storage.ErrNotFound}, "no such bucket"},
+		{"disk full", &storage.Error{Op: "put", Provider: "test", Kind: storage.ErrTooLarge, Err: syscall.ENOSPC}, "no space left"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := memory.New()
+			want := mediaTree(t, src, 40)
+			dst := newHooked(memory.New())
+			var puts atomic.Int64
+			dst.beforePut = func(ctx context.Context, key string) error {
+				// Ten objects go through, then every write is refused.
+				if puts.Add(1) > 10 {
+					return tc.err
+				}
+				return nil
+			}
+			var logs bytes.Buffer
+			sum, err := New(src, dst, &Options{Workers: 3, Delete: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))}).Run(t.Context())
+			var refused *RefusedError
+			require.ErrorAs(t, err, &refused)
+			assert.ErrorIs(t, err, tc.err)
+			assert.Contains(t, err.Error(), tc.why)
+			assert.True(t, sum.Stopped)
+			assert.EqualValues(t, 10, sum.Copied)
+			assert.EqualValues(t, 10, sum.Deleted)
+			assert.GreaterOrEqual(t, sum.Failed, int64(refusalLimit))
+			assert.LessOrEqual(t, sum.Failed, int64(refusalLimit+3), "no new object after the limit, only those in flight")
+			assert.Equal(t, refusalLimit, strings.Count(logs.String(), "level=ERROR"), logs.String())
+			assert.Len(t, contents(t, src), len(want)-10)
+		})
+	}
+}
+
+func TestMigrateKeepsGoingThroughTransientAndObjectErrors(t *testing.T) {
+	src := memory.New()
+	want := mediaTree(t, src, 20)
+	keys := slices.Sorted(maps.Keys(want))
+	dst := newHooked(memory.New())
+	dst.beforePut = func(ctx context.Context, key string) error {
+		i := slices.Index(keys, key)
+		switch {
+		case i%2 == 0:
+			return &storage.Error{Op: "put", Provider: "test", Kind: storage.ErrUnavailable}
+		case i%3 == 0:
+			return &storage.Error{Op: "put", Provider: "test", Kind: storage.ErrExist}
+		}
+		return nil
+	}
+	sum, err := New(src, dst, &Options{Workers: 2}).Run(t.Context())
+	require.NoError(t, err)
+	assert.False(t, sum.Stopped)
+	assert.EqualValues(t, len(want), sum.Done(), "every object was tried")
+	assert.Positive(t, sum.Copied)
+
+	// Refusals broken by successes do not stop a run either.
+	var n atomic.Int64
+	dst2 := newHooked(memory.New())
+	dst2.beforePut = func(ctx context.Context, key string) error {
+		if n.Add(1)%refusalLimit == 0 {
+			return nil
+		}
+		return &storage.Error{Op: "put", Provider: "test", Kind: storage.ErrPermission}
+	}
+	sum, err = New(src, dst2, &Options{Workers: 1}).Run(t.Context())
+	require.NoError(t, err)
+	assert.EqualValues(t, len(want), sum.Done())
+	assert.EqualValues(t, len(want)/refusalLimit, sum.Copied)
 }
