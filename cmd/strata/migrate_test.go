@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -379,6 +380,11 @@ func TestMigrateSecondCtrlCAbortsObjectsInFlight(t *testing.T) {
 	assert.Contains(t, res.stderr, "aborting the objects in flight")
 	assert.Contains(t, res.stderr, "to resume, run the same command again")
 	assert.Empty(t, readTree(t, dst), "no object, whole or partial, at the destination")
+	// The two objects aborted are not errors of their own: none was
+	// printed, and the summary does not send the reader looking for one.
+	assert.NotContains(t, res.stderr, "object failed")
+	assert.NotContains(t, res.stdout, "see the errors above")
+	assert.Regexp(t, `failed: +2 objects .* \(aborted in flight; kept at the source\)`, res.stdout)
 }
 
 // rewriteInPlace overwrites the file at p with data (of its size) in place,
@@ -478,33 +484,33 @@ func sha256Hex(b []byte) string {
 
 // runAsOther runs the binary as a user who does not own the test's files
 // (nobody) when the tests run as root, whom file modes do not stop; as
-// anyone else, it runs it as that user. base and everything under it is
-// made readable by all, and the binary's directory too.
-func (r *runner) runAsOther(base string, args ...string) result {
+// anyone else, it runs it as that user. See shareTree.
+func (r *runner) runAsOther(args ...string) result {
 	r.t.Helper()
-	require.NoError(r.t, filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		mode := os.FileMode(0o644)
-		if d.IsDir() {
-			mode = 0o755
-			if info, err := d.Info(); err == nil && info.Mode().Perm() == 0o555 {
-				mode = 0o555
-			}
-		}
-		return os.Chmod(p, mode)
-	}))
 	require.NoError(r.t, os.Chmod(filepath.Dir(binPath), 0o755))
 	ctx, cancel := context.WithTimeout(r.t.Context(), 3*time.Minute)
 	defer cancel()
 	cmd, stdout, stderr := r.command(ctx, args...)
-	cmd.Dir = base
 	if os.Geteuid() == 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	}
 	err := cmd.Run()
 	return finished(r.t, cmd, err, stdout, stderr)
+}
+
+// shareTree makes dir and everything under it readable by all (and not
+// writable but by its owner).
+func shareTree(t *testing.T, dir string) {
+	t.Helper()
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.Chmod(p, 0o755)
+		}
+		return os.Chmod(p, 0o644)
+	}))
 }
 
 // worldDir returns a new directory that every user may enter, removed
@@ -527,10 +533,11 @@ func TestMigrateStopsWhenTheDestinationRefusesEveryWrite(t *testing.T) {
 	base := worldDir(t)
 	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
 	files := mediaStore(t, src, 40, sizes(100))
+	shareTree(t, base)
 	require.NoError(t, os.Mkdir(dst, 0o555))
 
 	for _, format := range []string{"--json", "--progress-interval=1h"} {
-		res := r.runAsOther(base, "migrate", src, dst, "--no-journal", "--workers", "4", "--delete", format)
+		res := r.runAsOther("migrate", src, dst, "--no-journal", "--workers", "4", "--delete", format)
 		assert.Equal(t, 2, res.code, "stderr: %s", res.stderr)
 		assert.Contains(t, res.stderr, "strata: migrate: the destination refuses writes (permission denied): 5 objects in a row failed alike, so no more were tried")
 		assert.Contains(t, res.stderr, "(check the permissions)")
@@ -548,4 +555,91 @@ func TestMigrateStopsWhenTheDestinationRefusesEveryWrite(t *testing.T) {
 			assert.Contains(t, res.stdout, "failed:")
 		}
 	}
+}
+
+// A migration that cannot start (here: the source cannot be listed) prints
+// no summary that could pass for a result; its JSON summary says it did
+// not run, and why.
+func TestMigrateThatCannotStartReportsNoResult(t *testing.T) {
+	r := newRunner(t)
+	base := worldDir(t)
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	mediaStore(t, src, 4, sizes(100))
+	require.NoError(t, os.Mkdir(dst, 0o755))
+	shareTree(t, base)
+	// The first directory of the listing cannot be read.
+	require.NoError(t, os.Chmod(filepath.Join(src, "local_content"), 0))
+	t.Cleanup(func() { _ = os.Chmod(filepath.Join(src, "local_content"), 0o755) })
+
+	res := r.runAsOther("migrate", src, dst, "--no-journal")
+	assert.Equal(t, 2, res.code)
+	oneLine(t, res)
+	assert.Contains(t, res.stderr, "strata: migrate: list source:")
+	assert.Empty(t, res.stdout, "no summary")
+
+	res = r.runAsOther("migrate", src, dst, "--no-journal", "--json", "-q")
+	assert.Equal(t, 2, res.code)
+	oneLine(t, res)
+	sum := summaryOf(t, res.stdout)
+	assert.Equal(t, false, sum["ok"])
+	assert.Equal(t, false, sum["ran"])
+	assert.Equal(t, true, sum["stopped"])
+	assert.Contains(t, sum["error"], "list source:")
+	assert.Contains(t, sum["error"], "permission denied")
+}
+
+func TestMigrateHelpIsWrapped(t *testing.T) {
+	r := newRunner(t)
+	res := r.run("help", "migrate")
+	require.Equal(t, 0, res.code)
+	text, _, ok := strings.Cut(res.stdout, "\nFlags:\n")
+	require.True(t, ok)
+	for line := range strings.SplitSeq(text, "\n") {
+		assert.LessOrEqual(t, len(line), 80, "%q", line)
+	}
+}
+
+func TestMigrateDryRunReportsNoThroughput(t *testing.T) {
+	r := newRunner(t)
+	src, dst := t.TempDir(), t.TempDir()
+	mediaStore(t, src, 4, sizes(100))
+	res := r.run("migrate", src, dst, "--dry-run")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Regexp(t, `(?m)^elapsed [0-9.]+[µm]?s$`, res.stdout)
+	assert.NotContains(t, res.stdout, "/s")
+	res = r.run("migrate", src, dst, "--dry-run", "--json")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	sum := summaryOf(t, res.stdout)
+	assert.Equal(t, 20, num(t, sum, "copied"))
+	assert.Equal(t, 0, num(t, sum, "objects_per_s"))
+	assert.Equal(t, 0, num(t, sum, "bytes_per_s"))
+	assert.Equal(t, true, sum["ok"])
+}
+
+// A run that only deletes (everything is already at the destination) sends
+// no bytes: its progress lines show no byte rate.
+func TestMigrateDeleteOnlyProgressShowsNoByteRate(t *testing.T) {
+	r := newRunner(t)
+	src, dst := t.TempDir(), t.TempDir()
+	mediaStore(t, src, 8, sizes(2000))
+	slowSrc := testURL(fileURL(src), "delay", "20ms") // Gets wait: each hash before a delete
+	res := r.run("migrate", slowSrc, dst, "-q")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+
+	res = r.run("migrate", slowSrc, dst, "--delete", "--workers", "2", "--progress-interval", "50ms")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Empty(t, readTree(t, src))
+	lines := regexp.MustCompile(`(?m)^migrate: .*$`).FindAllString(res.stderr, -1)
+	require.NotEmpty(t, lines, "stderr: %s", res.stderr)
+	for _, line := range lines {
+		assert.NotContains(t, line, "B/s", line)
+		assert.Contains(t, line, "objects/s", line)
+	}
+
+	// A run that sends says how fast it sends.
+	src2 := t.TempDir()
+	mediaStore(t, src2, 8, sizes(2000))
+	res = r.run("migrate", src2, testURL(fileURL(t.TempDir()), "delay", "20ms"), "--workers", "2", "--progress-interval", "50ms", "--json")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Regexp(t, `"bytes_per_s":[1-9]`, res.stderr)
 }

@@ -228,6 +228,10 @@ type Stats struct {
 	Skipped, SkippedBytes int64
 	// Failed objects had an error; their source is kept.
 	Failed, FailedBytes int64
+	// Aborted is the number of the Failed objects that were in flight when
+	// the context of Run ended: they failed for that alone, and were not
+	// logged.
+	Aborted int64
 	// Deleted source objects (in a dry run: would be deleted).
 	Deleted int64
 	// Excluded objects were left out by OlderThan.
@@ -281,7 +285,7 @@ type Migrator struct {
 	totalKnown                            atomic.Bool
 	copied, copiedBytes                   atomic.Int64
 	skipped, skippedBytes                 atomic.Int64
-	failed, failedBytes                   atomic.Int64
+	failed, failedBytes, aborted          atomic.Int64
 	deleted, excluded, streamed, inFlight atomic.Int64
 	journalHits, dstStats, hashed         atomic.Int64
 	journalErr                            sync.Once
@@ -340,7 +344,7 @@ func (m *Migrator) Stats() Stats {
 		Total: m.total.Load(), TotalBytes: m.totalBytes.Load(), TotalKnown: m.totalKnown.Load(),
 		Copied: m.copied.Load(), CopiedBytes: m.copiedBytes.Load(),
 		Skipped: m.skipped.Load(), SkippedBytes: m.skippedBytes.Load(),
-		Failed: m.failed.Load(), FailedBytes: m.failedBytes.Load(),
+		Failed: m.failed.Load(), FailedBytes: m.failedBytes.Load(), Aborted: m.aborted.Load(),
 		Deleted: m.deleted.Load(), Excluded: m.excluded.Load(),
 		Streamed: m.streamed.Load(), InFlight: m.inFlight.Load(),
 		JournalHits: m.journalHits.Load(), DstStats: m.dstStats.Load(), HashedBytes: m.hashed.Load(),
@@ -571,6 +575,7 @@ func (m *Migrator) process(ctx context.Context, j job) {
 		switch {
 		case ctx.Err() != nil:
 			// Aborted: not the object's fault.
+			m.aborted.Add(1)
 		case m.refused(ev.Err):
 			m.log.Debug("object failed; source kept", "key", j.src.Key, "err", ev.Err)
 		default:
