@@ -340,3 +340,29 @@ func TestMinIODeleteNeverDeletesAFileRewrittenBehindTheJournal(t *testing.T) {
 	assert.True(t, bytes.Equal(changed, bucketContents(t, srv.Client(), bucket)["a/f1"]), "the bucket holds the file's new bytes")
 	assert.Empty(t, readTree(t, src))
 }
+
+// A migration into a bucket that does not exist cannot start: no summary
+// that reads like a result, and a JSON summary that says it did not run.
+func TestMinIOMigrateToAMissingBucketReportsNoResult(t *testing.T) {
+	srv := miniotest.Start(t)
+	r := withMinio(newRunner(t), srv)
+	src := t.TempDir()
+	files := mediaStore(t, src, 2, sizes(10))
+	dst := minioURL(srv, "no-such-bucket")
+
+	res := r.run("migrate", src, dst, "--delete")
+	assert.Equal(t, 2, res.code, "stderr: %s", res.stderr)
+	oneLine(t, res)
+	assert.Empty(t, res.stdout, "no summary")
+
+	res = r.run("migrate", src, dst, "--delete", "--json", "-q")
+	assert.Equal(t, 2, res.code, "stderr: %s", res.stderr)
+	oneLine(t, res)
+	sum := summaryOf(t, res.stdout)
+	assert.Equal(t, false, sum["ok"])
+	assert.Equal(t, false, sum["ran"])
+	assert.Equal(t, true, sum["stopped"])
+	assert.Contains(t, sum["error"], "destination")
+	assert.Equal(t, files, readTree(t, src))
+	t.Log(strings.TrimSpace(res.stderr))
+}
