@@ -932,7 +932,10 @@ func (c *countingReadSeekerAt) Seek(offset int64, whence int) (int64, error) {
 
 // deleteSource removes the source object after checking that the
 // destination holds size bytes with the given SHA-256 and that the source
-// has not changed since it was listed. In a dry run it deletes nothing.
+// has not changed since it was listed. sum must be the SHA-256 of the
+// source's bytes as read in this run (as they were sent, or read to be
+// compared), never one taken from the journal or from the source's own
+// record. In a dry run it deletes nothing.
 func (m *Migrator) deleteSource(ctx context.Context, src storage.Info, size int64, sum string) error {
 	if m.opts.DryRun {
 		return nil
