@@ -49,7 +49,7 @@ func (f *migrateFlags) define(fs *flag.FlagSet) {
 
 var migrateCommand = &command{
 	name:    "migrate",
-	args:    "SRC DST [--workers N] [--delete] [--dry-run] [--older-than DURATION] [--prefix P] [--json] [-q]",
+	args:    "SRC DST [--delete] [--dry-run] [--older-than D] [flags]",
 	summary: "Copy every object of SRC to DST under the same key, resumably.",
 	details: `
 Every object of SRC is copied to DST under the same key: a Synapse
@@ -61,9 +61,21 @@ already there with the same size and SHA-256, and sends only what is missing
 or changed. A journal under $XDG_STATE_HOME/strata (or ~/.local/state/strata)
 remembers the ETags of what was sent, so a re-run skips those objects with no
 request per object; without it (--no-journal, or a journal lost), objects
-already at DST are compared by checksum, one Stat each. With --delete, a source object is deleted only after a Stat of
-its copy at DST shows the same size and SHA-256 as what was sent; an object
-with any error is never deleted.
+already at DST are compared by checksum, one Stat each. A file's ETag is its
+inode, size and modification time: the journal misses a file rewritten in
+place with its time set back (touch -r, rsync --inplace); --no-journal or
+'strata verify' finds it.
+
+With --delete, a source object is deleted only when its bytes, read in this
+run, equal its copy at DST: the object is hashed as it is sent, or, when it
+is already there, read and hashed whatever the journal says; then a Stat of
+the copy must show the same size and SHA-256 (a copy with no SHA-256 is read
+back). An object that differs is sent again first; an object with any error
+is never deleted.
+
+A destination that refuses writes for a lasting reason (permission denied, a
+read-only file system, no such bucket, no space left) stops the migration
+after 5 such failures in a row; transient errors never do.
 
 Ctrl-C stops taking new objects and lets those in flight finish, then says
 how to resume; a second Ctrl-C aborts the objects in flight and exits.
@@ -73,8 +85,8 @@ waiting, and on a machine it shares with a server or a media server the rest
 is theirs. GOMAXPROCS sets another number.
 
 Exit status: 0 when every object was copied or already there, 1 when some
-failed, 2 when the migration could not run (bad location, listing failed),
-130 when interrupted.`,
+failed, 2 when the migration could not run or was stopped (bad location,
+listing failed, destination refusing writes), 130 when interrupted.`,
 	examples: []string{
 		"strata migrate /var/lib/synapse/media_store 's3://media-bucket?region=eu-central-1'",
 		"strata migrate file:///srv/media minio://minio.internal:9000/media --workers 32",
@@ -144,7 +156,8 @@ func runMigrate(ctx context.Context, e *env, in *invocation) int {
 			return snapshot{}
 		}
 		s := m.Stats()
-		return snapshot{Objects: s.Done(), TotalObjects: s.Total, Bytes: s.DoneBytes(), TotalBytes: s.TotalBytes, TotalKnown: s.TotalKnown}
+		return snapshot{Objects: s.Done(), TotalObjects: s.Total, Bytes: s.DoneBytes(), TotalBytes: s.TotalBytes, TotalKnown: s.TotalKnown,
+			Sent: s.Streamed, RateOfSent: true}
 	})
 	log := newLogger(prog, &f.out)
 	out := &objectPrinter{w: e.stdout, json: f.out.json, dryRun: f.dryRun, quiet: f.out.quiet}
@@ -193,12 +206,22 @@ func runMigrate(ctx context.Context, e *env, in *invocation) int {
 	prog.Stop()
 	interrupted = interrupted || sum.Stopped && ctx.Err() != nil
 
-	if !f.out.quiet || f.out.json {
-		printMigrateSummary(e.stdout, f.out.json, srcURL, dstURL, sum)
+	res := migrateResult{Summary: sum, OK: runErr == nil && !interrupted && sum.Failed == 0, Ran: sum.Done() > 0 || sum.Excluded > 0}
+	if runErr != nil && !interrupted {
+		res.Err = fmt.Sprintf("%v%s", runErr, hint(runErr, whichURL(runErr, srcURL, dstURL)))
 	}
 	switch {
-	case runErr != nil && !interrupted:
-		return fail(e, exitError, "migrate: %v%s", runErr, hint(runErr, whichURL(runErr, srcURL, dstURL)))
+	case f.out.json:
+		printMigrateSummary(e.stdout, true, srcURL, dstURL, res)
+	case f.out.quiet, res.Err != "" && !res.Ran:
+		// A migration that could not start has nothing to sum up: its
+		// error says it all.
+	default:
+		printMigrateSummary(e.stdout, false, srcURL, dstURL, res)
+	}
+	switch {
+	case res.Err != "":
+		return fail(e, exitError, "migrate: %s", res.Err)
 	case interrupted:
 		fmt.Fprintf(e.stderr, "strata: stopped before the end; to resume, run the same command again:\n  strata migrate %s\n", shellArgs(in.args))
 		return exitInterrupted
@@ -292,11 +315,19 @@ func (p *objectPrinter) print(ev migrate.Event) {
 }
 
 type migrateSummaryJSON struct {
-	Type         string  `json:"type"`
-	Command      string  `json:"command"`
-	Source       string  `json:"source"`
-	Destination  string  `json:"destination"`
-	DryRun       bool    `json:"dry_run"`
+	Type        string `json:"type"`
+	Command     string `json:"command"`
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	DryRun      bool   `json:"dry_run"`
+	// OK is true when the exit status is 0: every object was dealt with.
+	OK bool `json:"ok"`
+	// Ran is false when the migration could not start: no object was
+	// looked at.
+	Ran bool `json:"ran"`
+	// Error says why the migration could not start or stopped before the
+	// end, when it did.
+	Error        string  `json:"error,omitempty"`
 	Stopped      bool    `json:"stopped"`
 	Copied       int64   `json:"copied"`
 	CopiedBytes  int64   `json:"copied_bytes"`
@@ -304,6 +335,7 @@ type migrateSummaryJSON struct {
 	SkippedBytes int64   `json:"skipped_bytes"`
 	Failed       int64   `json:"failed"`
 	FailedBytes  int64   `json:"failed_bytes"`
+	Aborted      int64   `json:"aborted"`
 	Deleted      int64   `json:"deleted"`
 	Excluded     int64   `json:"excluded"`
 	JournalHits  int64   `json:"journal_hits"`
@@ -314,22 +346,38 @@ type migrateSummaryJSON struct {
 	BytesPerS    float64 `json:"bytes_per_s"`
 }
 
-func printMigrateSummary(w io.Writer, asJSON bool, srcURL, dstURL string, sum migrate.Summary) {
+// migrateResult is what the summary of a migration reports.
+type migrateResult struct {
+	migrate.Summary
+	// OK: every object was dealt with (exit status 0).
+	OK bool
+	// Ran: at least one object was looked at.
+	Ran bool
+	// Err is why the migration could not start or stopped early, or "".
+	Err string
+}
+
+func printMigrateSummary(w io.Writer, asJSON bool, srcURL, dstURL string, res migrateResult) {
+	sum := res.Summary
 	secs := max(sum.Elapsed.Seconds(), 1e-9)
 	if asJSON {
-		_ = json.NewEncoder(w).Encode(migrateSummaryJSON{
+		j := migrateSummaryJSON{
 			Type: "summary", Command: "migrate",
 			Source: storage.RedactString(srcURL), Destination: storage.RedactString(dstURL),
-			DryRun: sum.DryRun, Stopped: sum.Stopped,
+			DryRun: sum.DryRun, OK: res.OK, Ran: res.Ran, Error: res.Err, Stopped: sum.Stopped,
 			Copied: sum.Copied, CopiedBytes: sum.CopiedBytes,
 			Skipped: sum.Skipped, SkippedBytes: sum.SkippedBytes,
-			Failed: sum.Failed, FailedBytes: sum.FailedBytes,
+			Failed: sum.Failed, FailedBytes: sum.FailedBytes, Aborted: sum.Aborted,
 			Deleted: sum.Deleted, Excluded: sum.Excluded,
 			JournalHits: sum.JournalHits, DstStats: sum.DstStats, HashedBytes: sum.HashedBytes,
-			ElapsedS:    round3(sum.Elapsed.Seconds()),
-			ObjectsPerS: round3(float64(sum.Copied) / secs),
-			BytesPerS:   round3(float64(sum.CopiedBytes) / secs),
-		})
+			ElapsedS: round3(sum.Elapsed.Seconds()),
+		}
+		if !sum.DryRun {
+			// A dry run sends nothing: it has no throughput.
+			j.ObjectsPerS = round3(float64(sum.Copied) / secs)
+			j.BytesPerS = round3(float64(sum.CopiedBytes) / secs)
+		}
+		_ = json.NewEncoder(w).Encode(j)
 		return
 	}
 	copied, deleted := "copied", "deleted"
@@ -340,7 +388,13 @@ func printMigrateSummary(w io.Writer, asJSON bool, srcURL, dstURL string, sum mi
 	fmt.Fprintf(w, "%-9s %8d objects  %s\n", copied+":", sum.Copied, humanBytes(sum.CopiedBytes))
 	fmt.Fprintf(w, "%-9s %8d objects  %s (already at destination)\n", "skipped:", sum.Skipped, humanBytes(sum.SkippedBytes))
 	fmt.Fprintf(w, "%-9s %8d objects  %s", "failed:", sum.Failed, humanBytes(sum.FailedBytes))
-	if sum.Failed > 0 {
+	switch {
+	case sum.Failed == 0:
+	case sum.Aborted == sum.Failed:
+		fmt.Fprint(w, " (aborted in flight; kept at the source)")
+	case sum.Aborted > 0:
+		fmt.Fprintf(w, " (kept at the source; %d aborted in flight, the others logged above)", sum.Aborted)
+	default:
 		fmt.Fprint(w, " (kept at the source; see the errors above)")
 	}
 	fmt.Fprintln(w)
@@ -348,8 +402,15 @@ func printMigrateSummary(w io.Writer, asJSON bool, srcURL, dstURL string, sum mi
 	if sum.Excluded > 0 {
 		fmt.Fprintf(w, "%-9s %8d objects newer than --older-than\n", "excluded:", sum.Excluded)
 	}
-	fmt.Fprintf(w, "elapsed %s, %.1f objects/s, %s/s\n", sum.Elapsed.Round(time.Millisecond),
-		float64(sum.Copied)/secs, humanBytes(int64(float64(sum.CopiedBytes)/secs)))
+	if sum.DryRun {
+		fmt.Fprintf(w, "elapsed %s\n", sum.Elapsed.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(w, "elapsed %s, %.1f objects/s, %s/s\n", sum.Elapsed.Round(time.Millisecond),
+			float64(sum.Copied)/secs, humanBytes(int64(float64(sum.CopiedBytes)/secs)))
+	}
+	if res.Err != "" {
+		fmt.Fprintln(w, "stopped before the end by the error below: run the same command again once it is mended")
+	}
 }
 
 // whichURL picks the URL an error of the engine is about: the

@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -394,4 +395,87 @@ func sdkCopy(b *testing.B, c *miniogo.Client, bucket, dir string, workers int) i
 		b.Fatal(err)
 	}
 	return int(copied.Load())
+}
+
+// BenchmarkMigrateDelete measures "strata migrate --delete" on the small
+// workload (20,000 files of 32 KiB) to MinIO, in two cases:
+//
+//   - sent: every file is already in the bucket, sent by an earlier run
+//     whose journal is there (the daily "--older-than 30d --delete" of the
+//     README): the run deletes, and sends nothing;
+//   - copy: the bucket is empty: each file is sent, then deleted.
+//
+// Each case runs the binary under test and, when STRATA_BENCH_BASELINE_BIN
+// names another strata binary (such as one built from the commit before
+// a change), that one too, back to back, in the same run:
+//
+//	STRATA_BENCH_BIG=1 STRATA_BENCH_BASELINE_BIN=/tmp/strata-old \
+//	  go test ./cmd/strata -run '^$' -bench MigrateDelete -benchtime 1x -timeout 60m
+//
+// Before each timed run (not timed): a fresh copy of the tree, a fresh
+// bucket, and for "sent" a run without --delete that fills the bucket and
+// the journal. The files are then in the page cache: the figures are those
+// of a warm cache, where reading a file costs CPU, not disk.
+func BenchmarkMigrateDelete(b *testing.B) {
+	target := benchMinio(b)
+	small, _, nSmall, _ := makeBenchTrees(b)
+	bins := []struct{ name, path string }{{"current", binPath}}
+	if p := os.Getenv("STRATA_BENCH_BASELINE_BIN"); p != "" {
+		bins = append([]struct{ name, path string }{{"baseline", p}}, bins...)
+	}
+	for _, c := range []string{"sent", "copy"} {
+		for _, bin := range bins {
+			b.Run("small-32KiB/"+c+"/"+bin.name, func(b *testing.B) {
+				for range b.N {
+					b.StopTimer()
+					dir := filepath.Join(b.TempDir(), "media")
+					if out, err := exec.Command("cp", "-a", small, dir).CombinedOutput(); err != nil {
+						b.Fatalf("cp: %v: %s", err, out)
+					}
+					bucket := newBenchBucket(b, target)
+					b.StopTimer()
+					dst := fmt.Sprintf("minio://%s/%s?secure=false&region=%s", target.endpoint, bucket, target.region)
+					env := []string{
+						"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "XDG_STATE_HOME=" + b.TempDir(),
+						"MINIO_ACCESS_KEY=" + target.access, "MINIO_SECRET_KEY=" + target.secret,
+					}
+					run := func(args ...string) *exec.Cmd {
+						cmd := exec.Command(bin.path, append([]string{"migrate", "file://" + dir, dst, "-q"}, args...)...)
+						cmd.Env = env
+						return cmd
+					}
+					if c == "sent" {
+						if out, err := run().CombinedOutput(); err != nil {
+							b.Fatalf("first run: %v: %s", err, out)
+						}
+					}
+					cmd := run("--delete")
+					var out strings.Builder
+					cmd.Stdout, cmd.Stderr = &out, &out
+					srvBefore := serverCPU(target.pid)
+					b.StartTimer()
+					start := time.Now()
+					err := cmd.Run()
+					elapsed := time.Since(start)
+					b.StopTimer()
+					if err != nil {
+						b.Fatalf("strata --delete: %v: %s", err, out.String())
+					}
+					left := 0
+					_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+						if err == nil && d.Type().IsRegular() {
+							left++
+						}
+						return nil
+					})
+					if left != 0 {
+						b.Fatalf("%d files left at the source", left)
+					}
+					report(b, nSmall, int64(nSmall)*32<<10, elapsed, cpuOf(cmd.ProcessState.SysUsage().(*syscall.Rusage)), 0)
+					reportServer(b, nSmall, srvBefore, serverCPU(target.pid))
+					b.StartTimer()
+				}
+			})
+		}
+	}
 }

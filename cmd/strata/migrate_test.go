@@ -1,10 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"io/fs"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -373,4 +380,266 @@ func TestMigrateSecondCtrlCAbortsObjectsInFlight(t *testing.T) {
 	assert.Contains(t, res.stderr, "aborting the objects in flight")
 	assert.Contains(t, res.stderr, "to resume, run the same command again")
 	assert.Empty(t, readTree(t, dst), "no object, whole or partial, at the destination")
+	// The two objects aborted are not errors of their own: none was
+	// printed, and the summary does not send the reader looking for one.
+	assert.NotContains(t, res.stderr, "object failed")
+	assert.NotContains(t, res.stdout, "see the errors above")
+	assert.Regexp(t, `failed: +2 objects .* \(aborted in flight; kept at the source\)`, res.stdout)
+}
+
+// rewriteInPlace overwrites the file at p with data (of its size) in place,
+// as dd conv=notrunc, an editor or rsync --inplace do, and gives it back its
+// modification time, as touch -r does: its inode, size and modification
+// time are those of the old content.
+func rewriteInPlace(t *testing.T, p string, data []byte) {
+	t.Helper()
+	fi, err := os.Stat(p)
+	require.NoError(t, err)
+	require.EqualValues(t, fi.Size(), len(data))
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.NoError(t, os.Chtimes(p, fi.ModTime(), fi.ModTime()))
+	after, err := os.Stat(p)
+	require.NoError(t, err)
+	require.True(t, os.SameFile(fi, after) && after.ModTime().Equal(fi.ModTime()) && after.Size() == fi.Size())
+}
+
+func randomBytes(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 13))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// The issue's reproduction: a file rewritten with the same size and
+// modification time after it was migrated looks unchanged to the journal.
+// --delete must not delete it on the journal's word: the new bytes are
+// sent, checked at the destination, and only then is the file deleted.
+func TestMigrateDeleteNeverDeletesAFileRewrittenBehindTheJournal(t *testing.T) {
+	r := newRunner(t)
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "dst")
+	f1 := filepath.Join(src, "a", "f1")
+	writeTree(t, src, map[string][]byte{"a/f1": randomBytes(5000, 1), "a/f2": randomBytes(3000, 2)})
+	res := r.run("migrate", fileURL(src), fileURL(dst))
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+
+	changed := randomBytes(5000, 3)
+	rewriteInPlace(t, f1, changed)
+
+	// A dry run says what the real run will do.
+	res = r.run("migrate", fileURL(src), fileURL(dst), "--delete", "--dry-run")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Contains(t, res.stdout, "would copy a/f1 (4.9 KiB, checksum differs")
+
+	res = r.run("migrate", fileURL(src), fileURL(dst), "--delete", "--json")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	sum := summaryOf(t, res.stdout)
+	assert.Equal(t, 1, num(t, sum, "copied"), "the new content is sent")
+	assert.Equal(t, 1, num(t, sum, "skipped"))
+	assert.Equal(t, 2, num(t, sum, "deleted"))
+	assert.True(t, bytes.Equal(changed, readTree(t, dst)["a/f1"]), "the destination holds the file's new bytes")
+	assert.Empty(t, readTree(t, src), "each file deleted once its content was safe at the destination")
+}
+
+// A file strata wrote itself carries its SHA-256 in its metadata, kept
+// while its size and modification time stay the same: a rewrite that keeps
+// both leaves a stale checksum, which bit rot would too. --delete does not
+// take it on trust, with or without the journal: the file's bytes differ
+// from what it records, so it is reported and kept.
+func TestMigrateDeleteDoesNotTrustAStaleChecksumAtTheSource(t *testing.T) {
+	r := newRunner(t)
+	src, dst := t.TempDir(), t.TempDir()
+	old := randomBytes(5000, 4)
+	res := r.runStdin(old, "cp", "-", "a/f1", fileURL(src))
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	res = r.run("migrate", fileURL(src), fileURL(dst))
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+
+	changed := randomBytes(5000, 5)
+	rewriteInPlace(t, filepath.Join(src, "a", "f1"), changed)
+	res = r.run("stat", fileURL(src), "a/f1")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	require.Contains(t, res.stdout, sha256Hex(old), "the source's recorded checksum is stale")
+
+	for _, journal := range []string{"--no-journal=false", "--no-journal"} {
+		res = r.run("migrate", fileURL(src), fileURL(dst), "--delete", journal, "--json")
+		assert.Equal(t, 1, res.code, "stderr: %s", res.stderr)
+		sum := summaryOf(t, res.stdout)
+		assert.Equal(t, 1, num(t, sum, "failed"))
+		assert.Equal(t, 0, num(t, sum, "deleted"))
+		assert.Contains(t, res.stderr, "does not match its stored SHA-256")
+		assert.True(t, bytes.Equal(changed, readTree(t, src)["a/f1"]), "the file is kept")
+	}
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// runAsOther runs the binary as a user who does not own the test's files
+// (nobody) when the tests run as root, whom file modes do not stop; as
+// anyone else, it runs it as that user. See shareTree.
+func (r *runner) runAsOther(args ...string) result {
+	r.t.Helper()
+	require.NoError(r.t, os.Chmod(filepath.Dir(binPath), 0o755))
+	ctx, cancel := context.WithTimeout(r.t.Context(), 3*time.Minute)
+	defer cancel()
+	cmd, stdout, stderr := r.command(ctx, args...)
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	err := cmd.Run()
+	return finished(r.t, cmd, err, stdout, stderr)
+}
+
+// shareTree makes dir and everything under it readable by all (and not
+// writable but by its owner).
+func shareTree(t *testing.T, dir string) {
+	t.Helper()
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.Chmod(p, 0o755)
+		}
+		return os.Chmod(p, 0o644)
+	}))
+}
+
+// worldDir returns a new directory that every user may enter, removed
+// after the test.
+func worldDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "strata-test-world-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	return dir
+}
+
+// A destination the process may not write (a read-only mount, a directory
+// of another user): the migration stops after the first few refusals,
+// says so once, and exits 2, rather than logging one identical line for
+// every object.
+func TestMigrateStopsWhenTheDestinationRefusesEveryWrite(t *testing.T) {
+	r := newRunner(t)
+	base := worldDir(t)
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	files := mediaStore(t, src, 40, sizes(100))
+	shareTree(t, base)
+	require.NoError(t, os.Mkdir(dst, 0o555))
+
+	for _, format := range []string{"--json", "--progress-interval=1h"} {
+		res := r.runAsOther("migrate", src, dst, "--no-journal", "--workers", "4", "--delete", format)
+		assert.Equal(t, 2, res.code, "stderr: %s", res.stderr)
+		assert.Contains(t, res.stderr, "strata: migrate: the destination refuses writes (permission denied): 5 objects in a row failed alike, so no more were tried")
+		assert.Contains(t, res.stderr, "(check the permissions)")
+		assert.LessOrEqual(t, strings.Count(res.stderr, "\n"), 6, "stderr: %s", res.stderr)
+		assert.Equal(t, 5, strings.Count(res.stderr, "object failed; source kept"), "stderr: %s", res.stderr)
+		assert.Equal(t, files, readTree(t, src), "every source kept")
+		assert.Empty(t, readTree(t, dst))
+		if format == "--json" {
+			sum := summaryOf(t, res.stdout)
+			assert.Equal(t, true, sum["stopped"])
+			assert.Equal(t, false, sum["ok"])
+			assert.Contains(t, sum["error"], "the destination refuses writes (permission denied)")
+			assert.LessOrEqual(t, num(t, sum, "failed"), 5+4, "no new object after the fifth refusal")
+		} else {
+			assert.Contains(t, res.stdout, "failed:")
+		}
+	}
+}
+
+// A migration that cannot start (here: the source cannot be listed) prints
+// no summary that could pass for a result; its JSON summary says it did
+// not run, and why.
+func TestMigrateThatCannotStartReportsNoResult(t *testing.T) {
+	r := newRunner(t)
+	base := worldDir(t)
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	mediaStore(t, src, 4, sizes(100))
+	require.NoError(t, os.Mkdir(dst, 0o755))
+	shareTree(t, base)
+	// The first directory of the listing cannot be read.
+	require.NoError(t, os.Chmod(filepath.Join(src, "local_content"), 0))
+	t.Cleanup(func() { _ = os.Chmod(filepath.Join(src, "local_content"), 0o755) })
+
+	res := r.runAsOther("migrate", src, dst, "--no-journal")
+	assert.Equal(t, 2, res.code)
+	oneLine(t, res)
+	assert.Contains(t, res.stderr, "strata: migrate: list source:")
+	assert.Empty(t, res.stdout, "no summary")
+
+	res = r.runAsOther("migrate", src, dst, "--no-journal", "--json", "-q")
+	assert.Equal(t, 2, res.code)
+	oneLine(t, res)
+	sum := summaryOf(t, res.stdout)
+	assert.Equal(t, false, sum["ok"])
+	assert.Equal(t, false, sum["ran"])
+	assert.Equal(t, true, sum["stopped"])
+	assert.Contains(t, sum["error"], "list source:")
+	assert.Contains(t, sum["error"], "permission denied")
+}
+
+func TestMigrateHelpIsWrapped(t *testing.T) {
+	r := newRunner(t)
+	res := r.run("help", "migrate")
+	require.Equal(t, 0, res.code)
+	text, _, ok := strings.Cut(res.stdout, "\nFlags:\n")
+	require.True(t, ok)
+	for line := range strings.SplitSeq(text, "\n") {
+		assert.LessOrEqual(t, len(line), 80, "%q", line)
+	}
+}
+
+func TestMigrateDryRunReportsNoThroughput(t *testing.T) {
+	r := newRunner(t)
+	src, dst := t.TempDir(), t.TempDir()
+	mediaStore(t, src, 4, sizes(100))
+	res := r.run("migrate", src, dst, "--dry-run")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Regexp(t, `(?m)^elapsed [0-9.]+[µm]?s$`, res.stdout)
+	assert.NotContains(t, res.stdout, "/s")
+	res = r.run("migrate", src, dst, "--dry-run", "--json")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	sum := summaryOf(t, res.stdout)
+	assert.Equal(t, 20, num(t, sum, "copied"))
+	assert.Equal(t, 0, num(t, sum, "objects_per_s"))
+	assert.Equal(t, 0, num(t, sum, "bytes_per_s"))
+	assert.Equal(t, true, sum["ok"])
+}
+
+// A run that only deletes (everything is already at the destination) sends
+// no bytes: its progress lines show no byte rate.
+func TestMigrateDeleteOnlyProgressShowsNoByteRate(t *testing.T) {
+	r := newRunner(t)
+	src, dst := t.TempDir(), t.TempDir()
+	mediaStore(t, src, 8, sizes(2000))
+	slowSrc := testURL(fileURL(src), "delay", "20ms") // Gets wait: each hash before a delete
+	res := r.run("migrate", slowSrc, dst, "-q")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+
+	res = r.run("migrate", slowSrc, dst, "--delete", "--workers", "2", "--progress-interval", "50ms")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Empty(t, readTree(t, src))
+	lines := regexp.MustCompile(`(?m)^migrate: .*$`).FindAllString(res.stderr, -1)
+	require.NotEmpty(t, lines, "stderr: %s", res.stderr)
+	for _, line := range lines {
+		assert.NotContains(t, line, "B/s", line)
+		assert.Contains(t, line, "objects/s", line)
+	}
+
+	// A run that sends says how fast it sends.
+	src2 := t.TempDir()
+	mediaStore(t, src2, 8, sizes(2000))
+	res = r.run("migrate", src2, testURL(fileURL(t.TempDir()), "delay", "20ms"), "--workers", "2", "--progress-interval", "50ms", "--json")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Regexp(t, `"bytes_per_s":[1-9]`, res.stderr)
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"maps"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -313,4 +315,54 @@ func TestMinIOMigrateReportsPrefixConflictsWithTheBucket(t *testing.T) {
 	assert.NotContains(t, got, "local_content/ab/cd/efgh")
 	assert.NotContains(t, got, "local_thumbnails/ab/cd/qrst-old")
 	assert.Equal(t, files, readTree(t, src), "the source is untouched")
+}
+
+// The reproduction with MinIO as the destination: a file rewritten
+// with its size and modification time kept is sent again before --delete
+// removes it, whatever the journal says.
+func TestMinIODeleteNeverDeletesAFileRewrittenBehindTheJournal(t *testing.T) {
+	srv := miniotest.Start(t)
+	bucket := srv.NewBucket(t)
+	r := withMinio(newRunner(t), srv)
+	src := t.TempDir()
+	writeTree(t, src, map[string][]byte{"a/f1": randomBytes(5000, 1), "a/f2": randomBytes(3000, 2)})
+	dst := minioURL(srv, bucket)
+	res := r.run("migrate", fileURL(src), dst)
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+
+	changed := randomBytes(5000, 3)
+	rewriteInPlace(t, filepath.Join(src, "a", "f1"), changed)
+	res = r.run("migrate", fileURL(src), dst, "--delete", "--json")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	sum := summaryOf(t, res.stdout)
+	assert.Equal(t, 1, num(t, sum, "copied"), "the new content is sent")
+	assert.Equal(t, 2, num(t, sum, "deleted"))
+	assert.True(t, bytes.Equal(changed, bucketContents(t, srv.Client(), bucket)["a/f1"]), "the bucket holds the file's new bytes")
+	assert.Empty(t, readTree(t, src))
+}
+
+// A migration into a bucket that does not exist cannot start: no summary
+// that reads like a result, and a JSON summary that says it did not run.
+func TestMinIOMigrateToAMissingBucketReportsNoResult(t *testing.T) {
+	srv := miniotest.Start(t)
+	r := withMinio(newRunner(t), srv)
+	src := t.TempDir()
+	files := mediaStore(t, src, 2, sizes(10))
+	dst := minioURL(srv, "no-such-bucket")
+
+	res := r.run("migrate", src, dst, "--delete")
+	assert.Equal(t, 2, res.code, "stderr: %s", res.stderr)
+	oneLine(t, res)
+	assert.Empty(t, res.stdout, "no summary")
+
+	res = r.run("migrate", src, dst, "--delete", "--json", "-q")
+	assert.Equal(t, 2, res.code, "stderr: %s", res.stderr)
+	oneLine(t, res)
+	sum := summaryOf(t, res.stdout)
+	assert.Equal(t, false, sum["ok"])
+	assert.Equal(t, false, sum["ran"])
+	assert.Equal(t, true, sum["stopped"])
+	assert.Contains(t, sum["error"], "destination")
+	assert.Equal(t, files, readTree(t, src))
+	t.Log(strings.TrimSpace(res.stderr))
 }

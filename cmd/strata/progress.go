@@ -23,6 +23,21 @@ type snapshot struct {
 	// BytesLabel, when not empty, says what Bytes counts ("uploaded") in
 	// a plain line; a bar then advances by objects, not bytes.
 	BytesLabel string
+	// RateOfSent makes the byte rate of plain and JSON lines that of Sent,
+	// the bytes actually sent (Bytes also counts the objects found already
+	// there), and leaves it out of plain lines while nothing was sent (a
+	// dry run, a run that only deletes).
+	RateOfSent bool
+	Sent       int64
+}
+
+// rate returns the bytes per second a line reports, and whether a plain
+// line shows it.
+func (s snapshot) rate(secs float64) (float64, bool) {
+	if s.RateOfSent {
+		return float64(s.Sent) / secs, s.Sent > 0
+	}
+	return float64(s.Bytes) / secs, true
 }
 
 type progressMode int
@@ -241,8 +256,13 @@ func plainLine(label string, s snapshot, elapsed time.Duration) string {
 	if s.BytesLabel != "" {
 		line += " " + s.BytesLabel
 	}
-	line += fmt.Sprintf(", %s/s, %.1f objects/s, elapsed %s", humanBytes(int64(float64(s.Bytes)/secs)),
-		float64(s.Objects)/secs, elapsed.Round(time.Second))
+	if rate, ok := s.rate(secs); ok {
+		line += fmt.Sprintf(", %s/s", humanBytes(int64(rate)))
+		if s.RateOfSent {
+			line += " sent"
+		}
+	}
+	line += fmt.Sprintf(", %.1f objects/s, elapsed %s", float64(s.Objects)/secs, elapsed.Round(time.Second))
 	if d, ok := eta(s, elapsed); ok {
 		line += ", ETA " + d.String()
 	}
@@ -266,11 +286,12 @@ type progressJSONLine struct {
 
 func jsonLine(label string, s snapshot, elapsed time.Duration) progressJSONLine {
 	secs := max(elapsed.Seconds(), 1e-9)
+	rate, _ := s.rate(secs)
 	l := progressJSONLine{
 		Type: "progress", Command: label,
 		Objects: s.Objects, ObjectsTotal: s.TotalObjects, Bytes: s.Bytes, BytesTotal: s.TotalBytes,
 		TotalKnown: s.TotalKnown, ElapsedS: round3(elapsed.Seconds()),
-		BytesPerS: round3(float64(s.Bytes) / secs), ObjectsPerS: round3(float64(s.Objects) / secs),
+		BytesPerS: round3(rate), ObjectsPerS: round3(float64(s.Objects) / secs),
 	}
 	if d, ok := eta(s, elapsed); ok {
 		l.ETAS = d.Seconds()

@@ -22,12 +22,17 @@ import (
 // without reading the source, when neither side changed since.
 //
 // An entry ties a key to the source's ETag and the destination's ETag of
-// the same content, and its SHA-256. An ETag changes whenever the content
-// changes (every provider keeps that rule), so when the listings of both
-// sides still show the ETags of an entry, the destination holds what the
-// source holds. When they do not, or no entry exists, the migration falls
-// back to comparing checksums; a journal never makes it skip an object
-// that differs, and losing the journal costs only time.
+// the same content, and its SHA-256. An object written through a store's
+// API gets a new ETag, so when the listings of both sides still show the
+// ETags of an entry, the destination holds what the source held when the
+// entry was made. When they do not, or no entry exists, the migration falls
+// back to comparing checksums, and losing the journal costs only time.
+//
+// A plain file's ETag is made of its inode, size and modification time: a
+// file rewritten in place with its time set back keeps it, and a journal
+// then makes the migration skip that object although it differs. That
+// costs no data: with Options.Delete, the source is read and compared with
+// the destination before it is deleted, whatever the journal says.
 type Journal interface {
 	// Vouch returns the SHA-256 of the entry for key when there is one for
 	// that size and those two ETags: then the destination holds the

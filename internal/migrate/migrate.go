@@ -27,18 +27,37 @@
 // once per object: the journal records, for each object sent or found
 // equal, the source's and the destination's ETags of that content, and a
 // later run skips an object whose two listed ETags still match the record,
-// with no Stat and no read. ETags change whenever content changes, so a
-// changed object on either side falls back to the checksum comparison.
+// with no Stat and no read. An object written through a store's API gets a
+// new ETag, so it falls back to the checksum comparison. A plain file's
+// ETag is made of its inode, size and modification time: a program that
+// rewrites a file in place and sets its time back (touch -r, rsync
+// --inplace, some editors and restore tools) leaves it unchanged, and the
+// journal then spares that object its upload without seeing the change (a
+// run without a journal, or Verify, finds it). It never spares the check
+// before a delete:
 //
-// Every object sent is hashed as it streams (by the Migrator, or by a
-// destination driver that reports the SHA-256 of what it read, once one
-// object has shown that its sum and the Migrator's agree); with
-// Options.Delete the Migrator always hashes it itself, and the source
-// object is removed only after a Stat at the destination shows the same
-// size and SHA-256 as what was sent (when the destination does not know its
-// SHA-256, the object is read back and hashed), and after a Stat of the
-// source shows it has not changed since it was read. Any error on an object
-// leaves its source in place.
+// # Deleting
+//
+// With Options.Delete, a source object is deleted only when its bytes, as
+// read in this run, are known to equal the destination's copy. An object
+// sent is hashed by the Migrator itself as it streams (or, for a large file
+// handed to the driver to read in parts, read again and hashed); an object
+// found already at the destination is read and hashed, whatever the
+// journal or a SHA-256 the source stores says. That sum must then match
+// the destination's: a Stat there must show the same size and SHA-256 (a
+// destination that knows no SHA-256 for the object has it read back and
+// hashed), and a Stat of the source must show it has not changed since it
+// was listed. An object whose source differs from the destination's copy
+// is sent again first; one whose bytes do not match a SHA-256 its source
+// stores is reported as corrupt and neither sent nor deleted. Any error on
+// an object leaves its source in place. What is compared is what was read,
+// moments before the delete: a source rewritten in between, keeping its
+// size and modification time, is not seen.
+//
+// Without Options.Delete, every object sent is hashed as it streams, by
+// the Migrator or by a destination driver that reports the SHA-256 of what
+// it read, once one object has shown that its sum and the Migrator's
+// agree.
 //
 // # Prefix conflicts
 //
@@ -56,9 +75,13 @@
 // # Errors
 //
 // Run returns an error only for what stops the whole migration: a listing
-// that fails or comes out of key order, or a cancelled context. Errors on
-// single objects are counted in Stats.Failed, logged, and reported to
-// Options.OnObject; they never stop the other objects.
+// that fails or comes out of key order, a cancelled context, or a
+// destination that refuses every write (*RefusedError: a few writes in a
+// row refused for the same lasting reason, such as permission denied; the
+// Migrator then takes no new objects). Other errors on single objects are
+// counted in Stats.Failed, logged, and reported to Options.OnObject; they
+// never stop the other objects, and transient ones (storage.ErrUnavailable,
+// after the driver's own retries) never count as refusals.
 package migrate
 
 import (
@@ -76,6 +99,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/strata-storage/strata/storage"
@@ -102,8 +126,9 @@ type Options struct {
 	// OlderThan, when positive, restricts the migration to source objects
 	// whose ModTime is at least this long before Now.
 	OlderThan time.Duration
-	// Delete removes each source object once its copy at the destination is
-	// verified.
+	// Delete removes each source object once its bytes, read in this run,
+	// are verified to equal its copy at the destination (see Deleting in
+	// the package documentation).
 	Delete bool
 	// DryRun lists, compares and reports, but writes and deletes nothing.
 	DryRun bool
@@ -203,6 +228,10 @@ type Stats struct {
 	Skipped, SkippedBytes int64
 	// Failed objects had an error; their source is kept.
 	Failed, FailedBytes int64
+	// Aborted is the number of the Failed objects that were in flight when
+	// the context of Run ended: they failed for that alone, and were not
+	// logged.
+	Aborted int64
 	// Deleted source objects (in a dry run: would be deleted).
 	Deleted int64
 	// Excluded objects were left out by OlderThan.
@@ -230,8 +259,10 @@ type Summary struct {
 	Stats
 	// Elapsed is the wall time of Run.
 	Elapsed time.Duration
-	// Stopped reports that Stop was called (or the context ended) before
-	// every object was dealt with: running the migration again finishes it.
+	// Stopped reports that the run ended before every object was dealt
+	// with: Stop was called, the context ended, or Run returned an error
+	// (a listing failed, the destination refused every write). Running
+	// the migration again, once the cause is mended, finishes it.
 	Stopped bool
 	// DryRun repeats Options.DryRun.
 	DryRun bool
@@ -254,13 +285,20 @@ type Migrator struct {
 	totalKnown                            atomic.Bool
 	copied, copiedBytes                   atomic.Int64
 	skipped, skippedBytes                 atomic.Int64
-	failed, failedBytes                   atomic.Int64
+	failed, failedBytes, aborted          atomic.Int64
 	deleted, excluded, streamed, inFlight atomic.Int64
 	journalHits, dstStats, hashed         atomic.Int64
 	journalErr                            sync.Once
 	// dstHashes is set once the destination has reported for an object
 	// the SHA-256 we computed of what we sent (see putStream).
 	dstHashes atomic.Bool
+
+	// Writes the destination refused alike (see refused).
+	refuseMu    sync.Mutex
+	refuseWhy   string        // the kind of the current run of refusals; guarded by refuseMu
+	refuseRun   int           // its length; guarded by refuseMu
+	refuseFirst error         // its first error; guarded by refuseMu
+	refuseErr   *RefusedError // set when the refusals stopped the run; guarded by refuseMu
 }
 
 // New returns a Migrator from src to dst. opts may be nil. The Migrator
@@ -306,7 +344,7 @@ func (m *Migrator) Stats() Stats {
 		Total: m.total.Load(), TotalBytes: m.totalBytes.Load(), TotalKnown: m.totalKnown.Load(),
 		Copied: m.copied.Load(), CopiedBytes: m.copiedBytes.Load(),
 		Skipped: m.skipped.Load(), SkippedBytes: m.skippedBytes.Load(),
-		Failed: m.failed.Load(), FailedBytes: m.failedBytes.Load(),
+		Failed: m.failed.Load(), FailedBytes: m.failedBytes.Load(), Aborted: m.aborted.Load(),
 		Deleted: m.deleted.Load(), Excluded: m.excluded.Load(),
 		Streamed: m.streamed.Load(), InFlight: m.inFlight.Load(),
 		JournalHits: m.journalHits.Load(), DstStats: m.dstStats.Load(), HashedBytes: m.hashed.Load(),
@@ -330,8 +368,10 @@ type job struct {
 const maxAhead = 1024
 
 // Run copies every selected object of the source to the destination and
-// returns the counters. It returns an error when a listing fails or the
-// context ends; objects that fail one by one are counted, not returned.
+// returns the counters. It returns an error when a listing fails, the
+// context ends, or the destination refuses every write (*RefusedError,
+// after the objects in flight have finished); objects that fail one by one
+// are counted, not returned.
 // When ctx is cancelled, transfers in flight are aborted (a provider leaves
 // nothing behind of a cancelled Put) and Run returns ctx's error.
 func (m *Migrator) Run(ctx context.Context) (Summary, error) {
@@ -377,6 +417,14 @@ func (m *Migrator) Run(ctx context.Context) (Summary, error) {
 	}
 	if err == nil {
 		err = ctx.Err()
+	}
+	m.refuseMu.Lock()
+	if m.refuseErr != nil && err == nil {
+		err = m.refuseErr
+	}
+	m.refuseMu.Unlock()
+	if err != nil {
+		sum.Stopped = true
 	}
 	return sum, err
 }
@@ -514,6 +562,9 @@ func (m *Migrator) process(ctx context.Context, j job) {
 	case Copied:
 		m.copied.Add(1)
 		m.copiedBytes.Add(j.src.Size)
+		if !m.opts.DryRun {
+			m.refused(nil)
+		}
 	case Skipped:
 		m.skipped.Add(1)
 		m.skippedBytes.Add(j.src.Size)
@@ -521,7 +572,13 @@ func (m *Migrator) process(ctx context.Context, j job) {
 		ev.Action = Failed
 		m.failed.Add(1)
 		m.failedBytes.Add(j.src.Size)
-		if ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+			// Aborted: not the object's fault.
+			m.aborted.Add(1)
+		case m.refused(ev.Err):
+			m.log.Debug("object failed; source kept", "key", j.src.Key, "err", ev.Err)
+		default:
 			m.log.Error("object failed; source kept", "key", j.src.Key, "err", ev.Err)
 		}
 	}
@@ -578,11 +635,26 @@ func (m *Migrator) transfer(ctx context.Context, j job) Event {
 // sameContent reports whether the destination object (already known to
 // have the source's size) has the source's content, with the source's
 // SHA-256 when it was known or computed, and, when not the same, why.
+//
+// With Options.Delete, a "same" answer lets the source be deleted, so the
+// source's SHA-256 is always that of its bytes, read now: neither the
+// journal nor a checksum the source stores is taken for it. The journal
+// may still spare the Stat at the destination (deleteSource makes one).
 func (m *Migrator) sameContent(ctx context.Context, src, dst storage.Info) (same bool, sum, why string, err error) {
 	if m.opts.Journal != nil {
 		if sum, ok := m.opts.Journal.Vouch(src.Key, src.Size, src.ETag, dst.ETag); ok {
 			m.journalHits.Add(1)
-			return true, sum, "", nil
+			if !m.opts.Delete {
+				return true, sum, "", nil
+			}
+			srcSum, err := m.hashSource(ctx, src)
+			if err != nil {
+				return false, "", "", err
+			}
+			if srcSum != sum {
+				return false, srcSum, "checksum differs: changed since it was sent, with the same size and time", nil
+			}
+			return true, srcSum, "", nil
 		}
 	}
 	dstSum := dst.SHA256
@@ -604,7 +676,7 @@ func (m *Migrator) sameContent(ctx context.Context, src, dst storage.Info) (same
 		}
 	}
 	srcSum := src.SHA256
-	if srcSum == "" {
+	if srcSum == "" || m.opts.Delete {
 		srcSum, err = m.hashSource(ctx, src)
 		if err != nil {
 			return false, "", "", err
@@ -628,9 +700,12 @@ func (m *Migrator) record(e JournalEntry) {
 	}
 }
 
-// hashSource reads the source object and returns its SHA-256.
+// hashSource reads the source object and returns its SHA-256. A source
+// that stores a SHA-256 other than that of the bytes read is corrupt (or
+// was rewritten by a program that kept its size and modification time, and
+// so its stale record): the object fails, and is neither sent nor deleted.
 func (m *Migrator) hashSource(ctx context.Context, src storage.Info) (string, error) {
-	sum, n, err := hashObject(ctx, m.src, src.Key)
+	sum, n, info, err := hashObject(ctx, m.src, src.Key)
 	m.hashed.Add(n)
 	if err != nil {
 		return "", fmt.Errorf("read source: %w", err)
@@ -638,22 +713,29 @@ func (m *Migrator) hashSource(ctx context.Context, src storage.Info) (string, er
 	if n != src.Size {
 		return "", fmt.Errorf("read source: %d bytes, listed as %d: %w", n, src.Size, storage.ErrCorrupt)
 	}
+	if info.SHA256 != "" && info.SHA256 != sum {
+		return "", errStoredSum
+	}
 	return sum, nil
 }
 
-// hashObject reads the object under key from p and returns its SHA-256 and
-// length.
-func hashObject(ctx context.Context, p storage.Provider, key string) (string, int64, error) {
-	rc, _, err := p.Get(ctx, key, nil)
+// errStoredSum is the error of a source object whose bytes do not match
+// the SHA-256 the source stores for it.
+var errStoredSum = fmt.Errorf("source content does not match its stored SHA-256: %w", storage.ErrCorrupt)
+
+// hashObject reads the object under key from p and returns its SHA-256, its
+// length and the Info Get gave.
+func hashObject(ctx context.Context, p storage.Provider, key string) (string, int64, storage.Info, error) {
+	rc, info, err := p.Get(ctx, key, nil)
 	if err != nil {
-		return "", 0, err
+		return "", 0, info, err
 	}
 	defer rc.Close()
 	h := storage.NewHashingReader(rc)
 	if _, err := io.Copy(io.Discard, h); err != nil {
-		return "", 0, err
+		return "", 0, info, err
 	}
-	return h.SHA256(), h.N(), nil
+	return h.SHA256(), h.N(), info, nil
 }
 
 // sendReader is what a driver reads a source object from: it counts the
@@ -724,7 +806,7 @@ func (m *Migrator) copyObject(ctx context.Context, j job) (int64, string, error)
 		return 0, "", fmt.Errorf("read %d bytes from source, which said %d: %w", n, info.Size, storage.ErrCorrupt)
 	}
 	if info.SHA256 != "" && info.SHA256 != sum {
-		return 0, "", fmt.Errorf("source content does not match its stored SHA-256: %w", storage.ErrCorrupt)
+		return 0, "", errStoredSum
 	}
 	if put.SHA256 != "" && put.SHA256 != sum {
 		return 0, "", fmt.Errorf("destination stored SHA-256 %s, sent %s: %w", put.SHA256, sum, storage.ErrCorrupt)
@@ -758,7 +840,7 @@ func (m *Migrator) putStream(ctx context.Context, src storage.Info, r io.Reader,
 	}
 	put, err := m.dst.Put(ctx, src.Key, sr, opts)
 	if err != nil {
-		return 0, "", put, fmt.Errorf("write destination: %w", err)
+		return 0, "", put, &writeError{err}
 	}
 	if own {
 		sum := hex.EncodeToString(sr.h.Sum(nil))
@@ -791,7 +873,7 @@ func (m *Migrator) putSeekable(ctx context.Context, key string, ra readSeekerAt,
 	body := &countingReadSeekerAt{r: ra, total: &m.streamed, size: size}
 	put, err := m.dst.Put(ctx, key, body, opts)
 	if err != nil {
-		return 0, "", put, fmt.Errorf("write destination: %w", err)
+		return 0, "", put, &writeError{err}
 	}
 	sum := put.SHA256
 	if sum == "" || m.opts.Delete {
@@ -850,7 +932,10 @@ func (c *countingReadSeekerAt) Seek(offset int64, whence int) (int64, error) {
 
 // deleteSource removes the source object after checking that the
 // destination holds size bytes with the given SHA-256 and that the source
-// has not changed since it was listed. In a dry run it deletes nothing.
+// has not changed since it was listed. sum must be the SHA-256 of the
+// source's bytes as read in this run (as they were sent, or read to be
+// compared), never one taken from the journal or from the source's own
+// record. In a dry run it deletes nothing.
 func (m *Migrator) deleteSource(ctx context.Context, src storage.Info, size int64, sum string) error {
 	if m.opts.DryRun {
 		return nil
@@ -885,7 +970,7 @@ func verifyAt(ctx context.Context, p storage.Provider, key string, size int64, s
 	got := info.SHA256
 	if got == "" {
 		var n int64
-		got, n, err = hashObject(ctx, p, key)
+		got, n, _, err = hashObject(ctx, p, key)
 		if err != nil {
 			return err
 		}
@@ -897,4 +982,96 @@ func verifyAt(ctx context.Context, p storage.Provider, key string, size int64, s
 		return fmt.Errorf("holds SHA-256 %s, want %s: %w", got, sum, storage.ErrCorrupt)
 	}
 	return nil
+}
+
+// writeError is the error of a Put at the destination.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return "write destination: " + e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+// refusalLimit is the number of writes in a row the destination may refuse
+// alike, in a way that does not pass by itself, before the Migrator stops
+// taking new objects.
+const refusalLimit = 5
+
+// RefusedError is the error Run returns when it stopped taking new objects
+// because the destination refused refusalLimit writes in a row for the
+// same lasting reason: permission denied (a read-only file system, a
+// directory the process may not write, a revoked or read-only key), no
+// such bucket or directory, or no space left. Retrying each object would
+// only repeat the failure, once per object. Transient failures (an outage,
+// a timeout) never stop a run. It unwraps to the first of those errors.
+type RefusedError struct {
+	// Reason says what the errors have in common.
+	Reason string
+	// Count is the number of writes refused in a row.
+	Count int
+	// Err is the error of the first of them.
+	Err error
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("the destination refuses writes (%s): %d objects in a row failed alike, so no more were tried; the first: %v",
+		e.Reason, e.Count, e.Err)
+}
+
+// Unwrap returns the first error.
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// refusalOf returns why err, the error of one object, shows the
+// destination refusing every write, or "" when it does not: a transient
+// failure, or one of this object's own.
+func refusalOf(err error) string {
+	var we *writeError
+	if !errors.As(err, &we) {
+		return ""
+	}
+	var coded interface{ ErrorCode() string }
+	switch {
+	case storage.IsContextError(err), errors.Is(err, storage.ErrUnavailable):
+		return ""
+	case errors.Is(err, storage.ErrPermission):
+		return "permission denied"
+	case errors.Is(err, storage.ErrNotFound),
+		errors.As(err, &coded) && coded.ErrorCode() == "NoSuchBucket":
+		// A Put does not need its key to exist: what is missing is the
+		// bucket, or the directory.
+		return "no such bucket or directory"
+	case errors.Is(err, syscall.ENOSPC):
+		return "no space left"
+	}
+	return ""
+}
+
+// refused records the outcome of a write at the destination: err nil for
+// one that succeeded, else the error of an object that failed. It reports
+// whether err is one more refusal of a run already reported, to be logged
+// quietly: the first refusalLimit of a run are logged, and the last of
+// them stops the migration.
+func (m *Migrator) refused(err error) (quiet bool) {
+	why := ""
+	if err != nil {
+		why = refusalOf(err)
+	}
+	m.refuseMu.Lock()
+	defer m.refuseMu.Unlock()
+	if why == "" {
+		if err == nil {
+			m.refuseWhy, m.refuseRun = "", 0
+		}
+		return false
+	}
+	if why != m.refuseWhy {
+		m.refuseWhy, m.refuseRun, m.refuseFirst = why, 0, err
+	}
+	m.refuseRun++
+	if m.refuseErr != nil {
+		return true
+	}
+	if m.refuseRun >= refusalLimit {
+		m.refuseErr = &RefusedError{Reason: why, Count: m.refuseRun, Err: m.refuseFirst}
+		m.Stop()
+	}
+	return false
 }

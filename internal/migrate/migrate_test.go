@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"log/slog"
 	"maps"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -767,4 +769,137 @@ func TestBudget(t *testing.T) {
 	assert.EqualValues(t, 1, n3, "at least one unit")
 	b.release(n3)
 	assert.Zero(t, b.used)
+}
+
+// staleJournal vouches for every key it holds, whatever the ETags: a
+// journal that cannot see a change (a file rewritten with its size and
+// modification time kept has the same ETag).
+type staleJournal map[string]string
+
+func (j staleJournal) Vouch(key string, size int64, srcETag, dstETag string) (string, bool) {
+	sum, ok := j[key]
+	return sum, ok
+}
+
+func (j staleJournal) Record(JournalEntry) error { return nil }
+
+func TestMigrateDeleteReadsTheSourceWhateverTheJournalSays(t *testing.T) {
+	for _, dstSHA := range []bool{true, false} {
+		t.Run(fmt.Sprintf("destination knows checksums %v", dstSHA), func(t *testing.T) {
+			ctx := t.Context()
+			src := memory.New()
+			want := mediaTree(t, src, 3)
+			dst := newHooked(memory.New())
+			dst.noSHA = !dstSHA
+			_, err := New(src, dst, nil).Run(ctx)
+			require.NoError(t, err)
+			journal := staleJournal{}
+			for key, data := range want {
+				journal[key] = sha256Hex(data)
+			}
+			// One object changes at the source, keeping its size.
+			keys := slices.Sorted(maps.Keys(want))
+			changed := bytes.ToUpper(want[keys[1]])
+			require.NotEqual(t, want[keys[1]], changed)
+			_, err = src.Put(ctx, keys[1], bytes.NewReader(changed), nil)
+			require.NoError(t, err)
+			want[keys[1]] = changed
+
+			var mu sync.Mutex
+			reasons := map[string]string{}
+			sum, err := New(src, dst, &Options{Delete: true, Journal: journal, OnObject: func(e Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				reasons[e.Key] = e.Reason
+			}}).Run(ctx)
+			require.NoError(t, err)
+			assert.EqualValues(t, 1, sum.Copied, "the changed object is sent again")
+			assert.Contains(t, reasons[keys[1]], "checksum differs")
+			assert.EqualValues(t, len(want), sum.Deleted)
+			assert.EqualValues(t, len(want), sum.JournalHits)
+			assert.Positive(t, sum.HashedBytes, "the sources were read before they were deleted")
+			assert.Empty(t, contents(t, src))
+			assert.Equal(t, want, contents(t, dst))
+		})
+	}
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func TestMigrateStopsWhenTheDestinationRefusesEveryWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		why  string
+	}{
+		{"permission", &storage.Error{Op: "put", Provider: "test", Kind: storage.ErrPermission, Err: syscall.EROFS}, "permission denied"},
+		{"missing bucket", &storage.Error{Op: "put", Provider: "test", Kind: storage.ErrNotFound}, "no such bucket"},
+		{"disk full", &storage.Error{Op: "put", Provider: "test", Kind: storage.ErrTooLarge, Err: syscall.ENOSPC}, "no space left"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := memory.New()
+			want := mediaTree(t, src, 40)
+			dst := newHooked(memory.New())
+			var puts atomic.Int64
+			dst.beforePut = func(ctx context.Context, key string) error {
+				// Ten objects go through, then every write is refused.
+				if puts.Add(1) > 10 {
+					return tc.err
+				}
+				return nil
+			}
+			var logs bytes.Buffer
+			sum, err := New(src, dst, &Options{Workers: 3, Delete: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))}).Run(t.Context())
+			var refused *RefusedError
+			require.ErrorAs(t, err, &refused)
+			assert.ErrorIs(t, err, tc.err)
+			assert.Contains(t, err.Error(), tc.why)
+			assert.True(t, sum.Stopped)
+			assert.EqualValues(t, 10, sum.Copied)
+			assert.EqualValues(t, 10, sum.Deleted)
+			assert.GreaterOrEqual(t, sum.Failed, int64(refusalLimit))
+			assert.LessOrEqual(t, sum.Failed, int64(refusalLimit+3), "no new object after the limit, only those in flight")
+			assert.Equal(t, refusalLimit, strings.Count(logs.String(), "level=ERROR"), logs.String())
+			assert.Len(t, contents(t, src), len(want)-10)
+		})
+	}
+}
+
+func TestMigrateKeepsGoingThroughTransientAndObjectErrors(t *testing.T) {
+	src := memory.New()
+	want := mediaTree(t, src, 20)
+	keys := slices.Sorted(maps.Keys(want))
+	dst := newHooked(memory.New())
+	dst.beforePut = func(ctx context.Context, key string) error {
+		i := slices.Index(keys, key)
+		switch {
+		case i%2 == 0:
+			return &storage.Error{Op: "put", Provider: "test", Kind: storage.ErrUnavailable}
+		case i%3 == 0:
+			return &storage.Error{Op: "put", Provider: "test", Kind: storage.ErrExist}
+		}
+		return nil
+	}
+	sum, err := New(src, dst, &Options{Workers: 2}).Run(t.Context())
+	require.NoError(t, err)
+	assert.False(t, sum.Stopped)
+	assert.EqualValues(t, len(want), sum.Done(), "every object was tried")
+	assert.Positive(t, sum.Copied)
+
+	// Refusals broken by successes do not stop a run either.
+	var n atomic.Int64
+	dst2 := newHooked(memory.New())
+	dst2.beforePut = func(ctx context.Context, key string) error {
+		if n.Add(1)%refusalLimit == 0 {
+			return nil
+		}
+		return &storage.Error{Op: "put", Provider: "test", Kind: storage.ErrPermission}
+	}
+	sum, err = New(src, dst2, &Options{Workers: 1}).Run(t.Context())
+	require.NoError(t, err)
+	assert.EqualValues(t, len(want), sum.Done())
+	assert.EqualValues(t, len(want)/refusalLimit, sum.Copied)
 }

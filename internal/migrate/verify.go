@@ -230,7 +230,7 @@ func checksumOf(ctx context.Context, p storage.Provider, listed storage.Info) (s
 		}
 		return info.SHA256, nil
 	}
-	sum, n, err := hashObject(ctx, p, listed.Key)
+	sum, n, _, err := hashObject(ctx, p, listed.Key)
 	if err != nil {
 		return "", err
 	}
