@@ -298,6 +298,8 @@ type Migrator struct {
 	refuseWhy   string        // the kind of the current run of refusals; guarded by refuseMu
 	refuseRun   int           // its length; guarded by refuseMu
 	refuseFirst error         // its first error; guarded by refuseMu
+	refuseSince uint64        // the start sequence of the run's first refusal; guarded by refuseMu
+	writeSeq    atomic.Uint64 // numbers writes in the order they start
 	refuseErr   *RefusedError // set when the refusals stopped the run; guarded by refuseMu
 }
 
@@ -562,9 +564,6 @@ func (m *Migrator) process(ctx context.Context, j job) {
 	case Copied:
 		m.copied.Add(1)
 		m.copiedBytes.Add(j.src.Size)
-		if !m.opts.DryRun {
-			m.refused(nil)
-		}
 	case Skipped:
 		m.skipped.Add(1)
 		m.skippedBytes.Add(j.src.Size)
@@ -838,10 +837,12 @@ func (m *Migrator) putStream(ctx context.Context, src storage.Info, r io.Reader,
 	if own {
 		sr.h = sha256.New()
 	}
+	seq := m.writeSeq.Add(1)
 	put, err := m.dst.Put(ctx, src.Key, sr, opts)
 	if err != nil {
-		return 0, "", put, &writeError{err}
+		return 0, "", put, &writeError{err, seq}
 	}
+	m.wrote(seq)
 	if own {
 		sum := hex.EncodeToString(sr.h.Sum(nil))
 		if put.SHA256 == sum {
@@ -871,10 +872,12 @@ type readSeekerAt interface {
 // deleted or the driver reports none.
 func (m *Migrator) putSeekable(ctx context.Context, key string, ra readSeekerAt, size int64, opts *storage.PutOptions) (int64, string, storage.Info, error) {
 	body := &countingReadSeekerAt{r: ra, total: &m.streamed, size: size}
+	seq := m.writeSeq.Add(1)
 	put, err := m.dst.Put(ctx, key, body, opts)
 	if err != nil {
-		return 0, "", put, &writeError{err}
+		return 0, "", put, &writeError{err, seq}
 	}
+	m.wrote(seq)
 	sum := put.SHA256
 	if sum == "" || m.opts.Delete {
 		h := storage.NewHashingReader(io.NewSectionReader(ra, 0, size+1))
@@ -985,7 +988,10 @@ func verifyAt(ctx context.Context, p storage.Provider, key string, size int64, s
 }
 
 // writeError is the error of a Put at the destination.
-type writeError struct{ err error }
+type writeError struct {
+	err error
+	seq uint64 // the write's place in the order writes started; see Migrator.refused
+}
 
 func (e *writeError) Error() string { return "write destination: " + e.err.Error() }
 func (e *writeError) Unwrap() error { return e.err }
@@ -1020,51 +1026,55 @@ func (e *RefusedError) Error() string {
 func (e *RefusedError) Unwrap() error { return e.Err }
 
 // refusalOf returns why err, the error of one object, shows the
-// destination refusing every write, or "" when it does not: a transient
-// failure, or one of this object's own.
-func refusalOf(err error) string {
+// destination refusing every write, with the write's start sequence, or
+// "" when it does not: a transient failure, or one of this object's own.
+func refusalOf(err error) (why string, seq uint64) {
 	var we *writeError
 	if !errors.As(err, &we) {
-		return ""
+		return "", 0
 	}
-	var coded interface{ ErrorCode() string }
 	switch {
 	case storage.IsContextError(err), errors.Is(err, storage.ErrUnavailable):
-		return ""
+		return "", 0
 	case errors.Is(err, storage.ErrPermission):
-		return "permission denied"
-	case errors.Is(err, storage.ErrNotFound),
-		errors.As(err, &coded) && coded.ErrorCode() == "NoSuchBucket":
+		return "permission denied", we.seq
+	case errors.Is(err, storage.ErrNoBucket), errors.Is(err, storage.ErrNotFound):
 		// A Put does not need its key to exist: what is missing is the
 		// bucket, or the directory.
-		return "no such bucket or directory"
+		return "no such bucket or directory", we.seq
 	case errors.Is(err, syscall.ENOSPC):
-		return "no space left"
+		return "no space left", we.seq
 	}
-	return ""
+	return "", 0
 }
 
-// refused records the outcome of a write at the destination: err nil for
-// one that succeeded, else the error of an object that failed. It reports
-// whether err is one more refusal of a run already reported, to be logged
+// wrote records that the write numbered seq succeeded: it ends a run of
+// refusals that began with a write started before it. A write that started
+// earlier and ends late says nothing of how the destination answers now,
+// so "in a row" is in the order writes start, whatever order they end in.
+func (m *Migrator) wrote(seq uint64) {
+	m.refuseMu.Lock()
+	defer m.refuseMu.Unlock()
+	if m.refuseRun > 0 && seq > m.refuseSince {
+		m.refuseWhy, m.refuseRun = "", 0
+	}
+}
+
+// refused records err, the error of an object that failed, and reports
+// whether it is one more refusal of a run already reported, to be logged
 // quietly: the first refusalLimit of a run are logged, and the last of
 // them stops the migration.
 func (m *Migrator) refused(err error) (quiet bool) {
-	why := ""
-	if err != nil {
-		why = refusalOf(err)
+	why, seq := refusalOf(err)
+	if why == "" {
+		return false
 	}
 	m.refuseMu.Lock()
 	defer m.refuseMu.Unlock()
-	if why == "" {
-		if err == nil {
-			m.refuseWhy, m.refuseRun = "", 0
-		}
-		return false
-	}
 	if why != m.refuseWhy {
-		m.refuseWhy, m.refuseRun, m.refuseFirst = why, 0, err
+		m.refuseWhy, m.refuseRun, m.refuseFirst, m.refuseSince = why, 0, err, seq
 	}
+	m.refuseSince = min(m.refuseSince, seq)
 	m.refuseRun++
 	if m.refuseErr != nil {
 		return true
