@@ -85,6 +85,14 @@ func TestMissingSourceIsRefusedAndNothingCreated(t *testing.T) {
 	_, err := os.Stat(missing)
 	assert.True(t, os.IsNotExist(err))
 
+	// A dry run changes nothing: a destination that is not there is an
+	// empty one, reported as such, and it is not created.
+	res = r.run("migrate", existing, newDst, "--dry-run")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Contains(t, res.stdout, "a/b")
+	_, err = os.Stat(newDst)
+	assert.True(t, os.IsNotExist(err), "a dry run created its destination")
+
 	// A file:// destination that is not there is still created.
 	res = r.run("migrate", existing, newDst)
 	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)

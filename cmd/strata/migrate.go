@@ -123,7 +123,13 @@ func runMigrate(ctx context.Context, e *env, in *invocation) int {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	src, dst, status, ok := openSrcDst(ctx, e, "migrate", srcURL, dstURL)
+	openDst := dstURL
+	if f.dryRun && mustExist(dstURL) != nil {
+		// A dry run changes nothing, so it does not create a missing
+		// directory either: it compares with an empty destination.
+		openDst = "mem://"
+	}
+	src, dst, status, ok := openSrcDst(ctx, e, "migrate", srcURL, openDst)
 	if !ok {
 		return status
 	}
