@@ -24,7 +24,11 @@
 //	GET    /media/{key}     the object, with ranges and conditional requests (HEAD too)
 //	DELETE /media/{key}     remove it; needs "Authorization: Bearer $MEDIASERVER_ADMIN_TOKEN"
 //	GET    /metrics         Prometheus metrics
-//	GET    /healthz         200 while serving
+//	GET    /healthz         200 while serving, with JSON: "status" is "ok", or "degraded" while the remote is unreachable
+//
+// The server starts while the remote is down (it logs a warning): it
+// serves what its cache holds and, in write-behind mode, takes uploads,
+// which are sent once the remote answers, after a restart too.
 //
 // SIGTERM or SIGINT shuts it down gracefully: it stops accepting, finishes
 // requests in progress, flushes pending uploads (write-behind) for up to

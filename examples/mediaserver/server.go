@@ -35,13 +35,15 @@ import (
 )
 
 type server struct {
-	cfg   config
-	log   *slog.Logger
-	store storage.Provider // what requests use (wrapped for metrics)
-	close func() error     // closes the stores
-	reg   *prometheus.Registry
-	mux   *http.ServeMux
-	ready chan string // receives the listening address
+	cfg    config
+	log    *slog.Logger
+	store  storage.Provider // what requests use (wrapped for metrics)
+	tiered *tiered.Store    // with -remote, else nil
+	health *remoteHealth    // with -remote, else nil
+	close  func() error     // closes the stores
+	reg    *prometheus.Registry
+	mux    *http.ServeMux
+	ready  chan string // receives the listening address
 }
 
 func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
@@ -79,6 +81,8 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		s.reg.MustRegister(metrics.CacheCollector("media", c))
 		s.reg.MustRegister(metrics.TieredCollector("media", ts))
 		base, s.close = ts, ts.Close
+		s.tiered, s.health = ts, &remoteHealth{remote: ts.Remote(), now: time.Now}
+		s.warnIfRemoteDown(ctx, mode)
 	}
 	s.store = m.Wrap(base, "media")
 
@@ -94,13 +98,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	s.mux.Handle("HEAD /media/", media)
 	s.mux.HandleFunc("DELETE /media/{key...}", s.handleDelete)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if ev := r.URL.Query().Get("event"); ev != "" {
-			// The player page reports what it did; see index.go.
-			s.log.InfoContext(r.Context(), "player event", "event", ev)
-		}
-		io.WriteString(w, "ok\n")
-	})
+	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	return s, nil
 }
 
@@ -228,8 +226,13 @@ func (s *server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		ctype = ""
 	}
 	key := newKey(time.Now())
+	// No IfNotExists: the key is new by construction (128 random bits, see
+	// newKey), so a conditional create could only succeed, and over a
+	// write-behind tiered store it would cost a remote request per upload
+	// (up to the remote timeout while the remote hangs): the dependency on
+	// the remote that write-behind exists to remove.
 	info, err := s.store.Put(r.Context(), key, &limitedReader{r: body, n: s.cfg.maxUpload},
-		&storage.PutOptions{ContentType: ctype, IfNotExists: true, Size: size})
+		&storage.PutOptions{ContentType: ctype, Size: size})
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.Is(err, errTooLarge) || errors.As(err, &maxErr):
