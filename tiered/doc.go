@@ -104,7 +104,8 @@
 //     ERROR, with both keys quoted, and counted in Status.Conflicts and
 //     Counters.Conflicts. If the remote refuses the conditional create
 //     while holding nothing under the key (MinIO refuses "a/b" when "a"
-//     exists), the upload is retried as any refused upload is.
+//     exists), the upload is retried as any refused upload is. Offload
+//     leaves a conditional upload to the uploader.
 //
 // To recover the object of a conflict, an operator lists the remote under
 // ConflictPrefix (strata ls REMOTE strata-conflicts/), decides which
@@ -214,6 +215,20 @@
 // copy that differs from the remote). A Delete in one process does not
 // remove other processes' cached copies either. Keep keys immutable, or
 // give each key one writer.
+//
+// # Abilities
+//
+// A Store implements storage.Flusher, and also storage.Presigner and
+// storage.Copier, which it offers exactly when its remote does: over a
+// remote without them, PresignGet and Copy fail with an error matching
+// storage.ErrUnsupported. PresignGet presigns the remote copy, so it
+// fails while an upload of the key is pending, with an error matching
+// ErrNotUploaded (and storage.ErrUnsupported, so that a caller that falls
+// back to serving through the store does), and while a delete of it is
+// pending, with storage.ErrNotFound. Copy is the remote's own copy in
+// write-through mode, with the cache copying its local copy too; in
+// write-behind mode, and for keys with pending work, it is a Put of dst
+// with src's content, so that it works through an outage (see Copy).
 //
 // # Errors
 //
