@@ -81,12 +81,12 @@ func (s *server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		s.log.InfoContext(r.Context(), "player event", "event", ev)
 	}
 	rep := healthReport{Status: "ok"}
-	if s.tiered != nil {
-		st := s.tiered.Status()
+	if s.tier != nil {
+		st := s.tier.Status()
 		rep.Remote, rep.Mode = "ok", st.Mode.String()
 		rep.PendingUploads, rep.PendingDeletes, rep.Failing = st.PendingUploads, st.PendingDeletes, st.Failing
 		rep.OldestPendingSeconds, rep.Conflicts = st.OldestPendingAge.Seconds(), st.Conflicts
-		if err := s.health.check(r.Context()); err != nil {
+		if err := s.probe.check(r.Context()); err != nil {
 			rep.Status, rep.Remote, rep.RemoteError = "degraded", "unreachable", err.Error()
 		}
 	}
@@ -98,7 +98,7 @@ func (s *server) handleHealth(w http.ResponseWriter, r *http.Request) {
 // warnIfRemoteDown logs a warning when the remote does not answer at
 // start: the server starts anyway.
 func (s *server) warnIfRemoteDown(ctx context.Context, mode tiered.Mode) {
-	err := s.health.check(ctx)
+	err := s.probe.check(ctx)
 	if err == nil {
 		return
 	}

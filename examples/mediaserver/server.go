@@ -35,15 +35,15 @@ import (
 )
 
 type server struct {
-	cfg    config
-	log    *slog.Logger
-	store  storage.Provider // what requests use (wrapped for metrics)
-	tiered *tiered.Store    // with -remote, else nil
-	health *remoteHealth    // with -remote, else nil
-	close  func() error     // closes the stores
-	reg    *prometheus.Registry
-	mux    *http.ServeMux
-	ready  chan string // receives the listening address
+	cfg   config
+	log   *slog.Logger
+	store storage.Provider // what requests use (wrapped for metrics)
+	tier  *tiered.Store    // with -remote, else nil
+	probe *remoteHealth    // with -remote, else nil
+	close func() error     // closes the stores
+	reg   *prometheus.Registry
+	mux   *http.ServeMux
+	ready chan string // receives the listening address
 }
 
 func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, error) {
@@ -81,7 +81,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		s.reg.MustRegister(metrics.CacheCollector("media", c))
 		s.reg.MustRegister(metrics.TieredCollector("media", ts))
 		base, s.close = ts, ts.Close
-		s.tiered, s.health = ts, &remoteHealth{remote: ts.Remote(), now: time.Now}
+		s.tier, s.probe = ts, &remoteHealth{remote: ts.Remote(), now: time.Now}
 		s.warnIfRemoteDown(ctx, mode)
 	}
 	s.store = m.Wrap(base, "media")
