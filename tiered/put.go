@@ -186,9 +186,14 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		if err != nil {
 			return &storage.Error{Op: "delete", Provider: provider, Key: key, Err: fmt.Errorf("recording the delete in the journal: %w", err)}
 		}
+		// The local copy goes before the remote delete is queued: were the
+		// remote delete (and its record in the journal) to complete first,
+		// a crash before the local delete would leave a copy the journal
+		// no longer removes, served though the remote has lost it.
+		lerr := s.c.Delete(context.WithoutCancel(ctx), key)
 		s.queueDelete(key, id)
-		if err := s.c.Delete(context.WithoutCancel(ctx), key); err != nil {
-			return s.localErr("delete", key, err)
+		if lerr != nil {
+			return s.localErr("delete", key, lerr)
 		}
 		return nil
 	}
