@@ -135,7 +135,7 @@ strata_tiered_uploads_total{store="media"} 1
 strata_tiered_pending_uploads{store="media"} 0
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(expected), "strata_tiered_uploads_total", "strata_tiered_pending_uploads"))
-	assert.Equal(t, 17, testutil.CollectAndCount(reg))
+	assert.Equal(t, 18, testutil.CollectAndCount(reg))
 }
 
 // TestCacheCollectorCountsCorruption damages a cached file on disk and

@@ -29,7 +29,9 @@ type tieredSnapshot struct {
 //	strata_tiered_hits_total, strata_tiered_misses_total,
 //	strata_tiered_remote_errors_total, strata_tiered_fills_total,
 //	strata_tiered_bytes_from_remote_total, strata_tiered_bytes_to_remote_total,
-//	strata_tiered_offload_dropped_total, strata_tiered_corrupt_total
+//	strata_tiered_offload_dropped_total, strata_tiered_corrupt_total,
+//	strata_tiered_conflicts_total (write-behind conditional creates
+//	found taken on the remote; see tiered.ConflictKey)
 //
 // Alert on strata_tiered_oldest_pending_seconds: it grows while the remote
 // is unreachable.
@@ -59,6 +61,7 @@ func TieredCollector(name string, t TieredSource) prometheus.Collector {
 			counter("upload_failures_total", "Failed upload attempts.", func(s tieredSnapshot) float64 { return float64(s.c.UploadFailures) }),
 			counter("delete_failures_total", "Failed remote delete attempts.", func(s tieredSnapshot) float64 { return float64(s.c.DeleteFailures) }),
 			counter("abandoned_total", "Pending uploads whose local copy disappeared.", func(s tieredSnapshot) float64 { return float64(s.c.Abandoned) }),
+			counter("conflicts_total", "Write-behind conditional creates whose key another writer created first; kept under tiered.ConflictKey.", func(s tieredSnapshot) float64 { return float64(s.c.Conflicts) }),
 			counter("hits_total", "Gets answered by the local tier.", func(s tieredSnapshot) float64 { return float64(s.c.Hits) }),
 			counter("misses_total", "Gets that went to the remote.", func(s tieredSnapshot) float64 { return float64(s.c.Misses) }),
 			counter("remote_errors_total", "Remote calls that failed other than with a not-found.", func(s tieredSnapshot) float64 { return float64(s.c.RemoteErrors) }),

@@ -110,7 +110,9 @@ type PutOptions struct {
 	Metadata map[string]string
 	// IfNotExists makes Put fail with ErrExist when an object is already
 	// stored under the key. Of several racing Puts with IfNotExists, exactly
-	// one succeeds.
+	// one succeeds. A write-behind tiered store answers before the remote
+	// sees the object, so it may accept a Put whose key another process
+	// creates first; it then keeps both objects (see package tiered).
 	IfNotExists bool
 	// Size, when greater than zero, is the exact number of bytes r yields.
 	// Providers use it to pick an upload strategy and fail the Put with

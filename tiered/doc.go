@@ -68,10 +68,53 @@
 // when "a" exists: in write-through mode the Put fails; in write-behind mode
 // the Put has been acknowledged, so the object stays pinned and served
 // locally, its upload keeps being retried and Status reports it failing,
-// until an operator resolves the conflict. Put with IfNotExists checks the
-// cache and, in write-behind mode, the remote too (it fails if the remote
-// cannot say); only in write-through mode does the remote's own conditional
-// write decide between processes.
+// until an operator resolves the conflict.
+//
+// # IfNotExists in write-behind mode
+//
+// In write-through mode, Put with IfNotExists is the remote's own
+// conditional write: of several processes racing, exactly one wins. In
+// write-behind mode the Put returns before the remote sees the object, so
+// the answer is given in two steps:
+//
+//   - At Put, the local tier is checked (the cache, including pending
+//     uploads, and the journal of pending deletes): a key held locally
+//     fails with storage.ErrExist, and a key whose delete is pending is
+//     free. Then the remote is asked: a key it holds fails with
+//     storage.ErrExist, and a key it says is missing is free. When the
+//     remote cannot say (an error matching storage.ErrUnavailable: down,
+//     or no answer within Options.Timeout), the local tier's answer
+//     stands and the Put is accepted, so that write-behind keeps taking
+//     writes through an outage. Other remote errors fail the Put.
+//   - An accepted Put is durable like any other, and its pending upload
+//     is recorded in the journal as a conditional create, a record that
+//     survives a crash or restart. A later Put of the key without
+//     IfNotExists makes it an ordinary upload again (the last Put wins).
+//   - The uploader sends it as a conditional create (IfNotExists on the
+//     remote). If the remote then says the key exists and holds the same
+//     bytes (an earlier attempt whose reply was lost), the upload is done.
+//     If it holds another object, another writer created the key first: a
+//     conflict found after the Put was acknowledged. The other writer's
+//     object is never overwritten, and the acknowledged one is never lost:
+//     it is uploaded under ConflictKey(key, its SHA-256), that is
+//     "strata-conflicts/<key>/<sha256>" (conditionally too), with its
+//     content type and metadata, and only once the remote has confirmed
+//     that copy is the local copy of key dropped, so that key reads as the
+//     remote holds it, in every process. The conflict is logged once at
+//     ERROR, with both keys quoted, and counted in Status.Conflicts and
+//     Counters.Conflicts. If the remote refuses the conditional create
+//     while holding nothing under the key (MinIO refuses "a/b" when "a"
+//     exists), the upload is retried as any refused upload is. Offload
+//     leaves a conditional upload to the uploader.
+//
+// To recover the object of a conflict, an operator lists the remote under
+// ConflictPrefix (strata ls REMOTE strata-conflicts/), decides which
+// object the key should hold, and copies the kept one where it belongs
+// (strata cp REMOTE "strata-conflicts/KEY/SHA256" REMOTE NEWKEY); the
+// tiered store never deletes a conflict copy. Keys that are unique by
+// construction (random media keys) never conflict: such an application
+// may leave IfNotExists out and save the remote request it costs in
+// write-behind mode.
 //
 // # Reads: fetch on miss
 //
@@ -172,6 +215,20 @@
 // copy that differs from the remote). A Delete in one process does not
 // remove other processes' cached copies either. Keep keys immutable, or
 // give each key one writer.
+//
+// # Abilities
+//
+// A Store implements storage.Flusher, and also storage.Presigner and
+// storage.Copier, which it offers exactly when its remote does: over a
+// remote without them, PresignGet and Copy fail with an error matching
+// storage.ErrUnsupported. PresignGet presigns the remote copy, so it
+// fails while an upload of the key is pending, with an error matching
+// ErrNotUploaded (and storage.ErrUnsupported, so that a caller that falls
+// back to serving through the store does), and while a delete of it is
+// pending, with storage.ErrNotFound. Copy is the remote's own copy in
+// write-through mode, with the cache copying its local copy too; in
+// write-behind mode, and for keys with pending work, it is a Put of dst
+// with src's content, so that it works through an outage (see Copy).
 //
 // # Errors
 //

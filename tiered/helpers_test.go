@@ -80,6 +80,22 @@ type shared struct{ storage.Provider }
 
 func (shared) Close() error { return nil }
 
+// Copy passes through to a wrapped storage.Copier, as a wrapper does.
+func (s shared) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
+	if cp, ok := s.Provider.(storage.Copier); ok {
+		return cp.Copy(ctx, dst, src)
+	}
+	return storage.Info{}, &storage.Error{Op: "copy", Provider: "shared", Key: dst, Kind: storage.ErrUnsupported}
+}
+
+// PresignGet passes through to a wrapped storage.Presigner.
+func (s shared) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
+	if ps, ok := s.Provider.(storage.Presigner); ok {
+		return ps.PresignGet(ctx, key, expiry)
+	}
+	return "", &storage.Error{Op: "presign", Provider: "shared", Key: key, Kind: storage.ErrUnsupported}
+}
+
 // env is a tiered store over a cache directory, reopenable.
 type env struct {
 	t      *testing.T

@@ -13,17 +13,23 @@ import (
 	"sync"
 )
 
-// The delete journal records remote deletes that are not confirmed yet, in
-// the cache's state directory. It is a text file of lines
+// The journal records remote deletes that are not confirmed yet, and the
+// pending uploads that are conditional creates, in the cache's state
+// directory. It is a text file of lines
 //
 //	<crc32c of the rest, 8 hex digits> D <id> <key>   a delete of key was asked for
 //	<crc32c> C <id> <key>                           delete id reached the remote
 //	<crc32c> U <key>                                a later Put of key cancels its delete
+//	<crc32c> I <key>                                the pending upload of key is a conditional create
+//	<crc32c> J <key>                                key's upload is no longer conditional (sent, or replaced)
 //
 // (keys never hold a newline or another control character). Every append
-// is fsynced before the operation it records returns. At open the journal
-// is replayed, torn or damaged lines skipped, and rewritten with one D line
-// per delete still pending.
+// is fsynced before the operation it records returns. An I line is written
+// before the object it is about (an I line with no pinned object is
+// dropped at the next start), and a D line ends the key's I. At open the
+// journal is replayed, torn or damaged lines skipped, and rewritten with
+// one D line per delete and one I line per conditional upload still
+// pending.
 const journalName = "deletes.journal"
 
 // compactAfter is how many lines beyond twice the live deletes the
@@ -37,6 +43,7 @@ type journal struct {
 	dir    string
 	f      *os.File
 	live   map[string]uint64 // pending deletes: key -> id
+	cond   map[string]bool   // keys whose pending upload is a conditional create
 	nextID uint64
 	lines  int
 	closed bool
@@ -47,17 +54,17 @@ type journal struct {
 // should the removal be lost in a crash, gives the same nothing); one with
 // settled records among pending ones is rewritten.
 func openJournal(dir string) (*journal, map[string]uint64, error) {
-	j := &journal{dir: dir, live: map[string]uint64{}, nextID: 1}
+	j := &journal{dir: dir, live: map[string]uint64{}, cond: map[string]bool{}, nextID: 1}
 	if err := j.replay(); err != nil {
 		return nil, nil, err
 	}
 	switch {
-	case len(j.live) == 0 && j.lines > 0:
+	case len(j.live) == 0 && len(j.cond) == 0 && j.lines > 0:
 		if err := os.Remove(j.path()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, err
 		}
 		j.lines = 0
-	case j.lines > len(j.live):
+	case j.lines > len(j.live)+len(j.cond):
 		if err := j.compactLocked(); err != nil {
 			return nil, nil, err
 		}
@@ -111,6 +118,7 @@ func (j *journal) apply(line string) bool {
 		}
 		if op == "D" {
 			j.live[key] = id
+			delete(j.cond, key)
 		} else if j.live[key] == id {
 			delete(j.live, key)
 		}
@@ -119,6 +127,15 @@ func (j *journal) apply(line string) bool {
 			return false
 		}
 		delete(j.live, rest)
+	case "I", "J":
+		if rest == "" {
+			return false
+		}
+		if op == "I" {
+			j.cond[rest] = true
+		} else {
+			delete(j.cond, rest)
+		}
 	default:
 		return false
 	}
@@ -140,6 +157,9 @@ func (j *journal) compactLocked() error {
 	w := bufio.NewWriter(f)
 	for key, id := range j.live {
 		w.WriteString(line("D " + strconv.FormatUint(id, 16) + " " + key))
+	}
+	for key := range j.cond {
+		w.WriteString(line("I " + key))
 	}
 	err = w.Flush()
 	if err == nil {
@@ -166,7 +186,7 @@ func (j *journal) compactLocked() error {
 		j.f.Close()
 	}
 	j.f = nf
-	j.lines = len(j.live)
+	j.lines = len(j.live) + len(j.cond)
 	return nil
 }
 
@@ -202,7 +222,7 @@ func (j *journal) appendLocked(rec string) error {
 		return err
 	}
 	j.lines++
-	if j.lines > 2*len(j.live)+compactAfter {
+	if j.lines > 2*(len(j.live)+len(j.cond))+compactAfter {
 		if err := j.compactLocked(); err != nil {
 			return fmt.Errorf("compacting: %w", err)
 		}
@@ -218,12 +238,17 @@ func (j *journal) deleted(key string) (uint64, error) {
 	id := j.nextID
 	j.nextID++
 	old, had := j.live[key]
+	wasCond := j.cond[key]
 	j.live[key] = id
+	delete(j.cond, key)
 	if err := j.appendLocked("D " + strconv.FormatUint(id, 16) + " " + key); err != nil {
 		if had {
 			j.live[key] = old
 		} else {
 			delete(j.live, key)
+		}
+		if wasCond {
+			j.cond[key] = true
 		}
 		return 0, err
 	}
@@ -256,6 +281,60 @@ func (j *journal) undeleted(key string) error {
 		return err
 	}
 	return nil
+}
+
+// conditional records that the upload of key about to be made pending is
+// a conditional create. It is written before the object, so that no
+// pinned copy of it is ever without its record.
+func (j *journal) conditional(key string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.cond[key] {
+		return nil
+	}
+	j.cond[key] = true
+	if err := j.appendLocked("I " + key); err != nil {
+		delete(j.cond, key)
+		return err
+	}
+	return nil
+}
+
+// unconditional records that key's pending upload, if any, is no longer
+// a conditional create: it was sent or settled, or a later Put without
+// IfNotExists replaced it. It writes nothing when key has no such record.
+func (j *journal) unconditional(key string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.cond[key] {
+		return nil
+	}
+	delete(j.cond, key)
+	if err := j.appendLocked("J " + key); err != nil {
+		j.cond[key] = true
+		return err
+	}
+	return nil
+}
+
+// isConditional reports whether key's pending upload is a conditional
+// create.
+func (j *journal) isConditional(key string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.cond[key]
+}
+
+// conditionals returns the keys whose pending upload is recorded as a
+// conditional create.
+func (j *journal) conditionals() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make([]string, 0, len(j.cond))
+	for k := range j.cond {
+		out = append(out, k)
+	}
+	return out
 }
 
 // pending reports whether a delete of key is recorded and not done.

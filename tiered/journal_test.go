@@ -3,6 +3,7 @@ package tiered
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -82,4 +83,36 @@ func TestJournalCompacts(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, live, 1)
 	require.Contains(t, live, "keep")
+}
+
+// Conditional records survive a reopening and compaction, a D line ends
+// one, and a J line clears it.
+func TestJournalConditional(t *testing.T) {
+	dir := t.TempDir()
+	j, _, err := openJournal(dir)
+	require.NoError(t, err)
+	require.NoError(t, j.conditional("a"))
+	require.NoError(t, j.conditional("b"))
+	require.NoError(t, j.conditional("c"))
+	require.NoError(t, j.unconditional("b"))
+	_, err = j.deleted("c")
+	require.NoError(t, err)
+	require.NoError(t, j.close())
+
+	j, live, err := openJournal(dir)
+	require.NoError(t, err)
+	require.Len(t, live, 1)
+	require.True(t, j.isConditional("a"))
+	require.False(t, j.isConditional("b"))
+	require.False(t, j.isConditional("c"), "a delete ends the conditional record")
+	require.Equal(t, []string{"a"}, j.conditionals())
+	b, err := os.ReadFile(filepath.Join(dir, journalName))
+	require.NoError(t, err)
+	require.Len(t, strings.Split(strings.TrimSpace(string(b)), "\n"), 2, "compacted to one D and one I line")
+	require.NoError(t, j.unconditional("a"))
+	require.NoError(t, j.close())
+	j, _, err = openJournal(dir)
+	require.NoError(t, err)
+	require.Empty(t, j.conditionals())
+	require.NoError(t, j.close())
 }

@@ -156,6 +156,11 @@ func (s *Store) offloadEntry(ctx context.Context, e cache.Entry, o *OffloadOptio
 		return nil
 	}
 	pend, hasPend := s.pendingItem(e.Key)
+	if hasPend && pend.op == opUpload && pend.cond {
+		// A conditional create: only the uploader may send it, for it
+		// alone keeps another writer's object if the key is taken.
+		return nil
+	}
 	remote, err := s.remoteStat(ctx, e.Key)
 	missing := errors.Is(err, storage.ErrNotFound)
 	if err != nil && !missing {
@@ -169,7 +174,7 @@ func (s *Store) offloadEntry(ctx context.Context, e cache.Entry, o *OffloadOptio
 			r.Unverified++
 			return nil
 		}
-		info, err := s.upload(ctx, e.Key, e.ETag, false)
+		info, err := s.upload(ctx, e.Key, e.Key, e.ETag, false)
 		if errors.Is(err, errVersionGone) {
 			return nil // replaced or deleted meanwhile; its own upload takes care of it
 		}

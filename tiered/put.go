@@ -36,11 +36,21 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *storage.
 
 // putBehind stores the object pinned (durably, with its pin as the record
 // of the pending upload), cancels a pending delete of the key in the
-// journal, and queues the upload. The caller holds key's lock.
+// journal, and queues the upload. With IfNotExists, the upload is recorded
+// as a conditional create (see checkAbsent). The caller holds key's lock.
 func (s *Store) putBehind(ctx context.Context, key string, r io.Reader, o *storage.PutOptions) (storage.Info, error) {
+	cond := false
 	if o.IfNotExists {
-		if err := s.checkAbsent(ctx, key); err != nil {
+		var err error
+		if cond, err = s.checkAbsent(ctx, key); err != nil {
 			return storage.Info{}, err
+		}
+	}
+	if cond {
+		// Before the object: a pinned copy is never without its record.
+		if err := s.j.conditional(key); err != nil {
+			return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key,
+				Err: fmt.Errorf("recording the conditional Put in the journal: %w", err)}
 		}
 	}
 	info, err := s.c.PutPinned(ctx, key, r, o)
@@ -56,33 +66,50 @@ func (s *Store) putBehind(ctx context.Context, key string, r io.Reader, o *stora
 		return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key,
 			Err: fmt.Errorf("recording the Put in the delete journal: %w", err)}
 	}
-	s.queueUpload(key, info.ETag, info.Size)
+	if !cond {
+		// A plain Put replaces a conditional one still pending: the last
+		// Put wins, as without IfNotExists. Should this record be lost in
+		// a crash, the new object is sent as a conditional create, which
+		// loses nothing either (see resolveConflict).
+		if err := s.j.unconditional(key); err != nil {
+			s.log.Warn("tiered: recording a Put in the journal", "key", key, "err", err)
+		}
+	}
+	s.queueUpload(key, info.ETag, info.Size, cond)
 	return info, nil
 }
 
 // checkAbsent fails with ErrExist when key is stored locally or on the
-// remote (unless its remote delete is pending), and with the remote's
-// error when the remote cannot say.
-func (s *Store) checkAbsent(ctx context.Context, key string) error {
+// remote (unless its remote delete is pending). It reports whether the
+// upload must be a conditional create: when the remote said the key is
+// free (another process may still take it before the upload) or could not
+// say (an error matching storage.ErrUnavailable: the local tier decides,
+// so that write-behind keeps taking writes through an outage). A key whose
+// remote delete is pending is free and its upload plain: the remote still
+// holds the deleted object until the Put replaces it.
+func (s *Store) checkAbsent(ctx context.Context, key string) (bool, error) {
 	_, err := s.cacheStat(ctx, key)
 	if err == nil || errors.Is(err, storage.ErrCorrupt) {
 		// A damaged copy still kept is a pending upload's: it exists.
-		return &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrExist}
+		return false, &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrExist}
 	}
 	if !errors.Is(err, storage.ErrNotFound) {
-		return s.localErr("put", key, err)
+		return false, s.localErr("put", key, err)
 	}
 	if s.pendingDelete(key) {
-		return nil
+		return false, nil
 	}
 	_, err = s.remoteStat(ctx, key)
 	switch {
 	case err == nil:
-		return &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrExist}
+		return false, &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrExist}
 	case errors.Is(err, storage.ErrNotFound):
-		return nil
+		return true, nil
+	case errors.Is(err, storage.ErrUnavailable) && ctx.Err() == nil:
+		s.log.Info("tiered: the remote cannot say whether a key exists; accepting the conditional Put locally", "key", key, "err", err)
+		return true, nil
 	}
-	return err
+	return false, err
 }
 
 // putThrough stores the object pinned, uploads it from the cache, and
@@ -99,10 +126,9 @@ func (s *Store) putThrough(ctx context.Context, key string, r io.Reader, o *stor
 	case hasPend && pend.op == opUpload:
 		// A version left pending by a write-behind run: send it first, so
 		// that if this Put fails, that acknowledged write is not lost.
-		if _, err := s.upload(ctx, key, pend.etag, false); err != nil && !errors.Is(err, errVersionGone) {
+		if err := s.sendPending(ctx, pend); err != nil && !errors.Is(err, errVersionGone) {
 			return storage.Info{}, err
 		}
-		s.unpin(key, pend.etag)
 		s.settle(pend)
 		hasPend = false
 	case hasPend && pend.op == opDelete && o.IfNotExists:
@@ -121,7 +147,7 @@ func (s *Store) putThrough(ctx context.Context, key string, r io.Reader, o *stor
 	if err != nil {
 		return storage.Info{}, s.localErr("put", key, err)
 	}
-	if _, err := s.upload(ctx, key, info.ETag, o.IfNotExists); err != nil {
+	if _, err := s.upload(ctx, key, key, info.ETag, o.IfNotExists); err != nil {
 		if derr := s.c.Delete(context.WithoutCancel(ctx), key); derr != nil {
 			s.log.Error("tiered: removing the local copy of a failed write-through Put", "key", key, "err", derr)
 		}
@@ -160,9 +186,14 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		if err != nil {
 			return &storage.Error{Op: "delete", Provider: provider, Key: key, Err: fmt.Errorf("recording the delete in the journal: %w", err)}
 		}
+		// The local copy goes before the remote delete is queued: were the
+		// remote delete (and its record in the journal) to complete first,
+		// a crash before the local delete would leave a copy the journal
+		// no longer removes, served though the remote has lost it.
+		lerr := s.c.Delete(context.WithoutCancel(ctx), key)
 		s.queueDelete(key, id)
-		if err := s.c.Delete(context.WithoutCancel(ctx), key); err != nil {
-			return s.localErr("delete", key, err)
+		if lerr != nil {
+			return s.localErr("delete", key, lerr)
 		}
 		return nil
 	}

@@ -30,6 +30,7 @@ type item struct {
 	op       opKind
 	etag     string // opUpload: the cache version to send
 	size     int64
+	cond     bool   // opUpload: a conditional create (Put with IfNotExists)
 	delID    uint64 // opDelete: the journal record
 	seq      uint64 // bumped whenever op, etag or delID change
 	startSeq uint64 // Store.seq when the key became pending (for Flush)
@@ -115,17 +116,18 @@ func (s *Store) removeLocked(it *item) {
 	s.signalLocked()
 }
 
-// queueUpload makes the pinned cache version etag of key pending.
-func (s *Store) queueUpload(key, etag string, size int64) {
+// queueUpload makes the pinned cache version etag of key pending, as a
+// conditional create when cond is set.
+func (s *Store) queueUpload(key, etag string, size int64, cond bool) {
 	s.mu.Lock()
-	s.setLocked(key, s.now(), func(it *item) { it.op, it.etag, it.size, it.delID = opUpload, etag, size, 0 })
+	s.setLocked(key, s.now(), func(it *item) { it.op, it.etag, it.size, it.delID, it.cond = opUpload, etag, size, 0, cond })
 	s.mu.Unlock()
 }
 
 // queueDelete makes the remote delete id of key pending.
 func (s *Store) queueDelete(key string, id uint64) {
 	s.mu.Lock()
-	s.setLocked(key, s.now(), func(it *item) { it.op, it.delID, it.etag, it.size = opDelete, id, "", 0 })
+	s.setLocked(key, s.now(), func(it *item) { it.op, it.delID, it.etag, it.size, it.cond = opDelete, id, "", 0, false })
 	s.mu.Unlock()
 }
 
@@ -352,17 +354,48 @@ func (o opKind) String() string {
 // runUpload sends the cache version snap.etag of snap.key and unpins it
 // once the remote copy is confirmed.
 func (s *Store) runUpload(snap item) error {
-	_, err := s.upload(s.work, snap.key, snap.etag, false)
+	err := s.sendPending(s.work, snap)
 	if errors.Is(err, errVersionGone) {
 		s.ctr.abandoned.Add(1)
 		s.log.Error("tiered: pending upload abandoned: its local copy is gone", "key", snap.key)
 		return errAbandon
 	}
+	return err
+}
+
+// sendPending sends the pending upload snap (of version snap.etag) and
+// settles its local copy: unpinned once the remote copy is confirmed, or,
+// for a conditional create that found the key taken by another writer,
+// kept under its conflict key on the remote and dropped locally (see
+// resolveConflict). The caller holds snap.key busy.
+func (s *Store) sendPending(ctx context.Context, snap item) error {
+	_, err := s.upload(ctx, snap.key, snap.key, snap.etag, snap.cond)
+	if snap.cond && errors.Is(err, storage.ErrExist) {
+		err = s.resolveConflict(ctx, snap, err)
+	}
 	if err != nil {
 		return err
 	}
+	if snap.cond {
+		s.clearConditional(snap)
+	}
 	s.unpin(snap.key, snap.etag)
 	return nil
+}
+
+// clearConditional ends the journal's conditional record of snap.key once
+// its upload is settled, unless the key's pending state changed meanwhile.
+func (s *Store) clearConditional(snap item) {
+	s.mu.Lock()
+	it := s.items[snap.key]
+	changed := it != nil && it.seq != snap.seq
+	s.mu.Unlock()
+	if changed {
+		return
+	}
+	if err := s.j.unconditional(snap.key); err != nil {
+		s.log.Warn("tiered: recording a settled conditional upload in the journal", "key", snap.key, "err", err)
+	}
 }
 
 // unpin unpins a version whose remote copy is confirmed. A failure leaves

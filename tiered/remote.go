@@ -185,12 +185,13 @@ func (s *Store) remoteList(ctx context.Context, opts *storage.ListOptions) iter.
 // was to send.
 var errVersionGone = errors.New("the cache no longer holds that version")
 
-// upload sends the cached object under key to the remote, if the cache
-// still holds version etag ("" for any), and confirms the remote copy: the
-// bytes sent must be the ones the cache recorded (size and SHA-256), and
-// the remote must report the same size and, when it reports one, the same
-// SHA-256. It returns the remote's Info. It does not unpin.
-func (s *Store) upload(ctx context.Context, key, etag string, ifNotExists bool) (storage.Info, error) {
+// upload sends the cached object under key to the remote under rkey
+// (key itself, or its conflict key), if the cache still holds version
+// etag ("" for any), and confirms the remote copy: the bytes sent must be
+// the ones the cache recorded (size and SHA-256), and the remote must
+// report the same size and, when it reports one, the same SHA-256. It
+// returns the remote's Info. It does not unpin.
+func (s *Store) upload(ctx context.Context, key, rkey, etag string, ifNotExists bool) (storage.Info, error) {
 	rc, info, err := s.c.Get(ctx, key, nil)
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.Info{}, errVersionGone
@@ -208,7 +209,7 @@ func (s *Store) upload(ctx context.Context, key, etag string, ifNotExists bool) 
 	hr := storage.NewHashingReader(rc)
 	body := &uploadBody{r: hr, w: w, s: s, key: key, size: info.Size, want: info.SHA256}
 	s.ctr.remotePuts.Add(1)
-	rinfo, err := s.remote.Put(w.ctx, key, body, &storage.PutOptions{
+	rinfo, err := s.remote.Put(w.ctx, rkey, body, &storage.PutOptions{
 		ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size, IfNotExists: ifNotExists,
 	})
 	if err != nil {
@@ -219,7 +220,7 @@ func (s *Store) upload(ctx context.Context, key, etag string, ifNotExists bool) 
 			// stored nothing.
 			return storage.Info{}, &storage.Error{Op: "upload", Provider: provider, Key: key, Err: body.err}
 		}
-		return storage.Info{}, s.remoteErr(ctx, "upload", key, w, err)
+		return storage.Info{}, s.remoteErr(ctx, "upload", rkey, w, err)
 	}
 	var problem string
 	switch {
@@ -232,7 +233,7 @@ func (s *Store) upload(ctx context.Context, key, etag string, ifNotExists bool) 
 	}
 	if problem != "" {
 		s.ctr.uploadFailures.Add(1)
-		return storage.Info{}, &storage.Error{Op: "upload", Provider: provider, Key: key, Kind: storage.ErrCorrupt, Err: errors.New(problem)}
+		return storage.Info{}, &storage.Error{Op: "upload", Provider: provider, Key: rkey, Kind: storage.ErrCorrupt, Err: errors.New(problem)}
 	}
 	s.ctr.uploads.Add(1)
 	return rinfo, nil

@@ -230,7 +230,7 @@ func (s *Store) requeue(deletes map[string]uint64) error {
 		if err := s.c.Delete(ctx, key); err != nil {
 			return fmt.Errorf("removing the local copy of %q, deleted before a restart: %w", key, err)
 		}
-		s.setLocked(key, now, func(it *item) { it.op, it.delID, it.etag, it.size = opDelete, id, "", 0 })
+		s.setLocked(key, now, func(it *item) { it.op, it.delID, it.etag, it.size, it.cond = opDelete, id, "", 0, false })
 	}
 	for info, err := range s.c.Pinned(ctx) {
 		if err != nil {
@@ -239,7 +239,17 @@ func (s *Store) requeue(deletes map[string]uint64) error {
 		if _, del := deletes[info.Key]; del {
 			continue
 		}
-		s.setLocked(info.Key, now, func(it *item) { it.op, it.etag, it.size = opUpload, info.ETag, info.Size })
+		cond := s.j.isConditional(info.Key)
+		s.setLocked(info.Key, now, func(it *item) { it.op, it.etag, it.size, it.cond = opUpload, info.ETag, info.Size, cond })
+	}
+	// A conditional record whose object was never stored (a crash
+	// between the two) has nothing left to say.
+	for _, key := range s.j.conditionals() {
+		if it := s.items[key]; it == nil || it.op != opUpload {
+			if err := s.j.unconditional(key); err != nil {
+				return fmt.Errorf("journal: %w", err)
+			}
+		}
 	}
 	if n := len(s.items); n > 0 {
 		s.log.Info("tiered: resuming pending work", "uploads", n-len(deletes), "deletes", len(deletes))
@@ -322,6 +332,12 @@ type Status struct {
 	// Abandoned counts pending uploads given up because their local copy
 	// disappeared (the cache directory was wiped or damaged).
 	Abandoned int64
+	// Conflicts counts the write-behind Puts with IfNotExists, accepted
+	// while the remote could not say whether the key existed, whose key
+	// another writer turned out to have created first. Each acknowledged
+	// object is kept on the remote under ConflictKey (see the package
+	// documentation): alert on it.
+	Conflicts int64
 }
 
 // Status returns the state of the pending queue.
@@ -349,6 +365,7 @@ func (s *Store) Status() Status {
 	st.UploadFailures = s.ctr.uploadFailures.Load()
 	st.DeleteFailures = s.ctr.deleteFailures.Load()
 	st.Abandoned = s.ctr.abandoned.Load()
+	st.Conflicts = s.ctr.conflicts.Load()
 	return st
 }
 
@@ -376,6 +393,9 @@ type Counters struct {
 	Uploads, UploadFailures, Abandoned int64
 	// DeleteFailures counts failed remote delete attempts.
 	DeleteFailures int64
+	// Conflicts counts conditional creates found taken on the remote
+	// after they were acknowledged (Status.Conflicts).
+	Conflicts int64
 	// OffloadDropped counts local copies Offload dropped after verifying
 	// the remote copy.
 	OffloadDropped int64
@@ -394,7 +414,7 @@ type counters struct {
 	fills, fillsShared, fillErrors, directReads                       atomic.Int64
 	bytesIn, bytesOut                                                 atomic.Int64
 	uploads, uploadFailures, abandoned, remoteDeletes, deleteFailures atomic.Int64
-	offloadDropped                                                    atomic.Int64
+	offloadDropped, conflicts                                         atomic.Int64
 }
 
 // Counters returns the counters.
@@ -407,7 +427,7 @@ func (s *Store) Counters() Counters {
 		Fills: c.fills.Load(), FillsShared: c.fillsShared.Load(), FillErrors: c.fillErrors.Load(), DirectReads: c.directReads.Load(),
 		BytesFromRemote: c.bytesIn.Load(), BytesToRemote: c.bytesOut.Load(),
 		Uploads: c.uploads.Load(), UploadFailures: c.uploadFailures.Load(), Abandoned: c.abandoned.Load(),
-		DeleteFailures: c.deleteFailures.Load(), OffloadDropped: c.offloadDropped.Load(),
+		DeleteFailures: c.deleteFailures.Load(), OffloadDropped: c.offloadDropped.Load(), Conflicts: c.conflicts.Load(),
 		Corrupt: s.c.Stats().Corrupt,
 	}
 }

@@ -26,7 +26,11 @@
 //	GET    /media/{key}     the object, with ranges and conditional requests (HEAD too)
 //	DELETE /media/{key}     remove it; needs "Authorization: Bearer $MEDIASERVER_ADMIN_TOKEN"
 //	GET    /metrics         Prometheus metrics
-//	GET    /healthz         200 while serving
+//	GET    /healthz         200 while serving, with JSON: "status" is "ok", or "degraded" while the remote is unreachable
+//
+// The server starts while the remote is down (it logs a warning): it
+// serves what its cache holds and, in write-behind mode, takes uploads,
+// which are sent once the remote answers, after a restart too.
 //
 // An upload keeps the content type its client gave, unless that is none or
 // application/octet-stream (what curl -F sends for a .mp4 or .mov file):

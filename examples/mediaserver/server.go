@@ -38,6 +38,8 @@ type server struct {
 	cfg   config
 	log   *slog.Logger
 	store storage.Provider // what requests use (wrapped for metrics)
+	tier  *tiered.Store    // with -remote, else nil
+	probe *remoteHealth    // with -remote, else nil
 	close func() error     // closes the stores
 	reg   *prometheus.Registry
 	mux   *http.ServeMux
@@ -82,6 +84,8 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		s.reg.MustRegister(metrics.CacheCollector("media", c))
 		s.reg.MustRegister(metrics.TieredCollector("media", ts))
 		base, s.close = ts, ts.Close
+		s.tier, s.probe = ts, &remoteHealth{remote: ts.Remote(), now: time.Now}
+		s.warnIfRemoteDown(ctx, mode)
 	}
 	s.store = m.Wrap(base, "media")
 
@@ -101,13 +105,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	s.mux.Handle("HEAD /media/", media)
 	s.mux.HandleFunc("DELETE /media/{key...}", s.handleDelete)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if ev := r.URL.Query().Get("event"); ev != "" {
-			// The player page reports what it did; see index.go.
-			s.log.InfoContext(r.Context(), "player event", "event", ev)
-		}
-		io.WriteString(w, "ok\n")
-	})
+	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	return s, nil
 }
 
@@ -260,8 +258,13 @@ func (s *server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	head, body := peek(lr, sniffLen)
 	ctype = uploadType(ctype, filename, head)
 	key := newKey(time.Now())
+	// No IfNotExists: the key is new by construction (128 random bits, see
+	// newKey), so a conditional create could only succeed, and over a
+	// write-behind tiered store it would cost a remote request per upload
+	// (up to the remote timeout while the remote hangs): the dependency on
+	// the remote that write-behind exists to remove.
 	info, err := s.store.Put(r.Context(), key, body,
-		&storage.PutOptions{ContentType: ctype, IfNotExists: true, Size: size})
+		&storage.PutOptions{ContentType: ctype, Size: size})
 	if err != nil && lr.err != nil {
 		err = lr.err // the request's failure, not what it caused
 	}

@@ -1,0 +1,136 @@
+package tiered
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// ErrNotUploaded is the cause of the error PresignGet returns for an
+// object whose upload is still pending (write-behind): the remote does not
+// hold it yet, so no URL of the remote copy would serve it. That error
+// also matches storage.ErrUnsupported, so that a caller that falls back to
+// serving through the store when presigning is unsupported (as httpserve
+// does) serves it; match ErrNotUploaded to tell it from a remote that
+// cannot presign at all. Once the upload is confirmed, PresignGet works.
+var ErrNotUploaded = errors.New("the object is only on local disk until its pending upload is confirmed; read it through the store")
+
+var (
+	_ storage.Presigner = (*Store)(nil)
+	_ storage.Copier    = (*Store)(nil)
+)
+
+// PresignGet implements storage.Presigner by presigning the remote copy:
+// the store offers the ability exactly when its remote does, and fails
+// with storage.ErrUnsupported otherwise. A key whose upload is pending
+// fails with an error matching ErrNotUploaded (and storage.ErrUnsupported),
+// and a key whose remote delete is pending with storage.ErrNotFound,
+// rather than hand out a URL of what the remote holds now.
+func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
+	if err := s.check(ctx, "presign", key); err != nil {
+		return "", err
+	}
+	ps, ok := s.remote.(storage.Presigner)
+	if !ok {
+		return "", &storage.Error{Op: "presign", Provider: provider, Key: key, Kind: storage.ErrUnsupported,
+			Err: fmt.Errorf("the remote (%T) cannot presign URLs", s.remote)}
+	}
+	if it, ok := s.pendingItem(key); ok {
+		if it.op == opDelete {
+			return "", &storage.Error{Op: "presign", Provider: provider, Key: key, Kind: storage.ErrNotFound}
+		}
+		return "", &storage.Error{Op: "presign", Provider: provider, Key: key, Kind: storage.ErrUnsupported, Err: ErrNotUploaded}
+	}
+	w := s.watch(ctx)
+	defer w.done()
+	u, err := ps.PresignGet(w.ctx, key, expiry)
+	if err != nil {
+		return "", s.remoteErr(ctx, "presign", key, w, err)
+	}
+	return u, nil
+}
+
+// Copy implements storage.Copier: the store offers the ability exactly
+// when its remote does, and fails with storage.ErrUnsupported otherwise.
+//
+// In write-through mode, when neither key has pending work left by a
+// write-behind run, the remote copies the object itself (no bytes pass
+// through the process) and the cache gets a copy of src's local copy
+// under dst when that holds the same SHA-256 as the remote's copy;
+// otherwise dst's stale local copy is removed and the next Get fetches it.
+// In write-behind mode, and for keys with pending work, Copy is a Put of
+// dst with src's content, content type and metadata, read through the
+// store (from the cache, or fetched): it is durable locally when Copy
+// returns and uploaded as any Put, so that it works through an outage and
+// keeps the per-key order of writes.
+func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
+	if err := s.check(ctx, "copy", dst); err != nil {
+		return storage.Info{}, err
+	}
+	if err := storage.ValidKey(src); err != nil {
+		return storage.Info{}, err
+	}
+	cp, ok := s.remote.(storage.Copier)
+	if !ok {
+		return storage.Info{}, &storage.Error{Op: "copy", Provider: provider, Key: dst, Kind: storage.ErrUnsupported,
+			Err: fmt.Errorf("the remote (%T) cannot copy objects", s.remote)}
+	}
+	if s.opts.Mode == WriteThrough {
+		info, done, err := s.copyRemote(ctx, cp, dst, src)
+		if done {
+			return info, err
+		}
+	}
+	return s.copyLocal(ctx, dst, src)
+}
+
+// copyRemote copies src to dst on the remote, unless either key has
+// pending work (then done is false and nothing was done).
+func (s *Store) copyRemote(ctx context.Context, cp storage.Copier, dst, src string) (info storage.Info, done bool, err error) {
+	ks, err := s.lockKey(ctx, dst)
+	if err != nil {
+		return storage.Info{}, true, &storage.Error{Op: "copy", Provider: provider, Key: dst, Err: err}
+	}
+	defer s.unlockKey(dst, ks)
+	if err := s.acquire(ctx, dst); err != nil {
+		return storage.Info{}, true, &storage.Error{Op: "copy", Provider: provider, Key: dst, Err: err}
+	}
+	defer s.release(dst)
+	_, dstPend := s.pendingItem(dst)
+	_, srcPend := s.pendingItem(src)
+	if dstPend || srcPend {
+		return storage.Info{}, false, nil
+	}
+	w := s.watch(ctx)
+	rinfo, err := cp.Copy(w.ctx, dst, src)
+	err = s.remoteErr(ctx, "copy", dst, w, err)
+	w.done()
+	if err != nil {
+		return storage.Info{}, true, err
+	}
+	// dst's local copy, if any, is of the old object.
+	if err := s.c.Delete(context.WithoutCancel(ctx), dst); err != nil {
+		return storage.Info{}, true, s.localErr("copy", dst, err)
+	}
+	if local, err := s.c.Stat(ctx, src); err == nil && local.SHA256 != "" && local.SHA256 == rinfo.SHA256 && local.Size == rinfo.Size {
+		if _, err := s.c.Copy(ctx, dst, src); err != nil {
+			// Only a cached copy is lost: the next Get fetches it.
+			s.log.Warn("tiered: copying in the cache", "dst", dst, "src", src, "err", err)
+			s.c.Delete(context.WithoutCancel(ctx), dst)
+		}
+	}
+	return rinfo, true, nil
+}
+
+// copyLocal stores src's content under dst with a Put of the store.
+func (s *Store) copyLocal(ctx context.Context, dst, src string) (storage.Info, error) {
+	rc, info, err := s.Get(ctx, src, nil)
+	if err != nil {
+		return storage.Info{}, err
+	}
+	defer rc.Close()
+	return s.Put(ctx, dst, rc, &storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size})
+}
