@@ -41,8 +41,10 @@
 // URL valid for Options.RedirectExpiry, with a Cache-Control lifetime of
 // half that, so a browser may reuse the redirect while the URL is still
 // valid and large files skip the server. The provider must implement
-// storage.Presigner (checked with a type assertion on the provider as
-// given): NewHandler refuses one that does not with an error matching
+// storage.Presigner and be able to presign: a wrapper that has the method
+// over something that cannot (a tiered store over a remote without
+// presigned URLs) answers a probe presign, made once at construction, with
+// storage.ErrUnsupported. NewHandler refuses either with an error matching
 // storage.ErrUnsupported, and New, which has no error to return, logs the
 // refusal at construction and serves through the handler. A presigner that
 // fails for one object (storage.ErrUnsupported for an object it cannot
@@ -149,11 +151,34 @@ var ErrCannotRedirect = fmt.Errorf("httpserve: Options.Redirect is set but the p
 func NewHandler(p storage.Provider, opts *Options) (*Handler, error) {
 	h := newHandler(p, opts)
 	if h.opts.Redirect {
-		if _, ok := p.(storage.Presigner); !ok {
-			return nil, fmt.Errorf("%w (provider %T)", ErrCannotRedirect, p)
+		if err := canPresign(p); err != nil {
+			return nil, err
 		}
 	}
 	return h, nil
+}
+
+// presignProbeKey is the key canPresign asks a presigner for. No object
+// needs to exist under it: a URL is only signed, never fetched.
+const presignProbeKey = "httpserve-presign-probe"
+
+// canPresign returns ErrCannotRedirect, with the reason, when p cannot
+// presign URLs: it does not implement storage.Presigner, or it is a
+// wrapper that does (a tiered store) over something that cannot, and
+// answers a presign of a probe key with storage.ErrUnsupported. Any other
+// failure of the probe (an outage, for a service whose presigning asks the
+// server) is not a refusal: per-object failures are served directly.
+func canPresign(p storage.Provider) error {
+	ps, ok := p.(storage.Presigner)
+	if !ok {
+		return fmt.Errorf("%w (provider %T)", ErrCannotRedirect, p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := ps.PresignGet(ctx, presignProbeKey, time.Minute); errors.Is(err, storage.ErrUnsupported) {
+		return fmt.Errorf("%w (provider %T: %w)", ErrCannotRedirect, p, err)
+	}
+	return nil
 }
 
 // New returns a Handler serving the objects of p. opts may be nil. Prefer

@@ -21,11 +21,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-storage/strata/cache"
 	"github.com/strata-storage/strata/httpserve"
 	"github.com/strata-storage/strata/local"
 	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/storage"
 	"github.com/strata-storage/strata/storage/faults"
+	"github.com/strata-storage/strata/tiered"
 )
 
 // recorder wraps a provider and records the range of every Get.
@@ -588,4 +590,39 @@ func TestSymlinkOutOfTheRootIs403(t *testing.T) {
 	}
 	assert.Contains(t, logs.String(), "level=WARN")
 	assert.NotContains(t, logs.String(), "level=ERROR")
+}
+
+// signingRemote is a memory store that presigns (with a made-up URL), as
+// s3 and minio do without asking the server.
+type signingRemote struct{ *memory.Store }
+
+func (signingRemote) PresignGet(_ context.Context, key string, _ time.Duration) (string, error) {
+	return "http://127.0.0.1:1/signed/" + key, nil
+}
+
+// A wrapper that has PresignGet but cannot presign (a tiered store over a
+// remote that cannot) is refused at construction too; over a remote that
+// can, redirects are on.
+func TestRedirectNeedsPresignerUnderAWrapper(t *testing.T) {
+	open := func(remote storage.Provider) *tiered.Store {
+		c, err := cache.Open(t.TempDir(), cache.Options{MaxBytes: 1 << 20})
+		require.NoError(t, err)
+		s, err := tiered.New(c, remote, tiered.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	_, err := httpserve.NewHandler(open(memory.New()), &httpserve.Options{Redirect: true})
+	require.ErrorIs(t, err, httpserve.ErrCannotRedirect)
+	assert.Contains(t, err.Error(), "*tiered.Store")
+
+	s := open(signingRemote{memory.New()})
+	_, err = s.Put(t.Context(), "a/b", strings.NewReader("x"), nil)
+	require.NoError(t, err)
+	h, err := httpserve.NewHandler(s, &httpserve.Options{Prefix: "/media/", Redirect: true})
+	require.NoError(t, err)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/media/a/b", nil))
+	assert.Equal(t, http.StatusFound, w.Code)
+	assert.Equal(t, "http://127.0.0.1:1/signed/a/b", w.Header().Get("Location"))
 }
