@@ -59,7 +59,10 @@ type healthReport struct {
 	// server still serves what it holds locally and, in write-behind
 	// mode, takes uploads.
 	Status string `json:"status"`
-	// Remote is "ok" or "unreachable"; absent without -remote.
+	// Remote is "ok"; "unreachable" when it does not answer; "refused"
+	// when it answers but refuses this server's requests (wrong
+	// credentials, a missing bucket: an operator's fix, not a wait); absent
+	// without -remote.
 	Remote      string `json:"remote,omitempty"`
 	RemoteError string `json:"remote_error,omitempty"`
 	// The tiered store's pending queue (see tiered.Status).
@@ -87,7 +90,7 @@ func (s *server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		rep.PendingUploads, rep.PendingDeletes, rep.Failing = st.PendingUploads, st.PendingDeletes, st.Failing
 		rep.OldestPendingSeconds, rep.Conflicts = st.OldestPendingAge.Seconds(), st.Conflicts
 		if err := s.probe.check(r.Context()); err != nil {
-			rep.Status, rep.Remote, rep.RemoteError = "degraded", "unreachable", err.Error()
+			rep.Status, rep.Remote, rep.RemoteError = "degraded", remoteState(err), err.Error()
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -106,6 +109,16 @@ func (s *server) warnIfRemoteDown(ctx context.Context, mode tiered.Mode) {
 	if mode == tiered.WriteBehind {
 		then = "uploads are kept on local disk and sent once it answers (write-behind)"
 	}
-	s.log.Warn("mediaserver: the remote is unreachable; starting anyway: objects held locally are served, "+then+"; see /healthz",
+	s.log.Warn("mediaserver: the remote is "+remoteState(err)+"; starting anyway: objects held locally are served, "+then+"; see /healthz",
 		"remote", storage.RedactString(s.cfg.remote), "err", err)
+}
+
+// remoteState names what a failed probe of the remote says: "refused" for
+// a remote that answers but refuses (permission, missing bucket), else
+// "unreachable".
+func remoteState(err error) string {
+	if errors.Is(err, storage.ErrPermission) || errors.Is(err, storage.ErrNoBucket) {
+		return "refused"
+	}
+	return "unreachable"
 }
