@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"strings"
 	"time"
 
 	miniogo "github.com/minio/minio-go/v7"
@@ -89,8 +90,11 @@ func TestWriteBehindOutageKillRestart(t *testing.T) {
 
 	// It starts with MinIO still down, says so, and serves the uploads.
 	p = start(t, cacheDir, env, args...)
-	assert.Contains(t, p.logs(), "level=WARN", "a warning about the remote at start")
-	assert.Contains(t, p.logs(), "remote is unreachable")
+	// The warning goes to stderr before "listening" goes to stdout, but
+	// the two pipes are read apart: wait for it to arrive.
+	assert.Eventually(t, func() bool {
+		return strings.Contains(p.logs(), "level=WARN") && strings.Contains(p.logs(), "remote is unreachable")
+	}, 10*time.Second, 20*time.Millisecond, "a warning about the remote at start; stderr:\n%s", p.logs())
 	h = healthz(t, p.url)
 	assert.Equal(t, "degraded", h.Status)
 	assert.Equal(t, "unreachable", h.Remote)
