@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"testing"
 	"strings"
+	"testing"
 	"time"
 
 	miniogo "github.com/minio/minio-go/v7"
