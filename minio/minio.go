@@ -24,6 +24,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -322,9 +323,37 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 	}
 	oi, err := s.core.StatObject(ctx, s.bucket, key, miniogo.StatObjectOptions(s.getOptions()))
 	if err != nil {
-		return storage.Info{}, mapErr(ctx, op, key, err)
+		mapped := mapErr(ctx, op, key, err)
+		var resp miniogo.ErrorResponse
+		if errors.As(err, &resp) && s3proto.Bare(op, resp.StatusCode, responseCode(resp)) && errors.Is(mapped, storage.ErrNotFound) {
+			// A HEAD's 404 does not say whether the key or the bucket is
+			// missing (minio-go guesses NoSuchKey): ask the bucket (see
+			// the s3proto package).
+			mapped = s3proto.ConfirmMissing(mapped, s.headBucket(ctx, op, key))
+		}
+		return storage.Info{}, mapped
 	}
 	return infoFrom(key, oi.Size, oi), nil
+}
+
+// headBucket asks whether the Store's bucket exists, for a Stat whose HEAD
+// answered 404. It returns nil when the bucket answered, an error matching
+// storage.ErrNoBucket when it answered 404, and the mapped error
+// otherwise.
+func (s *Store) headBucket(ctx context.Context, op, key string) error {
+	ok, err := s.core.BucketExists(ctx, s.bucket)
+	switch {
+	case err == nil && ok:
+		return nil
+	case err == nil:
+		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrNoBucket,
+			Err: fmt.Errorf("bucket %q does not exist", s.bucket)}
+	}
+	var resp miniogo.ErrorResponse
+	if errors.As(err, &resp) {
+		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: s3proto.BucketKind(resp.StatusCode, responseCode(resp)), Err: err}
+	}
+	return mapErr(ctx, op, key, err)
 }
 
 // Get implements storage.Provider. It sends the GET at once (minio-go's

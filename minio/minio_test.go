@@ -568,7 +568,7 @@ func TestMapErr(t *testing.T) {
 		{"get", resp("AccessDenied", 403), storage.ErrPermission},
 		{"get", resp("", 403), storage.ErrPermission},
 		{"put", resp("PreconditionFailed", 412), storage.ErrExist},
-		{"copy", resp("PreconditionFailed", 412), nil},
+		{"copy", resp("PreconditionFailed", 412), storage.ErrUnavailable}, // the source changed (s3proto.Kind)
 		{"get", resp("InvalidRange", 416), storage.ErrInvalidRange},
 		{"get", resp("InternalError", 500), storage.ErrUnavailable},
 		{"get", resp("SlowDown", 503), storage.ErrUnavailable},

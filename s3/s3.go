@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/logging"
 
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -260,7 +261,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 		}
 	}
 	out, err := s.client.GetObject(ctx, in)
-	if err != nil && in.Range != nil && rng.Offset == 0 && errors.Is(kindOf(err), storage.ErrInvalidRange) {
+	if err != nil && in.Range != nil && rng.Offset == 0 && errors.Is(kindOf(op, err), storage.ErrInvalidRange) {
 		// S3 answers 416 to any range of an empty object, but the contract
 		// lets offset 0 read an empty object: read it whole. (If the
 		// object grew meanwhile, the reader is limited to the range.)
@@ -365,7 +366,13 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 	s.sseCHead(in)
 	out, err := s.client.HeadObject(ctx, in)
 	if err != nil {
-		return storage.Info{}, mapErr(ctx, op, key, err)
+		mapped := mapErr(ctx, op, key, err)
+		if status, code, _, _ := response(err); s3proto.Bare(op, status, code) && errors.Is(mapped, storage.ErrNotFound) {
+			// A HEAD's 404 does not say whether the key or the bucket is
+			// missing: ask the bucket (see the s3proto package).
+			mapped = s3proto.ConfirmMissing(mapped, s.headBucket(ctx, op, key))
+		}
+		return storage.Info{}, mapped
 	}
 	info := storage.Info{
 		Key:     key,
@@ -375,6 +382,21 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 	}
 	setMeta(&info, aws.ToString(out.ContentType), out.Metadata)
 	return info, nil
+}
+
+// headBucket asks whether the Store's bucket exists, with a HeadBucket
+// request, for a Stat whose HEAD answered 404. It returns nil when the
+// bucket answered, an error matching storage.ErrNoBucket when it answered
+// 404, and the mapped error otherwise.
+func (s *Store) headBucket(ctx context.Context, op, key string) error {
+	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.set.Bucket})
+	if err == nil {
+		return nil
+	}
+	if status, code, _, ok := response(err); ok {
+		return newErr(op, key, s3proto.BucketKind(status, code), scrub(err))
+	}
+	return mapErr(ctx, op, key, err)
 }
 
 // infoFromGet builds the Info of the whole object from a GetObject
