@@ -54,8 +54,9 @@ const (
 
 // metaSHA256 is the user metadata key (sent as x-amz-meta-strata-sha256)
 // holding the lowercase hex SHA-256 of the content. It is hidden from
-// Info.Metadata and surfaced as Info.SHA256.
-const metaSHA256 = storage.ReservedMetadataPrefix + "sha256"
+// Info.Metadata and surfaced as Info.SHA256. It is shared with the s3
+// driver.
+const metaSHA256 = s3proto.MetaSHA256
 
 // Config configures a Store. Only Endpoint and Bucket are required; the zero
 // value of every other field is a sensible default, given with the field.
@@ -650,7 +651,7 @@ func infoFrom(key string, size int64, oi miniogo.ObjectInfo) storage.Info {
 		if info.Metadata == nil {
 			info.Metadata = make(map[string]string)
 		}
-		info.Metadata[name] = decodeMetaValue(vs[0])
+		info.Metadata[name] = vs[0] // minio-go decoded it (s3proto.DecodeMetaValue)
 	}
 	return info
 }
@@ -825,7 +826,7 @@ const (
 func (s *Store) userMetadata(md map[string]string, sum, prefix string) map[string]string {
 	out := make(map[string]string, len(md)+2)
 	for k, v := range md {
-		out[prefix+k] = encodeMetaValue(v)
+		out[prefix+k] = s3proto.EncodeMetaValue(v)
 	}
 	if sum != "" {
 		out[prefix+metaSHA256] = sum

@@ -600,16 +600,6 @@ func TestPartSizeFor(t *testing.T) {
 	assert.Zero(t, p%(1<<20))
 }
 
-func TestMetaValueEncoding(t *testing.T) {
-	t.Parallel()
-	for _, v := range []string{"", "plain", "a  b", " lead", "trail ", "  both  ", "=?UTF-8?Q?x?=", "=?", "under_score = eq?", " ~!@#$%^&*()_+{}|:\"<>? "} {
-		enc := encodeMetaValue(v)
-		assert.Equal(t, strings.TrimSpace(enc), enc, "no spaces at the ends of %q", enc)
-		assert.Equal(t, v, decodeMetaValue(enc), "round trip of %q via %q", v, enc)
-	}
-	assert.Equal(t, "plain", encodeMetaValue("plain"), "ordinary values are sent as they are")
-}
-
 // mutatingSource is a seekable source whose bytes change after they were
 // first read, as a file rewritten during an upload.
 type mutatingSource struct {

@@ -2,7 +2,6 @@ package s3
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -30,9 +29,9 @@ import (
 )
 
 // metaSHA256 is the user metadata key (x-amz-meta-strata-sha256) that holds
-// the lowercase hex SHA-256 of an object's content. The "strata-" prefix is
-// reserved by package storage, so user metadata cannot collide with it.
-const metaSHA256 = storage.ReservedMetadataPrefix + "sha256"
+// the lowercase hex SHA-256 of an object's content, shared with the minio
+// driver.
+const metaSHA256 = s3proto.MetaSHA256
 
 var (
 	_ storage.Provider  = (*Store)(nil)
@@ -433,36 +432,8 @@ func setMeta(info *storage.Info, contentType string, md map[string]string) {
 		if info.Metadata == nil {
 			info.Metadata = make(map[string]string, len(md))
 		}
-		info.Metadata[k] = decodeValue(v)
+		info.Metadata[k] = s3proto.DecodeMetaValue(v)
 	}
-}
-
-// HTTP trims spaces at either end of a header value, and S3 metadata
-// travels in headers, so a value with such spaces is stored encoded as an
-// RFC 2047 encoded-word ("=?UTF-8?B?<base64>?="), as AWS does for non-ASCII
-// values. A value that itself looks like an encoded word is encoded too, so
-// decoding is never ambiguous.
-const (
-	encPrefix = "=?UTF-8?B?"
-	encSuffix = "?="
-)
-
-func encodeValue(v string) string {
-	if v == "" || (v[0] != ' ' && v[len(v)-1] != ' ' && !strings.HasPrefix(v, "=?")) {
-		return v
-	}
-	return encPrefix + base64.StdEncoding.EncodeToString([]byte(v)) + encSuffix
-}
-
-func decodeValue(v string) string {
-	if !strings.HasPrefix(v, encPrefix) || !strings.HasSuffix(v, encSuffix) || len(v) < len(encPrefix)+len(encSuffix) {
-		return v
-	}
-	b, err := base64.StdEncoding.DecodeString(v[len(encPrefix) : len(v)-len(encSuffix)])
-	if err != nil {
-		return v
-	}
-	return string(b)
 }
 
 // putMeta returns the metadata to store with an object: the user's and
@@ -470,7 +441,7 @@ func decodeValue(v string) string {
 func putMeta(opts *storage.PutOptions, sha string) map[string]string {
 	md := make(map[string]string, len(opts.Metadata)+1)
 	for k, v := range opts.Metadata {
-		md[k] = encodeValue(v)
+		md[k] = s3proto.EncodeMetaValue(v)
 	}
 	if sha != "" {
 		md[metaSHA256] = sha
