@@ -145,24 +145,30 @@
 // # Errors
 //
 // Errors are *storage.Error values with Provider "minio" that wrap a
-// sentinel of package storage and minio-go's error, classified in one
-// function:
+// sentinel of package storage and minio-go's error, classified by the
+// table the s3 driver uses too, so that the two drivers answer alike:
 //
 //   - NoSuchKey is storage.ErrNotFound (and fs.ErrNotExist); a missing key
-//     is never guessed from anything else. Get fails at the call, not at
+//     is never guessed from anything else, and a 404 with another code
+//     (NoSuchUpload) has no Kind. Get fails at the call, not at
 //     the first Read: it sends the GET at once with minio.Core.GetObject,
-//     one request (no separate Stat).
+//     one request (no separate Stat). A Stat is a HEAD, whose 404 has no
+//     body (minio-go then guesses NoSuchKey): Stat asks whether the bucket
+//     exists (one more request, only on that path) and answers
+//     storage.ErrNotFound if it does, storage.ErrNoBucket if not.
 //   - AccessDenied, a bad signature or key, and any other 403 are
 //     storage.ErrPermission: without ListBucket permission S3 answers 403
 //     for a missing key, and that is not reported as not-found.
 //   - NoSuchBucket is storage.ErrNoBucket, which matches
-//     storage.ErrInvalidArgument (Store.CreateBucket creates the bucket).
+//     storage.ErrInvalidArgument and never storage.ErrNotFound
+//     (Store.CreateBucket creates the bucket), for every operation.
 //   - A secure Store (the default of a minio:// URL) that finds a
 //     plain-HTTP server fails at once, not retried, with
 //     storage.ErrInvalidArgument and a message that says to add
 //     ?secure=false.
 //   - PreconditionFailed on Put (IfNotExists) is storage.ErrExist, and so
-//     is a prefix conflict.
+//     is a prefix conflict; on a Copy whose source kept changing during
+//     the copy it is storage.ErrUnavailable.
 //   - InvalidRange is storage.ErrInvalidRange; a range at offset 0 of an
 //     empty object is served, though S3 refuses it.
 //   - A checksum the server found wrong is storage.ErrCorrupt, and so is

@@ -3,25 +3,20 @@ package minio
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"syscall"
 
 	miniogo "github.com/minio/minio-go/v7"
 
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 )
 
 // providerName is the Provider field of every error this package returns.
 const providerName = "minio"
 
-// statusClientClosedRequest is the non-standard status 499 (nginx's "client
-// closed request", MinIO's ClientDisconnected): the connection went away
-// before the answer was ready. It is an outage unless the caller's context
-// ended, which mapErr checks.
-const statusClientClosedRequest = 499
+// statusClientClosedRequest is the non-standard status 499 (see
+// s3proto.StatusClientClosedRequest).
+const statusClientClosedRequest = s3proto.StatusClientClosedRequest
 
 // mapErr turns an error from minio-go (or from the network under it) into
 // a *storage.Error for op on key. ctx is the context the failed call ran
@@ -83,35 +78,14 @@ func mapErr(ctx context.Context, op, key string, err error) error {
 	return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: kind, Err: err}
 }
 
-// schemeMismatch is the cause of an error when the Store speaks HTTPS
-// (Config.Secure, the default of a minio:// URL) and the server answered
-// in plain HTTP. Its message says what to change; it unwraps to the
-// transport's error, which matches http.ErrSchemeMismatch.
-type schemeMismatch struct {
-	host string // the server's host:port, or "" when unknown
-	err  error
+// newSchemeMismatch returns the cause of an error when the Store speaks
+// HTTPS (Config.Secure, the default of a minio:// URL) and the server
+// answered in plain HTTP: its message says what to change.
+func newSchemeMismatch(err error) error {
+	return s3proto.NewSchemeMismatch(err, func(string) string {
+		return "add ?secure=false to the minio:// URL (Config.Secure false)"
+	})
 }
-
-func newSchemeMismatch(err error) *schemeMismatch {
-	e := &schemeMismatch{err: err}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			e.host = u.Host
-		}
-	}
-	return e
-}
-
-func (e *schemeMismatch) Error() string {
-	host := e.host
-	if host == "" {
-		host = "the server"
-	}
-	return host + " speaks plain HTTP, not HTTPS: add ?secure=false to the minio:// URL (Config.Secure false)"
-}
-
-func (e *schemeMismatch) Unwrap() error { return e.err }
 
 // ctxError is the cause of a call the caller's context ended, with what
 // the transport or the server reported of it (err), when that does not
@@ -150,91 +124,29 @@ func (e *transportError) Is(target error) bool {
 // As finds what the wrapped error holds.
 func (e *transportError) As(target any) bool { return errors.As(e.err, target) }
 
-// kindOf returns the storage sentinel err belongs to, or nil. It does not
-// look at context errors: mapErr does, knowing the caller's context.
+// kindOf returns the storage sentinel err, an error of a request for op,
+// belongs to, or nil. It does not look at context errors: mapErr does,
+// knowing the caller's context.
 func kindOf(op string, err error) error {
 	var resp miniogo.ErrorResponse
 	if errors.As(err, &resp) {
 		return kindOfResponse(op, resp)
 	}
-	if errors.Is(err, http.ErrSchemeMismatch) {
-		// A secure URL for a server that speaks plain HTTP: a
-		// configuration error that no retry mends.
-		return storage.ErrInvalidArgument
-	}
-	if storage.IsContextError(err) {
-		return nil
-	}
-	var netErr net.Error
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.EPIPE),
-		errors.As(err, &netErr):
-		return storage.ErrUnavailable
-	}
-	var urlErr *url.Error
-	if errors.As(err, &urlErr) {
-		// A transport failure that is none of the above (a TLS handshake
-		// error, a proxy that went away): the store could not be reached.
-		return storage.ErrUnavailable
-	}
-	return nil
+	return s3proto.NoResponseKind(err)
 }
 
-// kindOfResponse classifies an S3 error response.
+// kindOfResponse classifies an S3 error response with s3proto.Kind, the
+// table shared with the s3 driver.
 func kindOfResponse(op string, resp miniogo.ErrorResponse) error {
-	switch resp.Code {
-	case miniogo.NoSuchKey:
-		return storage.ErrNotFound
-	case miniogo.NoSuchBucket:
-		return storage.ErrNoBucket
-	case "BucketAlreadyOwnedByYou":
-		return storage.ErrExist
-	case "BucketAlreadyExists":
-		// The name is another account's.
-		return storage.ErrPermission
-	case miniogo.AccessDenied, miniogo.InvalidAccessKeyID, miniogo.SignatureDoesNotMatch,
-		"AllAccessDisabled", "AccountProblem", "ExpiredToken", "InvalidToken", "XMinioAccessKeyDisabled":
-		return storage.ErrPermission
-	case miniogo.PreconditionFailed:
-		if op == "put" {
-			return storage.ErrExist
-		}
-		return nil
-	case miniogo.InvalidRange:
-		return storage.ErrInvalidRange
-	case miniogo.EntityTooLarge, "KeyTooLongError", "MetadataTooLarge", "XMinioInvalidObjectName":
-		return storage.ErrTooLarge
-	case miniogo.BadDigest, miniogo.XAmzContentSHA256Mismatch, "XAmzContentChecksumMismatch", "InvalidDigest":
-		return storage.ErrCorrupt
-	case "XMinioObjectExistsAsDirectory", "XMinioParentIsObject":
-		// MinIO keeps objects as a directory tree, so "a" and "a/b"
-		// cannot both exist: the second Put finds the name taken.
-		if op == "put" || op == "copy" {
-			return storage.ErrExist
-		}
-		return storage.ErrInvalidArgument
-	case miniogo.InvalidArgument, miniogo.EntityTooSmall, miniogo.InvalidBucketName, "InvalidStorageClass":
-		return storage.ErrInvalidArgument
-	case miniogo.InternalError, "SlowDown", "ServiceUnavailable", "RequestTimeout",
-		"XMinioServerNotInitialized", "XMinioStorageFull", "OperationAborted",
-		"ClientDisconnected":
-		return storage.ErrUnavailable
+	return s3proto.Kind(op, resp.StatusCode, responseCode(resp), resp.Message)
+}
+
+// responseCode is the S3 error code of resp, or "" when the response had
+// none: minio-go fills Code with the status line ("404 Not Found") when
+// the body had no error to decode.
+func responseCode(resp miniogo.ErrorResponse) string {
+	if resp.Code != "" && resp.Code[0] >= '0' && resp.Code[0] <= '9' {
+		return ""
 	}
-	switch {
-	case resp.StatusCode == http.StatusForbidden:
-		return storage.ErrPermission
-	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable:
-		return storage.ErrInvalidRange
-	case resp.StatusCode == http.StatusPreconditionFailed && op == "put":
-		return storage.ErrExist
-	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == statusClientClosedRequest,
-		resp.StatusCode >= 500:
-		return storage.ErrUnavailable
-	}
-	// A 404 that is not NoSuchKey or NoSuchBucket (NoSuchUpload) is not a
-	// definite "this key is missing", so it is left unclassified.
-	return nil
+	return resp.Code
 }

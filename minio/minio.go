@@ -24,6 +24,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -53,8 +54,9 @@ const (
 
 // metaSHA256 is the user metadata key (sent as x-amz-meta-strata-sha256)
 // holding the lowercase hex SHA-256 of the content. It is hidden from
-// Info.Metadata and surfaced as Info.SHA256.
-const metaSHA256 = storage.ReservedMetadataPrefix + "sha256"
+// Info.Metadata and surfaced as Info.SHA256. It is shared with the s3
+// driver.
+const metaSHA256 = s3proto.MetaSHA256
 
 // Config configures a Store. Only Endpoint and Bucket are required; the zero
 // value of every other field is a sensible default, given with the field.
@@ -322,9 +324,37 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 	}
 	oi, err := s.core.StatObject(ctx, s.bucket, key, miniogo.StatObjectOptions(s.getOptions()))
 	if err != nil {
-		return storage.Info{}, mapErr(ctx, op, key, err)
+		mapped := mapErr(ctx, op, key, err)
+		var resp miniogo.ErrorResponse
+		if errors.As(err, &resp) && s3proto.Bare(op, resp.StatusCode, responseCode(resp)) && errors.Is(mapped, storage.ErrNotFound) {
+			// A HEAD's 404 does not say whether the key or the bucket is
+			// missing (minio-go guesses NoSuchKey): ask the bucket (see
+			// the s3proto package).
+			mapped = s3proto.ConfirmMissing(mapped, s.headBucket(ctx, op, key))
+		}
+		return storage.Info{}, mapped
 	}
 	return infoFrom(key, oi.Size, oi), nil
+}
+
+// headBucket asks whether the Store's bucket exists, for a Stat whose HEAD
+// answered 404. It returns nil when the bucket answered, an error matching
+// storage.ErrNoBucket when it answered 404, and the mapped error
+// otherwise.
+func (s *Store) headBucket(ctx context.Context, op, key string) error {
+	ok, err := s.core.BucketExists(ctx, s.bucket)
+	switch {
+	case err == nil && ok:
+		return nil
+	case err == nil:
+		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrNoBucket,
+			Err: fmt.Errorf("bucket %q does not exist", s.bucket)}
+	}
+	var resp miniogo.ErrorResponse
+	if errors.As(err, &resp) {
+		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: s3proto.BucketKind(resp.StatusCode, responseCode(resp)), Err: err}
+	}
+	return mapErr(ctx, op, key, err)
 }
 
 // Get implements storage.Provider. It sends the GET at once (minio-go's
@@ -621,7 +651,7 @@ func infoFrom(key string, size int64, oi miniogo.ObjectInfo) storage.Info {
 		if info.Metadata == nil {
 			info.Metadata = make(map[string]string)
 		}
-		info.Metadata[name] = decodeMetaValue(vs[0])
+		info.Metadata[name] = vs[0] // minio-go decoded it (s3proto.DecodeMetaValue)
 	}
 	return info
 }
@@ -796,7 +826,7 @@ const (
 func (s *Store) userMetadata(md map[string]string, sum, prefix string) map[string]string {
 	out := make(map[string]string, len(md)+2)
 	for k, v := range md {
-		out[prefix+k] = encodeMetaValue(v)
+		out[prefix+k] = s3proto.EncodeMetaValue(v)
 	}
 	if sum != "" {
 		out[prefix+metaSHA256] = sum

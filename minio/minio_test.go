@@ -568,7 +568,7 @@ func TestMapErr(t *testing.T) {
 		{"get", resp("AccessDenied", 403), storage.ErrPermission},
 		{"get", resp("", 403), storage.ErrPermission},
 		{"put", resp("PreconditionFailed", 412), storage.ErrExist},
-		{"copy", resp("PreconditionFailed", 412), nil},
+		{"copy", resp("PreconditionFailed", 412), storage.ErrUnavailable}, // the source changed (s3proto.Kind)
 		{"get", resp("InvalidRange", 416), storage.ErrInvalidRange},
 		{"get", resp("InternalError", 500), storage.ErrUnavailable},
 		{"get", resp("SlowDown", 503), storage.ErrUnavailable},
@@ -598,16 +598,6 @@ func TestPartSizeFor(t *testing.T) {
 	p := partSizeFor(1<<40, 16<<20) // 1 TiB needs bigger parts
 	assert.LessOrEqual(t, (int64(1<<40)+p-1)/p, int64(maxParts))
 	assert.Zero(t, p%(1<<20))
-}
-
-func TestMetaValueEncoding(t *testing.T) {
-	t.Parallel()
-	for _, v := range []string{"", "plain", "a  b", " lead", "trail ", "  both  ", "=?UTF-8?Q?x?=", "=?", "under_score = eq?", " ~!@#$%^&*()_+{}|:\"<>? "} {
-		enc := encodeMetaValue(v)
-		assert.Equal(t, strings.TrimSpace(enc), enc, "no spaces at the ends of %q", enc)
-		assert.Equal(t, v, decodeMetaValue(enc), "round trip of %q via %q", v, enc)
-	}
-	assert.Equal(t, "plain", encodeMetaValue("plain"), "ordinary values are sent as they are")
 }
 
 // mutatingSource is a seekable source whose bytes change after they were

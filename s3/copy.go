@@ -64,15 +64,15 @@ func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 			info.Key, info.ETag, info.ModTime = dst, etag, mod
 			return info, nil
 		}
-		if !errors.Is(err, storage.ErrExist) { // 412: src changed since Stat
+		if !preconditionFailed(err) { // 412: src changed since Stat
 			break
 		}
 	}
 	var se *storage.Error
 	if errors.As(err, &se) {
 		se.Op, se.Key = op, dst
-		if errors.Is(err, storage.ErrExist) {
-			se.Kind = storage.ErrUnavailable
+		if preconditionFailed(err) {
+			// s3proto.Kind makes it ErrUnavailable.
 			se.Err = fmt.Errorf("source %q kept changing during the copy: %w", src, se.Err)
 		}
 	}
@@ -109,7 +109,8 @@ func (s *Store) copySource(key string) string {
 // copyObject copies src (whose ETag is srcETag) to dst with one
 // CopyObject. A nil md keeps the source's metadata and content type;
 // otherwise they are replaced by md and contentType. It returns the new
-// ETag and modification time; a changed source fails with ErrExist (412).
+// ETag and modification time; a changed source fails with a 412
+// (preconditionFailed), which is ErrUnavailable.
 func (s *Store) copyObject(ctx context.Context, dst, src, srcETag, contentType string, md map[string]string) (string, time.Time, error) {
 	in := &s3.CopyObjectInput{
 		Bucket:            &s.set.Bucket,
@@ -142,8 +143,8 @@ func (s *Store) copyObject(ctx context.Context, dst, src, srcETag, contentType s
 }
 
 // rewriteMeta replaces the metadata of the object under key, whose ETag is
-// etag, by copying it onto itself. It fails with ErrExist when the object
-// changed.
+// etag, by copying it onto itself. It fails with a 412 (preconditionFailed)
+// when the object changed.
 func (s *Store) rewriteMeta(ctx context.Context, key, etag string, size int64, contentType string, md map[string]string) (string, time.Time, error) {
 	if size > s.copyThreshold {
 		return s.multipartCopy(ctx, key, key, etag, size, contentType, md)

@@ -114,10 +114,15 @@
 //
 // Errors are *storage.Error values with Provider "s3" that keep the SDK's
 // error as their cause (errors.As finds smithy.APIError and the HTTP
-// response error), mapped in one function:
+// response error), classified by the table the minio driver uses too, so
+// that the two drivers answer alike:
 //
-//   - 404, NoSuchKey, NotFound: storage.ErrNotFound (also fs.ErrNotExist).
-//     Only a definite 404 is not-found.
+//   - NoSuchKey: storage.ErrNotFound (also fs.ErrNotExist). A 404 with
+//     another code (NoSuchUpload, NoSuchVersion) is not a missing key and
+//     has no Kind. A Stat is a HEAD, whose 404 has no body and so does not
+//     say whether the key or the bucket is missing: Stat then asks the
+//     bucket (one HeadBucket, only on that path) and answers
+//     storage.ErrNotFound if it exists, storage.ErrNoBucket if not.
 //   - 401, 403, AccessDenied, bad credentials: storage.ErrPermission. S3
 //     answers 403 for a missing key when the caller may not list the bucket;
 //     that is reported as access denied, never as not-found.
@@ -133,7 +138,9 @@
 //     AWS's, and when nothing else is configured New fails at once with
 //     that storage.ErrPermission. The SDK's own log lines (such as its
 //     IMDSv1 warning) are not printed.
-//   - 412 PreconditionFailed: storage.ErrExist (Put with IfNotExists).
+//   - 412 PreconditionFailed: storage.ErrExist for a Put with
+//     IfNotExists; for a Copy whose source kept changing during the copy,
+//     storage.ErrUnavailable.
 //   - 416 InvalidRange: storage.ErrInvalidRange.
 //   - 5xx, 429, 499 (MinIO's ClientDisconnected), SlowDown, timeouts,
 //     refused or reset connections: storage.ErrUnavailable, after the SDK's
@@ -146,7 +153,8 @@
 //   - BadDigest, XAmzContentSHA256Mismatch, and a verified read whose
 //     content does not match its recorded SHA-256: storage.ErrCorrupt.
 //   - NoSuchBucket: storage.ErrNoBucket, which matches
-//     storage.ErrInvalidArgument (Store.CreateBucket creates the bucket).
+//     storage.ErrInvalidArgument and never storage.ErrNotFound
+//     (Store.CreateBucket creates the bucket), for every operation.
 //   - Other 400s: storage.ErrInvalidArgument, and so is an https
 //     endpoint (an endpoint= without a scheme is one) that answers in
 //     plain HTTP: that is not retried, and the message says to write

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -53,7 +53,7 @@ func mapErr(ctx context.Context, op, key string, err error) error {
 	if errors.As(err, &se) && se.Provider == providerName {
 		return err
 	}
-	kind := kindOf(err)
+	kind := kindOf(op, err)
 	var ce *credentialsError
 	if kind != nil && ctx.Err() == nil && errors.As(err, &ce) {
 		// The request was never sent: say what the chain lacked, without
@@ -78,36 +78,14 @@ func mapErr(ctx context.Context, op, key string, err error) error {
 	return newErr(op, key, kind, scrub(err))
 }
 
-// schemeMismatch is the cause of an error when the endpoint is an https
-// URL (as an endpoint= without a scheme is) and the server answered in
-// plain HTTP. Its message says how to write the endpoint; it unwraps to
-// the transport's error, which matches http.ErrSchemeMismatch.
-type schemeMismatch struct {
-	host string // the server's host:port, or "" when unknown
-	err  error
+// newSchemeMismatch returns the cause of an error when the endpoint is an
+// https URL (as an endpoint= without a scheme is) and the server answered
+// in plain HTTP: its message says how to write the endpoint.
+func newSchemeMismatch(err error) error {
+	return s3proto.NewSchemeMismatch(err, func(host string) string {
+		return fmt.Sprintf("use endpoint=http://%s in the s3:// URL (Config.Endpoint %q)", host, "http://"+host)
+	})
 }
-
-func newSchemeMismatch(err error) *schemeMismatch {
-	e := &schemeMismatch{err: err}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			e.host = u.Host
-		}
-	}
-	return e
-}
-
-func (e *schemeMismatch) Error() string {
-	host := e.host
-	if host == "" {
-		host = "HOST:PORT"
-	}
-	return fmt.Sprintf("the endpoint %s speaks plain HTTP, not HTTPS: use endpoint=http://%s in the s3:// URL (Config.Endpoint %q)",
-		host, host, "http://"+host)
-}
-
-func (e *schemeMismatch) Unwrap() error { return e.err }
 
 // noRetrySchemeMismatch tells the SDK's retryer not to retry a request
 // that found a plain-HTTP server at an https endpoint: the next attempt
@@ -239,8 +217,9 @@ func onlyInstanceRole(p aws.CredentialsProvider) bool {
 	return len(src) == 1 && src[0] == aws.CredentialSourceIMDS
 }
 
-// kindOf returns the storage sentinel err means, or nil.
-func kindOf(err error) error {
+// kindOf returns the storage sentinel err, an error of a request for op,
+// means, or nil.
+func kindOf(op string, err error) error {
 	var ce *credentialsError
 	if errors.As(err, &ce) {
 		// The credential chain failed before the request was sent. A
@@ -254,87 +233,41 @@ func kindOf(err error) error {
 		}
 		return storage.ErrPermission
 	}
-	if errors.Is(err, http.ErrSchemeMismatch) {
-		// An https endpoint that speaks plain HTTP: a configuration error
-		// that no retry mends (see schemeMismatch).
-		return storage.ErrInvalidArgument
-	}
-	if storage.IsContextError(err) {
-		// The context's own error: callers match it with errors.Is. The SDK
-		// wraps it (smithy.CanceledError), and the cause keeps it.
-		return nil
-	}
-	code := ""
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		code = ae.ErrorCode()
-	}
-	status := 0
-	var re interface{ HTTPStatusCode() int }
-	if errors.As(err, &re) {
-		status = re.HTTPStatusCode()
-	}
-	switch code {
-	case "NoSuchKey":
-		return storage.ErrNotFound
-	case "NoSuchBucket":
-		return storage.ErrNoBucket
-	case "BucketAlreadyOwnedByYou":
-		return storage.ErrExist
-	case "BucketAlreadyExists":
-		// The name is another account's.
-		return storage.ErrPermission
-	case "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "AccountProblem":
-		return storage.ErrPermission
-	case "PreconditionFailed":
-		return storage.ErrExist
-	case "InvalidRange":
-		return storage.ErrInvalidRange
-	case "EntityTooLarge", "MetadataTooLarge", "KeyTooLongError":
-		return storage.ErrTooLarge
-	case "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "XMinioServerNotInitialized", "ClientDisconnected":
-		// MinIO answers 499 ClientDisconnected when it lost the request's
-		// body midway; mapErr reports the caller's context instead when
-		// that ended.
-		return storage.ErrUnavailable
-	case "BadDigest", "XAmzContentSHA256Mismatch", "InvalidDigest":
-		return storage.ErrCorrupt
-	}
-	switch {
-	case status == 404:
-		// HeadObject has no body, so its 404 carries the code "NotFound"
-		// for both a missing key and a missing bucket; a 404 is a definite
-		// "not there" either way.
-		return storage.ErrNotFound
-	case status == 401 || status == 403:
-		return storage.ErrPermission
-	case status == 412:
-		return storage.ErrExist
-	case status == 416:
-		return storage.ErrInvalidRange
-	case status >= 500:
-		return storage.ErrUnavailable
-	case status == 429, status == 499:
-		// 499 (nginx's and MinIO's "client closed request") without a
-		// code, as a HEAD gets it.
-		return storage.ErrUnavailable
-	case status == 400:
-		return storage.ErrInvalidArgument
-	case status != 0:
-		return nil
+	if status, code, msg, ok := response(err); ok {
+		return s3proto.Kind(op, status, code, msg)
 	}
 	// No HTTP response: the request never completed.
+	if kind := s3proto.NoResponseKind(err); kind != nil || storage.IsContextError(err) {
+		return kind
+	}
 	var rse *smithyhttp.RequestSendError
-	var ne net.Error
-	switch {
-	case errors.As(err, &rse),
-		errors.As(err, &ne),
-		errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, io.ErrUnexpectedEOF):
+	if errors.As(err, &rse) {
 		return storage.ErrUnavailable
 	}
 	return nil
+}
+
+// response takes out of err the S3 error response it carries, if any:
+// the HTTP status, the S3 error code ("" for none, as a HEAD has none;
+// the SDK calls that "NotFound" for a 404) and the message. The table
+// that classifies them is s3proto.Kind, shared with the minio driver.
+func response(err error) (status int, code, msg string, ok bool) {
+	var re interface{ HTTPStatusCode() int }
+	if !errors.As(err, &re) || re.HTTPStatusCode() == 0 {
+		return 0, "", "", false
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		code, msg = ae.ErrorCode(), ae.ErrorMessage()
+	}
+	return re.HTTPStatusCode(), code, msg, true
+}
+
+// preconditionFailed reports whether err (mapped or not) is a 412: a
+// CopySourceIfMatch or If-None-Match that did not hold.
+func preconditionFailed(err error) bool {
+	status, code, _, _ := response(err)
+	return status == http.StatusPreconditionFailed || code == "PreconditionFailed"
 }
 
 // scrubbed is an error whose message has the URL of a *url.Error redacted.

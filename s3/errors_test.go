@@ -72,8 +72,8 @@ func TestKindOf(t *testing.T) {
 		{errors.New("something else"), nil},
 	}
 	for _, tt := range tests {
-		assert.Equal(t, tt.want, kindOf(tt.err), "%v", tt.err)
-		err := mapErr(t.Context(), "get", "k", tt.err)
+		assert.Equal(t, tt.want, kindOf("put", tt.err), "%v", tt.err)
+		err := mapErr(t.Context(), "put", "k", tt.err)
 		if tt.want != nil {
 			assert.ErrorIs(t, err, tt.want, "%v", tt.err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -46,7 +47,7 @@ func (s *Store) checkPrefixes(ctx context.Context, op, key string) error {
 			switch {
 			case err == nil:
 				fail(conflict("an object exists under %q, a parent of the key", parent))
-			case !errors.Is(kindOf(err), storage.ErrNotFound) && ctx.Err() == nil:
+			case !errors.Is(kindOf(s3proto.OpStat, err), storage.ErrNotFound) && ctx.Err() == nil:
 				fail(mapErr(ctx, op, key, err))
 			}
 		})

@@ -2,7 +2,6 @@ package s3
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -25,13 +24,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/logging"
 
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 )
 
 // metaSHA256 is the user metadata key (x-amz-meta-strata-sha256) that holds
-// the lowercase hex SHA-256 of an object's content. The "strata-" prefix is
-// reserved by package storage, so user metadata cannot collide with it.
-const metaSHA256 = storage.ReservedMetadataPrefix + "sha256"
+// the lowercase hex SHA-256 of an object's content, shared with the minio
+// driver.
+const metaSHA256 = s3proto.MetaSHA256
 
 var (
 	_ storage.Provider  = (*Store)(nil)
@@ -260,7 +260,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 		}
 	}
 	out, err := s.client.GetObject(ctx, in)
-	if err != nil && in.Range != nil && rng.Offset == 0 && errors.Is(kindOf(err), storage.ErrInvalidRange) {
+	if err != nil && in.Range != nil && rng.Offset == 0 && errors.Is(kindOf(op, err), storage.ErrInvalidRange) {
 		// S3 answers 416 to any range of an empty object, but the contract
 		// lets offset 0 read an empty object: read it whole. (If the
 		// object grew meanwhile, the reader is limited to the range.)
@@ -365,7 +365,13 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 	s.sseCHead(in)
 	out, err := s.client.HeadObject(ctx, in)
 	if err != nil {
-		return storage.Info{}, mapErr(ctx, op, key, err)
+		mapped := mapErr(ctx, op, key, err)
+		if status, code, _, _ := response(err); s3proto.Bare(op, status, code) && errors.Is(mapped, storage.ErrNotFound) {
+			// A HEAD's 404 does not say whether the key or the bucket is
+			// missing: ask the bucket (see the s3proto package).
+			mapped = s3proto.ConfirmMissing(mapped, s.headBucket(ctx, op, key))
+		}
+		return storage.Info{}, mapped
 	}
 	info := storage.Info{
 		Key:     key,
@@ -375,6 +381,21 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 	}
 	setMeta(&info, aws.ToString(out.ContentType), out.Metadata)
 	return info, nil
+}
+
+// headBucket asks whether the Store's bucket exists, with a HeadBucket
+// request, for a Stat whose HEAD answered 404. It returns nil when the
+// bucket answered, an error matching storage.ErrNoBucket when it answered
+// 404, and the mapped error otherwise.
+func (s *Store) headBucket(ctx context.Context, op, key string) error {
+	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.set.Bucket})
+	if err == nil {
+		return nil
+	}
+	if status, code, _, ok := response(err); ok {
+		return newErr(op, key, s3proto.BucketKind(status, code), scrub(err))
+	}
+	return mapErr(ctx, op, key, err)
 }
 
 // infoFromGet builds the Info of the whole object from a GetObject
@@ -411,36 +432,8 @@ func setMeta(info *storage.Info, contentType string, md map[string]string) {
 		if info.Metadata == nil {
 			info.Metadata = make(map[string]string, len(md))
 		}
-		info.Metadata[k] = decodeValue(v)
+		info.Metadata[k] = s3proto.DecodeMetaValue(v)
 	}
-}
-
-// HTTP trims spaces at either end of a header value, and S3 metadata
-// travels in headers, so a value with such spaces is stored encoded as an
-// RFC 2047 encoded-word ("=?UTF-8?B?<base64>?="), as AWS does for non-ASCII
-// values. A value that itself looks like an encoded word is encoded too, so
-// decoding is never ambiguous.
-const (
-	encPrefix = "=?UTF-8?B?"
-	encSuffix = "?="
-)
-
-func encodeValue(v string) string {
-	if v == "" || (v[0] != ' ' && v[len(v)-1] != ' ' && !strings.HasPrefix(v, "=?")) {
-		return v
-	}
-	return encPrefix + base64.StdEncoding.EncodeToString([]byte(v)) + encSuffix
-}
-
-func decodeValue(v string) string {
-	if !strings.HasPrefix(v, encPrefix) || !strings.HasSuffix(v, encSuffix) || len(v) < len(encPrefix)+len(encSuffix) {
-		return v
-	}
-	b, err := base64.StdEncoding.DecodeString(v[len(encPrefix) : len(v)-len(encSuffix)])
-	if err != nil {
-		return v
-	}
-	return string(b)
 }
 
 // putMeta returns the metadata to store with an object: the user's and
@@ -448,7 +441,7 @@ func decodeValue(v string) string {
 func putMeta(opts *storage.PutOptions, sha string) map[string]string {
 	md := make(map[string]string, len(opts.Metadata)+1)
 	for k, v := range opts.Metadata {
-		md[k] = encodeValue(v)
+		md[k] = s3proto.EncodeMetaValue(v)
 	}
 	if sha != "" {
 		md[metaSHA256] = sha

@@ -603,17 +603,6 @@ func TestConfigCheck(t *testing.T) {
 	assert.ErrorIs(t, err, storage.ErrClosed)
 }
 
-func TestMetadataValueEncoding(t *testing.T) {
-	t.Parallel()
-	for _, v := range []string{"", "plain", " lead", "trail ", "  both  ", "=?UTF-8?B?aGk=?=", "=?x", "a  b"} {
-		assert.Equal(t, v, decodeValue(encodeValue(v)), "%q", v)
-		enc := encodeValue(v)
-		assert.Equal(t, strings.TrimSpace(enc), enc, "%q is sent without spaces at its ends", v)
-	}
-	assert.Equal(t, "plain", encodeValue("plain"), "ordinary values are stored as they are")
-	assert.Equal(t, "=?UTF-8?B?not base64!?=", decodeValue("=?UTF-8?B?not base64!?="))
-}
-
 func TestHTTPClientKeepsConnectionsBounded(t *testing.T) {
 	t.Parallel()
 	st, err := New(context.Background(), Config{Bucket: "b", Concurrency: 16, AccessKeyID: "a", SecretAccessKey: "s"})

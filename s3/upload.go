@@ -358,7 +358,7 @@ func (u *upload) multipart(ctx context.Context, chunks []*chunk, eof bool) (stor
 	switch {
 	case err == nil:
 		info.ETag, info.ModTime = etag, mod
-	case errors.Is(err, storage.ErrExist):
+	case preconditionFailed(err):
 		// 412: the object was replaced meanwhile; ours is gone anyway.
 	default:
 		s.set.log.WarnContext(ctx, "s3: stored object without its SHA-256 in metadata",
@@ -493,7 +493,8 @@ func (s *Store) abort(ctx context.Context, key, uploadID string) {
 	_, err := s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
 		Bucket: &s.set.Bucket, Key: &key, UploadId: &uploadID,
 	})
-	if err != nil && !errors.Is(kindOf(err), storage.ErrNotFound) {
+	if status, _, _, _ := response(err); err != nil && status != http.StatusNotFound {
+		// A 404 (NoSuchUpload): the upload is gone already.
 		s.set.log.WarnContext(ctx, "s3: could not abort multipart upload; a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes it later",
 			slog.String("bucket", s.set.Bucket), slog.String("key", key), slog.String("upload_id", uploadID), slog.String("error", mapErr(actx, "abort", key, err).Error()))
 	}
