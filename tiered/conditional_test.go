@@ -55,8 +55,7 @@ func (l *logBuffer) lines(parts ...string) []string {
 func drain(t *testing.T, s *tiered.Store, fp *faults.Provider, clk *fakeClock) {
 	t.Helper()
 	fp.Clear()
-	clk.Advance(time.Hour)
-	require.NoError(t, s.Flush(ctxT(t)))
+	require.NoError(t, flushAdvancing(ctxT(t), s, clk))
 }
 
 // In write-behind mode, a Put with IfNotExists is accepted while the
@@ -163,8 +162,10 @@ func TestWriteBehindIfNotExistsLostReply(t *testing.T) {
 	fp.Clear()
 	fp.Set(faults.Fault{LostReplyRate: 1}, faults.OpPut)
 	before := fp.Calls(faults.OpPut)
-	clk.Advance(time.Hour)
-	eventually(t, "an upload attempt whose reply is lost", func() bool { return fp.Calls(faults.OpPut) > before })
+	eventually(t, "an upload attempt whose reply is lost", func() bool {
+		clk.Advance(time.Hour) // until the retry's timer is there to fire
+		return fp.Calls(faults.OpPut) > before
+	})
 	drain(t, e.s, fp, clk)
 	remoteHas(t, mem, "k", "ours")
 	require.Zero(t, e.s.Status().Conflicts)

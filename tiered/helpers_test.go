@@ -306,3 +306,23 @@ func (g *gated) next(t *testing.T) string {
 		return ""
 	}
 }
+
+// flushAdvancing flushes s while moving clk on by an hour every few
+// milliseconds until Flush returns, so that every retry comes due. One
+// Advance before Flush is not enough: an upload attempt still failing
+// when the clock moves schedules its retry after the new time, and its
+// timer would then never fire.
+func flushAdvancing(ctx context.Context, s *tiered.Store, clk *fakeClock) error {
+	done := make(chan error, 1)
+	go func() { done <- s.Flush(ctx) }()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		clk.Advance(time.Hour)
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+		}
+	}
+}

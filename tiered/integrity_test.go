@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -186,8 +185,7 @@ func TestPendingUploadWithDamagedCopy(t *testing.T) {
 			// A new Put replaces the damaged copy and is uploaded.
 			_, err = e.s.Put(ctx, "upload", bytes.NewReader(data), nil)
 			require.NoError(t, err)
-			clk.Advance(time.Hour)
-			require.NoError(t, e.s.Flush(ctx))
+			require.NoError(t, flushAdvancing(ctx, e.s, clk))
 			remoteHas(t, fp, "upload", string(data))
 			got, err := readAll(ctx, e.s, "upload")
 			require.NoError(t, err)
@@ -256,8 +254,7 @@ func TestSkipVerifyDamagedCopyIsNeverUploaded(t *testing.T) {
 
 		_, err = e.s.Put(ctx, "upload", bytes.NewReader(data), nil)
 		require.NoError(t, err)
-		clk.Advance(time.Hour)
-		require.NoError(t, e.s.Flush(ctx))
+		require.NoError(t, flushAdvancing(ctx, e.s, clk))
 		remoteHas(t, fp, "upload", string(data))
 	})
 	t.Run("write-through", func(t *testing.T) {

@@ -215,8 +215,7 @@ func TestLastWriteWinsWhilePending(t *testing.T) {
 
 	fp.Clear()
 	fp.ResetCounts()
-	clk.Advance(time.Hour)
-	require.NoError(t, e.s.Flush(ctxT(t)))
+	require.NoError(t, flushAdvancing(ctxT(t), e.s, clk))
 	remoteHas(t, fp, "k", "v3")
 	remoteHas(t, fp, "back", "local")
 	requireMissing(t, fp, "gone")
@@ -245,8 +244,7 @@ func TestRestartRequeuesPendingWork(t *testing.T) {
 	require.Equal(t, "v7", get(t, s, "k/07"))
 
 	fp.Clear()
-	clk.Advance(time.Hour)
-	require.NoError(t, s.Flush(ctxT(t)))
+	require.NoError(t, flushAdvancing(ctxT(t), s, clk))
 	for i := range 20 {
 		remoteHas(t, fp, fmt.Sprintf("k/%02d", i), fmt.Sprint("v", i))
 	}
@@ -287,8 +285,7 @@ func TestDeleteJournalReplay(t *testing.T) {
 	}
 
 	fp.Clear()
-	clk.Advance(time.Hour)
-	require.NoError(t, e.s.Flush(ctxT(t)))
+	require.NoError(t, flushAdvancing(ctxT(t), e.s, clk))
 	requireMissing(t, fp, "del")
 	remoteHas(t, fp, "reput", "v2")
 	s := e.reopen(nil)
@@ -316,8 +313,7 @@ func TestWriteThroughResumesWriteBehindWork(t *testing.T) {
 	fp.Clear()
 	put(t, s, "a", "new")
 	remoteHas(t, fp, "a", "new")
-	clk.Advance(time.Hour)
-	require.NoError(t, s.Flush(ctxT(t)))
+	require.NoError(t, flushAdvancing(ctxT(t), s, clk))
 	remoteHas(t, fp, "b", "pending")
 }
 
@@ -557,8 +553,7 @@ func TestWriteBehindIfNotExistsChecksTheRemote(t *testing.T) {
 	_, err = e.s.Put(ctxT(t), "taken", strings.NewReader("again"), ine)
 	require.NoError(t, err, "a key whose delete is pending is free")
 	fp.Clear()
-	clk.Advance(time.Hour)
-	require.NoError(t, e.s.Flush(ctxT(t)))
+	require.NoError(t, flushAdvancing(ctxT(t), e.s, clk))
 	remoteHas(t, fp, "taken", "again")
 }
 
