@@ -1,11 +1,9 @@
 package s3
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-storage/strata/internal/testnet"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -28,42 +27,17 @@ import (
 // everything else, and returns the number of connections it accepted.
 func fakeIMDS(t *testing.T) *atomic.Int32 {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	var dialed atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			dialed.Add(1)
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					status := http.StatusNotFound
-					if req.Method == http.MethodPut {
-						status = http.StatusForbidden
-					}
-					resp := &http.Response{StatusCode: status, ProtoMajor: 1, ProtoMinor: 1, Request: req, Header: http.Header{}}
-					if resp.Write(c) != nil {
-						return
-					}
-				}
-			}()
+	host, dialed := testnet.CountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			w.WriteHeader(http.StatusForbidden)
+			return
 		}
-	}()
-	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://"+ln.Addr().String())
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://"+host)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "")
 	os.Unsetenv("AWS_EC2_METADATA_DISABLED")
-	return &dialed
+	return dialed
 }
 
 // noCredentials clears every variable the SDK's default chain takes
@@ -211,35 +185,12 @@ func loopbackOnlyClient() *http.Client {
 	}}
 }
 
-// plainHTTPServer starts a plain-HTTP server on loopback that answers 404
-// to every request, and returns its host:port and the number of
-// connections it accepted.
-func plainHTTPServer(t *testing.T) (string, *atomic.Int32) {
-	t.Helper()
-	var conns atomic.Int32
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	hs := &http.Server{
-		Handler:           http.NotFoundHandler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ConnState: func(_ net.Conn, s http.ConnState) {
-			if s == http.StateNew {
-				conns.Add(1)
-			}
-		},
-		ErrorLog: log.New(io.Discard, "", 0),
-	}
-	go hs.Serve(ln)
-	t.Cleanup(func() { hs.Close() })
-	return ln.Addr().String(), &conns
-}
-
 // An endpoint given without a scheme is HTTPS; when the server speaks
 // plain HTTP, the error says at once (no retries: it cannot get better)
 // how to write the endpoint.
 func TestPlainHTTPEndpointWithoutScheme(t *testing.T) {
 	t.Parallel()
-	host, conns := plainHTTPServer(t)
+	host, conns := testnet.CountingServer(t, http.NotFoundHandler())
 	u, err := url.Parse("s3://b?endpoint=" + host + "&max_attempts=5")
 	require.NoError(t, err)
 	cfg, err := ConfigFromURL(u)

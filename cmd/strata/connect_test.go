@@ -4,18 +4,14 @@ package main
 // credentials, and an https URL for a plain-HTTP server.
 
 import (
-	"bufio"
-	"io"
-	"log"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+
+	"github.com/strata-storage/strata/internal/testnet"
 )
 
 // without returns a runner whose environment lacks the variable key.
@@ -30,62 +26,13 @@ func (r *runner) without(key string) *runner {
 	return &c
 }
 
-// countingServer starts a plain-HTTP server on loopback that answers h,
-// and returns its host:port and the number of connections it accepted.
-func countingServer(t *testing.T, h http.Handler) (string, *atomic.Int32) {
-	t.Helper()
-	var conns atomic.Int32
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	hs := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ConnState: func(_ net.Conn, s http.ConnState) {
-			if s == http.StateNew {
-				conns.Add(1)
-			}
-		},
-		ErrorLog: log.New(io.Discard, "", 0),
-	}
-	go hs.Serve(ln)
-	t.Cleanup(func() { hs.Close() })
-	return ln.Addr().String(), &conns
-}
-
 // fakeInstanceMetadata listens on loopback where the SDK would find the
 // EC2 instance metadata service when pointed at it, answers 404, and
 // counts the connections it accepted.
 func fakeInstanceMetadata(t *testing.T) (string, *atomic.Int32) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	var dialed atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			dialed.Add(1)
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					resp := &http.Response{StatusCode: http.StatusNotFound, ProtoMajor: 1, ProtoMinor: 1, Request: req, Header: http.Header{}}
-					if resp.Write(c) != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String(), &dialed
+	host, dialed := testnet.CountingServer(t, http.NotFoundHandler())
+	return "http://" + host, dialed
 }
 
 // With an endpoint= that is not AWS and no credentials, strata does not
@@ -94,7 +41,7 @@ func fakeInstanceMetadata(t *testing.T) (string, *atomic.Int32) {
 // nothing to the server, and says in one line what to set.
 func TestS3NoCredentialsWithEndpoint(t *testing.T) {
 	imds, dialed := fakeInstanceMetadata(t)
-	s3host, conns := countingServer(t, http.NotFoundHandler())
+	s3host, conns := testnet.CountingServer(t, http.NotFoundHandler())
 	r := newRunner(t).without("AWS_EC2_METADATA_DISABLED").with("AWS_EC2_METADATA_SERVICE_ENDPOINT=" + imds)
 	src := t.TempDir()
 	mediaStore(t, src, 1, sizes(10))
@@ -124,7 +71,7 @@ func TestS3NoCredentialsWithEndpoint(t *testing.T) {
 // secure=false. Against a plain-HTTP server the error says at once what
 // to write, with no retries (the server sees one connection per command).
 func TestHTTPSURLForPlainHTTPServer(t *testing.T) {
-	host, conns := countingServer(t, http.NotFoundHandler())
+	host, conns := testnet.CountingServer(t, http.NotFoundHandler())
 	r := newRunner(t).with("AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=test-secret",
 		"MINIO_ACCESS_KEY=AKIDTEST", "MINIO_SECRET_KEY=test-secret")
 	for _, tc := range []struct {
