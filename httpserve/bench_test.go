@@ -1,0 +1,194 @@
+package httpserve_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/strata-storage/strata/cache"
+	"github.com/strata-storage/strata/httpserve"
+	"github.com/strata-storage/strata/local"
+	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/tiered"
+)
+
+// benchClients is how many keep-alive clients send requests at once.
+const benchClients = 16
+
+// BenchmarkServe serves the same files through httpserve and through
+// net/http's http.FileServer, both over real TCP loopback with
+// benchClients keep-alive clients, and reports the requests per second of
+// each (req/s for httpserve, fs-req/s for the file server) and their
+// ratio (x-fileserver), measured in the same run: compare ratios, not
+// absolute figures, on a machine shared with others.
+//
+// The cases: a 64 KiB object, a 64 KiB range in the middle of a 64 MiB
+// file, and the whole 64 MiB file; over a local store and over a tiered
+// store's cache hit (its remote a local store, every object in its cache);
+// with the files written by strata (content type stored) or a plain tree
+// of files written by another program (no metadata: httpserve sniffs the
+// type). The file server serves the local store's directory.
+//
+//	go test -run '^$' -bench BenchmarkServe -benchtime 2s -count 3 ./httpserve/
+func BenchmarkServe(b *testing.B) {
+	small := payload(64 << 10)
+	big := payload(64 << 20)
+	for _, store := range []string{"local", "tiered"} {
+		for _, tree := range []string{"strata", "plain"} {
+			b.Run(store+"/"+tree, func(b *testing.B) {
+				h, dir := benchStore(b, store, tree, map[string][]byte{"img/small.jpg": small, "vid/big.mp4": big})
+				fs := httptest.NewServer(http.FileServer(http.Dir(dir)))
+				defer fs.Close()
+				hs := httptest.NewServer(h)
+				defer hs.Close()
+				for _, c := range []struct {
+					name, path, rng string
+					want            int
+				}{
+					{"64KiB", "img/small.jpg", "", len(small)},
+					{"range64KiB", "vid/big.mp4", fmt.Sprintf("bytes=%d-%d", 32<<20, 32<<20+64<<10-1), 64 << 10},
+					{"whole64MiB", "vid/big.mp4", "", len(big)},
+				} {
+					b.Run(c.name, func(b *testing.B) {
+						fsRate := benchRequests(b, fs.URL+"/"+c.path, c.rng, c.want)
+						rate := benchRequests(b, hs.URL+"/media/"+c.path, c.rng, c.want)
+						b.ReportMetric(rate, "req/s")
+						b.ReportMetric(fsRate, "fs-req/s")
+						b.ReportMetric(rate/fsRate, "x-fileserver")
+						b.ReportMetric(0, "ns/op") // two servers timed apart: ns/op means nothing
+					})
+				}
+			})
+		}
+	}
+}
+
+// benchStore returns a handler serving files, and the directory holding
+// them as plain files for the file server.
+func benchStore(b *testing.B, store, tree string, files map[string][]byte) (http.Handler, string) {
+	b.Helper()
+	ctx := context.Background()
+	dir := b.TempDir()
+	loc, err := local.New(dir, &local.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { loc.Close() })
+	var p storage.Provider = loc
+	var ts *tiered.Store
+	if store == "tiered" {
+		c, err := cache.Open(b.TempDir(), cache.Options{MaxBytes: 512 << 20})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ts, err = tiered.New(c, loc, tiered.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { ts.Close() })
+		p = ts
+	}
+	for key, data := range files {
+		if tree == "plain" {
+			path := filepath.Join(dir, filepath.FromSlash(key))
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			continue
+		}
+		if _, err := p.Put(ctx, key, bytes.NewReader(data), &storage.PutOptions{ContentType: http.DetectContentType(data)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if ts != nil {
+		// Read every object twice: the first fills the cache, the
+		// second must be a hit.
+		for range 2 {
+			for key := range files {
+				rc, _, err := ts.Get(ctx, key, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, err = io.Copy(io.Discard, rc)
+				rc.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if err := ts.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return httpserve.New(p, &httpserve.Options{Prefix: "/media/"}), dir
+}
+
+// benchRequests sends b.N GETs of url (with the Range header rng, if
+// any) from benchClients keep-alive clients and returns the requests per
+// second. Each response must be a 200 or 206 of want bytes.
+func benchRequests(b *testing.B, url, rng string, want int) float64 {
+	b.Helper()
+	tr := &http.Transport{MaxIdleConnsPerHost: benchClients, MaxConnsPerHost: benchClients, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	get := func() error {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		n, err := io.Copy(io.Discard, resp.Body)
+		if err != nil {
+			return err
+		}
+		if (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent) || n != int64(want) {
+			return fmt.Errorf("GET %s: status %d, %d bytes, want %d", url, resp.StatusCode, n, want)
+		}
+		return nil
+	}
+	// Warm the connections up.
+	if err := get(); err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Pointer[error]
+	start := time.Now()
+	for range benchClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if err := get(); err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err := failed.Load(); err != nil {
+		b.Fatal(*err)
+	}
+	return float64(b.N) / elapsed.Seconds()
+}
