@@ -67,10 +67,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/strata-storage/strata/storage"
@@ -239,19 +241,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	info, err := h.p.Stat(ctx, key)
-	if err != nil {
-		h.fail(w, r, key, err)
-		return
-	}
-	if h.opts.Redirect && r.Method == http.MethodGet {
-		if h.redirect(w, r, key) {
+	var (
+		obj  *rangeReader
+		info storage.Info
+		err  error
+	)
+	if h.openFirst(r) {
+		obj, info, err = h.open(ctx, key, r.Header.Get("Range"))
+		if err != nil {
+			h.fail(w, r, key, err)
 			return
 		}
 	}
+	if obj == nil {
+		info, err = h.p.Stat(ctx, key)
+		if err != nil {
+			h.fail(w, r, key, err)
+			return
+		}
+		if h.opts.Redirect && r.Method == http.MethodGet {
+			if h.redirect(w, r, key) {
+				return
+			}
+		}
+		obj = &rangeReader{ctx: ctx, p: h.p, key: key, size: info.Size}
+	}
+	defer obj.Close()
 	ctype := info.ContentType
 	if ctype == "" {
-		ctype, err = h.sniff(ctx, key, info.Size)
+		if obj.rc != nil && obj.rcPos == 0 {
+			ctype, err = obj.sniff()
+		} else {
+			ctype, err = h.sniff(ctx, key, info.Size)
+		}
 		if err != nil {
 			h.fail(w, r, key, err)
 			return
@@ -274,8 +296,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.setDisposition(w, r, info, ctype)
 
-	obj := &rangeReader{ctx: ctx, p: h.p, key: key, size: info.Size}
-	defer obj.Close()
 	if rh := r.Header.Get("Range"); rh != "" && r.Method == http.MethodGet {
 		plan, err := parseRanges(rh, info.Size)
 		switch {
@@ -295,6 +315,92 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.ServeContent(&statusRecorder{ResponseWriter: w, onError: func() { h.logReadError(r, key, obj.err) }}, r, "", info.ModTime, obj)
+}
+
+// conditionalHeaders are the request headers whose answer may not need
+// the object's bytes (a 304 or a 412), or may need other bytes than the
+// Range header says (If-Range).
+var conditionalHeaders = []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range"}
+
+// openFirst reports whether ServeHTTP opens the object with a Get before
+// it knows its Info, rather than asking Stat first: for a GET that is
+// neither conditional nor to be redirected. One open per request then
+// serves it, where Stat and Get are two (two opens and two metadata reads
+// on a local store). A HEAD needs no bytes, a redirect none of the
+// handler's; a conditional request often needs none (a 304), so for it
+// Stat comes first, and a revalidation on a tiered store's cache miss does
+// not fetch the object.
+func (h *Handler) openFirst(r *http.Request) bool {
+	if r.Method != http.MethodGet || h.opts.Redirect {
+		return false
+	}
+	for _, k := range conditionalHeaders {
+		if _, ok := r.Header[k]; ok {
+			return false
+		}
+	}
+	return true
+}
+
+// open opens key with a Get of what the request's Range header asks for
+// (the whole object when it has none) and returns a rangeReader holding
+// the open reader, with the object's Info. For a Range header that is not
+// one range starting at a given offset (a suffix, several ranges, a
+// malformed header), or one that starts past the end of the object, it
+// returns no reader and no error: the object's size is needed first, and
+// ServeHTTP asks Stat.
+func (h *Handler) open(ctx context.Context, key, rh string) (*rangeReader, storage.Info, error) {
+	var rng *storage.Range
+	if rh != "" {
+		off, length, ok := firstRange(rh)
+		if !ok {
+			return nil, storage.Info{}, nil
+		}
+		rng = &storage.Range{Offset: off, Length: length}
+	}
+	rc, info, err := h.p.Get(ctx, key, &storage.GetOptions{Range: rng})
+	if err != nil {
+		if rng != nil && errors.Is(err, storage.ErrInvalidRange) {
+			return nil, storage.Info{}, nil // ServeHTTP answers as for any unsatisfiable range
+		}
+		return nil, storage.Info{}, err
+	}
+	obj := &rangeReader{ctx: ctx, p: h.p, key: key, size: info.Size, rc: rc, rcEnd: info.Size}
+	if rng != nil {
+		obj.rcPos = rng.Offset
+		if rng.Length > 0 {
+			obj.rcEnd = min(rng.Offset+rng.Length, info.Size)
+		}
+	}
+	return obj, info, nil
+}
+
+// firstRange returns the range a Range header of one range with a first
+// byte asks for ("bytes=100-199", or "bytes=100-" to the end, length 0),
+// and whether the header is one; a suffix range ("bytes=-500") or several
+// ranges are not.
+func firstRange(rh string) (off, length int64, ok bool) {
+	spec, ok := strings.CutPrefix(rh, "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return 0, 0, false
+	}
+	first, last, ok := strings.Cut(spec, "-")
+	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
+	if !ok || first == "" || first[0] == '+' || (last != "" && last[0] == '+') {
+		return 0, 0, false
+	}
+	off, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || off < 0 {
+		return 0, 0, false
+	}
+	if last == "" {
+		return off, 0, true
+	}
+	end, err := strconv.ParseInt(last, 10, 64)
+	if err != nil || end < off || end == math.MaxInt64 {
+		return 0, 0, false
+	}
+	return off, end - off + 1, true
 }
 
 // redirect answers with a presigned URL and reports whether it did.
@@ -333,6 +439,42 @@ func (h *Handler) sniff(ctx context.Context, key string, size int64) (string, er
 		return "", err
 	}
 	return http.DetectContentType(buf[:n]), nil
+}
+
+// sniff detects the content type from the first 512 bytes of the object,
+// read from the open reader, which starts at the object's first byte; the
+// bytes read are kept, to be read again.
+func (o *rangeReader) sniff() (string, error) {
+	n := min(o.rcEnd-o.rcPos, sniffLen)
+	if n <= 0 {
+		return "application/octet-stream", nil
+	}
+	buf := make([]byte, n)
+	k, err := io.ReadFull(o.rc, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	o.rc = &headReader{head: buf[:k], ReadCloser: o.rc}
+	return http.DetectContentType(buf[:k]), nil
+}
+
+// sniffLen is how many bytes http.DetectContentType looks at.
+const sniffLen = 512
+
+// headReader yields head, the bytes already read from the ReadCloser, and
+// then the rest of it.
+type headReader struct {
+	head []byte
+	io.ReadCloser
+}
+
+func (r *headReader) Read(p []byte) (int, error) {
+	if len(r.head) > 0 {
+		n := copy(p, r.head)
+		r.head = r.head[n:]
+		return n, nil
+	}
+	return r.ReadCloser.Read(p)
 }
 
 // inlineText are the types besides inert media that a browser may show
@@ -473,6 +615,21 @@ func (s *statusRecorder) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// copyBufs are the buffers statusRecorder.ReadFrom copies through, so
+// that a response does not allocate one.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// ReadFrom copies the body http.ServeContent hands over (through io.CopyN)
+// with a pooled buffer; io.CopyN would allocate one per response.
+func (s *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	return io.CopyBuffer(writerOnly{s}, src, *bp)
+}
+
+// writerOnly hides all methods but Write, so io.CopyBuffer uses its buffer.
+type writerOnly struct{ io.Writer }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,12 @@ type recorder struct {
 	storage.Provider
 	mu     sync.Mutex
 	ranges []storage.Range // {0,0} for a whole-object Get
+	stats  atomic.Int64
+}
+
+func (r *recorder) Stat(ctx context.Context, key string) (storage.Info, error) {
+	r.stats.Add(1)
+	return r.Provider.Stat(ctx, key)
 }
 
 func (r *recorder) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
@@ -151,7 +158,12 @@ func TestSingleRangeIsARangedGet(t *testing.T) {
 			gets := f.rec.gets()[before:]
 			require.Len(t, gets, 1)
 			assert.Equal(t, tc.start, gets[0].Offset)
-			assert.Equal(t, tc.end-tc.start+1, gets[0].Length, "the provider must be asked for exactly the range")
+			// The provider is asked for the range the client asked for,
+			// which it clips to the object (a Get is made before the size
+			// is known): no byte outside the range is read.
+			_, n, err := storage.CheckRange(&gets[0], int64(len(f.data)))
+			require.NoError(t, err)
+			assert.Equal(t, tc.end-tc.start+1, n, "the provider must be asked for exactly the range")
 		})
 	}
 }
@@ -188,7 +200,10 @@ func TestUnsatisfiableRange(t *testing.T) {
 	resp := f.do(t, "GET", "/media/v/clip.mp4", map[string]string{"Range": "bytes=1000-"})
 	assert.Equal(t, http.StatusRequestedRangeNotSatisfiable, resp.StatusCode)
 	assert.Equal(t, "bytes */1000", resp.Header.Get("Content-Range"))
-	assert.Empty(t, f.rec.gets())
+	for _, g := range f.rec.gets() {
+		_, _, err := storage.CheckRange(&g, 1000)
+		assert.Error(t, err, "no Get but one the provider refuses, for a range past the end")
+	}
 }
 
 func TestConditionalRequests(t *testing.T) {
@@ -231,9 +246,46 @@ func TestSniffsMissingContentType(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Equal(t, "image/png", resp.Header.Get("Content-Type"))
 	assert.Equal(t, png, body(t, resp))
-	gets := f.rec.gets()
-	require.NotEmpty(t, gets)
-	assert.Equal(t, storage.Range{Offset: 0, Length: 512}, gets[0], "sniffing reads only 512 bytes")
+	assert.Equal(t, []storage.Range{{}}, f.rec.gets(), "the type is sniffed from the Get that serves the object")
+
+	// A range that does not start at the first byte is sniffed from a
+	// Get of the first 512 bytes.
+	resp = f.do(t, "GET", "/media/v/clip.mp4", map[string]string{"Range": "bytes=1000-1999"})
+	assert.Equal(t, 206, resp.StatusCode)
+	assert.Equal(t, "image/png", resp.Header.Get("Content-Type"))
+	assert.Equal(t, png[1000:2000], body(t, resp))
+	assert.Equal(t, []storage.Range{{}, {Offset: 1000, Length: 1000}, {Offset: 0, Length: 512}}, f.rec.gets())
+
+	// So is a HEAD, which opens nothing but for that.
+	resp = f.do(t, "HEAD", "/media/v/clip.mp4", nil)
+	assert.Equal(t, "image/png", resp.Header.Get("Content-Type"))
+	assert.Equal(t, storage.Range{Offset: 0, Length: 512}, f.rec.gets()[3], "sniffing reads only 512 bytes")
+}
+
+// TestGetIsOneOpen checks that a GET opens the object once: a Get, and no
+// Stat, unless the request is conditional.
+func TestGetIsOneOpen(t *testing.T) {
+	f := newFixture(t, nil, "video/mp4", payload(100000))
+	for _, tc := range []struct {
+		name        string
+		hdr         map[string]string
+		stats, gets int
+	}{
+		{"whole", nil, 0, 1},
+		{"range", map[string]string{"Range": "bytes=5000-5999"}, 0, 1},
+		{"open range", map[string]string{"Range": "bytes=5000-"}, 0, 1},
+		{"suffix range", map[string]string{"Range": "bytes=-100"}, 1, 1},
+		{"conditional", map[string]string{"If-None-Match": `"other"`}, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stats, gets := f.rec.stats.Load(), len(f.rec.gets())
+			resp := f.do(t, "GET", "/media/v/clip.mp4", tc.hdr)
+			require.Less(t, resp.StatusCode, 300)
+			body(t, resp)
+			assert.Equal(t, tc.stats, int(f.rec.stats.Load()-stats), "Stats")
+			assert.Equal(t, tc.gets, len(f.rec.gets())-gets, "Gets")
+		})
+	}
 }
 
 func TestUnsafeTypesAreAttachments(t *testing.T) {
