@@ -314,7 +314,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			obj.plan = plan
 		}
 	}
-	http.ServeContent(&statusRecorder{ResponseWriter: w, onError: func() { h.logReadError(r, key, obj.err) }}, r, "", info.ModTime, obj)
+	http.ServeContent(&statusRecorder{ResponseWriter: w, obj: obj, onError: func() { h.logReadError(r, key, obj.err) }}, r, "", info.ModTime, obj)
 }
 
 // conditionalHeaders are the request headers whose answer may not need
@@ -477,6 +477,22 @@ func (r *headReader) Read(p []byte) (int, error) {
 	return r.ReadCloser.Read(p)
 }
 
+// WriteTo writes what is left of head, and then the rest of the reader,
+// through its own WriteTo when it has one.
+func (r *headReader) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	if len(r.head) > 0 {
+		k, err := w.Write(r.head)
+		n += int64(k)
+		r.head = r.head[k:]
+		if err != nil {
+			return n, err
+		}
+	}
+	k, err := io.Copy(w, r.ReadCloser) // uses the reader's WriteTo, if any
+	return n + k, err
+}
+
 // inlineText are the types besides inert media that a browser may show
 // inline from user uploads: text that cannot run script. They are served
 // sandboxed all the same.
@@ -605,6 +621,7 @@ func (h *Handler) logReadError(r *http.Request, key string, err error) {
 // writing headers, so the error is logged.
 type statusRecorder struct {
 	http.ResponseWriter
+	obj     *rangeReader // the body ServeContent reads
 	onError func()
 }
 
@@ -620,12 +637,65 @@ func (s *statusRecorder) Write(p []byte) (int, error) {
 // that a response does not allocate one.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// ReadFrom copies the body http.ServeContent hands over (through io.CopyN)
-// with a pooled buffer; io.CopyN would allocate one per response.
+// ReadFrom copies the body http.ServeContent hands over through io.CopyN
+// (an io.LimitedReader of the rangeReader). When the reader the
+// rangeReader has open holds exactly the bytes asked for, and can write
+// itself (io.WriterTo), it writes itself to the response: a local file
+// then goes to the socket with sendfile(2), and a cache hit's whole
+// object is still checked as it streams. Anything else is copied with a
+// pooled buffer; io.CopyN would allocate one per response.
 func (s *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	return io.CopyBuffer(writerOnly{s}, src, *bp)
+	dst := &sink{w: s.ResponseWriter}
+	var n int64
+	var err error
+	if lr, ok := src.(*io.LimitedReader); ok && lr.R == s.obj && s.obj.whole(lr.N) {
+		wt := s.obj.rc.(io.WriterTo)
+		n, err = wt.WriteTo(dst)
+		s.obj.pos += n
+		s.obj.rcPos += n
+		lr.N -= n
+	} else {
+		bp := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(bp)
+		n, err = io.CopyBuffer(writerOnly{dst}, src, *bp)
+	}
+	if err != nil {
+		if !dst.failed && s.obj.err == nil {
+			s.obj.err = err
+		}
+		s.onError()
+	}
+	return n, err
+}
+
+// sink is the destination of statusRecorder.ReadFrom: the response, with
+// its ReadFrom (to the socket, with sendfile(2) for a file), noting
+// whether writing failed, to tell it from a failure to read.
+type sink struct {
+	w      http.ResponseWriter
+	failed bool
+}
+
+func (d *sink) Write(p []byte) (int, error) {
+	n, err := d.w.Write(p)
+	if err != nil {
+		d.failed = true
+	}
+	return n, err
+}
+
+func (d *sink) ReadFrom(src io.Reader) (int64, error) {
+	rf, ok := d.w.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(writerOnly{d}, src)
+	}
+	n, err := rf.ReadFrom(src)
+	if err != nil {
+		// A copy in the kernel fails at either end; a file that can no
+		// longer be read is rarer than a client that went away.
+		d.failed = true
+	}
+	return n, err
 }
 
 // writerOnly hides all methods but Write, so io.CopyBuffer uses its buffer.
@@ -708,6 +778,17 @@ func (o *rangeReader) open() error {
 		o.rcEnd = min(o.pos+length, o.size)
 	}
 	return nil
+}
+
+// whole reports whether the open reader is at the position of the next
+// Read, holds exactly the next n bytes and can write itself
+// (io.WriterTo).
+func (o *rangeReader) whole(n int64) bool {
+	if o.rc == nil || o.rcPos != o.pos || o.rcEnd-o.rcPos != n {
+		return false
+	}
+	_, ok := o.rc.(io.WriterTo)
+	return ok
 }
 
 func (o *rangeReader) Seek(offset int64, whence int) (int64, error) {
