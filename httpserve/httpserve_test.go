@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/cache"
+	"github.com/strata-storage/strata/cache/cachetest"
 	"github.com/strata-storage/strata/httpserve"
 	"github.com/strata-storage/strata/local"
 	"github.com/strata-storage/strata/memory"
@@ -677,4 +678,73 @@ func TestRedirectNeedsPresignerUnderAWrapper(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/media/a/b", nil))
 	assert.Equal(t, http.StatusFound, w.Code)
 	assert.Equal(t, "http://127.0.0.1:1/signed/a/b", w.Header().Get("Location"))
+}
+
+// TestDamagedCacheHitIsNotServedWhole serves a cache hit over real TCP
+// (where the body goes out through the cache's own reader): a whole object
+// whose bytes no longer match their checksum is cut short, not handed
+// over whole, and the failure is logged; a range of it, which the cache
+// cannot check, is served.
+func TestDamagedCacheHitIsNotServedWhole(t *testing.T) {
+	for _, ctype := range []string{"video/mp4", ""} {
+		t.Run("type="+ctype, func(t *testing.T) {
+			dir := t.TempDir()
+			c, err := cache.Open(dir, cache.Options{MaxBytes: 64 << 20})
+			require.NoError(t, err)
+			t.Cleanup(func() { c.Close() })
+			data := payload(300 << 10)
+			_, err = c.Put(context.Background(), "v/clip.mp4", bytes.NewReader(data), &storage.PutOptions{ContentType: ctype})
+			require.NoError(t, err)
+			var logs syncBuffer
+			srv := httptest.NewServer(httpserve.New(c, &httpserve.Options{Prefix: "/media/", Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
+			t.Cleanup(srv.Close)
+
+			resp, err := http.Get(srv.URL + "/media/v/clip.mp4")
+			require.NoError(t, err)
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			require.Equal(t, data, got, "an undamaged object is served whole")
+
+			cachetest.FlipByte(t, cachetest.ObjectFile(t, dir), int64(len(data)/2))
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"/media/v/clip.mp4", nil)
+			require.NoError(t, err)
+			req.Header.Set("Range", "bytes=1000-1999")
+			resp, err = http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			got, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			assert.Equal(t, data[1000:2000], got, "a range is not checked")
+
+			resp, err = http.Get(srv.URL + "/media/v/clip.mp4")
+			require.NoError(t, err)
+			assert.Equal(t, 200, resp.StatusCode)
+			got, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Error(t, err, "the response is cut short")
+			assert.Less(t, len(got), len(data), "the damaged content is not handed over whole")
+			assert.Eventually(t, func() bool { return strings.Contains(logs.String(), "reading object failed mid-response") },
+				5*time.Second, 10*time.Millisecond, "the failure is logged")
+			assert.Contains(t, logs.String(), storage.ErrCorrupt.Error())
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
