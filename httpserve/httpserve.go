@@ -33,7 +33,9 @@
 //     uploaded HTML or SVG file cannot run script in the server's origin.
 //
 // The type is the stored one, or the sniffed one when none was stored
-// (nosniff then keeps the browser from guessing differently).
+// (nosniff then keeps the browser from guessing differently). A Handler
+// remembers the types it sniffed, by key and ETag, for a few thousand
+// objects.
 //
 // # Redirects
 //
@@ -134,9 +136,57 @@ type Options struct {
 
 // Handler serves the objects of a provider. It is safe for concurrent use.
 type Handler struct {
-	p    storage.Provider
-	opts Options
-	log  *slog.Logger
+	p       storage.Provider
+	opts    Options
+	log     *slog.Logger
+	sniffed sniffCache
+}
+
+// sniffCacheSize bounds how many sniffed types a Handler remembers.
+const sniffCacheSize = 4096
+
+// sniffCache remembers the types sniffed for objects stored without one,
+// by key and ETag, so that the requests for ranges of a video stored
+// without a type (every file of an existing tree on a local store) do not
+// each read its first bytes again. An object without an ETag is sniffed
+// every time. The zero sniffCache is ready for use.
+type sniffCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func sniffCacheKey(key string, info storage.Info) string {
+	return info.ETag + "\x00" + key
+}
+
+// get returns the type sniffed for this version of the object, or "".
+func (c *sniffCache) get(key string, info storage.Info) string {
+	if info.ETag == "" {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[sniffCacheKey(key, info)]
+}
+
+// put remembers ctype as the type sniffed for this version of the
+// object; when full, it forgets another entry first.
+func (c *sniffCache) put(key string, info storage.Info, ctype string) {
+	if info.ETag == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]string)
+	}
+	if len(c.m) >= sniffCacheSize {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[sniffCacheKey(key, info)] = ctype
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -269,6 +319,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer obj.Close()
 	ctype := info.ContentType
 	if ctype == "" {
+		ctype = h.sniffed.get(key, info)
+	}
+	if ctype == "" {
 		if obj.rc != nil && obj.rcPos == 0 {
 			ctype, err = obj.sniff()
 		} else {
@@ -278,6 +331,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, key, err)
 			return
 		}
+		h.sniffed.put(key, info, ctype)
 	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", ctype)

@@ -249,18 +249,31 @@ func TestSniffsMissingContentType(t *testing.T) {
 	assert.Equal(t, png, body(t, resp))
 	assert.Equal(t, []storage.Range{{}}, f.rec.gets(), "the type is sniffed from the Get that serves the object")
 
-	// A range that does not start at the first byte is sniffed from a
-	// Get of the first 512 bytes.
+	// The handler remembers the type of this version of the object.
 	resp = f.do(t, "GET", "/media/v/clip.mp4", map[string]string{"Range": "bytes=1000-1999"})
 	assert.Equal(t, 206, resp.StatusCode)
 	assert.Equal(t, "image/png", resp.Header.Get("Content-Type"))
 	assert.Equal(t, png[1000:2000], body(t, resp))
-	assert.Equal(t, []storage.Range{{}, {Offset: 1000, Length: 1000}, {Offset: 0, Length: 512}}, f.rec.gets())
+	assert.Equal(t, []storage.Range{{}, {Offset: 1000, Length: 1000}}, f.rec.gets())
+
+	// Another version is sniffed again: a range that does not start at
+	// the first byte from a Get of the first 512 bytes.
+	gif := append([]byte("GIF89a"), payload(5000)...)
+	_, err := f.rec.Put(context.Background(), "v/clip.mp4", bytes.NewReader(gif), nil)
+	require.NoError(t, err)
+	resp = f.do(t, "GET", "/media/v/clip.mp4", map[string]string{"Range": "bytes=1000-1999"})
+	assert.Equal(t, 206, resp.StatusCode)
+	assert.Equal(t, "image/gif", resp.Header.Get("Content-Type"))
+	assert.Equal(t, gif[1000:2000], body(t, resp))
+	assert.Equal(t, []storage.Range{{Offset: 1000, Length: 1000}, {Offset: 0, Length: 512}}, f.rec.gets()[2:], "sniffing reads only 512 bytes")
 
 	// So is a HEAD, which opens nothing but for that.
+	png2 := append([]byte("\x89PNG\r\n\x1a\n"), payload(6000)...)
+	_, err = f.rec.Put(context.Background(), "v/clip.mp4", bytes.NewReader(png2), nil)
+	require.NoError(t, err)
 	resp = f.do(t, "HEAD", "/media/v/clip.mp4", nil)
 	assert.Equal(t, "image/png", resp.Header.Get("Content-Type"))
-	assert.Equal(t, storage.Range{Offset: 0, Length: 512}, f.rec.gets()[3], "sniffing reads only 512 bytes")
+	assert.Equal(t, []storage.Range{{Offset: 0, Length: 512}}, f.rec.gets()[4:], "sniffing reads only 512 bytes")
 }
 
 // TestGetIsOneOpen checks that a GET opens the object once: a Get, and no
