@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,8 +28,9 @@ const benchClients = 16
 // BenchmarkServe serves the same files through httpserve and through
 // net/http's http.FileServer, both over real TCP loopback with
 // benchClients keep-alive clients, and reports the requests per second of
-// each (req/s for httpserve, fs-req/s for the file server) and their
-// ratio (x-fileserver), measured in the same run: compare ratios, not
+// each (req/s for httpserve, fs-req/s for the file server), their ratio
+// (x-fileserver) and the 99th percentile of the time a request takes
+// (p99-ms, fs-p99-ms), measured in the same run: compare ratios, not
 // absolute figures, on a machine shared with others.
 //
 // The cases: a 64 KiB object, a 64 KiB range in the middle of a 64 MiB
@@ -59,11 +61,13 @@ func BenchmarkServe(b *testing.B) {
 					{"whole64MiB", "vid/big.mp4", "", len(big)},
 				} {
 					b.Run(c.name, func(b *testing.B) {
-						fsRate := benchRequests(b, fs.URL+"/"+c.path, c.rng, c.want)
-						rate := benchRequests(b, hs.URL+"/media/"+c.path, c.rng, c.want)
+						fsRate, fsP99 := benchRequests(b, fs.URL+"/"+c.path, c.rng, c.want)
+						rate, p99 := benchRequests(b, hs.URL+"/media/"+c.path, c.rng, c.want)
 						b.ReportMetric(rate, "req/s")
 						b.ReportMetric(fsRate, "fs-req/s")
 						b.ReportMetric(rate/fsRate, "x-fileserver")
+						b.ReportMetric(p99.Seconds()*1e3, "p99-ms")
+						b.ReportMetric(fsP99.Seconds()*1e3, "fs-p99-ms")
 						b.ReportMetric(0, "ns/op") // two servers timed apart: ns/op means nothing
 					})
 				}
@@ -137,8 +141,9 @@ func benchStore(b *testing.B, store, tree string, files map[string][]byte) (http
 
 // benchRequests sends b.N GETs of url (with the Range header rng, if
 // any) from benchClients keep-alive clients and returns the requests per
-// second. Each response must be a 200 or 206 of want bytes.
-func benchRequests(b *testing.B, url, rng string, want int) float64 {
+// second and the 99th percentile of the time a request took. Each
+// response must be a 200 or 206 of want bytes.
+func benchRequests(b *testing.B, url, rng string, want int) (float64, time.Duration) {
 	b.Helper()
 	tr := &http.Transport{MaxIdleConnsPerHost: benchClients, MaxConnsPerHost: benchClients, DisableCompression: true}
 	defer tr.CloseIdleConnections()
@@ -172,16 +177,19 @@ func benchRequests(b *testing.B, url, rng string, want int) float64 {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var failed atomic.Pointer[error]
+	took := make([][]time.Duration, benchClients)
 	start := time.Now()
-	for range benchClients {
+	for i := range benchClients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(b.N) {
+				t0 := time.Now()
 				if err := get(); err != nil {
 					failed.CompareAndSwap(nil, &err)
 					return
 				}
+				took[i] = append(took[i], time.Since(t0))
 			}
 		}()
 	}
@@ -190,5 +198,7 @@ func benchRequests(b *testing.B, url, rng string, want int) float64 {
 	if err := failed.Load(); err != nil {
 		b.Fatal(*err)
 	}
-	return float64(b.N) / elapsed.Seconds()
+	all := slices.Concat(took...)
+	slices.Sort(all)
+	return float64(b.N) / elapsed.Seconds(), all[(len(all)-1)*99/100]
 }

@@ -11,6 +11,23 @@
 // a reader that turns each range into a ranged Get on the provider: a range
 // request never reads the whole object.
 //
+// # Cost of a request
+//
+// A plain GET opens the object once: one Get, of the whole object or of
+// the one range its Range header asks for, whose Info gives the headers;
+// the type of an object stored without one is sniffed from the first bytes
+// of that same reader (or, for a range further in, from a Get of the first
+// 512 bytes, once per version of the object: the handler remembers it by
+// key and ETag). The body goes out through the reader's own WriteTo when
+// it has one, so a local file reaches the socket with sendfile(2) and a
+// tiered store's cache hit is still checked as it streams (a damaged one
+// is cut short and logged). A HEAD, a conditional GET (If-None-Match,
+// If-Modified-Since, If-Match, If-Unmodified-Since, If-Range), a GET with
+// a suffix range or several ranges, and a GET to be redirected ask Stat
+// first, as they need the Info, or the size, before any bytes, and a 304
+// then reads none; a range that starts past the end costs a refused Get
+// before the Stat that answers it.
+//
 // # Safe headers
 //
 // Every response carries X-Content-Type-Options: nosniff and a
