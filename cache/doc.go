@@ -54,7 +54,7 @@
 // for the cost of checksumming the bytes it streams and never a second
 // read of the file:
 //
-//   - an object under 64 KiB with its header is read whole and checked
+//   - an object under 128 KiB with its header is read whole and checked
 //     before Get returns, so Get itself fails;
 //   - a larger one is checksummed as it streams, and the Read that would
 //     deliver its last bytes fails instead and withholds them, so that a

@@ -320,7 +320,7 @@ func (c *Cache) syncDir(dir string) error {
 
 // smallObject is the largest file a Get reads whole with one read, closing
 // it at once: as few system calls as a plain open, read and close.
-const smallObject = 64 << 10
+const smallObject = 128 << 10
 
 // openEntry opens the object file of key and reads its header. With small
 // set, a file of less than smallObject bytes is read whole into content
@@ -582,7 +582,7 @@ func (c *Cache) remove(e entry, why removeWhy) {
 // A read of the whole object (no range, or a range covering all of it) is
 // verified against the CRC-32C recorded when the object was stored (the
 // SHA-256 for an object stored by an older version of the cache): a
-// small object (under 64 KiB with its header) at once, so Get itself
+// small object (under 128 KiB with its header) at once, so Get itself
 // fails, and a larger one as it streams, so the Read that would deliver
 // its last bytes fails instead, withholding them. Either way the error
 // matches storage.ErrCorrupt and the entry is dealt with as the package

@@ -11,6 +11,23 @@
 // a reader that turns each range into a ranged Get on the provider: a range
 // request never reads the whole object.
 //
+// # Cost of a request
+//
+// A plain GET opens the object once: one Get, of the whole object or of
+// the one range its Range header asks for, whose Info gives the headers;
+// the type of an object stored without one is sniffed from the first bytes
+// of that same reader (or, for a range further in, from a Get of the first
+// 512 bytes, once per version of the object: the handler remembers it by
+// key and ETag). The body goes out through the reader's own WriteTo when
+// it has one, so a local file reaches the socket with sendfile(2) and a
+// tiered store's cache hit is still checked as it streams (a damaged one
+// is cut short and logged). A HEAD, a conditional GET (If-None-Match,
+// If-Modified-Since, If-Match, If-Unmodified-Since, If-Range), a GET with
+// a suffix range or several ranges, and a GET to be redirected ask Stat
+// first, as they need the Info, or the size, before any bytes, and a 304
+// then reads none; a range that starts past the end costs a refused Get
+// before the Stat that answers it.
+//
 // # Safe headers
 //
 // Every response carries X-Content-Type-Options: nosniff and a
@@ -33,7 +50,9 @@
 //     uploaded HTML or SVG file cannot run script in the server's origin.
 //
 // The type is the stored one, or the sniffed one when none was stored
-// (nosniff then keeps the browser from guessing differently).
+// (nosniff then keeps the browser from guessing differently). A Handler
+// remembers the types it sniffed, by key and ETag, for a few thousand
+// objects.
 //
 // # Redirects
 //
@@ -67,10 +86,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/strata-storage/strata/storage"
@@ -132,9 +153,57 @@ type Options struct {
 
 // Handler serves the objects of a provider. It is safe for concurrent use.
 type Handler struct {
-	p    storage.Provider
-	opts Options
-	log  *slog.Logger
+	p       storage.Provider
+	opts    Options
+	log     *slog.Logger
+	sniffed sniffCache
+}
+
+// sniffCacheSize bounds how many sniffed types a Handler remembers.
+const sniffCacheSize = 4096
+
+// sniffCache remembers the types sniffed for objects stored without one,
+// by key and ETag, so that the requests for ranges of a video stored
+// without a type (every file of an existing tree on a local store) do not
+// each read its first bytes again. An object without an ETag is sniffed
+// every time. The zero sniffCache is ready for use.
+type sniffCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func sniffCacheKey(key string, info storage.Info) string {
+	return info.ETag + "\x00" + key
+}
+
+// get returns the type sniffed for this version of the object, or "".
+func (c *sniffCache) get(key string, info storage.Info) string {
+	if info.ETag == "" {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[sniffCacheKey(key, info)]
+}
+
+// put remembers ctype as the type sniffed for this version of the
+// object; when full, it forgets another entry first.
+func (c *sniffCache) put(key string, info storage.Info, ctype string) {
+	if info.ETag == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]string)
+	}
+	if len(c.m) >= sniffCacheSize {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[sniffCacheKey(key, info)] = ctype
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -239,23 +308,47 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	info, err := h.p.Stat(ctx, key)
-	if err != nil {
-		h.fail(w, r, key, err)
-		return
-	}
-	if h.opts.Redirect && r.Method == http.MethodGet {
-		if h.redirect(w, r, key) {
-			return
-		}
-	}
-	ctype := info.ContentType
-	if ctype == "" {
-		ctype, err = h.sniff(ctx, key, info.Size)
+	var (
+		obj  *rangeReader
+		info storage.Info
+		err  error
+	)
+	if h.openFirst(r) {
+		obj, info, err = h.open(ctx, key, r.Header.Get("Range"))
 		if err != nil {
 			h.fail(w, r, key, err)
 			return
 		}
+	}
+	if obj == nil {
+		info, err = h.p.Stat(ctx, key)
+		if err != nil {
+			h.fail(w, r, key, err)
+			return
+		}
+		if h.opts.Redirect && r.Method == http.MethodGet {
+			if h.redirect(w, r, key) {
+				return
+			}
+		}
+		obj = &rangeReader{ctx: ctx, p: h.p, key: key, size: info.Size}
+	}
+	defer obj.Close()
+	ctype := info.ContentType
+	if ctype == "" {
+		ctype = h.sniffed.get(key, info)
+	}
+	if ctype == "" {
+		if obj.rc != nil && obj.rcPos == 0 {
+			ctype, err = obj.sniff()
+		} else {
+			ctype, err = h.sniff(ctx, key, info.Size)
+		}
+		if err != nil {
+			h.fail(w, r, key, err)
+			return
+		}
+		h.sniffed.put(key, info, ctype)
 	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", ctype)
@@ -274,8 +367,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.setDisposition(w, r, info, ctype)
 
-	obj := &rangeReader{ctx: ctx, p: h.p, key: key, size: info.Size}
-	defer obj.Close()
 	if rh := r.Header.Get("Range"); rh != "" && r.Method == http.MethodGet {
 		plan, err := parseRanges(rh, info.Size)
 		switch {
@@ -294,7 +385,93 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			obj.plan = plan
 		}
 	}
-	http.ServeContent(&statusRecorder{ResponseWriter: w, onError: func() { h.logReadError(r, key, obj.err) }}, r, "", info.ModTime, obj)
+	http.ServeContent(&statusRecorder{ResponseWriter: w, obj: obj, onError: func() { h.logReadError(r, key, obj.err) }}, r, "", info.ModTime, obj)
+}
+
+// conditionalHeaders are the request headers whose answer may not need
+// the object's bytes (a 304 or a 412), or may need other bytes than the
+// Range header says (If-Range).
+var conditionalHeaders = []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range"}
+
+// openFirst reports whether ServeHTTP opens the object with a Get before
+// it knows its Info, rather than asking Stat first: for a GET that is
+// neither conditional nor to be redirected. One open per request then
+// serves it, where Stat and Get are two (two opens and two metadata reads
+// on a local store). A HEAD needs no bytes, a redirect none of the
+// handler's; a conditional request often needs none (a 304), so for it
+// Stat comes first, and a revalidation on a tiered store's cache miss does
+// not fetch the object.
+func (h *Handler) openFirst(r *http.Request) bool {
+	if r.Method != http.MethodGet || h.opts.Redirect {
+		return false
+	}
+	for _, k := range conditionalHeaders {
+		if _, ok := r.Header[k]; ok {
+			return false
+		}
+	}
+	return true
+}
+
+// open opens key with a Get of what the request's Range header asks for
+// (the whole object when it has none) and returns a rangeReader holding
+// the open reader, with the object's Info. For a Range header that is not
+// one range starting at a given offset (a suffix, several ranges, a
+// malformed header), or one that starts past the end of the object, it
+// returns no reader and no error: the object's size is needed first, and
+// ServeHTTP asks Stat.
+func (h *Handler) open(ctx context.Context, key, rh string) (*rangeReader, storage.Info, error) {
+	var rng *storage.Range
+	if rh != "" {
+		off, length, ok := firstRange(rh)
+		if !ok {
+			return nil, storage.Info{}, nil
+		}
+		rng = &storage.Range{Offset: off, Length: length}
+	}
+	rc, info, err := h.p.Get(ctx, key, &storage.GetOptions{Range: rng})
+	if err != nil {
+		if rng != nil && errors.Is(err, storage.ErrInvalidRange) {
+			return nil, storage.Info{}, nil // ServeHTTP answers as for any unsatisfiable range
+		}
+		return nil, storage.Info{}, err
+	}
+	obj := &rangeReader{ctx: ctx, p: h.p, key: key, size: info.Size, rc: rc, rcEnd: info.Size}
+	if rng != nil {
+		obj.rcPos = rng.Offset
+		if rng.Length > 0 {
+			obj.rcEnd = min(rng.Offset+rng.Length, info.Size)
+		}
+	}
+	return obj, info, nil
+}
+
+// firstRange returns the range a Range header of one range with a first
+// byte asks for ("bytes=100-199", or "bytes=100-" to the end, length 0),
+// and whether the header is one; a suffix range ("bytes=-500") or several
+// ranges are not.
+func firstRange(rh string) (off, length int64, ok bool) {
+	spec, ok := strings.CutPrefix(rh, "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return 0, 0, false
+	}
+	first, last, ok := strings.Cut(spec, "-")
+	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
+	if !ok || first == "" || first[0] == '+' || (last != "" && last[0] == '+') {
+		return 0, 0, false
+	}
+	off, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || off < 0 {
+		return 0, 0, false
+	}
+	if last == "" {
+		return off, 0, true
+	}
+	end, err := strconv.ParseInt(last, 10, 64)
+	if err != nil || end < off || end == math.MaxInt64 {
+		return 0, 0, false
+	}
+	return off, end - off + 1, true
 }
 
 // redirect answers with a presigned URL and reports whether it did.
@@ -333,6 +510,58 @@ func (h *Handler) sniff(ctx context.Context, key string, size int64) (string, er
 		return "", err
 	}
 	return http.DetectContentType(buf[:n]), nil
+}
+
+// sniff detects the content type from the first 512 bytes of the object,
+// read from the open reader, which starts at the object's first byte; the
+// bytes read are kept, to be read again.
+func (o *rangeReader) sniff() (string, error) {
+	n := min(o.rcEnd-o.rcPos, sniffLen)
+	if n <= 0 {
+		return "application/octet-stream", nil
+	}
+	buf := make([]byte, n)
+	k, err := io.ReadFull(o.rc, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	o.rc = &headReader{head: buf[:k], ReadCloser: o.rc}
+	return http.DetectContentType(buf[:k]), nil
+}
+
+// sniffLen is how many bytes http.DetectContentType looks at.
+const sniffLen = 512
+
+// headReader yields head, the bytes already read from the ReadCloser, and
+// then the rest of it.
+type headReader struct {
+	head []byte
+	io.ReadCloser
+}
+
+func (r *headReader) Read(p []byte) (int, error) {
+	if len(r.head) > 0 {
+		n := copy(p, r.head)
+		r.head = r.head[n:]
+		return n, nil
+	}
+	return r.ReadCloser.Read(p)
+}
+
+// WriteTo writes what is left of head, and then the rest of the reader,
+// through its own WriteTo when it has one.
+func (r *headReader) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	if len(r.head) > 0 {
+		k, err := w.Write(r.head)
+		n += int64(k)
+		r.head = r.head[k:]
+		if err != nil {
+			return n, err
+		}
+	}
+	k, err := io.Copy(w, r.ReadCloser) // uses the reader's WriteTo, if any
+	return n + k, err
 }
 
 // inlineText are the types besides inert media that a browser may show
@@ -463,6 +692,7 @@ func (h *Handler) logReadError(r *http.Request, key string, err error) {
 // writing headers, so the error is logged.
 type statusRecorder struct {
 	http.ResponseWriter
+	obj     *rangeReader // the body ServeContent reads
 	onError func()
 }
 
@@ -473,6 +703,74 @@ func (s *statusRecorder) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// copyBufs are the buffers statusRecorder.ReadFrom copies through, so
+// that a response does not allocate one.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// ReadFrom copies the body http.ServeContent hands over through io.CopyN
+// (an io.LimitedReader of the rangeReader). When the reader the
+// rangeReader has open holds exactly the bytes asked for, and can write
+// itself (io.WriterTo), it writes itself to the response: a local file
+// then goes to the socket with sendfile(2), and a cache hit's whole
+// object is still checked as it streams. Anything else is copied with a
+// pooled buffer; io.CopyN would allocate one per response.
+func (s *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
+	dst := &sink{w: s.ResponseWriter}
+	var n int64
+	var err error
+	if lr, ok := src.(*io.LimitedReader); ok && lr.R == s.obj && s.obj.whole(lr.N) {
+		wt := s.obj.rc.(io.WriterTo)
+		n, err = wt.WriteTo(dst)
+		s.obj.pos += n
+		s.obj.rcPos += n
+		lr.N -= n
+	} else {
+		bp := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(bp)
+		n, err = io.CopyBuffer(writerOnly{dst}, src, *bp)
+	}
+	if err != nil {
+		if !dst.failed && s.obj.err == nil {
+			s.obj.err = err
+		}
+		s.onError()
+	}
+	return n, err
+}
+
+// sink is the destination of statusRecorder.ReadFrom: the response, with
+// its ReadFrom (to the socket, with sendfile(2) for a file), noting
+// whether writing failed, to tell it from a failure to read.
+type sink struct {
+	w      http.ResponseWriter
+	failed bool
+}
+
+func (d *sink) Write(p []byte) (int, error) {
+	n, err := d.w.Write(p)
+	if err != nil {
+		d.failed = true
+	}
+	return n, err
+}
+
+func (d *sink) ReadFrom(src io.Reader) (int64, error) {
+	rf, ok := d.w.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(writerOnly{d}, src)
+	}
+	n, err := rf.ReadFrom(src)
+	if err != nil {
+		// A copy in the kernel fails at either end; a file that can no
+		// longer be read is rarer than a client that went away.
+		d.failed = true
+	}
+	return n, err
+}
+
+// writerOnly hides all methods but Write, so io.CopyBuffer uses its buffer.
+type writerOnly struct{ io.Writer }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
@@ -551,6 +849,17 @@ func (o *rangeReader) open() error {
 		o.rcEnd = min(o.pos+length, o.size)
 	}
 	return nil
+}
+
+// whole reports whether the open reader is at the position of the next
+// Read, holds exactly the next n bytes and can write itself
+// (io.WriterTo).
+func (o *rangeReader) whole(n int64) bool {
+	if o.rc == nil || o.rcPos != o.pos || o.rcEnd-o.rcPos != n {
+		return false
+	}
+	_, ok := o.rc.(io.WriterTo)
+	return ok
 }
 
 func (o *rangeReader) Seek(offset int64, whence int) (int64, error) {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/cache"
+	"github.com/strata-storage/strata/cache/cachetest"
 	"github.com/strata-storage/strata/httpserve"
 	"github.com/strata-storage/strata/local"
 	"github.com/strata-storage/strata/memory"
@@ -35,6 +37,12 @@ type recorder struct {
 	storage.Provider
 	mu     sync.Mutex
 	ranges []storage.Range // {0,0} for a whole-object Get
+	stats  atomic.Int64
+}
+
+func (r *recorder) Stat(ctx context.Context, key string) (storage.Info, error) {
+	r.stats.Add(1)
+	return r.Provider.Stat(ctx, key)
 }
 
 func (r *recorder) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
@@ -151,7 +159,12 @@ func TestSingleRangeIsARangedGet(t *testing.T) {
 			gets := f.rec.gets()[before:]
 			require.Len(t, gets, 1)
 			assert.Equal(t, tc.start, gets[0].Offset)
-			assert.Equal(t, tc.end-tc.start+1, gets[0].Length, "the provider must be asked for exactly the range")
+			// The provider is asked for the range the client asked for,
+			// which it clips to the object (a Get is made before the size
+			// is known): no byte outside the range is read.
+			_, n, err := storage.CheckRange(&gets[0], int64(len(f.data)))
+			require.NoError(t, err)
+			assert.Equal(t, tc.end-tc.start+1, n, "the provider must be asked for exactly the range")
 		})
 	}
 }
@@ -188,7 +201,10 @@ func TestUnsatisfiableRange(t *testing.T) {
 	resp := f.do(t, "GET", "/media/v/clip.mp4", map[string]string{"Range": "bytes=1000-"})
 	assert.Equal(t, http.StatusRequestedRangeNotSatisfiable, resp.StatusCode)
 	assert.Equal(t, "bytes */1000", resp.Header.Get("Content-Range"))
-	assert.Empty(t, f.rec.gets())
+	for _, g := range f.rec.gets() {
+		_, _, err := storage.CheckRange(&g, 1000)
+		assert.Error(t, err, "no Get but one the provider refuses, for a range past the end")
+	}
 }
 
 func TestConditionalRequests(t *testing.T) {
@@ -231,9 +247,59 @@ func TestSniffsMissingContentType(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Equal(t, "image/png", resp.Header.Get("Content-Type"))
 	assert.Equal(t, png, body(t, resp))
-	gets := f.rec.gets()
-	require.NotEmpty(t, gets)
-	assert.Equal(t, storage.Range{Offset: 0, Length: 512}, gets[0], "sniffing reads only 512 bytes")
+	assert.Equal(t, []storage.Range{{}}, f.rec.gets(), "the type is sniffed from the Get that serves the object")
+
+	// The handler remembers the type of this version of the object.
+	resp = f.do(t, "GET", "/media/v/clip.mp4", map[string]string{"Range": "bytes=1000-1999"})
+	assert.Equal(t, 206, resp.StatusCode)
+	assert.Equal(t, "image/png", resp.Header.Get("Content-Type"))
+	assert.Equal(t, png[1000:2000], body(t, resp))
+	assert.Equal(t, []storage.Range{{}, {Offset: 1000, Length: 1000}}, f.rec.gets())
+
+	// Another version is sniffed again: a range that does not start at
+	// the first byte from a Get of the first 512 bytes.
+	gif := append([]byte("GIF89a"), payload(5000)...)
+	_, err := f.rec.Put(context.Background(), "v/clip.mp4", bytes.NewReader(gif), nil)
+	require.NoError(t, err)
+	resp = f.do(t, "GET", "/media/v/clip.mp4", map[string]string{"Range": "bytes=1000-1999"})
+	assert.Equal(t, 206, resp.StatusCode)
+	assert.Equal(t, "image/gif", resp.Header.Get("Content-Type"))
+	assert.Equal(t, gif[1000:2000], body(t, resp))
+	assert.Equal(t, []storage.Range{{Offset: 1000, Length: 1000}, {Offset: 0, Length: 512}}, f.rec.gets()[2:], "sniffing reads only 512 bytes")
+
+	// So is a HEAD, which opens nothing but for that.
+	png2 := append([]byte("\x89PNG\r\n\x1a\n"), payload(6000)...)
+	_, err = f.rec.Put(context.Background(), "v/clip.mp4", bytes.NewReader(png2), nil)
+	require.NoError(t, err)
+	resp = f.do(t, "HEAD", "/media/v/clip.mp4", nil)
+	assert.Equal(t, "image/png", resp.Header.Get("Content-Type"))
+	assert.Equal(t, []storage.Range{{Offset: 0, Length: 512}}, f.rec.gets()[4:], "sniffing reads only 512 bytes")
+}
+
+// TestGetIsOneOpen checks that a GET opens the object once: a Get, and no
+// Stat, unless the request is conditional.
+func TestGetIsOneOpen(t *testing.T) {
+	f := newFixture(t, nil, "video/mp4", payload(100000))
+	for _, tc := range []struct {
+		name        string
+		hdr         map[string]string
+		stats, gets int
+	}{
+		{"whole", nil, 0, 1},
+		{"range", map[string]string{"Range": "bytes=5000-5999"}, 0, 1},
+		{"open range", map[string]string{"Range": "bytes=5000-"}, 0, 1},
+		{"suffix range", map[string]string{"Range": "bytes=-100"}, 1, 1},
+		{"conditional", map[string]string{"If-None-Match": `"other"`}, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stats, gets := f.rec.stats.Load(), len(f.rec.gets())
+			resp := f.do(t, "GET", "/media/v/clip.mp4", tc.hdr)
+			require.Less(t, resp.StatusCode, 300)
+			body(t, resp)
+			assert.Equal(t, tc.stats, int(f.rec.stats.Load()-stats), "Stats")
+			assert.Equal(t, tc.gets, len(f.rec.gets())-gets, "Gets")
+		})
+	}
 }
 
 func TestUnsafeTypesAreAttachments(t *testing.T) {
@@ -625,4 +691,73 @@ func TestRedirectNeedsPresignerUnderAWrapper(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/media/a/b", nil))
 	assert.Equal(t, http.StatusFound, w.Code)
 	assert.Equal(t, "http://127.0.0.1:1/signed/a/b", w.Header().Get("Location"))
+}
+
+// TestDamagedCacheHitIsNotServedWhole serves a cache hit over real TCP
+// (where the body goes out through the cache's own reader): a whole object
+// whose bytes no longer match their checksum is cut short, not handed
+// over whole, and the failure is logged; a range of it, which the cache
+// cannot check, is served.
+func TestDamagedCacheHitIsNotServedWhole(t *testing.T) {
+	for _, ctype := range []string{"video/mp4", ""} {
+		t.Run("type="+ctype, func(t *testing.T) {
+			dir := t.TempDir()
+			c, err := cache.Open(dir, cache.Options{MaxBytes: 64 << 20})
+			require.NoError(t, err)
+			t.Cleanup(func() { c.Close() })
+			data := payload(300 << 10)
+			_, err = c.Put(context.Background(), "v/clip.mp4", bytes.NewReader(data), &storage.PutOptions{ContentType: ctype})
+			require.NoError(t, err)
+			var logs syncBuffer
+			srv := httptest.NewServer(httpserve.New(c, &httpserve.Options{Prefix: "/media/", Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
+			t.Cleanup(srv.Close)
+
+			resp, err := http.Get(srv.URL + "/media/v/clip.mp4")
+			require.NoError(t, err)
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			require.Equal(t, data, got, "an undamaged object is served whole")
+
+			cachetest.FlipByte(t, cachetest.ObjectFile(t, dir), int64(len(data)/2))
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"/media/v/clip.mp4", nil)
+			require.NoError(t, err)
+			req.Header.Set("Range", "bytes=1000-1999")
+			resp, err = http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			got, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			assert.Equal(t, data[1000:2000], got, "a range is not checked")
+
+			resp, err = http.Get(srv.URL + "/media/v/clip.mp4")
+			require.NoError(t, err)
+			assert.Equal(t, 200, resp.StatusCode)
+			got, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Error(t, err, "the response is cut short")
+			assert.Less(t, len(got), len(data), "the damaged content is not handed over whole")
+			assert.Eventually(t, func() bool { return strings.Contains(logs.String(), "reading object failed mid-response") },
+				5*time.Second, 10*time.Millisecond, "the failure is logged")
+			assert.Contains(t, logs.String(), storage.ErrCorrupt.Error())
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
