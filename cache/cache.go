@@ -149,6 +149,11 @@ type Cache struct {
 	noSync      bool              // tests that measure no durability skip fsync
 	cands       []cand            // eviction candidates, oldest first
 	candStale   bool
+	// contended is set when an eviction passed over a candidate because
+	// another goroutine held its stripe: whoever releases a stripe does not
+	// wake waiting writers, so a writer that saw this retries soon instead
+	// of waiting for a wake that may not come.
+	contended bool
 
 	// index files, guarded by jmu (appends also hold mu)
 	jmu         sync.Mutex
@@ -469,7 +474,9 @@ func (c *Cache) reserve(ctx context.Context, key string, n, held int64) error {
 			waited = true
 			c.st.waits.Add(1)
 		}
-		if err := c.waitLocked(ctx); err != nil {
+		retry := c.contended
+		c.contended = false
+		if err := c.waitLocked(ctx, retry); err != nil {
 			c.mu.Unlock()
 			if errors.Is(err, storage.ErrClosed) {
 				return &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrClosed}
@@ -481,14 +488,25 @@ func (c *Cache) reserve(ctx context.Context, key string, n, held int64) error {
 	}
 }
 
+// contendedRetry is how soon a writer waiting for space tries to evict
+// again after an eviction found a candidate's stripe held.
+const contendedRetry = time.Millisecond
+
 // waitLocked waits, with c.mu released, until space is freed, ctx ends or
-// the cache is closed.
-func (c *Cache) waitLocked(ctx context.Context) error {
+// the cache is closed, or with retry until contendedRetry has passed.
+func (c *Cache) waitLocked(ctx context.Context, retry bool) error {
 	ch := c.freed
 	c.waiters++
 	c.mu.Unlock()
+	var soon <-chan time.Time
+	if retry {
+		t := time.NewTimer(contendedRetry)
+		defer t.Stop()
+		soon = t.C
+	}
 	var err error
 	select {
+	case <-soon:
 	case <-ch:
 	case <-ctx.Done():
 		err = ctx.Err()

@@ -89,6 +89,7 @@ func (c *Cache) evictOneLocked(idle bool) bool {
 func (c *Cache) evictCandLocked(cd cand, idle bool) bool {
 	st := c.stripe(cd.h)
 	if !st.TryLock() {
+		c.contended = true
 		return false
 	}
 	defer st.Unlock()
