@@ -1,7 +1,6 @@
 package b2
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/strata-storage/strata/b2/b2test"
 	"github.com/strata-storage/strata/conformance"
+	"github.com/strata-storage/strata/internal/testlog"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -70,23 +70,8 @@ func (e *env) open(t testing.TB, change ...func(*Config)) *Store {
 	return st
 }
 
-// logBuffer collects log output from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+// logBuffer is a buffer a test reads while others write to it.
+type logBuffer = testlog.Buffer
 
 // requireNoSecrets checks that s holds neither the application key nor any
 // token the emulator handed out.

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/cache/cachetest"
+	"github.com/strata-storage/strata/internal/testlog"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -37,23 +38,8 @@ func appendToFile(t *testing.T, p string, b []byte) {
 	require.NoError(t, f.Close())
 }
 
-// logBuffer collects log lines for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuffer is a buffer a test reads while others write to it.
+type logBuffer = testlog.Buffer
 
 // integritySizes are the object sizes the tests use: one read whole into
 // memory by Get (checked before Get returns) and one streamed from its

@@ -25,6 +25,7 @@ import (
 	"github.com/strata-storage/strata/cache"
 	"github.com/strata-storage/strata/cache/cachetest"
 	"github.com/strata-storage/strata/httpserve"
+	"github.com/strata-storage/strata/internal/testlog"
 	"github.com/strata-storage/strata/local"
 	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/storage"
@@ -744,20 +745,5 @@ func TestDamagedCacheHitIsNotServedWhole(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a buffer a test reads while others write to it.
+type syncBuffer = testlog.Buffer

@@ -1,55 +1,26 @@
 package tiered_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/conformance/miniotest"
+	"github.com/strata-storage/strata/internal/testlog"
 	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/storage"
 	"github.com/strata-storage/strata/storage/faults"
 	"github.com/strata-storage/strata/tiered"
 )
 
-// logBuffer is a slog destination tests read back.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuffer is a buffer a test reads while others write to it.
+type logBuffer = testlog.Buffer
 
 // lines returns the log lines that contain every one of parts.
-func (l *logBuffer) lines(parts ...string) []string {
-	var out []string
-	for ln := range strings.SplitSeq(l.String(), "\n") {
-		ok := ln != ""
-		for _, p := range parts {
-			ok = ok && strings.Contains(ln, p)
-		}
-		if ok {
-			out = append(out, ln)
-		}
-	}
-	return out
-}
 
 // drain lets the remote answer again and waits until nothing is pending.
 func drain(t *testing.T, s *tiered.Store, fp *faults.Provider, clk *fakeClock) {
@@ -136,7 +107,7 @@ func TestWriteBehindIfNotExistsConflictFoundLater(t *testing.T) {
 			require.Zero(t, st.Failing)
 			require.EqualValues(t, 1, e.s.Counters().Conflicts)
 			require.Zero(t, e.s.Cache().Usage().PinnedEntries)
-			errs := logs.lines("level=ERROR", "conflict")
+			errs := logs.Lines("level=ERROR", "conflict")
 			require.Len(t, errs, 1, "one ERROR line for the conflict; logs:\n%s", logs)
 			require.Contains(t, errs[0], `"media/a b.mp4"`, "the key, quoted")
 			require.Contains(t, errs[0], ck)

@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/conformance/miniotest"
+	"github.com/strata-storage/strata/internal/testlog"
 )
 
 // binPath is the strata binary TestMain builds.
@@ -97,24 +97,8 @@ func (r *runner) command(ctx context.Context, args ...string) (*exec.Cmd, *locke
 	return cmd, &stdout, &stderr
 }
 
-// lockedBuffer is a bytes.Buffer that a test may read while the process
-// writes to it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// lockedBuffer is a buffer a test reads while others write to it.
+type lockedBuffer = testlog.Buffer
 
 // run runs the binary to the end and returns what it printed.
 func (r *runner) run(args ...string) result {
