@@ -14,11 +14,8 @@ var _ storage.BucketCreator = (*Store)(nil)
 // storage.ErrExist, as for a bucket that is already the caller's.
 func (s *Store) CreateBucket(ctx context.Context) error {
 	const op = "create-bucket"
-	if s.closed.Load() {
-		return &storage.Error{Op: op, Provider: providerName, Kind: storage.ErrClosed}
-	}
-	if err := ctx.Err(); err != nil {
-		return storage.NewError(op, providerName, "", nil, err)
+	if err := s.check(ctx, op, ""); err != nil {
+		return err
 	}
 	return &storage.Error{Op: op, Provider: providerName, Kind: storage.ErrExist}
 }

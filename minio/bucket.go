@@ -19,11 +19,8 @@ var _ storage.BucketCreator = (*Store)(nil)
 // accounts) fails with storage.ErrPermission.
 func (s *Store) CreateBucket(ctx context.Context) error {
 	const op = "create-bucket"
-	if s.closed.Load() {
-		return &storage.Error{Op: op, Provider: providerName, Kind: storage.ErrClosed}
-	}
-	if err := ctx.Err(); err != nil {
-		return storage.NewError(op, providerName, "", nil, err)
+	if err := s.live(ctx, op, ""); err != nil {
+		return err
 	}
 	err := s.core.MakeBucket(ctx, s.bucket, miniogo.MakeBucketOptions{})
 	if err != nil {

@@ -299,14 +299,23 @@ func (s *Store) Close() error {
 // check returns the error a call must fail with before doing anything:
 // ErrClosed after Close, the context's error, or ErrInvalidKey.
 func (s *Store) check(ctx context.Context, op, key string) error {
+	if err := s.live(ctx, op, key); err != nil {
+		return err
+	}
+	if err := storage.ValidKey(key); err != nil {
+		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrInvalidKey, Err: err}
+	}
+	return nil
+}
+
+// live returns ErrClosed after Close, or the context's error: check
+// without the key rule, for calls about the bucket rather than a key.
+func (s *Store) live(ctx context.Context, op, key string) error {
 	if s.closed.Load() {
 		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrClosed}
 	}
 	if err := ctx.Err(); err != nil {
 		return storage.NewError(op, providerName, key, nil, err)
-	}
-	if err := storage.ValidKey(key); err != nil {
-		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrInvalidKey, Err: err}
 	}
 	return nil
 }
