@@ -14,7 +14,7 @@ var _ storage.BucketCreator = (*Store)(nil)
 // storage.ErrExist, as for a bucket that is already the caller's.
 func (s *Store) CreateBucket(ctx context.Context) error {
 	const op = "create-bucket"
-	if err := s.check(ctx, op, ""); err != nil {
+	if err := s.CheckOpen(ctx, op); err != nil {
 		return err
 	}
 	return &storage.Error{Op: op, Provider: providerName, Kind: storage.ErrExist}

@@ -40,12 +40,8 @@ package memory
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"iter"
 	"maps"
 	"net/url"
@@ -53,10 +49,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 // providerName is the Provider field of every error this package returns.
@@ -79,10 +75,23 @@ type Options struct {
 
 // Store is an in-memory storage.Provider. Its zero value is not usable;
 // make one with New or NewWithOptions. A Store is safe for concurrent use.
+//
+// Store is a [driver.Provider] over this package's driver, which is the
+// whole of what the memory store does itself: the checks of every call,
+// the errors and the hashing come from package driver.
 type Store struct {
-	b      *bucket
-	now    func() time.Time
-	closed atomic.Bool
+	*base
+	m *mem
+}
+
+// base is the embedded shared layer; the alias keeps the field unexported.
+type base = driver.Provider
+
+// mem is the driver: the protocol of a store in a map.
+type mem struct {
+	b   *bucket
+	now func() time.Time
+	p   *driver.Provider // for Closed, checked again at commit
 }
 
 // bucket holds the objects. Several Stores (opened from the same mem://name)
@@ -110,11 +119,12 @@ func NewWithOptions(opts *Options) *Store {
 }
 
 func newStore(b *bucket, opts *Options) *Store {
-	s := &Store{b: b, now: time.Now}
+	m := &mem{b: b, now: time.Now}
 	if opts != nil && opts.Now != nil {
-		s.now = opts.Now
+		m.now = opts.Now
 	}
-	return s
+	m.p = driver.New(providerName, m, nil)
+	return &Store{base: m.p, m: m}
 }
 
 // Named stores for mem://name URLs.
@@ -149,101 +159,69 @@ func openURL(ctx context.Context, u *url.URL) (storage.Provider, error) {
 	return newStore(b, nil), nil
 }
 
-// check returns the error a call must fail with before doing anything:
-// ErrClosed after Close, or the context's error.
-func (s *Store) check(ctx context.Context, op, key string) error {
-	if s.closed.Load() {
-		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrClosed}
-	}
-	if err := ctx.Err(); err != nil {
-		return storage.NewError(op, providerName, key, nil, err)
-	}
-	return nil
-}
+// Kind implements driver.Driver. The memory driver's own errors already
+// match a sentinel; what is left (a reader's error) says nothing more.
+func (m *mem) Kind(string, error) error { return nil }
 
-func keyErr(op, key string) error {
-	if err := storage.ValidKey(key); err != nil {
-		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrInvalidKey, Err: err}
-	}
-	return nil
-}
+// Close implements driver.Driver: there is nothing to release.
+func (m *mem) Close() error { return nil }
 
-func notFound(op, key string) error {
-	return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrNotFound}
-}
-
-// Put implements storage.Provider. It reads r to the end into a private
+// Put implements driver.Driver. It reads body to the end into a private
 // buffer, then stores the object in one step.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
-	const op = "put"
-	if err := s.check(ctx, op, key); err != nil {
-		return storage.Info{}, err
-	}
-	if err := storage.CheckPut(key, opts); err != nil {
-		kind := storage.ErrInvalidArgument
-		if errors.Is(err, storage.ErrInvalidKey) {
-			kind = storage.ErrInvalidKey
-		}
-		return storage.Info{}, &storage.Error{Op: op, Provider: providerName, Key: key, Kind: kind, Err: err}
-	}
-	if opts == nil {
-		opts = &storage.PutOptions{}
-	}
+func (m *mem) Put(ctx context.Context, key string, body *driver.Body, opts *storage.PutOptions) (storage.Info, error) {
 	// Fail early without reading when IfNotExists cannot succeed; the check
 	// that counts is repeated under the lock at commit.
-	if opts.IfNotExists {
-		s.b.mu.RLock()
-		_, exists := s.b.objects[key]
-		s.b.mu.RUnlock()
-		if exists {
-			return storage.Info{}, &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrExist}
-		}
+	if opts.IfNotExists && m.exists(key) {
+		return storage.Info{}, storage.ErrExist
 	}
-	if r == nil {
-		r = bytes.NewReader(nil)
-	}
-	data, err := readAll(ctx, r, opts.Size)
+	data, err := readAll(ctx, body, opts.Size)
 	if err != nil {
-		return storage.Info{}, storage.NewError(op, providerName, key, nil, err)
+		return storage.Info{}, err
 	}
-	if err := storage.CheckSize(opts, int64(len(data))); err != nil {
-		return storage.Info{}, &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrSizeMismatch, Err: err}
-	}
-	sum := sha256.Sum256(data)
-	hexSum := hex.EncodeToString(sum[:])
+	sum := body.SHA256()
 	obj := &object{
 		data: data,
 		info: storage.Info{
 			Key:         key,
 			Size:        int64(len(data)),
-			ETag:        `"` + hexSum + `"`,
-			SHA256:      hexSum,
+			ETag:        `"` + sum + `"`,
+			SHA256:      sum,
 			ContentType: opts.ContentType,
 			Metadata:    cloneMeta(opts.Metadata),
 		},
 	}
-	return s.commit(ctx, op, obj, opts.IfNotExists)
+	return m.commit(ctx, obj, opts.IfNotExists)
+}
+
+func (m *mem) exists(key string) bool {
+	m.b.mu.RLock()
+	defer m.b.mu.RUnlock()
+	_, ok := m.b.objects[key]
+	return ok
 }
 
 // commit stores obj under its key, stamping its ModTime. It checks ctx and
 // Close once more under the lock, so a Put cancelled or closed while it read
 // stores nothing.
-func (s *Store) commit(ctx context.Context, op string, obj *object, ifNotExists bool) (storage.Info, error) {
+func (m *mem) commit(ctx context.Context, obj *object, ifNotExists bool) (storage.Info, error) {
 	key := obj.info.Key
-	s.b.mu.Lock()
-	defer s.b.mu.Unlock()
-	if err := s.check(ctx, op, key); err != nil {
+	m.b.mu.Lock()
+	defer m.b.mu.Unlock()
+	if m.p.Closed() {
+		return storage.Info{}, storage.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
 		return storage.Info{}, err
 	}
-	_, exists := s.b.objects[key]
+	_, exists := m.b.objects[key]
 	if exists && ifNotExists {
-		return storage.Info{}, &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrExist}
+		return storage.Info{}, storage.ErrExist
 	}
-	obj.info.ModTime = s.now().Round(0)
-	s.b.objects[key] = obj
+	obj.info.ModTime = m.now().Round(0)
+	m.b.objects[key] = obj
 	if !exists {
-		i := sort.SearchStrings(s.b.keys, key)
-		s.b.keys = slices.Insert(s.b.keys, i, key)
+		i := sort.SearchStrings(m.b.keys, key)
+		m.b.keys = slices.Insert(m.b.keys, i, key)
 	}
 	return obj.publicInfo(), nil
 }
@@ -292,115 +270,72 @@ func cloneMeta(m map[string]string) map[string]string {
 	return maps.Clone(m)
 }
 
-func (s *Store) lookup(ctx context.Context, op, key string) (*object, error) {
-	if err := s.check(ctx, op, key); err != nil {
-		return nil, err
-	}
-	if err := keyErr(op, key); err != nil {
-		return nil, err
-	}
-	s.b.mu.RLock()
-	obj := s.b.objects[key]
-	s.b.mu.RUnlock()
+func (m *mem) lookup(key string) (*object, error) {
+	m.b.mu.RLock()
+	obj := m.b.objects[key]
+	m.b.mu.RUnlock()
 	if obj == nil {
-		return nil, notFound(op, key)
+		return nil, storage.ErrNotFound
 	}
 	return obj, nil
 }
 
-// Get implements storage.Provider. The returned reader reads a snapshot: a
-// Put or Delete of the key after Get returns does not change what it yields.
-func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
-	const op = "get"
-	obj, err := s.lookup(ctx, op, key)
+// Get implements driver.Driver. The returned reader reads a snapshot: a
+// Put or Delete of the key after Get returns does not change what it
+// yields.
+func (m *mem) Get(ctx context.Context, key string, rng *storage.Range) (io.ReadCloser, storage.Info, error) {
+	obj, err := m.lookup(key)
 	if err != nil {
 		return nil, storage.Info{}, err
 	}
-	var rng *storage.Range
-	if opts != nil {
-		rng = opts.Range
-	}
 	off, n, err := storage.CheckRange(rng, obj.info.Size)
 	if err != nil {
-		return nil, storage.Info{}, &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrInvalidRange,
-			Err: fmt.Errorf("range %+v of a %d-byte object", *rng, obj.info.Size)}
+		return nil, storage.Info{}, fmt.Errorf("range %+v of a %d-byte object: %w", *rng, obj.info.Size, storage.ErrInvalidRange)
 	}
-	return &reader{ctx: ctx, r: bytes.NewReader(obj.data[off : off+n])}, obj.publicInfo(), nil
+	return io.NopCloser(bytes.NewReader(obj.data[off : off+n])), obj.publicInfo(), nil
 }
 
-// reader reads an object's bytes until its context ends.
-type reader struct {
-	ctx    context.Context
-	r      *bytes.Reader
-	closed bool
-}
-
-func (r *reader) Read(p []byte) (int, error) {
-	if r.closed {
-		return 0, fs.ErrClosed
-	}
-	if err := r.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return r.r.Read(p)
-}
-
-func (r *reader) Close() error {
-	r.closed = true
-	return nil
-}
-
-// Stat implements storage.Provider.
-func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
-	obj, err := s.lookup(ctx, "stat", key)
+// Stat implements driver.Driver.
+func (m *mem) Stat(ctx context.Context, key string) (storage.Info, error) {
+	obj, err := m.lookup(key)
 	if err != nil {
 		return storage.Info{}, err
 	}
 	return obj.publicInfo(), nil
 }
 
-// Delete implements storage.Provider. Deleting a missing key succeeds.
-func (s *Store) Delete(ctx context.Context, key string) error {
-	const op = "delete"
-	if err := s.check(ctx, op, key); err != nil {
-		return err
-	}
-	if err := keyErr(op, key); err != nil {
-		return err
-	}
-	s.b.mu.Lock()
-	defer s.b.mu.Unlock()
-	if _, ok := s.b.objects[key]; !ok {
+// Delete implements driver.Driver. Deleting a missing key succeeds.
+func (m *mem) Delete(ctx context.Context, key string) error {
+	m.b.mu.Lock()
+	defer m.b.mu.Unlock()
+	if _, ok := m.b.objects[key]; !ok {
 		return nil
 	}
-	delete(s.b.objects, key)
-	if i, found := slices.BinarySearch(s.b.keys, key); found {
-		s.b.keys = slices.Delete(s.b.keys, i, i+1)
+	delete(m.b.objects, key)
+	if i, found := slices.BinarySearch(m.b.keys, key); found {
+		m.b.keys = slices.Delete(m.b.keys, i, i+1)
 	}
 	return nil
 }
 
-// List implements storage.Provider. It copies entries out a page at a time
+// List implements driver.Driver. It copies entries out a page at a time
 // and holds no lock while it yields, so the loop body may call Put and
 // Delete on the same Store. Each page of entries is a snapshot; as on S3,
 // whether an object written during the listing is yielded is not specified,
 // but every object present for the whole listing is yielded once.
-func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
-	var prefix, after string
-	if opts != nil {
-		prefix, after = opts.Prefix, opts.StartAfter
-	}
+func (m *mem) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[storage.Info, error] {
+	prefix, after := opts.Prefix, opts.StartAfter
 	return func(yield func(storage.Info, error) bool) {
 		cursor, inclusive := after, false
 		if cursor < prefix {
 			cursor, inclusive = prefix, true
 		}
 		for {
-			if err := s.check(ctx, "list", ""); err != nil {
+			if err := ctx.Err(); err != nil {
 				yield(storage.Info{}, err)
 				return
 			}
-			page, more := s.page(prefix, cursor, inclusive)
+			page, more := m.page(prefix, cursor, inclusive)
 			for _, info := range page {
 				if !yield(info, nil) {
 					return
@@ -417,23 +352,23 @@ func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[s
 // page returns up to listPage entries with keys starting with prefix and
 // sorting after cursor (or at it, when inclusive), and whether more may
 // follow.
-func (s *Store) page(prefix, cursor string, inclusive bool) ([]storage.Info, bool) {
-	s.b.mu.RLock()
-	defer s.b.mu.RUnlock()
-	i := sort.SearchStrings(s.b.keys, cursor)
-	if !inclusive && i < len(s.b.keys) && s.b.keys[i] == cursor {
+func (m *mem) page(prefix, cursor string, inclusive bool) ([]storage.Info, bool) {
+	m.b.mu.RLock()
+	defer m.b.mu.RUnlock()
+	i := sort.SearchStrings(m.b.keys, cursor)
+	if !inclusive && i < len(m.b.keys) && m.b.keys[i] == cursor {
 		i++
 	}
 	var out []storage.Info
-	for ; i < len(s.b.keys); i++ {
-		k := s.b.keys[i]
+	for ; i < len(m.b.keys); i++ {
+		k := m.b.keys[i]
 		if !strings.HasPrefix(k, prefix) {
 			return out, false
 		}
 		if len(out) == listPage {
 			return out, true
 		}
-		out = append(out, s.b.objects[k].publicInfo())
+		out = append(out, m.b.objects[k].publicInfo())
 	}
 	return out, false
 }
@@ -442,28 +377,21 @@ func (s *Store) page(prefix, cursor string, inclusive bool) ([]storage.Info, boo
 // under dst, with its content type and metadata and a new ModTime.
 func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
 	const op = "copy"
-	if err := s.check(ctx, op, dst); err != nil {
+	if err := s.Check(ctx, op, dst); err != nil {
 		return storage.Info{}, err
 	}
-	if err := keyErr(op, dst); err != nil {
+	if err := s.Check(ctx, op, src); err != nil {
 		return storage.Info{}, err
 	}
-	obj, err := s.lookup(ctx, op, src)
+	obj, err := s.m.lookup(src)
 	if err != nil {
-		return storage.Info{}, err
+		return storage.Info{}, s.Wrap(op, src, err)
 	}
 	// The data slice is never written after commit, so both objects may
 	// share it.
 	cp := &object{data: obj.data, info: obj.info}
 	cp.info.Key = dst
 	cp.info.Metadata = cloneMeta(obj.info.Metadata)
-	return s.commit(ctx, op, cp, false)
-}
-
-// Close implements storage.Provider. Calls after Close fail with
-// storage.ErrClosed. Closing a Store opened as mem://name closes only that
-// handle; the named data stays for other handles. Close is idempotent.
-func (s *Store) Close() error {
-	s.closed.Store(true)
-	return nil
+	info, err := s.m.commit(ctx, cp, false)
+	return info, s.Wrap(op, dst, err)
 }

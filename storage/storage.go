@@ -178,6 +178,27 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// PartWriter is an optional ability: a provider that uploads a large
+// object in parts. Callers that send many objects (strata migrate) use it
+// to size their buffers and to decide how to hand a large file to Put,
+// instead of guessing from which driver they hold.
+type PartWriter interface {
+	// Parts describes how the provider uploads a large object.
+	Parts() Parts
+}
+
+// Parts describes how a provider uploads a large object.
+type Parts struct {
+	// Size is the size of one part: an object of at most this size with a
+	// known length is sent in one request; a larger one is sent in parts,
+	// and the provider may hold a few parts in memory while it does.
+	Size int64
+	// ReaderAt reports that when the reader given to Put is an io.ReaderAt
+	// and io.Seeker and PutOptions.Size is set, the provider reads the parts
+	// at their offsets (in parallel) instead of buffering them.
+	ReaderAt bool
+}
+
 // BucketCreator is an optional ability: a provider that can create the
 // bucket (or, for a local store, the root directory) it was opened on, so
 // that a first-time user needs no other tool before the first write.
