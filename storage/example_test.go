@@ -1,9 +1,12 @@
 package storage_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -23,3 +26,27 @@ func ExampleRedact() {
 	// Output:
 	// s3://xxxxx:xxxxx@media?region=eu-west-1&secret_key=xxxxx
 }
+
+// A wrapper (here one that offers nothing but the Provider methods) keeps
+// the abilities of what it wraps reachable through storage.As and the
+// ability helpers.
+func ExampleAs() {
+	ctx := context.Background()
+	store := memory.New()
+	wrapped := struct {
+		storage.Provider
+		unwrapper
+	}{store, unwrapper{store}}
+
+	var m *memory.Store
+	fmt.Println(storage.As(wrapped, &m))
+	_, err := storage.PresignGet(ctx, wrapped, "k", time.Minute)
+	fmt.Println(errors.Is(err, storage.ErrUnsupported))
+	// Output:
+	// true
+	// true
+}
+
+type unwrapper struct{ p storage.Provider }
+
+func (u unwrapper) Unwrap() storage.Provider { return u.p }

@@ -1,0 +1,262 @@
+package driver_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"iter"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/strata-storage/strata/memory"
+	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
+)
+
+// stub is a Driver whose answers a test sets.
+type stub struct {
+	body   []byte
+	info   storage.Info
+	err    error
+	keys   []string
+	kinds  int // calls of Kind
+	closes int
+	put    func(b *driver.Body) error
+}
+
+func (s *stub) Put(ctx context.Context, key string, b *driver.Body, opts *storage.PutOptions) (storage.Info, error) {
+	if s.put != nil {
+		return storage.Info{}, s.put(b)
+	}
+	_, err := io.Copy(io.Discard, b)
+	return storage.Info{Size: b.N()}, err
+}
+
+func (s *stub) Get(ctx context.Context, key string, rng *storage.Range) (io.ReadCloser, storage.Info, error) {
+	if s.err != nil {
+		return nil, storage.Info{}, s.err
+	}
+	return io.NopCloser(bytes.NewReader(s.body)), s.info, nil
+}
+
+func (s *stub) Stat(ctx context.Context, key string) (storage.Info, error) { return s.info, s.err }
+func (s *stub) Delete(ctx context.Context, key string) error             { return s.err }
+func (s *stub) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[storage.Info, error] {
+	return func(yield func(storage.Info, error) bool) {
+		for _, k := range s.keys {
+			if !yield(storage.Info{Key: k}, nil) {
+				return
+			}
+		}
+	}
+}
+func (s *stub) Close() error { s.closes++; return nil }
+func (s *stub) Kind(op string, err error) error {
+	s.kinds++
+	if strings.Contains(err.Error(), "gone") {
+		return storage.ErrUnavailable
+	}
+	return nil
+}
+
+const sum = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" // SHA-256 of "hello"
+
+func TestPutSizeMismatchStoresNothing(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		r    io.Reader
+	}{
+		{"Short", strings.NewReader("hel")},
+		{"Long", strings.NewReader("hello, world")},
+		{"LongInOneByteReads", iotest.OneByteReader(strings.NewReader("hello!"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := memory.New()
+			_, err := m.Put(ctx, "k", tc.r, &storage.PutOptions{Size: 5})
+			if !errors.Is(err, storage.ErrSizeMismatch) {
+				t.Fatalf("Put: got %v, want ErrSizeMismatch", err)
+			}
+			if _, err := m.Stat(ctx, "k"); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("Stat after a refused Put: got %v, want ErrNotFound", err)
+			}
+		})
+	}
+	m := memory.New()
+	info, err := m.Put(ctx, "k", strings.NewReader("hello"), &storage.PutOptions{Size: 5})
+	if err != nil || info.SHA256 != sum || info.Size != 5 {
+		t.Fatalf("Put of the promised size: %+v, %v", info, err)
+	}
+}
+
+func TestBodyReaderAtAndSum(t *testing.T) {
+	b := driver.NewBody(bytes.NewReader([]byte("hello")), 5)
+	ra, ok := b.ReaderAt()
+	if !ok {
+		t.Fatal("a *bytes.Reader with a known size must be offered as an io.ReaderAt")
+	}
+	p := make([]byte, 3)
+	if n, _ := ra.ReadAt(p, 2); n != 3 || string(p) != "llo" {
+		t.Fatalf("ReadAt: %q", p[:n])
+	}
+	got, err := b.Sum()
+	if err != nil || got != sum {
+		t.Fatalf("Sum: %q, %v", got, err)
+	}
+	long := driver.NewBody(bytes.NewReader([]byte("hello!")), 5)
+	if _, err := long.Sum(); !errors.Is(err, storage.ErrSizeMismatch) {
+		t.Fatalf("Sum of a longer reader: %v, want ErrSizeMismatch", err)
+	}
+	if _, ok := driver.NewBody(strings.NewReader("hello"), 0).ReaderAt(); ok {
+		t.Fatal("no io.ReaderAt without a known size")
+	}
+}
+
+func TestGetVerifiesWholeReads(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		body string
+		info storage.Info
+		rng  *storage.Range
+		want error // nil: the read succeeds
+	}{
+		{"Intact", "hello", storage.Info{Size: 5, SHA256: sum}, nil, nil},
+		{"NoRecordedSum", "hellO", storage.Info{Size: 5}, nil, nil},
+		{"Changed", "hellO", storage.Info{Size: 5, SHA256: sum}, nil, storage.ErrCorrupt},
+		{"Longer", "hello!", storage.Info{Size: 5}, nil, storage.ErrCorrupt},
+		{"CutShort", "hel", storage.Info{Size: 5, SHA256: sum}, nil, storage.ErrUnavailable},
+		{"RangeIntact", "ell", storage.Info{Size: 5, SHA256: sum}, &storage.Range{Offset: 1, Length: 3}, nil},
+		{"RangeCutShort", "el", storage.Info{Size: 5, SHA256: sum}, &storage.Range{Offset: 1, Length: 3}, storage.ErrUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := driver.New("stub", &stub{body: []byte(tc.body), info: tc.info}, nil)
+			rc, _, err := p.Get(ctx, "k", &storage.GetOptions{Range: tc.rng})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			_, err = io.ReadAll(rc)
+			if tc.want == nil && err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("read: got %v, want %v", err, tc.want)
+			}
+			if tc.want != nil {
+				if _, again := rc.Read(make([]byte, 1)); !errors.Is(again, tc.want) {
+					t.Fatalf("a Read after the failure: %v, want the same error", again)
+				}
+			}
+		})
+	}
+}
+
+func TestReadsCheckedAreHandedOutAsTheyAre(t *testing.T) {
+	p := driver.New("stub", &stub{body: []byte("hellO"), info: storage.Info{Size: 5, SHA256: sum}}, &driver.Options{ReadsChecked: true})
+	rc, _, err := p.Get(context.Background(), "k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(rc); err != nil {
+		t.Fatalf("a driver that checks its own reads is not checked again: %v", err)
+	}
+}
+
+func TestErrorsNameOperationProviderAndKind(t *testing.T) {
+	ctx := context.Background()
+	s := &stub{err: errors.New("server gone")}
+	p := driver.New("stub", s, nil)
+	_, err := p.Stat(ctx, "a/b")
+	var se *storage.Error
+	if !errors.As(err, &se) || se.Op != "stat" || se.Provider != "stub" || se.Key != "a/b" || !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("Stat: %#v", err)
+	}
+	if s.kinds != 1 {
+		t.Fatalf("Kind called %d times, want 1", s.kinds)
+	}
+	// An error that already matches a sentinel, or a context error, is not
+	// classified again.
+	s.err = errors.Join(errors.New("no such file"), storage.ErrNotFound)
+	if _, err := p.Stat(ctx, "k"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Stat: %v", err)
+	}
+	s.err = context.DeadlineExceeded
+	if err := p.Delete(ctx, "k"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Delete: %v", err)
+	}
+	if s.kinds != 1 {
+		t.Fatalf("Kind called %d times, want 1", s.kinds)
+	}
+	// Bad keys and ended contexts never reach the driver.
+	if _, err := p.Stat(ctx, "../x"); !errors.Is(err, storage.ErrInvalidKey) {
+		t.Fatalf("Stat of a bad key: %v", err)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := p.Put(done, "k", strings.NewReader("x"), nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Put with an ended context: %v", err)
+	}
+}
+
+func TestListKeepsTheContract(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		keys []string
+		opts *storage.ListOptions
+		ok   int // entries yielded before the error, or all when -1
+	}{
+		{"InOrder", []string{"a", "b", "c"}, nil, -1},
+		{"OutOfOrder", []string{"a", "c", "b"}, nil, 2},
+		{"Repeated", []string{"a", "a"}, nil, 1},
+		{"OutsidePrefix", []string{"p/a", "q"}, &storage.ListOptions{Prefix: "p/"}, 1},
+		{"NotAfterStart", []string{"b", "c"}, &storage.ListOptions{StartAfter: "b"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := driver.New("stub", &stub{keys: tc.keys}, nil)
+			n := 0
+			var lastErr error
+			for _, err := range p.List(ctx, tc.opts) {
+				if err != nil {
+					lastErr = err
+					break
+				}
+				n++
+			}
+			if tc.ok < 0 {
+				if lastErr != nil || n != len(tc.keys) {
+					t.Fatalf("yielded %d, err %v", n, lastErr)
+				}
+				return
+			}
+			if n != tc.ok || !errors.Is(lastErr, storage.ErrUnavailable) {
+				t.Fatalf("yielded %d then %v; want %d then ErrUnavailable", n, lastErr, tc.ok)
+			}
+		})
+	}
+}
+
+func TestClose(t *testing.T) {
+	s := &stub{}
+	p := driver.New("stub", s, nil)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if s.closes != 1 {
+		t.Fatalf("driver closed %d times", s.closes)
+	}
+	if _, err := p.Stat(context.Background(), "k"); !errors.Is(err, storage.ErrClosed) {
+		t.Fatalf("Stat after Close: %v", err)
+	}
+	for _, err := range p.List(context.Background(), nil) {
+		if !errors.Is(err, storage.ErrClosed) {
+			t.Fatalf("List after Close: %v", err)
+		}
+	}
+}
