@@ -127,7 +127,7 @@ func (p *Provider) Check(ctx context.Context, op, key string) error {
 		return withKey(err, key)
 	}
 	if err := storage.ValidKey(key); err != nil {
-		return &storage.Error{Op: op, Provider: p.name, Key: key, Err: err}
+		return p.Wrap(op, key, err)
 	}
 	return nil
 }
@@ -148,7 +148,9 @@ func (p *Provider) CheckOpen(ctx context.Context, op string) error {
 func (p *Provider) Closed() bool { return p.closed.Load() }
 
 // Wrap returns err as the error of operation op on key: nil stays nil; a
-// *storage.Error stays as it is; a context error, or an error that already
+// *storage.Error stays as it is, except one made by package storage itself
+// (a key or size check), which is made the provider's, with op and key; a
+// context error, or an error that already
 // matches a storage sentinel, is kept as the cause of a *storage.Error
 // without a kind of its own; any other error becomes the cause of a
 // *storage.Error of the kind Driver.Kind gives.
@@ -156,8 +158,11 @@ func (p *Provider) Wrap(op, key string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := err.(*storage.Error); ok {
-		return err
+	if se, ok := err.(*storage.Error); ok {
+		if se.Provider != "storage" {
+			return err
+		}
+		return &storage.Error{Op: op, Provider: p.name, Key: key, Kind: se.Kind, Err: se.Err}
 	}
 	e := &storage.Error{Op: op, Provider: p.name, Key: key, Err: err}
 	if !storage.IsContextError(err) && !hasKind(err) {
@@ -190,7 +195,7 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts *stora
 		return storage.Info{}, withKey(err, key)
 	}
 	if err := storage.CheckPut(key, opts); err != nil {
-		return storage.Info{}, &storage.Error{Op: op, Provider: p.name, Key: key, Err: err}
+		return storage.Info{}, p.Wrap(op, key, err)
 	}
 	if opts == nil {
 		opts = &storage.PutOptions{}
