@@ -59,6 +59,11 @@ var (
 	ErrCorrupt error = &kindError{"content corrupt", nil}
 	// ErrTooLarge means an object, key or metadata is over a size limit.
 	ErrTooLarge error = &kindError{"too large", nil}
+	// ErrChanged means the object was replaced while it was being read in
+	// several requests (an [ObjectReader] that seeks): the bytes already
+	// read and those still to come belong to two different objects. Start
+	// again from the beginning.
+	ErrChanged error = &kindError{"object changed while it was read", nil}
 )
 
 // Error is the error type providers return. It names the operation, the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/strata-storage/strata/memory"
@@ -50,3 +52,24 @@ func ExampleAs() {
 type unwrapper struct{ p storage.Provider }
 
 func (u unwrapper) Unwrap() storage.Provider { return u.p }
+
+// OpenReader gives any provider's object to code that wants an
+// io.ReadSeeker or an io.ReaderAt, such as http.ServeContent: a Seek
+// becomes one ranged Get, never a read of what lies before it.
+func ExampleOpenReader() {
+	ctx := context.Background()
+	p := memory.New()
+	p.Put(ctx, "notes.txt", strings.NewReader("first line\nsecond line\n"), nil)
+
+	r, err := storage.OpenReader(ctx, p, "notes.txt")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Close()
+	r.Seek(11, io.SeekStart)
+	b, _ := io.ReadAll(r)
+	fmt.Printf("%q of %d bytes\n", b, r.Size())
+	// Output:
+	// "second line\n" of 23 bytes
+}

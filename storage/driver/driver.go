@@ -185,7 +185,7 @@ func hasKind(err error) bool {
 var kinds = []error{
 	storage.ErrNotFound, storage.ErrExist, storage.ErrInvalidKey, storage.ErrInvalidArgument,
 	storage.ErrInvalidRange, storage.ErrSizeMismatch, storage.ErrUnsupported, storage.ErrClosed,
-	storage.ErrPermission, storage.ErrUnavailable, storage.ErrCorrupt, storage.ErrTooLarge,
+	storage.ErrPermission, storage.ErrUnavailable, storage.ErrCorrupt, storage.ErrTooLarge, storage.ErrChanged,
 }
 
 // Put implements storage.Provider.
