@@ -84,7 +84,76 @@ var listCases = []struct {
 	{"StartAfter/AfterPrefix", "a/", "b"},
 }
 
+// expectDelimited folds the sorted keys as List with Delimiter "/" must: a
+// key with a "/" after prefix becomes its common prefix, marked with a
+// trailing "/" (as IsPrefix entries are), yielded once, and only when it
+// sorts after after.
+func expectDelimited(keys []string, prefix, after string) []string {
+	var out []string
+	for _, k := range sorted(keys) {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		if i := strings.IndexByte(k[len(prefix):], '/'); i >= 0 {
+			k = k[:len(prefix)+i+1]
+		}
+		if k > after && (len(out) == 0 || out[len(out)-1] != k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// delimitedKeys lists with Delimiter "/" and checks that the entries that
+// are common prefixes, and only they, are marked IsPrefix and end in "/".
+func delimitedKeys(t *testing.T, p storage.Provider, prefix, after string) []string {
+	t.Helper()
+	var keys []string
+	for _, info := range list(t, p, &storage.ListOptions{Prefix: prefix, StartAfter: after, Delimiter: "/"}) {
+		isDir := strings.Contains(info.Key[len(prefix):], "/")
+		require.Equal(t, isDir, info.IsPrefix, "entry %q: IsPrefix must be set exactly for common prefixes", info.Key)
+		if isDir {
+			require.True(t, strings.HasSuffix(info.Key, "/"), "common prefix %q must end in the delimiter", info.Key)
+		}
+		keys = append(keys, info.Key)
+	}
+	return keys
+}
+
 func (s *suite) testList(t *testing.T) {
+	t.Run("Delimiter", func(t *testing.T) {
+		t.Parallel()
+		p := s.provider(t)
+		writeBounded(t, p, orderKeys)
+		for _, tc := range listCases {
+			want := expectDelimited(orderKeys, tc.prefix, tc.after)
+			require.Equal(t, want, delimitedKeys(t, p, tc.prefix, tc.after), "%s: List with Delimiter %q, Prefix %q, StartAfter %q", tc.name, "/", tc.prefix, tc.after)
+		}
+		// Paging one entry at a time, resuming after a common prefix as
+		// after a key, yields each entry once.
+		var paged []string
+		after := ""
+		for {
+			var got []string
+			for info, err := range p.List(ctx(t), &storage.ListOptions{StartAfter: after, Delimiter: "/"}) {
+				require.NoError(t, err)
+				got = append(got, info.Key)
+				break
+			}
+			if len(got) == 0 {
+				break
+			}
+			paged = append(paged, got...)
+			after = got[0]
+			require.Less(t, len(paged), 1000, "paging does not end")
+		}
+		require.Equal(t, expectDelimited(orderKeys, "", ""), paged, "paging a delimiter listing one entry at a time")
+		for info, err := range p.List(ctx(t), &storage.ListOptions{Delimiter: "|"}) {
+			requireErrorIs(t, err, storage.ErrInvalidArgument, "List with Delimiter %q", "|")
+			require.Zero(t, info)
+		}
+	})
+
 	t.Run("Empty", func(t *testing.T) {
 		t.Parallel()
 		p := s.provider(t)

@@ -98,6 +98,10 @@ type Info struct {
 	// Metadata is the user metadata given to Put. Keys are lower case. It is
 	// nil when there is none.
 	Metadata map[string]string
+	// IsPrefix marks an entry of a List with a Delimiter that is a common
+	// prefix (a "directory", such as "media/thumbs/"), not an object. Only
+	// Key is set.
+	IsPrefix bool
 }
 
 // PutOptions are the optional arguments of Provider.Put. A nil *PutOptions
@@ -152,6 +156,17 @@ type ListOptions struct {
 	// StartAfter restricts the listing to keys that sort strictly after it,
 	// so a listing can resume from the last key it yielded.
 	StartAfter string
+	// Delimiter, when "/", lists one level of a directory tree, as S3's
+	// delimiter listings do: a key with a "/" after Prefix is not yielded
+	// itself; instead its common prefix (Prefix, the rest of the key up to
+	// and including that "/") is yielded once, as an Info with IsPrefix set
+	// and only Key filled in, in its place in the key order. A common
+	// prefix is yielded only when it sorts after StartAfter, so a listing
+	// resumes from the last entry it yielded, a prefix or a key. Providers
+	// that can, skip what lies under a common prefix without reading it
+	// (S3 and B2 list by delimiter on the server; a local store reads one
+	// directory). "" lists every key; any other value is ErrInvalidArgument.
+	Delimiter string
 }
 
 // Presigner is an optional ability: a provider that can hand out URLs that

@@ -35,8 +35,10 @@ package driver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
+	"strings"
 	"sync/atomic"
 
 	"github.com/strata-storage/strata/storage"
@@ -88,6 +90,12 @@ type Options struct {
 	// io.ReaderAt, instead of wrapping them to verify and to classify read
 	// errors.
 	ReadsChecked bool
+	// Delimiter tells that the driver's List honours ListOptions.Delimiter
+	// itself (a server-side delimiter listing). Otherwise the Provider
+	// passes the driver no Delimiter and folds the keys it lists into
+	// common prefixes, starting a new listing after each prefix to skip
+	// what lies under it.
+	Delimiter bool
 }
 
 // Provider is the portable side of a provider: it implements
@@ -287,7 +295,8 @@ func (p *Provider) Delete(ctx context.Context, key string) error {
 // yields keeps the contract: keys under the prefix, after StartAfter, in
 // strictly increasing order. A driver that breaks it ends the listing with
 // an error rather than hand a caller (a migration, a resumed walk) a
-// listing it would trust.
+// listing it would trust. It folds keys into common prefixes for a
+// Delimiter the driver does not handle itself.
 func (p *Provider) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
 	const op = "list"
 	var o storage.ListOptions
@@ -299,28 +308,73 @@ func (p *Provider) List(ctx context.Context, opts *storage.ListOptions) iter.Seq
 			yield(storage.Info{}, err)
 			return
 		}
+		if o.Delimiter != "" && o.Delimiter != "/" {
+			yield(storage.Info{}, &storage.Error{Op: op, Provider: p.name, Kind: storage.ErrInvalidArgument,
+				Err: fmt.Errorf("delimiter %q: only \"/\" is supported", o.Delimiter)})
+			return
+		}
+		fold := o.Delimiter != "" && !p.opts.Delimiter
 		last := o.StartAfter
-		first := true
-		for info, err := range p.d.List(ctx, o) {
-			if err != nil {
-				yield(storage.Info{}, p.Wrap(op, "", err))
-				return
+		first := last == ""
+		for {
+			lo := o
+			lo.StartAfter = last
+			if fold {
+				lo.Delimiter = ""
 			}
-			if p.closed.Load() {
-				yield(storage.Info{}, &storage.Error{Op: op, Provider: p.name, Kind: storage.ErrClosed})
-				return
+			restart := false
+			for info, err := range p.d.List(ctx, lo) {
+				if err != nil {
+					yield(storage.Info{}, p.Wrap(op, "", err))
+					return
+				}
+				if p.closed.Load() {
+					yield(storage.Info{}, &storage.Error{Op: op, Provider: p.name, Kind: storage.ErrClosed})
+					return
+				}
+				if !strings.HasPrefix(info.Key, o.Prefix) {
+					yield(storage.Info{}, outOfOrder(p.name, info.Key))
+					return
+				}
+				if fold {
+					if i := strings.IndexByte(info.Key[len(o.Prefix):], '/'); i >= 0 {
+						// A common prefix: yield it unless the listing
+						// resumes after it, then skip what lies under it
+						// with a new listing (no valid UTF-8 key under it
+						// sorts after prefix+"\xff").
+						cp := info.Key[:len(o.Prefix)+i+1]
+						if first || cp > last {
+							if !yield(storage.Info{Key: cp, IsPrefix: true}, nil) {
+								return
+							}
+						}
+						first, last = false, max(last, cp+"\xff")
+						restart = true
+						break
+					}
+				}
+				if !first && info.Key <= last {
+					if info.IsPrefix {
+						continue // a prefix at or before where the listing resumes
+					}
+					yield(storage.Info{}, outOfOrder(p.name, info.Key))
+					return
+				}
+				first, last = false, info.Key
+				if !yield(info, nil) {
+					return
+				}
 			}
-			if (!first || last != "") && info.Key <= last || len(info.Key) < len(o.Prefix) || info.Key[:len(o.Prefix)] != o.Prefix {
-				yield(storage.Info{}, &storage.Error{Op: op, Provider: p.name, Key: info.Key, Kind: storage.ErrUnavailable,
-					Err: errors.New("the store listed a key out of order or outside the prefix")})
-				return
-			}
-			first, last = false, info.Key
-			if !yield(info, nil) {
+			if !restart {
 				return
 			}
 		}
 	}
+}
+
+func outOfOrder(provider, key string) error {
+	return &storage.Error{Op: "list", Provider: provider, Key: key, Kind: storage.ErrUnavailable,
+		Err: errors.New("the store listed a key out of order or outside the prefix")}
 }
 
 // Close implements storage.Provider. The first call closes the driver;

@@ -260,3 +260,59 @@ func TestClose(t *testing.T) {
 		}
 	}
 }
+
+// broken is a body that fails after a few bytes.
+type broken struct{ n int }
+
+func (b *broken) Read(p []byte) (int, error) {
+	if b.n == 0 {
+		return 0, errors.New("connection reset by peer")
+	}
+	b.n--
+	p[0] = 'x'
+	return 1, nil
+}
+func (b *broken) Close() error { return nil }
+
+type brokenDriver struct{ stub }
+
+func (d *brokenDriver) Get(ctx context.Context, key string, rng *storage.Range) (io.ReadCloser, storage.Info, error) {
+	return &broken{n: 2}, storage.Info{Size: 5}, nil
+}
+
+func TestABodyThatBreaksOffIsUnavailable(t *testing.T) {
+	p := driver.New("stub", &brokenDriver{}, nil)
+	rc, _, err := p.Get(context.Background(), "k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := io.ReadAll(rc); !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("read: %v, want ErrUnavailable", err)
+	}
+}
+
+func TestDelimiterFoldsCommonPrefixes(t *testing.T) {
+	ctx := context.Background()
+	p := memory.New()
+	for _, k := range []string{"a.txt", "a/b", "a/c/d", "a/e", "a0", "b/x"} {
+		if _, err := p.Put(ctx, k, strings.NewReader(k), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for info, err := range p.List(ctx, &storage.ListOptions{Delimiter: "/"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.IsPrefix {
+			got = append(got, info.Key+"(dir)")
+		} else {
+			got = append(got, info.Key)
+		}
+	}
+	want := "a.txt a/(dir) a0 b/(dir)"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+}

@@ -84,7 +84,13 @@ func (r *reader) Read(p []byte) (int, error) {
 		}
 		return n, io.EOF
 	case err != nil:
-		return n, r.p.Wrap(r.op, r.key, err)
+		werr := r.p.Wrap(r.op, r.key, err)
+		if se, ok := werr.(*storage.Error); ok && se.Kind == nil && !storage.IsContextError(err) && !hasKind(err) {
+			// A body that breaks off after the call succeeded is a
+			// transfer that failed, whatever the driver calls it.
+			se.Kind = storage.ErrUnavailable
+		}
+		return n, werr
 	case r.n > r.want:
 		r.err = r.corrupt(fmt.Sprintf("read more than the %d bytes expected", r.want))
 		return n, r.err
