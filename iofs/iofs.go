@@ -181,42 +181,36 @@ func (f *FS) dir(name, key string) (*dir, error) {
 		prefix = key + "/"
 	}
 	var entries []fs.DirEntry
-	seen := map[string]bool{}
-	after := ""
-	for {
-		restart := ""
-		for info, err := range f.p.List(f.ctx, &storage.ListOptions{Prefix: prefix, StartAfter: after}) {
-			if err != nil {
-				return nil, err
-			}
-			rest := info.Key[len(prefix):]
-			if i := strings.IndexByte(rest, '/'); i >= 0 {
-				sub := rest[:i]
-				if !seen[sub] {
-					seen[sub] = true
-					entries = append(entries, dirEntry{name: sub})
-				}
-				// Skip the rest of the subdirectory in one new listing:
-				// no valid UTF-8 key under it sorts after "sub/\xff".
-				restart = prefix + sub + "/\xff"
-				break
-			}
-			if seen[rest] {
-				// An object that is also a directory: the object wins.
-				entries = slices.DeleteFunc(entries, func(e fs.DirEntry) bool { return e.Name() == rest })
-			}
-			seen[rest] = true
-			entries = append(entries, fileInfo{info: info, name: rest})
+	for info, err := range f.p.List(f.ctx, &storage.ListOptions{Prefix: prefix, Delimiter: "/"}) {
+		if err != nil {
+			return nil, err
 		}
-		if restart == "" {
-			break
+		name := strings.TrimSuffix(info.Key[len(prefix):], "/")
+		if i := strings.IndexByte(name, '/'); i >= 0 && !info.IsPrefix {
+			// A provider that does not know Delimiter (a user's own,
+			// not built on storage/driver) lists the whole subtree: fold
+			// it here.
+			name, info = name[:i], storage.Info{Key: prefix + name[:i] + "/", IsPrefix: true}
 		}
-		after = restart
+		if n := len(entries); n > 0 && entries[n-1].Name() == name {
+			// An object that is also a directory ("a" and "a/" sort
+			// next to each other only when nothing sorts between them;
+			// the sort below finds the others): the object wins.
+			continue
+		}
+		if info.IsPrefix {
+			entries = append(entries, dirEntry{name: name})
+		} else {
+			entries = append(entries, fileInfo{info: info, name: name})
+		}
 	}
+	slices.SortStableFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	entries = slices.CompactFunc(entries, func(a, b fs.DirEntry) bool { return a.Name() == b.Name() })
+	// CompactFunc keeps the first of equal names; the stable sort keeps
+	// listing order, in which an object "a" comes before the prefix "a/".
 	if len(entries) == 0 && key != strings.TrimSuffix(f.prefix, "/") {
 		return nil, fs.ErrNotExist
 	}
-	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	return &dir{name: path.Base(name), entries: entries}, nil
 }
 
