@@ -12,9 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/Backblaze/blazer/base"
+	b2base "github.com/Backblaze/blazer/base"
 
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 const (
@@ -24,10 +25,24 @@ const (
 
 // Store is a storage.Provider on one B2 bucket. It is safe for concurrent
 // use. Make one with New.
+//
+// Store is a [driver.Provider] over this package's driver, which speaks
+// B2's native API; the checks of every call, the errors, the SHA-256 of
+// Put and the verification of whole reads come from package driver.
 type Store struct {
+	*base
+	c *client
+}
+
+// base is the embedded shared layer; the alias keeps the field unexported.
+type base = driver.Provider
+
+// client is the driver: one bucket through B2's native API.
+type client struct {
+	p         *driver.Provider // for Closed
 	cfg       Config
 	log       *slog.Logger
-	authOpts  []base.AuthOption
+	authOpts  []b2base.AuthOption
 	transport *http.Transport // ours to close, or nil
 	rt        http.RoundTripper
 	redactor  *strings.Replacer
@@ -35,28 +50,27 @@ type Store struct {
 	cur    atomic.Pointer[session]
 	authMu sync.Mutex // serialises re-authorization
 
-	urls chan *base.URL // idle upload URLs; each is used by one upload at a time
+	urls chan *b2base.URL // idle upload URLs; each is used by one upload at a time
 	// maxCopySize and copyPartSize are constants, fields so that tests can
 	// reach the part-by-part copy with small files.
 	maxCopySize, copyPartSize int64
 	// testPartBuffers, when set by a test, is told how many part buffers a
 	// large upload used.
 	testPartBuffers func(n int)
-	closed          atomic.Bool
 }
 
 var (
 	_ storage.Provider  = (*Store)(nil)
 	_ storage.Presigner = (*Store)(nil)
 	_ storage.Copier    = (*Store)(nil)
-	_ storage.Flusher   = (*Store)(nil)
+	_ driver.Driver     = (*client)(nil)
 )
 
 // session is one authorization: the account token and the bucket handle
 // made with it. It is immutable; re-authorization replaces it as a whole.
 type session struct {
-	api    *base.B2
-	bucket *base.Bucket
+	api    *b2base.B2
+	bucket *b2base.Bucket
 	// token and apiURL serve the calls blazer does not wrap (b2_copy_file,
 	// b2_copy_part). blazer keeps them private, so authorize reads them off
 	// the b2_list_buckets request it makes.
@@ -79,59 +93,60 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Store{
+	c := &client{
 		cfg:      cfg,
 		log:      cfg.Logger.With(slog.String("provider", provider), slog.String("bucket", cfg.Bucket)),
-		urls:     make(chan *base.URL, 2*cfg.Concurrency+8),
+		urls:     make(chan *b2base.URL, 2*cfg.Concurrency+8),
 		redactor: strings.NewReplacer(cfg.ApplicationKey, "[redacted]"),
 
 		maxCopySize:  maxCopySize,
 		copyPartSize: copyPartSize,
 	}
+	c.p = driver.New(provider, c, nil)
 	var rt http.RoundTripper
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		rt = cfg.HTTPClient.Transport
 	} else {
-		st.transport = http.DefaultTransport.(*http.Transport).Clone()
+		c.transport = http.DefaultTransport.(*http.Transport).Clone()
 		// Downloads cannot take a deadline for the whole attempt (the body
 		// is read later); bound the wait for B2's answer instead.
-		st.transport.ResponseHeaderTimeout = cfg.AttemptTimeout
-		rt = st.transport
+		c.transport.ResponseHeaderTimeout = cfg.AttemptTimeout
+		rt = c.transport
 	}
-	st.rt = rt
-	st.authOpts = []base.AuthOption{base.Transport(captureTransport{next: rt}), base.UserAgent(userAgent)}
+	c.rt = rt
+	c.authOpts = []b2base.AuthOption{b2base.Transport(captureTransport{next: rt}), b2base.UserAgent(userAgent)}
 	if cfg.APIBase != "" {
-		st.authOpts = append(st.authOpts, base.SetAPIBase(strings.TrimSuffix(cfg.APIBase, "/")))
+		c.authOpts = append(c.authOpts, b2base.SetAPIBase(strings.TrimSuffix(cfg.APIBase, "/")))
 	}
 	var s *session
-	err = st.call(ctx, "b2_authorize_account", func(ctx context.Context, _ *session) error {
+	err = c.call(ctx, "b2_authorize_account", func(ctx context.Context, _ *session) error {
 		var err error
-		s, err = st.authorize(ctx)
+		s, err = c.authorize(ctx)
 		return err
 	})
 	if err != nil {
-		st.closeTransport()
-		return nil, st.wrap("open", "", err)
+		c.closeTransport()
+		return nil, c.p.Wrap("open", "", err)
 	}
-	st.cur.Store(s)
-	return st, nil
+	c.cur.Store(s)
+	return &Store{base: c.p, c: c}, nil
 }
 
 // authorize calls b2_authorize_account and finds the bucket.
-func (st *Store) authorize(ctx context.Context) (*session, error) {
-	api, err := base.AuthorizeAccount(ctx, st.cfg.KeyID, st.cfg.ApplicationKey, st.authOpts...)
+func (c *client) authorize(ctx context.Context) (*session, error) {
+	api, err := b2base.AuthorizeAccount(ctx, c.cfg.KeyID, c.cfg.ApplicationKey, c.authOpts...)
 	if err != nil {
-		err = st.normalize(err)
+		err = c.normalize(err)
 		var ae *APIError
 		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
 			ae.final = true // a refused key does not get better by asking again
 		}
 		return nil, err
 	}
-	var c captured
-	buckets, err := api.ListBuckets(context.WithValue(ctx, captureKey{}, &c), st.cfg.Bucket)
+	var capt captured
+	buckets, err := api.ListBuckets(context.WithValue(ctx, captureKey{}, &capt), c.cfg.Bucket)
 	if err != nil {
-		err = st.normalize(err)
+		err = c.normalize(err)
 		var ae *APIError
 		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
 			ae.final = true
@@ -139,65 +154,48 @@ func (st *Store) authorize(ctx context.Context) (*session, error) {
 		return nil, err
 	}
 	for _, b := range buckets {
-		if b.Name == st.cfg.Bucket {
-			apiURL, _, _ := strings.Cut(c.reqURL, "/b2api/")
-			return &session{api: api, bucket: b, token: c.reqAuth, apiURL: apiURL}, nil
+		if b.Name == c.cfg.Bucket {
+			apiURL, _, _ := strings.Cut(capt.reqURL, "/b2api/")
+			return &session{api: api, bucket: b, token: capt.reqAuth, apiURL: apiURL}, nil
 		}
 	}
-	return nil, &storage.Error{Op: "open", Provider: provider, Kind: storage.ErrNoBucket,
-		Err: &missingBucket{st: st, api: api}}
+	return nil, &missingBucket{c: c, api: api}
 }
 
 // reauth replaces the session old with a new authorization, unless another
 // goroutine already did.
-func (st *Store) reauth(ctx context.Context, old *session) error {
-	st.authMu.Lock()
-	defer st.authMu.Unlock()
-	if cur := st.cur.Load(); cur != old && cur != nil {
+func (c *client) reauth(ctx context.Context, old *session) error {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	if cur := c.cur.Load(); cur != old && cur != nil {
 		return nil
 	}
-	s, err := st.authorize(ctx)
+	s, err := c.authorize(ctx)
 	if err != nil {
 		return err
 	}
-	st.cur.Store(s)
-	st.log.LogAttrs(ctx, slog.LevelInfo, "b2: re-authorized after an expired token")
+	c.cur.Store(s)
+	c.log.LogAttrs(ctx, slog.LevelInfo, "b2: re-authorized after an expired token")
 	return nil
 }
 
-// Close releases the Store's idle connections and upload URLs. Calls after
-// Close fail with storage.ErrClosed; Close itself may be called again.
-func (st *Store) Close() error {
-	if st.closed.Swap(true) {
-		return nil
-	}
-	for {
-		select {
-		case <-st.urls:
-			continue
-		default:
-		}
-		break
-	}
-	st.closeTransport()
+// Close implements driver.Driver: it releases the idle connections and
+// upload URLs. The Store's Close calls it once; calls after it fail with
+// storage.ErrClosed.
+func (c *client) Close() error {
+	c.forgetURLs()
+	c.closeTransport()
 	return nil
 }
 
-func (st *Store) closeTransport() {
-	if st.transport != nil {
-		st.transport.CloseIdleConnections()
+func (c *client) closeTransport() {
+	if c.transport != nil {
+		c.transport.CloseIdleConnections()
 	}
-}
-
-func (st *Store) checkOpen(op, key string) error {
-	if st.closed.Load() {
-		return &storage.Error{Op: op, Provider: provider, Key: key, Kind: storage.ErrClosed}
-	}
-	return nil
 }
 
 // String describes the store without credentials.
-func (st *Store) String() string { return "b2://" + st.cfg.Bucket }
+func (st *Store) String() string { return "b2://" + st.c.cfg.Bucket }
 
 // Format implements fmt.Formatter: every verb prints String (quoted for
 // %q), never the Store's fields, its Config and tokens among them.
@@ -278,26 +276,26 @@ var tokenRE = regexp.MustCompile(`\b[0-9]_[A-Za-z0-9_=+/.-]{16,}`)
 
 // normalize turns an error from blazer's base package into an *APIError or
 // a *netError, scrubbed of credentials. Other errors pass unchanged.
-func (st *Store) normalize(err error) error {
+func (c *client) normalize(err error) error {
 	if err == nil {
 		return nil
 	}
-	code, msgCode, msg := base.MsgCode(err)
+	code, msgCode, msg := b2base.MsgCode(err)
 	if code != 0 {
 		return &APIError{
-			Status: code, Code: msgCode, Message: st.scrub(msg),
-			upload:     base.Action(err) == base.AttemptNewUpload,
-			retryAfter: base.Backoff(err),
+			Status: code, Code: msgCode, Message: c.scrub(msg),
+			upload:     b2base.Action(err) == b2base.AttemptNewUpload,
+			retryAfter: b2base.Backoff(err),
 		}
 	}
-	if base.Action(err) == base.Retry { // blazer's mark of a transport error
-		return &netError{msg: st.scrub(err.Error())}
+	if b2base.Action(err) == b2base.Retry { // blazer's mark of a transport error
+		return &netError{msg: c.scrub(err.Error())}
 	}
 	return err
 }
 
-func (st *Store) scrub(s string) string {
-	return tokenRE.ReplaceAllString(st.redactor.Replace(s), "[redacted]")
+func (c *client) scrub(s string) string {
+	return tokenRE.ReplaceAllString(c.redactor.Replace(s), "[redacted]")
 }
 
 // action is what to do after a failed attempt.
@@ -347,14 +345,22 @@ func (e *exhaustedError) Error() string {
 func (e *exhaustedError) Unwrap() error { return e.err }
 
 // ctxError is returned when the caller's context ends while a call was
-// being retried: it matches the context error and keeps B2's last answer.
+// being retried: it matches the context error, keeps B2's last answer, and
+// matches the kind of that answer too (storage.ErrUnavailable for a B2 that
+// kept failing), since the Store's errors are classified by Kind, which is
+// not asked about context errors.
 type ctxError struct {
-	ctxErr, last error
+	ctxErr, last, kind error
 }
 
 func (e *ctxError) Error() string { return fmt.Sprintf("%v (last failure: %v)", e.ctxErr, e.last) }
 
-func (e *ctxError) Unwrap() []error { return []error{e.ctxErr, e.last} }
+func (e *ctxError) Unwrap() []error {
+	if e.kind == nil {
+		return []error{e.ctxErr, e.last}
+	}
+	return []error{e.ctxErr, e.last, e.kind}
+}
 
 // attempt is one try of a call with the current session.
 type attempt func(ctx context.Context, s *session) error
@@ -364,10 +370,10 @@ type attempt func(ctx context.Context, s *session) error
 // renewed and retried at once; a busy upload URL is replaced and retried at
 // once the first time; other transient failures wait with exponential
 // backoff. name is the B2 call, for errors and logs.
-func (st *Store) call(ctx context.Context, name string, f attempt) error {
+func (c *client) call(ctx context.Context, name string, f attempt) error {
 	start := time.Now()
-	deadline := start.Add(st.cfg.RetryTimeout)
-	delay := st.cfg.MinBackoff
+	deadline := start.Add(c.cfg.RetryTimeout)
+	delay := c.cfg.MinBackoff
 	newUploads := 0
 	var last error
 	var fresh *session // the session this call authorized, if any
@@ -375,8 +381,8 @@ func (st *Store) call(ctx context.Context, name string, f attempt) error {
 		if err := ctx.Err(); err != nil {
 			return contextFailure(err, last)
 		}
-		s := st.cur.Load()
-		err := st.normalize(st.try(ctx, name, s, f))
+		s := c.cur.Load()
+		err := c.normalize(c.try(ctx, name, s, f))
 		if err == nil {
 			return nil
 		}
@@ -392,19 +398,19 @@ func (st *Store) call(ctx context.Context, name string, f attempt) error {
 			return err
 		}
 		last = err
-		if n > st.cfg.MaxRetries || !time.Now().Before(deadline) {
+		if n > c.cfg.MaxRetries || !time.Now().Before(deadline) {
 			return &exhaustedError{call: name, attempts: n, elapsed: time.Since(start), err: err}
 		}
-		st.log.LogAttrs(ctx, slog.LevelWarn, "b2: retrying", slog.String("call", name),
+		c.log.LogAttrs(ctx, slog.LevelWarn, "b2: retrying", slog.String("call", name),
 			slog.Int("attempt", n), slog.String("error", err.Error()))
 		switch act {
 		case actReauth:
-			rerr := st.reauth(ctx, s)
+			rerr := c.reauth(ctx, s)
 			if rerr == nil {
-				fresh = st.cur.Load()
+				fresh = c.cur.Load()
 				continue
 			}
-			rerr = st.normalize(rerr)
+			rerr = c.normalize(rerr)
 			if ctx.Err() != nil {
 				return contextFailure(ctx.Err(), last)
 			}
@@ -423,26 +429,26 @@ func (st *Store) call(ctx context.Context, name string, f attempt) error {
 		if errors.As(last, &ae) && ae.retryAfter > 0 {
 			wait = ae.retryAfter
 		}
-		wait = min(wait, st.cfg.MaxBackoff, time.Until(deadline))
+		wait = min(wait, c.cfg.MaxBackoff, time.Until(deadline))
 		if err := sleep(ctx, wait); err != nil {
 			return contextFailure(err, last)
 		}
-		delay = min(2*delay, st.cfg.MaxBackoff)
+		delay = min(2*delay, c.cfg.MaxBackoff)
 	}
 }
 
 // try runs f once, within Config.AttemptTimeout. A download's body
 // outlives the attempt, so downloads get no deadline here; the transport's
 // ResponseHeaderTimeout bounds them instead.
-func (st *Store) try(ctx context.Context, name string, s *session, f attempt) error {
+func (c *client) try(ctx context.Context, name string, s *session, f attempt) error {
 	if name == "b2_download_file_by_name" {
 		return f(ctx, s)
 	}
-	actx, cancel := context.WithTimeout(ctx, st.cfg.AttemptTimeout)
+	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
 	defer cancel()
 	err := f(actx, s)
 	if err != nil && ctx.Err() == nil && actx.Err() != nil {
-		return &netError{msg: fmt.Sprintf("%s: no answer within %v", name, st.cfg.AttemptTimeout)}
+		return &netError{msg: fmt.Sprintf("%s: no answer within %v", name, c.cfg.AttemptTimeout)}
 	}
 	return err
 }
@@ -451,7 +457,7 @@ func contextFailure(ctxErr, last error) error {
 	if last == nil {
 		return ctxErr
 	}
-	return &ctxError{ctxErr: ctxErr, last: last}
+	return &ctxError{ctxErr: ctxErr, last: last, kind: kindOf(last)}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -468,8 +474,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// wrap turns an error into a *storage.Error for op on key. This is the one
-// place B2's answers are mapped to the sentinels of package storage:
+// Kind implements driver.Driver. This is the one place B2's answers are
+// mapped to the sentinels of package storage:
 //
 //   - 404 (not_found), file_not_present, no_such_file: storage.ErrNotFound
 //   - 416 range_not_satisfiable: storage.ErrInvalidRange
@@ -478,23 +484,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 //   - other 400s: storage.ErrInvalidArgument
 //
 // Context errors keep matching context.Canceled and DeadlineExceeded (and
-// storage.ErrUnavailable too when B2 had been failing).
-func (st *Store) wrap(op, key string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var se *storage.Error
-	if errors.As(err, &se) && se.Provider == provider && se.Key == key && se.Op == op {
-		return err
-	}
-	return &storage.Error{Op: op, Provider: provider, Key: key, Kind: kindOf(err), Err: err}
-}
+// storage.ErrUnavailable too when B2 had been failing: see ctxError).
+func (c *client) Kind(_ string, err error) error { return kindOf(err) }
 
 func kindOf(err error) error {
-	var se *storage.Error
-	if errors.As(err, &se) && se.Kind != nil {
-		return se.Kind
-	}
 	var ae *APIError
 	if errors.As(err, &ae) {
 		switch {

@@ -99,7 +99,7 @@ func TestStoreHidesSecrets(t *testing.T) {
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%d"} {
 		out := fmt.Sprintf(verb, st)
 		assert.NotContains(t, out, e.key, verb)
-		assert.NotContains(t, out, st.cur.Load().token, verb)
+		assert.NotContains(t, out, st.c.cur.Load().token, verb)
 	}
 	require.Equal(t, "b2://"+e.bucket, fmt.Sprint(st))
 	require.Equal(t, `"b2://`+e.bucket+`"`, fmt.Sprintf("%q", st))

@@ -89,8 +89,8 @@ func TestOpenURL(t *testing.T) {
 	require.NoError(t, err)
 	defer p.Close()
 	st := p.(*Store)
-	require.Equal(t, DeleteHide, st.cfg.DeleteMode)
-	require.Equal(t, 1, st.cfg.MaxRetries)
+	require.Equal(t, DeleteHide, st.c.cfg.DeleteMode)
+	require.Equal(t, 1, st.c.cfg.MaxRetries)
 	_, err = p.Put(ctx, "k", reader("v"), nil)
 	require.NoError(t, err)
 

@@ -27,30 +27,34 @@ const (
 // copy keeps the content type, the user metadata and the stored SHA-256.
 // A missing src fails with storage.ErrNotFound.
 func (st *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
-	if err := st.checkOpen("copy", dst); err != nil {
+	const op = "copy"
+	if err := st.Check(ctx, op, dst); err != nil {
 		return storage.Info{}, err
 	}
-	for _, k := range []string{dst, src} {
-		if err := storage.ValidKey(k); err != nil {
-			return storage.Info{}, st.wrap("copy", k, err)
-		}
+	if err := st.Check(ctx, op, src); err != nil {
+		return storage.Info{}, err
 	}
-	srcInfo, err := st.Stat(ctx, src)
+	srcInfo, err := st.c.Stat(ctx, src)
 	if err != nil {
-		return storage.Info{}, st.wrap("copy", src, err)
+		return storage.Info{}, st.Wrap(op, src, err)
 	}
-	if srcInfo.Size > st.maxCopySize {
-		info, err := st.copyLarge(ctx, dst, src, srcInfo)
-		return info, st.wrap("copy", dst, err)
+	info, err := st.c.copy(ctx, dst, srcInfo)
+	return info, st.Wrap(op, dst, err)
+}
+
+// copy copies the object of srcInfo to dst.
+func (c *client) copy(ctx context.Context, dst string, srcInfo storage.Info) (storage.Info, error) {
+	if srcInfo.Size > c.maxCopySize {
+		return c.copyLarge(ctx, dst, srcInfo)
 	}
 	var f copiedFile
-	err = st.call(ctx, "b2_copy_file", func(ctx context.Context, s *session) error {
-		return st.rawCall(ctx, s, "b2_copy_file", map[string]any{
+	err := c.call(ctx, "b2_copy_file", func(ctx context.Context, s *session) error {
+		return c.rawCall(ctx, s, "b2_copy_file", map[string]any{
 			"sourceFileId": srcInfo.ETag, "fileName": dst, "metadataDirective": "COPY",
 		}, &f)
 	})
 	if err != nil {
-		return storage.Info{}, st.wrap("copy", dst, err)
+		return storage.Info{}, err
 	}
 	info := storage.Info{Key: dst, Size: f.ContentLength, ModTime: time.UnixMilli(f.UploadTimestamp), ETag: f.FileID, ContentType: f.ContentType}
 	info.SHA256, info.Metadata = splitInfo(f.FileInfo)
@@ -67,7 +71,7 @@ type copiedFile struct {
 
 // copyLarge copies a file too large for b2_copy_file: a large file whose
 // parts are copied ranges of the source.
-func (st *Store) copyLarge(ctx context.Context, dst, src string, srcInfo storage.Info) (storage.Info, error) {
+func (c *client) copyLarge(ctx context.Context, dst string, srcInfo storage.Info) (storage.Info, error) {
 	fileInfo := map[string]string{}
 	for k, v := range srcInfo.Metadata {
 		fileInfo[k] = v
@@ -76,7 +80,7 @@ func (st *Store) copyLarge(ctx context.Context, dst, src string, srcInfo storage
 		fileInfo[infoSHA256] = srcInfo.SHA256
 	}
 	var fileID string
-	err := st.call(ctx, "b2_start_large_file", func(ctx context.Context, s *session) error {
+	err := c.call(ctx, "b2_start_large_file", func(ctx context.Context, s *session) error {
 		lf, err := s.bucket.StartLargeFile(ctx, dst, srcInfo.ContentType, fileInfo)
 		if err == nil {
 			fileID = lf.ID
@@ -89,19 +93,19 @@ func (st *Store) copyLarge(ctx context.Context, dst, src string, srcInfo storage
 	finished := false
 	defer func() {
 		if !finished {
-			st.cancelLarge(ctx, dst, fileID)
+			c.cancelLarge(ctx, dst, fileID)
 		}
 	}()
 	hashes := map[int]string{}
 	n := 0
-	for off := int64(0); off < srcInfo.Size; off += st.copyPartSize {
+	for off := int64(0); off < srcInfo.Size; off += c.copyPartSize {
 		n++
-		end := min(off+st.copyPartSize, srcInfo.Size) - 1
+		end := min(off+c.copyPartSize, srcInfo.Size) - 1
 		var p struct {
 			ContentSha1 string `json:"contentSha1"`
 		}
-		err := st.call(ctx, "b2_copy_part", func(ctx context.Context, s *session) error {
-			return st.rawCall(ctx, s, "b2_copy_part", map[string]any{
+		err := c.call(ctx, "b2_copy_part", func(ctx context.Context, s *session) error {
+			return c.rawCall(ctx, s, "b2_copy_part", map[string]any{
 				"sourceFileId": srcInfo.ETag, "largeFileId": fileID, "partNumber": n,
 				"range": fmt.Sprintf("bytes=%d-%d", off, end),
 			}, &p)
@@ -112,7 +116,7 @@ func (st *Store) copyLarge(ctx context.Context, dst, src string, srcInfo storage
 		hashes[n] = p.ContentSha1
 	}
 	var info storage.Info
-	err = st.call(ctx, "b2_finish_large_file", func(ctx context.Context, s *session) error {
+	err = c.call(ctx, "b2_finish_large_file", func(ctx context.Context, s *session) error {
 		f, err := s.bucket.File(fileID, dst).CompileParts(srcInfo.Size, hashes).FinishLargeFile(ctx)
 		if err == nil {
 			info = storage.Info{Key: dst, Size: srcInfo.Size, ModTime: f.Timestamp, ETag: f.ID,
@@ -130,7 +134,7 @@ func (st *Store) copyLarge(ctx context.Context, dst, src string, srcInfo storage
 // rawCall makes a JSON API call that blazer does not wrap, with the
 // session's token, and decodes a 200 answer into reply. Failures are
 // *APIError or *netError values, as normalize makes them.
-func (st *Store) rawCall(ctx context.Context, s *session, name string, args, reply any) error {
+func (c *client) rawCall(ctx context.Context, s *session, name string, args, reply any) error {
 	body, err := json.Marshal(args)
 	if err != nil {
 		return err
@@ -142,12 +146,12 @@ func (st *Store) rawCall(ctx context.Context, s *session, name string, args, rep
 	req.Header.Set("Authorization", s.token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
-	resp, err := st.rt.RoundTrip(req)
+	resp, err := c.rt.RoundTrip(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &netError{msg: st.scrub(err.Error())}
+		return &netError{msg: c.scrub(err.Error())}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -155,7 +159,7 @@ func (st *Store) rawCall(ctx context.Context, s *session, name string, args, rep
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &netError{msg: st.scrub(err.Error())}
+		return &netError{msg: c.scrub(err.Error())}
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
@@ -163,7 +167,7 @@ func (st *Store) rawCall(ctx context.Context, s *session, name string, args, rep
 			Message string `json:"message"`
 		}
 		_ = json.Unmarshal(data, &e)
-		ae := &APIError{Status: resp.StatusCode, Code: e.Code, Message: st.scrub(e.Message)}
+		ae := &APIError{Status: resp.StatusCode, Code: e.Code, Message: c.scrub(e.Message)}
 		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
 			ae.retryAfter = time.Duration(secs) * time.Second
 		}

@@ -51,8 +51,9 @@
 // return as Info.SHA256 and never as metadata. File info that other tools
 // wrote (such as src_last_modified_millis from b2 sync) is not returned as
 // metadata. B2 checks the SHA1 of every upload and part, so corrupted
-// uploads are refused; Get checks the SHA-256 (or B2's SHA1) of a whole
-// object as it is read.
+// uploads are refused; Get checks the length of what it reads and the
+// SHA-256 of a whole object (or B2's SHA1, for an object without one) as
+// it is read.
 //
 // Large files. A stream longer than Config.PartSize goes through the
 // large-file API in parts of PartSize bytes, Config.Concurrency at a time,
@@ -83,15 +84,22 @@
 //
 // Abilities. A Store implements storage.Presigner (a URL with a token from
 // b2_get_download_authorization; B2 authorizes name prefixes, so the token
-// for "a/b" also reads "a/b1"), storage.Copier (b2_copy_file inside B2, or
-// b2_copy_part for objects over 5 GB) and storage.Flusher (nothing is
-// buffered, so Flush has nothing to wait for). ListUnfinished and
-// CancelUnfinished find and cancel the large files that a process which
-// died mid-upload left behind.
+// for "a/b" also reads "a/b1") and storage.Copier (b2_copy_file inside B2,
+// or b2_copy_part for objects over 5 GB). It is not a storage.Flusher:
+// nothing is buffered, Put returns once B2 has stored the object.
+// ListUnfinished and CancelUnfinished find and cancel the large files that
+// a process which died mid-upload left behind.
+//
+// Layering. A Store is a [driver.Provider] over this package's driver,
+// which speaks B2's native API and classifies B2's answers in one Kind
+// function; the closed and context checks, key and option validation, the
+// errors, the SHA-256 of Put, the size check and the verification of reads
+// come from package driver.
 //
 // # Errors
 //
-// Errors are *storage.Error values. B2's answers are mapped in one place:
+// Errors are *storage.Error values with Provider "b2". B2's answers are
+// mapped in one place:
 // 404 not_found and file_not_present to storage.ErrNotFound (Get fails at
 // the call for a missing key), 416 to storage.ErrInvalidRange, 401 and 403
 // that re-authorizing does not cure to storage.ErrPermission, network

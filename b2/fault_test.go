@@ -389,7 +389,7 @@ func TestAbandonedLargeFileIsCancelled(t *testing.T) {
 
 	// What a crashed process leaves behind is found and cancelled.
 	var fileID string
-	require.NoError(t, st.call(ctx, "b2_start_large_file", func(ctx context.Context, s *session) error {
+	require.NoError(t, st.c.call(ctx, "b2_start_large_file", func(ctx context.Context, s *session) error {
 		lf, err := s.bucket.StartLargeFile(ctx, "crashed", "text/plain", nil)
 		if err == nil {
 			fileID = lf.ID
@@ -429,7 +429,7 @@ func TestLargeUploadMemoryIsBounded(t *testing.T) {
 	for _, conc := range []int{1, 3} {
 		st := e.open(t, func(c *Config) { c.Concurrency = conc })
 		peak := 0
-		st.testPartBuffers = func(n int) { peak = n }
+		st.c.testPartBuffers = func(n int) { peak = n }
 		data := conformance.RandomBytes(9, 4*MinPartSize+1)
 		ctx := deadlineCtx(t, faultDeadline)
 		_, err := st.Put(ctx, "big", onlyReader{bytes.NewReader(data)}, nil)
@@ -525,14 +525,14 @@ func TestIfNotExistsRaceIsSettledByVersionOrder(t *testing.T) {
 	ctx := deadlineCtx(t, faultDeadline)
 
 	// Two writers both passed the existence check; first stored first.
-	first, err := st.uploadSmall(ctx, "k", []byte("first"), "text/plain", nil)
+	first, err := st.c.uploadSmall(ctx, "k", []byte("first"), "text/plain", nil)
 	require.NoError(t, err)
-	second, err := st.uploadSmall(ctx, "k", []byte("second"), "text/plain", nil)
+	second, err := st.c.uploadSmall(ctx, "k", []byte("second"), "text/plain", nil)
 	require.NoError(t, err)
 
-	err = st.settleRace(ctx, "k", second.id)
+	err = st.c.settleRace(ctx, "k", second.id)
 	require.ErrorIs(t, err, storage.ErrExist, "the later writer loses")
-	require.NoError(t, st.settleRace(ctx, "k", first.id), "the earlier writer wins")
+	require.NoError(t, st.c.settleRace(ctx, "k", first.id), "the earlier writer wins")
 	vs := srv.Versions(e.bucket)
 	require.Len(t, vs, 1, "the loser removed its version")
 	require.Equal(t, first.id, vs[0].FileID)
@@ -540,9 +540,9 @@ func TestIfNotExistsRaceIsSettledByVersionOrder(t *testing.T) {
 	// Versions older than a hide marker do not count.
 	hider := e.open(t, func(c *Config) { c.DeleteMode = DeleteHide })
 	require.NoError(t, hider.Delete(ctx, "k"))
-	third, err := st.uploadSmall(ctx, "k", []byte("third"), "text/plain", nil)
+	third, err := st.c.uploadSmall(ctx, "k", []byte("third"), "text/plain", nil)
 	require.NoError(t, err)
-	require.NoError(t, st.settleRace(ctx, "k", third.id))
+	require.NoError(t, st.c.settleRace(ctx, "k", third.id))
 	require.Equal(t, "third", string(readAll(t, st, ctx, "k")))
 }
 
@@ -576,7 +576,7 @@ func TestGetDetectsCorruption(t *testing.T) {
 	st := e.open(t)
 	ctx := deadlineCtx(t, faultDeadline)
 	// An object whose stored SHA-256 does not match its bytes.
-	_, err := st.uploadSmall(ctx, "k", []byte("content"), "text/plain", map[string]string{infoSHA256: sha256Hex([]byte("other"))})
+	_, err := st.c.uploadSmall(ctx, "k", []byte("content"), "text/plain", map[string]string{infoSHA256: sha256Hex([]byte("other"))})
 	require.NoError(t, err)
 	rc, _, err := st.Get(ctx, "k", nil)
 	require.NoError(t, err)
@@ -597,7 +597,7 @@ func TestCopyLargeByParts(t *testing.T) {
 	srv := b2test.NewServer(t, nil)
 	e := newEnv(t, srv)
 	st := e.open(t)
-	st.maxCopySize, st.copyPartSize = MinPartSize, MinPartSize
+	st.c.maxCopySize, st.c.copyPartSize = MinPartSize, MinPartSize
 	ctx := deadlineCtx(t, faultDeadline)
 	md := map[string]string{"owner": "alice"}
 	_, err := st.Put(ctx, "src", bytes.NewReader(largeData), &storage.PutOptions{ContentType: "video/mp4", Metadata: md})

@@ -1,9 +1,9 @@
 package b2
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,30 +17,30 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Backblaze/blazer/base"
+	b2base "github.com/Backblaze/blazer/base"
 
 	"github.com/strata-storage/strata/storage"
 )
 
 // download is a download by name, with the headers blazer does not return.
 type download struct {
-	fr     *base.FileReader
+	fr     *b2base.FileReader
 	header http.Header
 	status int
 }
 
 // downloadByName calls b2_download_file_by_name (a HEAD when head is set)
 // for length bytes from offset (0, 0: the whole file).
-func (st *Store) downloadByName(ctx context.Context, key string, offset, length int64, head bool) (*download, error) {
+func (c *client) downloadByName(ctx context.Context, key string, offset, length int64, head bool) (*download, error) {
 	var d *download
-	var c captured
-	err := st.call(ctx, "b2_download_file_by_name", func(ctx context.Context, s *session) error {
-		c = captured{}
-		fr, err := s.bucket.DownloadFileByName(context.WithValue(ctx, captureKey{}, &c), key, offset, length, head)
+	var capt captured
+	err := c.call(ctx, "b2_download_file_by_name", func(ctx context.Context, s *session) error {
+		capt = captured{}
+		fr, err := s.bucket.DownloadFileByName(context.WithValue(ctx, captureKey{}, &capt), key, offset, length, head)
 		if err != nil {
 			return err
 		}
-		d = &download{fr: fr, header: c.header, status: c.status}
+		d = &download{fr: fr, header: capt.header, status: capt.status}
 		return nil
 	})
 	if err != nil {
@@ -48,7 +48,7 @@ func (st *Store) downloadByName(ctx context.Context, key string, offset, length 
 		if errors.As(err, &ae) && ae.Status == http.StatusRequestedRangeNotSatisfiable {
 			// Say how big the object is, so Get can tell an empty object
 			// from a range past the end.
-			return nil, &rangeError{APIError: ae, size: contentRangeSize(c.header)}
+			return nil, &rangeError{APIError: ae, size: contentRangeSize(capt.header)}
 		}
 		return nil, err
 	}
@@ -117,146 +117,111 @@ func splitInfo(fileInfo map[string]string) (sha string, md map[string]string) {
 	return sha, md
 }
 
-// Stat returns the Info of the object under key, from a HEAD of its
-// download URL.
-func (st *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
-	if err := st.checkOpen("stat", key); err != nil {
+// Stat implements driver.Driver: the Info of the object under key, from a
+// HEAD of its download URL.
+func (c *client) Stat(ctx context.Context, key string) (storage.Info, error) {
+	d, err := c.downloadByName(ctx, key, 0, 0, true)
+	if err != nil {
 		return storage.Info{}, err
 	}
-	if err := storage.ValidKey(key); err != nil {
-		return storage.Info{}, st.wrap("stat", key, err)
-	}
-	d, err := st.downloadByName(ctx, key, 0, 0, true)
-	if err != nil {
-		return storage.Info{}, st.wrap("stat", key, err)
-	}
 	_ = d.fr.Close()
-	info, err := d.info(key)
-	return info, st.wrap("stat", key, err)
+	return d.info(key)
 }
 
-// Get opens the object under key, or opts.Range of it, with one download
-// request. A missing key fails here, not at the first Read. When the whole
-// object is read, its SHA-256 (or B2's SHA1) is checked at the end and a
-// mismatch fails the last Read with storage.ErrCorrupt.
-func (st *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
-	if err := st.checkOpen("get", key); err != nil {
-		return nil, storage.Info{}, err
-	}
-	if err := storage.ValidKey(key); err != nil {
-		return nil, storage.Info{}, st.wrap("get", key, err)
-	}
+// Get implements driver.Driver: it opens the object under key, or rng of
+// it, with one download request. A missing key fails here, not at the
+// first Read. The Store checks the length of what is read, and the
+// SHA-256 of a whole object; an object with no SHA-256 (one a large
+// upload or another tool wrote) is checked against B2's SHA1 when B2 has
+// one.
+func (c *client) Get(ctx context.Context, key string, rng *storage.Range) (io.ReadCloser, storage.Info, error) {
 	var offset, length int64
-	if opts != nil && opts.Range != nil {
-		offset, length = opts.Range.Offset, max(opts.Range.Length, 0)
-		if offset < 0 {
-			return nil, storage.Info{}, &storage.Error{Op: "get", Provider: provider, Key: key, Kind: storage.ErrInvalidRange}
-		}
+	if rng != nil {
+		offset, length = rng.Offset, max(rng.Length, 0)
 	}
-	d, err := st.downloadByName(ctx, key, offset, length, false)
+	d, err := c.downloadByName(ctx, key, offset, length, false)
 	var re *rangeError
 	if errors.As(err, &re) && offset == 0 && re.size == 0 {
 		// A range of an empty object: there is nothing to read, which is
 		// fine from offset 0.
 		length = 0
-		d, err = st.downloadByName(ctx, key, 0, 0, false)
+		d, err = c.downloadByName(ctx, key, 0, 0, false)
 	}
 	if err != nil {
-		return nil, storage.Info{}, st.wrap("get", key, err)
+		return nil, storage.Info{}, err
 	}
 	if (offset > 0 || length > 0) && d.status != http.StatusPartialContent {
 		_ = d.fr.Close()
-		return nil, storage.Info{}, st.wrap("get", key, fmt.Errorf("b2 answered a range request with status %d, not 206", d.status))
+		return nil, storage.Info{}, fmt.Errorf("b2 answered a range request with status %d, not 206", d.status)
 	}
 	info, err := d.info(key)
 	if err != nil {
 		_ = d.fr.Close()
-		return nil, storage.Info{}, st.wrap("get", key, err)
+		return nil, storage.Info{}, err
 	}
-	body := &body{ctx: ctx, rc: d.fr, st: st, key: key, want: int64(d.fr.ContentLength)}
-	if offset == 0 && d.status == http.StatusOK {
-		// The whole object: check what arrives against a known hash.
-		if len(info.SHA256) == 64 {
-			body.h, body.sum = sha256.New(), info.SHA256
-		} else if sha := strings.TrimPrefix(d.fr.SHA1, "unverified:"); len(sha) == 40 {
-			body.h, body.sum = sha1.New(), sha
+	b := &body{ctx: ctx, rc: d.fr, c: c}
+	if offset == 0 && d.status == http.StatusOK && info.SHA256 == "" {
+		if sum, err := hex.DecodeString(strings.TrimPrefix(d.fr.SHA1, "unverified:")); err == nil && len(sum) == sha1.Size {
+			b.h, b.sum = sha1.New(), sum
 		}
 	}
-	return body, info, nil
+	return b, info, nil
 }
 
-// body is the reader Get returns.
+// body is the reader Get returns to the Store. It turns a failure of the
+// connection into a *netError, scrubbed, so that it matches
+// storage.ErrUnavailable, and checks B2's SHA1 when it is set.
 type body struct {
-	ctx  context.Context
-	rc   io.ReadCloser
-	st   *Store
-	key  string
-	want int64 // bytes expected
-	got  int64
-	h    hash.Hash
-	sum  string
+	ctx context.Context
+	rc  io.ReadCloser
+	c   *client
+	h   hash.Hash // nil: nothing to check
+	sum []byte
 }
 
 func (b *body) Read(p []byte) (int, error) {
-	if err := b.ctx.Err(); err != nil {
-		return 0, err
-	}
 	n, err := b.rc.Read(p)
-	b.got += int64(n)
 	if b.h != nil {
 		b.h.Write(p[:n])
 	}
 	switch {
 	case err == nil:
 		return n, nil
-	case errors.Is(err, io.EOF):
-		if b.got != b.want {
-			return n, b.st.wrap("get", b.key, fmt.Errorf("download ended after %d of %d bytes: %w", b.got, b.want, io.ErrUnexpectedEOF))
-		}
-		if b.h != nil && hex.EncodeToString(b.h.Sum(nil)) != b.sum {
-			return n, &storage.Error{Op: "get", Provider: provider, Key: b.key, Kind: storage.ErrCorrupt,
-				Err: plainError("downloaded bytes do not match the checksum stored with the object")}
+	case err == io.EOF:
+		if b.h != nil && !bytes.Equal(b.h.Sum(nil), b.sum) {
+			return n, fmt.Errorf("downloaded bytes do not match the SHA1 B2 stored with the object: %w", storage.ErrCorrupt)
 		}
 		return n, io.EOF
 	case b.ctx.Err() != nil:
 		return n, b.ctx.Err()
 	}
-	return n, b.st.wrap("get", b.key, &netError{msg: b.st.scrub(err.Error())})
+	return n, &netError{msg: b.c.scrub(err.Error())}
 }
 
 func (b *body) Close() error { return b.rc.Close() }
 
-// List yields the objects under opts.Prefix after opts.StartAfter, in
-// byte-wise order, from b2_list_file_names pages of 1000 names. Hidden
-// files are not listed. The Info has Key, Size, ModTime, ETag,
-// ContentType, Metadata and, for small objects written by strata, SHA256.
-func (st *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
+// List implements driver.Driver: it yields the objects under opts.Prefix
+// after opts.StartAfter, in byte-wise order, from b2_list_file_names pages
+// of 1000 names. Hidden files are not listed. The Info has Key, Size,
+// ModTime, ETag, ContentType, Metadata and, for small objects written by
+// strata, SHA256.
+func (c *client) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[storage.Info, error] {
 	return func(yield func(storage.Info, error) bool) {
-		if err := st.checkOpen("list", ""); err != nil {
-			yield(storage.Info{}, err)
-			return
-		}
-		var prefix, after string
-		if opts != nil {
-			prefix, after = opts.Prefix, opts.StartAfter
-		}
+		prefix, after := opts.Prefix, opts.StartAfter
 		start := prefix
 		if after > prefix {
 			start = after
 		}
 		for {
-			var files []*base.File
+			var files []*b2base.File
 			var next string
-			err := st.call(ctx, "b2_list_file_names", func(ctx context.Context, s *session) error {
+			err := c.call(ctx, "b2_list_file_names", func(ctx context.Context, s *session) error {
 				var err error
 				files, next, err = s.bucket.ListFileNames(ctx, 1000, start, prefix, "")
 				return err
 			})
-			if err == nil && st.closed.Load() {
-				err = &storage.Error{Op: "list", Provider: provider, Kind: storage.ErrClosed}
-			}
 			if err != nil {
-				yield(storage.Info{}, st.wrap("list", "", err))
+				yield(storage.Info{}, err)
 				return
 			}
 			for _, f := range files {
@@ -275,7 +240,7 @@ func (st *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[
 	}
 }
 
-func fileInfo(f *base.File) storage.Info {
+func fileInfo(f *b2base.File) storage.Info {
 	info := storage.Info{Key: f.Name, Size: f.Size, ModTime: f.Timestamp, ETag: f.ID}
 	if f.Info != nil {
 		info.ContentType = f.Info.ContentType
@@ -284,19 +249,13 @@ func fileInfo(f *base.File) storage.Info {
 	return info
 }
 
-// Delete removes key. With DeleteAllVersions (the default) it lists the
+// Delete implements driver.Driver: it removes key. With DeleteAllVersions (the default) it lists the
 // versions of key with b2_list_file_versions and deletes each one, hide
 // markers included, so nothing is left; with DeleteHide it hides the file
 // with b2_hide_file. Deleting a missing key succeeds.
-func (st *Store) Delete(ctx context.Context, key string) error {
-	if err := st.checkOpen("delete", key); err != nil {
-		return err
-	}
-	if err := storage.ValidKey(key); err != nil {
-		return st.wrap("delete", key, err)
-	}
-	if st.cfg.DeleteMode == DeleteHide {
-		err := st.call(ctx, "b2_hide_file", func(ctx context.Context, s *session) error {
+func (c *client) Delete(ctx context.Context, key string) error {
+	if c.cfg.DeleteMode == DeleteHide {
+		err := c.call(ctx, "b2_hide_file", func(ctx context.Context, s *session) error {
 			_, err := s.bucket.HideFile(ctx, key)
 			return err
 		})
@@ -304,21 +263,21 @@ func (st *Store) Delete(ctx context.Context, key string) error {
 		if errors.As(err, &ae) && (ae.Status == http.StatusNotFound || ae.Code == "already_hidden" || ae.Code == "no_such_file" || ae.Code == "file_not_present") {
 			return nil
 		}
-		return st.wrap("delete", key, err)
+		return err
 	}
 	// Versions written while this runs may survive it; that is a Put after
 	// the Delete. Bound the rounds so a busy key cannot keep Delete going.
 	for range 100 {
-		versions, err := st.versions(ctx, key)
+		versions, err := c.versions(ctx, key)
 		if err != nil {
-			return st.wrap("delete", key, err)
+			return err
 		}
 		if len(versions) == 0 {
 			return nil
 		}
 		for _, id := range versions {
-			if err := st.deleteVersion(ctx, key, id); err != nil {
-				return st.wrap("delete", key, err)
+			if err := c.deleteVersion(ctx, key, id); err != nil {
+				return err
 			}
 		}
 	}
@@ -327,9 +286,9 @@ func (st *Store) Delete(ctx context.Context, key string) error {
 
 // versions returns the IDs of up to 1000 versions (uploads and hide
 // markers) of key, newest first.
-func (st *Store) versions(ctx context.Context, key string) ([]string, error) {
-	var files []*base.File
-	err := st.call(ctx, "b2_list_file_versions", func(ctx context.Context, s *session) error {
+func (c *client) versions(ctx context.Context, key string) ([]string, error) {
+	var files []*b2base.File
+	err := c.call(ctx, "b2_list_file_versions", func(ctx context.Context, s *session) error {
 		var err error
 		files, _, _, err = s.bucket.ListFileVersions(ctx, 1000, key, "", key, "")
 		return err
@@ -351,8 +310,8 @@ func (st *Store) versions(ctx context.Context, key string) ([]string, error) {
 
 // deleteVersion calls b2_delete_file_version; a version already gone is
 // not an error.
-func (st *Store) deleteVersion(ctx context.Context, key, id string) error {
-	err := st.call(ctx, "b2_delete_file_version", func(ctx context.Context, s *session) error {
+func (c *client) deleteVersion(ctx context.Context, key, id string) error {
+	err := c.call(ctx, "b2_delete_file_version", func(ctx context.Context, s *session) error {
 		return s.bucket.File(id, key).DeleteFileVersion(ctx)
 	})
 	if kindOf(err) == storage.ErrNotFound {
@@ -371,28 +330,25 @@ const MaxPresignExpiry = 7 * 24 * time.Hour
 // file name prefix key: B2 authorizes prefixes, so the token also reads any
 // object whose key starts with key (such as "a/b1" for "a/b").
 func (st *Store) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
-	if err := st.checkOpen("presign", key); err != nil {
+	const op = "presign"
+	if err := st.Check(ctx, op, key); err != nil {
 		return "", err
-	}
-	if err := storage.ValidKey(key); err != nil {
-		return "", st.wrap("presign", key, err)
 	}
 	secs := int64(math.Ceil(expiry.Seconds()))
 	if expiry <= 0 || expiry > MaxPresignExpiry {
-		return "", &storage.Error{Op: "presign", Provider: provider, Key: key, Kind: storage.ErrInvalidArgument,
-			Err: fmt.Errorf("expiry %v is outside (0, %v]", expiry, MaxPresignExpiry)}
+		return "", st.Wrap(op, key, fmt.Errorf("expiry %v is outside (0, %v]: %w", expiry, MaxPresignExpiry, storage.ErrInvalidArgument))
 	}
 	var tok, baseURL string
-	err := st.call(ctx, "b2_get_download_authorization", func(ctx context.Context, s *session) error {
+	err := st.c.call(ctx, "b2_get_download_authorization", func(ctx context.Context, s *session) error {
 		var err error
 		tok, err = s.bucket.GetDownloadAuthorization(ctx, key, time.Duration(secs)*time.Second, "")
 		baseURL = s.bucket.BaseURL()
 		return err
 	})
 	if err != nil {
-		return "", st.wrap("presign", key, err)
+		return "", st.Wrap(op, key, err)
 	}
-	return baseURL + "/file/" + escapePath(st.cfg.Bucket) + "/" + escapePath(key) + "?Authorization=" + url.QueryEscape(tok), nil
+	return baseURL + "/file/" + escapePath(st.c.cfg.Bucket) + "/" + escapePath(key) + "?Authorization=" + url.QueryEscape(tok), nil
 }
 
 // escapePath percent-encodes s for a download URL: every byte but letters,

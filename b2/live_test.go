@@ -90,7 +90,7 @@ func (p *prefixed) List(ctx context.Context, opts *storage.ListOptions) iter.Seq
 
 func (p *prefixed) Close() error {
 	p.once.Do(func() {
-		if p.Store.closed.Load() {
+		if p.Store.Closed() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

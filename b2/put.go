@@ -15,9 +15,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/Backblaze/blazer/base"
+	b2base "github.com/Backblaze/blazer/base"
 
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 // Names of the B2 file info entries strata keeps for itself. B2 allows ten
@@ -38,7 +39,7 @@ type uploaded struct {
 	stamp time.Time
 }
 
-// Put stores what r yields under key.
+// Put implements driver.Driver: it stores what body yields under key.
 //
 // Up to Config.PartSize bytes are read into memory and sent with
 // b2_upload_file, with their SHA1 for B2 to check. A longer stream goes
@@ -54,25 +55,13 @@ type uploaded struct {
 // Stat, Get and List; Put still returns it).
 //
 // With IfNotExists, see the package documentation for what B2 allows.
-func (st *Store) Put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
-	if err := st.checkOpen("put", key); err != nil {
-		return storage.Info{}, err
-	}
-	if err := storage.CheckPut(key, opts); err != nil {
-		return storage.Info{}, st.wrap("put", key, err)
-	}
-	if opts == nil {
-		opts = &storage.PutOptions{}
-	}
-	if err := ctx.Err(); err != nil {
-		return storage.Info{}, st.wrap("put", key, err)
-	}
+func (c *client) Put(ctx context.Context, key string, body *driver.Body, opts *storage.PutOptions) (storage.Info, error) {
 	if opts.IfNotExists {
-		switch _, err := st.Stat(ctx, key); {
+		switch _, err := c.Stat(ctx, key); {
 		case err == nil:
-			return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrExist}
-		case !errors.Is(err, storage.ErrNotFound):
-			return storage.Info{}, st.wrap("put", key, err)
+			return storage.Info{}, storage.ErrExist
+		case kindOf(err) != storage.ErrNotFound:
+			return storage.Info{}, err
 		}
 	}
 
@@ -85,57 +74,41 @@ func (st *Store) Put(ctx context.Context, key string, r io.Reader, opts *storage
 		info = map[string]string{}
 	}
 
-	hr := storage.NewHashingReader(r)
-	br := bufio.NewReader(hr)
-	buf, err := readUpTo(br, int(st.cfg.PartSize), opts.Size)
-	n := len(buf)
+	br := bufio.NewReader(body)
+	buf, err := readUpTo(br, int(c.cfg.PartSize), opts.Size)
 	small := false
 	switch {
 	case errors.Is(err, io.EOF):
 		small = true
 	case err != nil:
-		return storage.Info{}, st.readFailure(key, err)
+		return storage.Info{}, readFailure(err)
 	default:
 		if _, err := br.Peek(1); errors.Is(err, io.EOF) {
 			small = true
 		} else if err != nil {
-			return storage.Info{}, st.readFailure(key, err)
+			return storage.Info{}, readFailure(err)
 		}
 	}
 
 	var up uploaded
-	var sha256 string
 	if small {
-		data := buf[:n]
-		if err := storage.CheckSize(opts, int64(n)); err != nil {
-			return storage.Info{}, st.wrap("put", key, err)
-		}
-		if err := ctx.Err(); err != nil {
-			return storage.Info{}, st.wrap("put", key, err)
-		}
-		sha256 = hr.SHA256()
-		info[infoSHA256] = sha256
-		up, err = st.uploadSmall(ctx, key, data, ct, info)
-		if err != nil {
-			return storage.Info{}, st.wrap("put", key, err)
-		}
+		// body has reached its end: it checked the size and has the hash.
+		info[infoSHA256] = body.SHA256()
+		up, err = c.uploadSmall(ctx, key, buf, ct, info)
 	} else {
-		up, err = st.uploadLarge(ctx, key, br, buf, ct, info, func() error {
-			return storage.CheckSize(opts, hr.N())
-		})
-		if err != nil {
-			return storage.Info{}, st.wrap("put", key, err)
-		}
-		sha256 = hr.SHA256()
+		up, err = c.uploadLarge(ctx, key, br, buf, ct, info)
+	}
+	if err != nil {
+		return storage.Info{}, err
 	}
 
 	if opts.IfNotExists {
-		if err := st.settleRace(ctx, key, up.id); err != nil {
-			return storage.Info{}, st.wrap("put", key, err)
+		if err := c.settleRace(ctx, key, up.id); err != nil {
+			return storage.Info{}, err
 		}
 	}
 	return storage.Info{
-		Key: key, Size: hr.N(), ModTime: up.stamp, ETag: up.id, SHA256: sha256,
+		Key: key, Size: body.N(), ModTime: up.stamp, ETag: up.id, SHA256: body.SHA256(),
 		ContentType: ct, Metadata: maps.Clone(opts.Metadata),
 	}, nil
 }
@@ -167,15 +140,16 @@ func readUpTo(r io.Reader, limit int, sizeHint int64) ([]byte, error) {
 	}
 }
 
-// readFailure wraps an error of the caller's reader.
-func (st *Store) readFailure(key string, err error) error {
-	return &storage.Error{Op: "put", Provider: provider, Key: key, Err: fmt.Errorf("reading the object: %w", err)}
+// readFailure wraps an error of the caller's reader (or the size mismatch
+// the Body found).
+func readFailure(err error) error {
+	return fmt.Errorf("reading the object: %w", err)
 }
 
 // uploadURL takes an idle upload URL or asks B2 for a new one.
-func (st *Store) uploadURL(ctx context.Context, s *session) (*base.URL, error) {
+func (c *client) uploadURL(ctx context.Context, s *session) (*b2base.URL, error) {
 	select {
-	case u := <-st.urls:
+	case u := <-c.urls:
 		return u, nil
 	default:
 	}
@@ -183,10 +157,10 @@ func (st *Store) uploadURL(ctx context.Context, s *session) (*base.URL, error) {
 }
 
 // forgetURLs drops every idle upload URL.
-func (st *Store) forgetURLs() {
+func (c *client) forgetURLs() {
 	for {
 		select {
-		case <-st.urls:
+		case <-c.urls:
 		default:
 			return
 		}
@@ -200,27 +174,27 @@ func isUnauthorized(err error) bool {
 	if errors.As(err, &ae) {
 		return ae.Status == http.StatusUnauthorized
 	}
-	code, _ := base.Code(err)
+	code, _ := b2base.Code(err)
 	return code == http.StatusUnauthorized
 }
 
 // releaseURL keeps an upload URL that worked for the next upload.
-func (st *Store) releaseURL(u *base.URL) {
-	if st.closed.Load() {
+func (c *client) releaseURL(u *b2base.URL) {
+	if c.p.Closed() {
 		return
 	}
 	select {
-	case st.urls <- u:
+	case c.urls <- u:
 	default:
 	}
 }
 
-func (st *Store) uploadSmall(ctx context.Context, key string, data []byte, ct string, info map[string]string) (uploaded, error) {
+func (c *client) uploadSmall(ctx context.Context, key string, data []byte, ct string, info map[string]string) (uploaded, error) {
 	sum := sha1.Sum(data)
 	sha1hex := hex.EncodeToString(sum[:])
-	var f *base.File
-	err := st.call(ctx, "b2_upload_file", func(ctx context.Context, s *session) error {
-		u, err := st.uploadURL(ctx, s)
+	var f *b2base.File
+	err := c.call(ctx, "b2_upload_file", func(ctx context.Context, s *session) error {
+		u, err := c.uploadURL(ctx, s)
 		if err != nil {
 			return err
 		}
@@ -230,11 +204,11 @@ func (st *Store) uploadSmall(ctx context.Context, key string, data []byte, ct st
 			// expired token expired the idle URLs' tokens too: drop them,
 			// or the retries would take one expired URL after another.
 			if isUnauthorized(err) {
-				st.forgetURLs()
+				c.forgetURLs()
 			}
 			return err
 		}
-		st.releaseURL(u)
+		c.releaseURL(u)
 		return nil
 	})
 	if err != nil {
@@ -251,11 +225,11 @@ type part struct {
 }
 
 // uploadLarge sends first (a full part already read) and the rest of r as
-// a large file. checkSize is called once r is exhausted.
-func (st *Store) uploadLarge(ctx context.Context, key string, r io.Reader, first []byte, ct string,
-	info map[string]string, checkSize func() error) (uploaded, error) {
+// a large file.
+func (c *client) uploadLarge(ctx context.Context, key string, r io.Reader, first []byte, ct string,
+	info map[string]string) (uploaded, error) {
 	var fileID string
-	err := st.call(ctx, "b2_start_large_file", func(ctx context.Context, s *session) error {
+	err := c.call(ctx, "b2_start_large_file", func(ctx context.Context, s *session) error {
 		lf, err := s.bucket.StartLargeFile(ctx, key, ct, info)
 		if err == nil {
 			fileID = lf.ID
@@ -268,7 +242,7 @@ func (st *Store) uploadLarge(ctx context.Context, key string, r io.Reader, first
 	finished := false
 	defer func() {
 		if !finished {
-			st.cancelLarge(ctx, key, fileID)
+			c.cancelLarge(ctx, key, fileID)
 		}
 	}()
 
@@ -281,16 +255,16 @@ func (st *Store) uploadLarge(ctx context.Context, key string, r io.Reader, first
 		total  int64
 	)
 	jobs := make(chan part)
-	free := make(chan []byte, st.cfg.Concurrency+1)
+	free := make(chan []byte, c.cfg.Concurrency+1)
 	var wg sync.WaitGroup
-	for range st.cfg.Concurrency {
+	for range c.cfg.Concurrency {
 		wg.Go(func() {
-			var chunk *base.FileChunk // this worker's upload part URL
+			var chunk *b2base.FileChunk // this worker's upload part URL
 			for p := range jobs {
 				data := p.buf[:p.size]
 				sum := sha1.Sum(data)
 				sha1hex := hex.EncodeToString(sum[:])
-				err := st.call(pctx, "b2_upload_part", func(ctx context.Context, s *session) error {
+				err := c.call(pctx, "b2_upload_part", func(ctx context.Context, s *session) error {
 					if chunk == nil {
 						c, err := s.bucket.File(fileID, key).CompileParts(0, nil).GetUploadPartURL(ctx)
 						if err != nil {
@@ -335,8 +309,8 @@ func (st *Store) uploadLarge(ctx context.Context, key string, r io.Reader, first
 			select {
 			case buf = <-free:
 			default:
-				if buffers <= st.cfg.Concurrency {
-					buf = make([]byte, st.cfg.PartSize)
+				if buffers <= c.cfg.Concurrency {
+					buf = make([]byte, c.cfg.PartSize)
 					buffers++
 				} else {
 					select {
@@ -351,39 +325,32 @@ func (st *Store) uploadLarge(ctx context.Context, key string, r io.Reader, first
 				return nil
 			}
 			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-				return err
+				return readFailure(err)
 			}
 			if next.number == maxParts {
-				return &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrTooLarge,
-					Err: fmt.Errorf("object is larger than %d parts of %d bytes; raise Config.PartSize", maxParts, st.cfg.PartSize)}
+				return fmt.Errorf("object is larger than %d parts of %d bytes; raise Config.PartSize: %w",
+					maxParts, c.cfg.PartSize, storage.ErrTooLarge)
 			}
 			next = part{number: next.number + 1, buf: buf, size: n}
 		}
 	}()
 	close(jobs)
 	wg.Wait()
-	if st.testPartBuffers != nil {
-		st.testPartBuffers(buffers)
+	if c.testPartBuffers != nil {
+		c.testPartBuffers(buffers)
 	}
 
 	switch {
 	case readErr != nil:
-		var se *storage.Error
-		if errors.As(readErr, &se) {
-			return uploaded{}, readErr
-		}
-		return uploaded{}, st.readFailure(key, readErr)
+		return uploaded{}, readErr
 	case ctx.Err() != nil:
 		return uploaded{}, ctx.Err()
 	case context.Cause(pctx) != nil:
 		return uploaded{}, context.Cause(pctx)
 	}
-	if err := checkSize(); err != nil {
-		return uploaded{}, err
-	}
 
-	var f *base.File
-	err = st.call(ctx, "b2_finish_large_file", func(ctx context.Context, s *session) error {
+	var f *b2base.File
+	err = c.call(ctx, "b2_finish_large_file", func(ctx context.Context, s *session) error {
 		var err error
 		f, err = s.bucket.File(fileID, key).CompileParts(total, hashes).FinishLargeFile(ctx)
 		return err
@@ -395,7 +362,7 @@ func (st *Store) uploadLarge(ctx context.Context, key string, r io.Reader, first
 		if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest {
 			return uploaded{}, err
 		}
-		fi, ierr := st.fileInfo(ctx, key, fileID)
+		fi, ierr := c.fileInfo(ctx, key, fileID)
 		if ierr != nil || fi.Status != "upload" || fi.Name != key {
 			return uploaded{}, err
 		}
@@ -407,9 +374,9 @@ func (st *Store) uploadLarge(ctx context.Context, key string, r io.Reader, first
 }
 
 // fileInfo calls b2_get_file_info.
-func (st *Store) fileInfo(ctx context.Context, name, id string) (*base.FileInfo, error) {
-	var fi *base.FileInfo
-	err := st.call(ctx, "b2_get_file_info", func(ctx context.Context, s *session) error {
+func (c *client) fileInfo(ctx context.Context, name, id string) (*b2base.FileInfo, error) {
+	var fi *b2base.FileInfo
+	err := c.call(ctx, "b2_get_file_info", func(ctx context.Context, s *session) error {
 		var err error
 		fi, err = s.bucket.File(id, name).GetFileInfo(ctx)
 		return err
@@ -418,14 +385,14 @@ func (st *Store) fileInfo(ctx context.Context, name, id string) (*base.FileInfo,
 }
 
 // cancelLarge cancels an unfinished large file, even when ctx has ended.
-func (st *Store) cancelLarge(ctx context.Context, key, fileID string) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), st.cfg.RetryTimeout)
+func (c *client) cancelLarge(ctx context.Context, key, fileID string) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RetryTimeout)
 	defer cancel()
-	err := st.call(cctx, "b2_cancel_large_file", func(ctx context.Context, s *session) error {
+	err := c.call(cctx, "b2_cancel_large_file", func(ctx context.Context, s *session) error {
 		return s.bucket.File(fileID, key).CompileParts(0, nil).CancelLargeFile(ctx)
 	})
 	if err != nil {
-		st.log.LogAttrs(ctx, slog.LevelWarn, "b2: could not cancel an abandoned large file; it stays unfinished in the bucket",
+		c.log.LogAttrs(ctx, slog.LevelWarn, "b2: could not cancel an abandoned large file; it stays unfinished in the bucket",
 			slog.String("key", key), slog.String("file_id", fileID), slog.String("error", err.Error()))
 	}
 }
@@ -435,13 +402,13 @@ func (st *Store) cancelLarge(ctx context.Context, key, fileID string) {
 // writer uploads and then lists the versions of key: among the uploads
 // newer than the newest hide marker, the oldest wins. The others delete
 // their own version and report storage.ErrExist.
-func (st *Store) settleRace(ctx context.Context, key, myID string) error {
-	var run []*base.File // uploads newer than the newest hide marker, newest first
+func (c *client) settleRace(ctx context.Context, key, myID string) error {
+	var run []*b2base.File // uploads newer than the newest hide marker, newest first
 	startName, startID := key, ""
 	for done := false; !done; {
-		var files []*base.File
+		var files []*b2base.File
 		var nextName, nextID string
-		err := st.call(ctx, "b2_list_file_versions", func(ctx context.Context, s *session) error {
+		err := c.call(ctx, "b2_list_file_versions", func(ctx context.Context, s *session) error {
 			var err error
 			files, nextName, nextID, err = s.bucket.ListFileVersions(ctx, 100, startName, startID, key, "")
 			return err
@@ -473,11 +440,10 @@ func (st *Store) settleRace(ctx context.Context, key, myID string) error {
 	if !mine {
 		return nil // our version was hidden or deleted since: it was written
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), st.cfg.RetryTimeout)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RetryTimeout)
 	defer cancel()
-	if err := st.deleteVersion(cctx, key, myID); err != nil {
+	if err := c.deleteVersion(cctx, key, myID); err != nil {
 		return fmt.Errorf("lost an IfNotExists race and could not remove the version just written (%s): %w", myID, err)
 	}
-	return &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrExist,
-		Err: plainError("another writer stored the key first")}
+	return fmt.Errorf("another writer stored the key first: %w", storage.ErrExist)
 }

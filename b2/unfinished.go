@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/Backblaze/blazer/base"
+	b2base "github.com/Backblaze/blazer/base"
 )
 
 // UnfinishedUpload is a large file that was started and neither finished
@@ -22,21 +22,21 @@ type UnfinishedUpload struct {
 // what remains comes from uploads in progress, processes that died during
 // an upload, or other tools.
 func (st *Store) ListUnfinished(ctx context.Context) ([]UnfinishedUpload, error) {
-	if err := st.checkOpen("list-unfinished", ""); err != nil {
+	if err := st.CheckOpen(ctx, "list-unfinished"); err != nil {
 		return nil, err
 	}
 	var out []UnfinishedUpload
 	next := ""
 	for {
-		var files []*base.File
+		var files []*b2base.File
 		var cont string
-		err := st.call(ctx, "b2_list_unfinished_large_files", func(ctx context.Context, s *session) error {
+		err := st.c.call(ctx, "b2_list_unfinished_large_files", func(ctx context.Context, s *session) error {
 			var err error
 			files, cont, err = s.bucket.ListUnfinishedLargeFiles(ctx, 100, next)
 			return err
 		})
 		if err != nil {
-			return nil, st.wrap("list-unfinished", "", err)
+			return nil, st.Wrap("list-unfinished", "", err)
 		}
 		for _, f := range files {
 			out = append(out, UnfinishedUpload{Key: f.Name, FileID: f.ID, Started: f.Timestamp})
@@ -63,7 +63,7 @@ func (st *Store) CancelUnfinished(ctx context.Context, olderThan time.Duration) 
 		if time.Since(u.Started) < olderThan {
 			continue
 		}
-		err := st.call(ctx, "b2_cancel_large_file", func(ctx context.Context, s *session) error {
+		err := st.c.call(ctx, "b2_cancel_large_file", func(ctx context.Context, s *session) error {
 			return s.bucket.File(u.FileID, u.Key).CompileParts(0, nil).CancelLargeFile(ctx)
 		})
 		if err != nil {
@@ -71,19 +71,9 @@ func (st *Store) CancelUnfinished(ctx context.Context, olderThan time.Duration) 
 			if errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusNotFound) {
 				continue // finished or cancelled meanwhile
 			}
-			return n, st.wrap("cancel-unfinished", u.Key, err)
+			return n, st.Wrap("cancel-unfinished", u.Key, err)
 		}
 		n++
 	}
 	return n, nil
-}
-
-// Flush implements storage.Flusher. A Store buffers nothing: Put returns
-// only after B2 has stored the object, so Flush has nothing to wait for. It
-// fails only when the Store is closed or ctx has ended.
-func (st *Store) Flush(ctx context.Context) error {
-	if err := st.checkOpen("flush", ""); err != nil {
-		return err
-	}
-	return ctx.Err()
 }
