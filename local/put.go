@@ -373,9 +373,21 @@ func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) error {
 			return nil
 		}
 		if rerr != nil {
-			return &readError{rerr}
+			return bodyError(rerr)
 		}
 	}
+}
+
+// bodyError is the error of a read from Put's body: the caller's reader
+// failed, or the driver.Body found that it yields another size than
+// PutOptions.Size. The Body's error is a *storage.Error of its own; only
+// its kind and cause are kept, as the Provider names the call.
+func bodyError(err error) error {
+	var se *storage.Error
+	if errors.As(err, &se) && se.Kind == storage.ErrSizeMismatch && se.Err != nil {
+		return fmt.Errorf("%w: %w", storage.ErrSizeMismatch, se.Err)
+	}
+	return &readError{err}
 }
 
 // readError marks an error of the reader given to Put, so that it is not
