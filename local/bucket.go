@@ -15,15 +15,11 @@ var _ storage.BucketCreator = (*Store)(nil)
 // when the root was there before.
 func (s *Store) CreateBucket(ctx context.Context) error {
 	const op = "create-bucket"
-	if err := ctx.Err(); err != nil {
-		return storage.NewError(op, ProviderName, "", nil, err)
+	if err := s.CheckOpen(ctx, op); err != nil {
+		return err
 	}
-	if !s.begin() {
-		return &storage.Error{Op: op, Provider: ProviderName, Kind: storage.ErrClosed}
-	}
-	defer s.end()
-	if !s.createdRoot {
-		return &storage.Error{Op: op, Provider: ProviderName, Kind: storage.ErrExist}
+	if !s.d.createdRoot {
+		return s.Wrap(op, "", storage.ErrExist)
 	}
 	return nil
 }

@@ -8,19 +8,20 @@ import (
 	"syscall"
 )
 
-// Delete removes the object under key, then the directories above it that
-// are left empty, up to but not including the root. Deleting a missing key,
-// or a key that names a directory, succeeds and removes nothing.
-func (s *Store) Delete(ctx context.Context, key string) error {
-	p, err := s.start(ctx, "delete", key)
+// Delete implements driver.Driver: it removes the object under key, then
+// the directories above it that are left empty, up to but not including
+// the root. Deleting a missing key, or a key that names a directory,
+// succeeds and removes nothing.
+func (s *fileStore) Delete(ctx context.Context, key string) error {
+	p, err := s.start(key)
 	if err != nil {
 		return err
 	}
 	defer s.end()
-	return s.fail("delete", key, s.delete(key, p))
+	return s.delete(key, p)
 }
 
-func (s *Store) delete(key, p string) error {
+func (s *fileStore) delete(key, p string) error {
 	dir, _ := splitDir(p)
 	unlock := s.lock(key)
 	fi, err := s.root.Lstat(filepath.FromSlash(p))

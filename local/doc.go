@@ -136,7 +136,19 @@
 //   - storage.ErrClosed: the Store was closed.
 //
 // The cause (an *fs.PathError from the os package) stays in the chain for
-// errors.As. Context errors are returned as they are.
+// errors.As. Context errors and the error of the reader given to Put are
+// kept as causes, so errors.Is(err, context.Canceled) holds for a cancelled
+// call.
+//
+// # Layering
+//
+// A Store is a driver.Provider (package storage/driver) in front of this
+// package's driver, which speaks only the file system: the checks every
+// call starts with (closed, context, key and options), the *storage.Error
+// of every failure and the size check and SHA-256 of Put's body come from
+// package driver, and the driver's one classification function maps the
+// errors of the os package to the sentinels above. Get's readers are the
+// driver's own, handed out as they are (see Reading).
 //
 // # URLs
 //

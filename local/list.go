@@ -14,8 +14,9 @@ import (
 	"github.com/strata-storage/strata/storage"
 )
 
-// List yields the objects whose keys start with opts.Prefix and sort after
-// opts.StartAfter, in byte-wise lexical key order.
+// List implements driver.Driver: it yields the objects whose keys start
+// with opts.Prefix and sort after opts.StartAfter, in byte-wise lexical key
+// order.
 //
 // Key order is not the order of a depth-first walk ("a.b" < "a/b" < "a0",
 // because "/" sorts between "." and "0"), so List walks best-first: it
@@ -29,11 +30,8 @@ import (
 // directories and names that are not valid keys are skipped, and it does
 // not descend into symbolic links. The Info of each object is that of
 // Stat, so it opens each file it yields to read its metadata.
-func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
-	var prefix, after string
-	if opts != nil {
-		prefix, after = opts.Prefix, opts.StartAfter
-	}
+func (s *fileStore) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[storage.Info, error] {
+	prefix, after := opts.Prefix, opts.StartAfter
 	return func(yield func(storage.Info, error) bool) {
 		l := &lister{s: s, prefix: prefix, after: after}
 		defer l.closeAll()
@@ -144,7 +142,7 @@ func (h *nodeHeap) Pop() any {
 }
 
 type lister struct {
-	s             *Store
+	s             *fileStore
 	prefix, after string
 	h             nodeHeap
 }
@@ -152,9 +150,6 @@ type lister struct {
 // start pushes the deepest directory that every key with the prefix lies
 // in.
 func (l *lister) start() error {
-	if l.s.isClosed() {
-		return &storage.Error{Op: "list", Provider: ProviderName, Kind: storage.ErrClosed}
-	}
 	i := strings.LastIndex(l.prefix, "/")
 	if i < 0 {
 		heap.Push(&l.h, node{bound: "", rel: "."})
@@ -175,7 +170,7 @@ func (l *lister) start() error {
 			if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 				return nil
 			}
-			return l.s.fail("list", "", err)
+			return err
 		}
 	}
 	heap.Push(&l.h, node{bound: dirKey + "/", rel: rel})
@@ -194,8 +189,9 @@ func (l *lister) wanted(bound string) bool {
 // expand reads the directory n and pushes its entries.
 func (l *lister) expand(n node) error {
 	s := l.s
-	if !s.begin() {
-		return &storage.Error{Op: "list", Provider: ProviderName, Kind: storage.ErrClosed}
+	if err := s.begin(); err != nil {
+		l.release(n.dir)
+		return err
 	}
 	defer s.end()
 	d, err := l.openDir(n)
@@ -204,12 +200,12 @@ func (l *lister) expand(n node) error {
 		if gone(err) {
 			return nil // removed since it was pushed
 		}
-		return s.fail("list", "", err)
+		return err
 	}
 	entries, err := d.ReadDir(-1)
 	if err != nil {
 		d.Close()
-		return s.fail("list", "", err)
+		return err
 	}
 	h := &dirHandle{f: d}
 	push := func(nn node) {
@@ -282,8 +278,8 @@ func (l *lister) statFile(n node) (storage.Info, error) {
 // longer a regular file.
 func (l *lister) stat(n node) (storage.Info, bool, error) {
 	s := l.s
-	if !s.begin() {
-		return storage.Info{}, false, &storage.Error{Op: "list", Provider: ProviderName, Kind: storage.ErrClosed}
+	if err := s.begin(); err != nil {
+		return storage.Info{}, false, err
 	}
 	defer s.end()
 	info, err := l.statFile(n)
@@ -300,5 +296,6 @@ func (l *lister) stat(n node) (storage.Info, bool, error) {
 			return storage.Info{Key: n.bound, Size: fi.Size(), ModTime: fi.ModTime(), ETag: plainETag(fi)}, true, nil
 		}
 	}
-	return storage.Info{}, false, s.fail("list", n.bound, err)
+	// The error of one object names it.
+	return storage.Info{}, false, s.p.Wrap("list", n.bound, err)
 }

@@ -75,6 +75,31 @@ func TestListClosesDirectories(t *testing.T) {
 	assert.Equal(t, before, openFDs(t), "after a cancelled walk")
 }
 
+// A walk whose Store is closed in its loop body ends with storage.ErrClosed
+// and still closes the directories it held: here the root's, shared by the
+// file "a", which was yielded, and the directory "b", which the walk was
+// about to open.
+func TestListClosedMidWalkClosesDirectories(t *testing.T) {
+	before := openFDs(t)
+	s, err := local.New(t.TempDir(), nil)
+	require.NoError(t, err)
+	put(t, s, "a", "x", nil)
+	put(t, s, "b/c", "x", nil)
+	var keys []string
+	var lastErr error
+	for info, err := range s.List(t.Context(), nil) {
+		if err != nil {
+			lastErr = err
+			break
+		}
+		keys = append(keys, info.Key)
+		require.NoError(t, s.Close())
+	}
+	assert.Equal(t, []string{"a"}, keys)
+	require.ErrorIs(t, lastErr, storage.ErrClosed)
+	assert.Equal(t, before, openFDs(t), "open files after the Store and the walk ended")
+}
+
 // List opens each file relative to its open directory, Stat by its path
 // from the root: both must tell the same Info, for plain files and for
 // objects with records of every size (a record with much metadata does not

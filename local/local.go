@@ -1,7 +1,6 @@
 package local
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 // ProviderName is the Provider field of the errors this package returns.
@@ -92,7 +92,25 @@ type Options struct {
 // Store is a storage.Provider that keeps each object as a file under a root
 // directory. It is safe for concurrent use. See the package documentation
 // for the layout on disk.
+//
+// Store is a [driver.Provider] over this package's driver, the protocol of
+// files under a root: the closed and context checks of every call, the
+// validation of keys and options, the errors and the size check of Put come
+// from package driver. Get hands out the driver's readers as they are (see
+// the package documentation, section Reading). Close waits for the Puts,
+// Deletes, Copies and Sweeps in progress, then releases the root directory;
+// readers returned by Get before Close keep working until they are closed.
 type Store struct {
+	*base
+	d *fileStore
+}
+
+// base is the embedded shared layer; the alias keeps the field unexported.
+type base = driver.Provider
+
+// fileStore is the driver: the protocol of objects as files under a root.
+type fileStore struct {
+	p        *driver.Provider // for Closed
 	root     *os.Root
 	dir      string
 	fileMode fs.FileMode
@@ -114,9 +132,11 @@ type Store struct {
 	locks [64]sync.RWMutex
 	seed  maphash.Seed
 
-	mu     sync.Mutex
-	closed bool
-	ops    sync.WaitGroup
+	// ops counts the calls using the root, which Close waits for. mu
+	// orders begin against Close: a begin either adds to ops before Close
+	// waits or sees the Provider closed. A call never begins twice.
+	mu  sync.RWMutex
+	ops sync.WaitGroup
 
 	// createdRoot tells that New created the root directory (see
 	// CreateBucket).
@@ -166,7 +186,7 @@ func New(root string, opts *Options) (*Store, error) {
 		o.DirMode = DefaultDirMode
 	}
 	bad := func(format string, args ...any) error {
-		return &storage.Error{Op: "open", Provider: ProviderName, Kind: storage.ErrInvalidArgument, Err: fmt.Errorf(format, args...)}
+		return openError(storage.ErrInvalidArgument, fmt.Errorf(format, args...))
 	}
 	switch {
 	case root == "":
@@ -183,13 +203,13 @@ func New(root string, opts *Options) (*Store, error) {
 	}
 	abs, err := filepath.Abs(root)
 	if err != nil {
-		return nil, &storage.Error{Op: "open", Provider: ProviderName, Kind: storage.ErrInvalidArgument, Err: err}
+		return nil, openError(storage.ErrInvalidArgument, err)
 	}
 	r, created, err := openRoot(abs, o.DirMode)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{
+	s := &fileStore{
 		root:     r,
 		dir:      abs,
 		fileMode: o.FileMode,
@@ -216,8 +236,7 @@ func New(root string, opts *Options) (*Store, error) {
 		s.meta.Store(metaXattr)
 		if err := s.probeXattr(); xattrUnsupported(err) {
 			r.Close()
-			return nil, &storage.Error{Op: "open", Provider: ProviderName, Kind: storage.ErrUnsupported,
-				Err: fmt.Errorf("metadata mode xattr: %w", err)}
+			return nil, openError(storage.ErrUnsupported, fmt.Errorf("metadata mode xattr: %w", err))
 		} else if err != nil {
 			s.log.Debug("cannot probe for extended attributes; the first Put will tell", "err", err)
 		}
@@ -231,7 +250,11 @@ func New(root string, opts *Options) (*Store, error) {
 		}
 	}
 	s.log.Debug("opened local store", "metadata", s.metaName(), "sync", s.sync)
-	return s, nil
+	// Get's readers read the open file itself and check what they return
+	// (the section, the context): handed out as they are, they keep their
+	// io.WriterTo, io.Seeker, io.ReaderAt and syscall.Conn.
+	s.p = driver.New(ProviderName, s, &driver.Options{ReadsChecked: true})
+	return &Store{base: s.p, d: s}, nil
 }
 
 // openRoot opens the root directory abs, first creating it and the parents
@@ -239,11 +262,7 @@ func New(root string, opts *Options) (*Store, error) {
 // did.
 func openRoot(abs string, dirMode fs.FileMode) (r *os.Root, created bool, err error) {
 	fail := func(kind error, format string, args ...any) error {
-		err := fmt.Errorf(format, args...)
-		if kind == nil {
-			kind = kindOf(err, nil)
-		}
-		return &storage.Error{Op: "open", Provider: ProviderName, Kind: kind, Err: err}
+		return openError(kind, fmt.Errorf(format, args...))
 	}
 	fi, err := os.Stat(abs)
 	switch {
@@ -269,6 +288,16 @@ func openRoot(abs string, dirMode fs.FileMode) (r *os.Root, created bool, err er
 	return r, created, nil
 }
 
+// openError is an error of New or OpenURL, of the given kind, or of the
+// kind err means when kind is nil. (Calls on an open Store get theirs from
+// the Provider.)
+func openError(kind, err error) error {
+	if kind == nil {
+		kind = kindOf(err, nil)
+	}
+	return &storage.Error{Op: "open", Provider: ProviderName, Kind: kind, Err: err}
+}
+
 // fileKind names the type of a file for error messages.
 func fileKind(m fs.FileMode) string {
 	switch {
@@ -288,10 +317,10 @@ func fileKind(m fs.FileMode) string {
 
 // sidecar reports whether the Store keeps metadata in sidecar files. Until
 // the mode is decided it is false: no sidecar file exists yet.
-func (s *Store) sidecar() bool { return s.meta.Load() == metaSidecar }
+func (s *fileStore) sidecar() bool { return s.meta.Load() == metaSidecar }
 
 // metaName names the metadata mode for logs.
-func (s *Store) metaName() string {
+func (s *fileStore) metaName() string {
 	switch s.meta.Load() {
 	case metaXattr:
 		return "xattr"
@@ -306,7 +335,7 @@ func (s *Store) metaName() string {
 // whether the Store now keeps metadata in sidecar files: false when it had
 // already settled on extended attributes (another Put set one), in which
 // case err, the failure to set one, stands.
-func (s *Store) useSidecar(err error) bool {
+func (s *fileStore) useSidecar(err error) bool {
 	if s.meta.CompareAndSwap(metaUndecided, metaSidecar) {
 		s.log.Info("user extended attributes are not supported here; keeping metadata in sidecar files", "err", err)
 		return true
@@ -318,7 +347,7 @@ func (s *Store) useSidecar(err error) bool {
 // returns an error that xattrUnsupported recognises when the file system
 // does not take user extended attributes. Other failures (a read-only root)
 // are returned too, and leave the choice to the caller.
-func (s *Store) probeXattr() error {
+func (s *fileStore) probeXattr() error {
 	if !haveXattr {
 		return errNoXattr
 	}
@@ -333,109 +362,68 @@ func (s *Store) probeXattr() error {
 }
 
 // Root returns the absolute path of the root directory.
-func (s *Store) Root() string { return s.dir }
+func (s *Store) Root() string { return s.d.dir }
 
-// Close releases the root directory. It waits for Puts, Deletes and Copies
-// in progress; later calls fail with storage.ErrClosed. Readers returned by
-// Get before Close keep working until they are closed.
-func (s *Store) Close() error {
+// Close implements driver.Driver: the Provider has marked the Store closed,
+// so no call begins any more; Close waits for the calls in progress (Puts,
+// Deletes, Copies, Sweeps, the steps of a List) and releases the root
+// directory. Readers returned by Get before Close keep working until they
+// are closed.
+func (s *fileStore) Close() error {
+	// Every begin that takes mu after this sees the Provider closed.
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	s.mu.Unlock()
+	defer s.mu.Unlock()
 	s.ops.Wait()
 	s.fast.close()
 	return s.root.Close()
 }
 
-// begin registers an operation; it returns false when the Store is closed.
-// Every true begin is followed by one end.
-func (s *Store) begin() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
+// begin registers a call that uses the root, so that Close waits for it;
+// it fails with storage.ErrClosed when the Store is closed. Every begin
+// without an error is followed by one end.
+func (s *fileStore) begin() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.p.Closed() {
+		return storage.ErrClosed
 	}
 	s.ops.Add(1)
-	return true
+	return nil
 }
 
-func (s *Store) end() { s.ops.Done() }
+func (s *fileStore) end() { s.ops.Done() }
 
-// start checks what every operation checks first: the context, that the
-// Store is open and that key is valid. On success it returns the key's
-// path, and the caller must call s.end.
-func (s *Store) start(ctx context.Context, op, key string) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	if err := storage.ValidKey(key); err != nil {
-		return "", s.invalid(op, key, err)
-	}
-	if !s.begin() {
-		return "", &storage.Error{Op: op, Provider: ProviderName, Key: key, Kind: storage.ErrClosed}
-	}
+// start begins a call on key (see begin) and returns the key's path
+// relative to the root. The caller calls end when it returns no error.
+func (s *fileStore) start(key string) (string, error) {
 	p := keyPath(key)
 	if p == "" {
-		s.end()
-		return "", &storage.Error{Op: op, Provider: ProviderName, Key: key, Kind: storage.ErrInvalidKey}
+		// Cannot happen after the Provider's check; refuse rather than trust.
+		return "", storage.ErrInvalidKey
+	}
+	if err := s.begin(); err != nil {
+		return "", err
 	}
 	return p, nil
 }
 
-// invalid turns an error of storage.ValidKey or storage.CheckPut into one
-// of this provider.
-func (s *Store) invalid(op, key string, err error) error {
-	kind := storage.ErrInvalidArgument
-	if errors.Is(err, storage.ErrInvalidKey) {
-		kind = storage.ErrInvalidKey
+// Kind implements driver.Driver: it classifies the errors of the os
+// package, and the driver's own.
+func (s *fileStore) Kind(op string, err error) error {
+	if s.p.Closed() && errors.Is(err, fs.ErrClosed) {
+		return storage.ErrClosed
 	}
-	var se *storage.Error
-	if errors.As(err, &se) && se.Err != nil {
-		err = se.Err
-	}
-	return &storage.Error{Op: op, Provider: ProviderName, Key: key, Kind: kind, Err: err}
-}
-
-// fail wraps err, from op on key, as a *storage.Error whose kind says what
-// it means. Context errors pass through as they are.
-func (s *Store) fail(op, key string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if storage.IsContextError(err) {
-		return err
-	}
-	var se *storage.Error
-	if errors.As(err, &se) && se.Provider == ProviderName {
-		return err
-	}
-	if s.isClosed() && errors.Is(err, fs.ErrClosed) {
-		return &storage.Error{Op: op, Provider: ProviderName, Key: key, Kind: storage.ErrClosed, Err: err}
-	}
-	return &storage.Error{Op: op, Provider: ProviderName, Key: key, Kind: kindOf(err, s.escape), Err: err}
-}
-
-func (s *Store) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
+	return kindOf(err, s.escape)
 }
 
 // kindOf maps an error of the os package to the sentinel it means. escape
 // is the error os.Root gives for a path that leads out of the root.
 func kindOf(err error, escape error) error {
-	var se *storage.Error
 	var itw *inTheWay
 	var re *readError
 	switch {
 	case errors.As(err, &re):
 		return nil
-	case errors.As(err, &se) && se.Kind != nil:
-		return se.Kind
 	case errors.As(err, &itw):
 		return storage.ErrExist
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
@@ -473,7 +461,7 @@ func (e *inTheWay) Error() string {
 // releases it. In xattr mode it does nothing. (Until the mode is decided it
 // locks, so that a Put switching to sidecar files cannot race a reader or
 // writer that started before.)
-func (s *Store) lock(key string) func() {
+func (s *fileStore) lock(key string) func() {
 	if s.meta.Load() == metaXattr {
 		return func() {}
 	}
@@ -483,7 +471,7 @@ func (s *Store) lock(key string) func() {
 }
 
 // rlock is lock for readers.
-func (s *Store) rlock(key string) func() {
+func (s *fileStore) rlock(key string) func() {
 	if s.meta.Load() == metaXattr {
 		return func() {}
 	}
@@ -501,7 +489,7 @@ func randomHex() string {
 
 // syncDir fsyncs the directory dir (relative to the root), so that entries
 // created, renamed or removed in it survive a crash.
-func (s *Store) syncDir(dir string) error {
+func (s *fileStore) syncDir(dir string) error {
 	if !s.sync {
 		return nil
 	}
@@ -521,7 +509,7 @@ func (s *Store) syncDir(dir string) error {
 // parent of each directory it creates. It returns the topmost directory it
 // created, or "" when dir was there. It walks down one directory at a
 // time, so a deep key costs steps in proportion to its depth.
-func (s *Store) ensureDir(dir string) (top string, err error) {
+func (s *fileStore) ensureDir(dir string) (top string, err error) {
 	if dir == "." {
 		return "", nil
 	}
@@ -581,7 +569,7 @@ func (s *Store) ensureDir(dir string) (top string, err error) {
 }
 
 // syncRootDir fsyncs the directory r is rooted at.
-func (s *Store) syncRootDir(r *os.Root) error {
+func (s *fileStore) syncRootDir(r *os.Root) error {
 	if !s.sync {
 		return nil
 	}
@@ -601,7 +589,7 @@ func (s *Store) syncRootDir(r *os.Root) error {
 // the sidecar tree metaDir, ...) and at the first one that is not empty or
 // not a directory. It opens each level once, so a deep key costs steps in
 // proportion to its depth.
-func (s *Store) removeEmptyDirs(dir, stop string) {
+func (s *fileStore) removeEmptyDirs(dir, stop string) {
 	rel := dir
 	if stop != "." {
 		var ok bool

@@ -628,6 +628,8 @@ func TestSizeMismatch(t *testing.T) {
 		for _, size := range []int64{3, 5} {
 			_, err := s.Put(t.Context(), "k", strings.NewReader("four"), &storage.PutOptions{Size: size})
 			assert.ErrorIs(t, err, storage.ErrSizeMismatch)
+			// One error of this call, not one of the layer's inside it.
+			assert.True(t, strings.HasPrefix(err.Error(), `local put "k": size mismatch: `), "%v", err)
 			// A failed Put also removes the directories it made.
 			_, err = s.Put(t.Context(), "new/sub/k", strings.NewReader("four"), &storage.PutOptions{Size: size})
 			assert.ErrorIs(t, err, storage.ErrSizeMismatch)

@@ -36,7 +36,7 @@ func TestAutoModeDecidedByFirstPut(t *testing.T) {
 	s, err := New(dir, &Options{NoSync: true})
 	require.NoError(t, err)
 	defer s.Close()
-	require.Equal(t, metaUndecided, s.meta.Load())
+	require.Equal(t, metaUndecided, s.d.meta.Load())
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.Empty(t, entries, "New wrote nothing")
@@ -55,7 +55,7 @@ func TestAutoModeDecidedByFirstPut(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, metaSidecar, s.meta.Load())
+	assert.Equal(t, metaSidecar, s.d.meta.Load())
 	fi, err := os.Stat(filepath.Join(dir, metaDir))
 	require.NoError(t, err, "the sidecar tree")
 	assert.True(t, fi.IsDir())
@@ -63,7 +63,7 @@ func TestAutoModeDecidedByFirstPut(t *testing.T) {
 	s2, err := New(dir, &Options{NoSync: true})
 	require.NoError(t, err)
 	defer s2.Close()
-	assert.Equal(t, metaSidecar, s2.meta.Load(), "a root with a sidecar tree opens in sidecar mode")
+	assert.Equal(t, metaSidecar, s2.d.meta.Load(), "a root with a sidecar tree opens in sidecar mode")
 	for i := range 3 {
 		info, err := s2.Stat(ctx, fmt.Sprintf("d%d/k", i))
 		require.NoError(t, err)
@@ -80,11 +80,11 @@ func TestAutoModeXattr(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 	_, err = s.Put(context.Background(), "k", strings.NewReader("v"), &storage.PutOptions{ContentType: "text/plain"})
-	if xattrUnsupported(err) || s.meta.Load() == metaSidecar {
+	if xattrUnsupported(err) || s.d.meta.Load() == metaSidecar {
 		t.Skipf("no user extended attributes under %s", dir)
 	}
 	require.NoError(t, err)
-	assert.Equal(t, metaXattr, s.meta.Load())
+	assert.Equal(t, metaXattr, s.d.meta.Load())
 	_, err = os.Stat(filepath.Join(dir, metaDir))
 	assert.ErrorIs(t, err, os.ErrNotExist, "no sidecar tree")
 	info, err := s.Stat(context.Background(), "k")

@@ -124,7 +124,7 @@ func openDirEntry(dir *os.File, name string) (f *os.File, ok bool, err error) {
 // directory dir at relative path p, as Stat does, but with the four system
 // calls it needs (open, fstat, read the attribute, close) and no *os.File.
 // ok is false when the caller must open it by other means.
-func (s *Store) statEntry(dir *os.File, name, key, p string) (info storage.Info, ok bool, err error) {
+func (s *fileStore) statEntry(dir *os.File, name, key, p string) (info storage.Info, ok bool, err error) {
 	fd, ok, err := openAt(dir, name, unix.O_RDONLY|unix.O_NONBLOCK)
 	if !ok {
 		return storage.Info{}, false, nil

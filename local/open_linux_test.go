@@ -34,17 +34,17 @@ func TestOpenWithAndWithoutOpenat2(t *testing.T) {
 
 	// The fast ways are the ones taken here (Linux 5.6 and later, which
 	// this project's machines run).
-	f, ok, err := s.fast.openRead("a/b/c", s.escape)
+	f, ok, err := s.d.fast.openRead("a/b/c", s.d.escape)
 	require.True(t, ok, "openat2 was not used")
 	require.NoError(t, err)
 	body, err := io.ReadAll(f)
 	f.Close()
 	require.NoError(t, err)
 	assert.Equal(t, "hello", string(body))
-	d, err := s.root.Open("a/b")
+	d, err := s.d.root.Open("a/b")
 	require.NoError(t, err)
 	defer d.Close()
-	li, ok, err := s.statEntry(d, "c", "a/b/c", "a/b/c")
+	li, ok, err := s.d.statEntry(d, "c", "a/b/c", "a/b/c")
 	require.True(t, ok, "the entry was not opened relative to its directory")
 	require.NoError(t, err)
 	st, err := s.Stat(ctx, "a/b/c")
@@ -52,7 +52,7 @@ func TestOpenWithAndWithoutOpenat2(t *testing.T) {
 	assert.Equal(t, st, li)
 
 	for _, fast := range []bool{true, false} {
-		s.fast.off.Store(!fast)
+		s.d.fast.off.Store(!fast)
 		for _, key := range []string{"a/b/c", "a/link"} {
 			rc, info, err := s.Get(ctx, key, nil)
 			require.NoError(t, err, "fast %v, Get %q", fast, key)

@@ -20,6 +20,6 @@ func (*fastOpen) openRead(string, error) (*os.File, bool, error) { return nil, f
 
 func openDirEntry(*os.File, string) (*os.File, bool, error) { return nil, false, nil }
 
-func (*Store) statEntry(*os.File, string, string, string) (storage.Info, bool, error) {
+func (*fileStore) statEntry(*os.File, string, string, string) (storage.Info, bool, error) {
 	return storage.Info{}, false, nil
 }

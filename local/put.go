@@ -13,16 +13,19 @@ import (
 	"syscall"
 
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 // bufPool holds the buffers Put copies through.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
-// Put stores what r yields under key. The bytes go to a temporary file in
-// the key's directory, which is fsynced and then renamed onto the key's
-// file, and the directory is fsynced: a reader or a crash sees the old
-// object or the whole new one. When r fails or ctx ends, the temporary file
-// is removed and any old object is left as it was.
+// Put implements driver.Driver: it stores what body yields under key. The
+// bytes go to a temporary file in the key's directory, which is fsynced and
+// then renamed onto the key's file, and the directory is fsynced: a reader
+// or a crash sees the old object or the whole new one. When body fails (the
+// caller's reader failed, or yielded another size than opts.Size) or ctx
+// ends, the temporary file is removed and any old object is left as it
+// was.
 //
 // With opts.IfNotExists the temporary file is hard-linked to the key's
 // file instead of renamed; link(2) fails when the name exists, so of racing
@@ -34,60 +37,48 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b 
 // whose parents is an object ("a" is stored and Put asks for "a/b"), fails
 // with an error matching storage.ErrExist: a file cannot also be a
 // directory.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
-	if err := storage.CheckPut(key, opts); err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return storage.Info{}, cerr
-		}
-		return storage.Info{}, s.invalid("put", key, err)
-	}
-	if r == nil {
-		return storage.Info{}, &storage.Error{Op: "put", Provider: ProviderName, Key: key, Kind: storage.ErrInvalidArgument, Err: errors.New("nil reader")}
-	}
-	p, err := s.start(ctx, "put", key)
+func (s *fileStore) Put(ctx context.Context, key string, body *driver.Body, opts *storage.PutOptions) (storage.Info, error) {
+	p, err := s.start(key)
 	if err != nil {
 		return storage.Info{}, err
 	}
 	defer s.end()
-	info, err := s.put(ctx, key, p, r, opts)
-	return info, s.fail("put", key, err)
+	return s.put(ctx, key, p, body, opts)
 }
 
 // Copy copies the object under src to dst, with its content type and
 // metadata, through a temporary file as Put does. It implements
 // storage.Copier.
 func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
-	if err := ctx.Err(); err != nil {
+	const op = "copy"
+	if err := s.Check(ctx, op, dst); err != nil {
 		return storage.Info{}, err
 	}
-	if err := storage.ValidKey(src); err != nil {
-		return storage.Info{}, s.invalid("copy", src, err)
-	}
-	dp, err := s.start(ctx, "copy", dst)
-	if err != nil {
+	if err := s.Check(ctx, op, src); err != nil {
 		return storage.Info{}, err
 	}
-	defer s.end()
-	f, info, err := s.openObject(src, keyPath(src))
+	dp, err := s.d.start(dst)
 	if err != nil {
-		return storage.Info{}, s.fail("copy", src, err)
+		return storage.Info{}, s.Wrap(op, dst, err)
+	}
+	defer s.d.end()
+	f, info, err := s.d.openObject(src, keyPath(src))
+	if err != nil {
+		return storage.Info{}, s.Wrap(op, src, err)
 	}
 	defer f.Close()
 	opts := &storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size}
-	out, err := s.put(ctx, dst, dp, f, opts)
+	out, err := s.d.put(ctx, dst, dp, driver.NewBody(f, info.Size), opts)
 	if errors.Is(err, storage.ErrSizeMismatch) {
 		// The source changed under us: it was not written by strata and
 		// another program is writing to it in place.
-		err = &storage.Error{Op: "copy", Provider: ProviderName, Key: src, Kind: storage.ErrCorrupt, Err: err}
+		return storage.Info{}, storage.NewError(op, ProviderName, src, storage.ErrCorrupt, err)
 	}
-	return out, s.fail("copy", dst, err)
+	return out, s.Wrap(op, dst, err)
 }
 
 // put writes the object key at relative path p; see Put.
-func (s *Store) put(ctx context.Context, key, p string, r io.Reader, opts *storage.PutOptions) (info storage.Info, err error) {
-	if opts == nil {
-		opts = &storage.PutOptions{}
-	}
+func (s *fileStore) put(ctx context.Context, key, p string, body *driver.Body, opts *storage.PutOptions) (info storage.Info, err error) {
 	dir, base := splitDir(p)
 
 	f, tmp, created, err := s.createTemp(dir)
@@ -115,15 +106,9 @@ func (s *Store) put(ctx context.Context, key, p string, r io.Reader, opts *stora
 		return storage.Info{}, err
 	}
 
-	hr := storage.NewHashingReader(r)
-	if err := copyCtx(ctx, f, hr); err != nil {
-		return storage.Info{}, err
-	}
-	if err := storage.CheckSize(opts, hr.N()); err != nil {
-		var se *storage.Error
-		if errors.As(err, &se) {
-			err = &storage.Error{Op: "put", Provider: ProviderName, Key: key, Kind: se.Kind, Err: se.Err}
-		}
+	// body fails a read, before its end, when it yields another size than
+	// opts.Size promised.
+	if err := copyCtx(ctx, f, body); err != nil {
 		return storage.Info{}, err
 	}
 	if err := f.Chmod(s.fileMode); err != nil {
@@ -137,11 +122,11 @@ func (s *Store) put(ctx context.Context, key, p string, r io.Reader, opts *stora
 	rec := &record{
 		size:        fi.Size(),
 		mtime:       fi.ModTime().UnixNano(),
-		sha256:      hr.SHA256(),
+		sha256:      body.SHA256(),
 		contentType: opts.ContentType,
 		metadata:    maps.Clone(opts.Metadata),
 	}
-	sidecar, err := s.keepRecord(key, f, rec)
+	sidecar, err := s.keepRecord(f, rec)
 	if err != nil {
 		return storage.Info{}, err
 	}
@@ -184,7 +169,7 @@ func (s *Store) put(ctx context.Context, key, p string, r io.Reader, opts *stora
 // creating dir first when it is missing, and returns it with its name and
 // the topmost directory it created ("" for none). It retries when a
 // concurrent Delete removes the directory between the two steps.
-func (s *Store) createTemp(dir string) (f *os.File, name, created string, err error) {
+func (s *fileStore) createTemp(dir string) (f *os.File, name, created string, err error) {
 	for attempt := 0; ; attempt++ {
 		top, err := s.ensureDir(dir)
 		if created == "" {
@@ -216,7 +201,7 @@ func (s *Store) createTemp(dir string) (f *os.File, name, created string, err er
 // unlinked, and the lock keeps a writer from writing the sidecar of a new
 // file with a reused number while the writer that freed it still has to
 // remove the sidecar of the old one.
-func (s *Store) writeSidecar(name string, rec *record) error {
+func (s *fileStore) writeSidecar(name string, rec *record) error {
 	dir, _ := splitDir(name)
 	for attempt := 0; ; attempt++ {
 		if _, err := s.ensureDir(dir); err != nil {
@@ -250,12 +235,12 @@ func (s *Store) writeSidecar(name string, rec *record) error {
 }
 
 // keepRecord sets rec as the extended attribute of f, the temporary file
-// of key, unless the Store keeps metadata in sidecar files. It reports
+// of a Put, unless the Store keeps metadata in sidecar files. It reports
 // whether the record is for a sidecar file instead, which publish writes.
 // The first Put of a MetadataAuto Store decides the mode here: when f
 // takes the attribute, extended attributes it is; when the file system
 // takes none, sidecar files.
-func (s *Store) keepRecord(key string, f *os.File, rec *record) (sidecar bool, err error) {
+func (s *fileStore) keepRecord(f *os.File, rec *record) (sidecar bool, err error) {
 	if s.sidecar() {
 		return true, nil
 	}
@@ -269,8 +254,7 @@ func (s *Store) keepRecord(key string, f *os.File, rec *record) (sidecar bool, e
 	case s.mode == MetadataAuto && s.useSidecar(err):
 		return true, nil
 	}
-	return false, &storage.Error{Op: "put", Provider: ProviderName, Key: key, Kind: storage.ErrUnsupported,
-		Err: fmt.Errorf("metadata mode xattr: %w", err)}
+	return false, fmt.Errorf("metadata mode xattr: %w: %w", storage.ErrUnsupported, err)
 }
 
 // setRecordXattr is setXattr; tests replace it to play a file system
@@ -281,7 +265,7 @@ var setRecordXattr = setXattr
 // dir/base, and when sidecar is true writes rec to its sidecar first and
 // removes the sidecar of the file it replaced after. With ifNotExists it
 // fails with fs.ErrExist when the key's file exists.
-func (s *Store) publish(key, dir, base, tmp string, ino uint64, rec *record, ifNotExists, sidecar bool) error {
+func (s *fileStore) publish(key, dir, base, tmp string, ino uint64, rec *record, ifNotExists, sidecar bool) error {
 	p := joinRel(dir, base)
 	unlock := s.lock(key)
 	defer unlock()
@@ -336,7 +320,7 @@ var testHook func(stage string)
 // removeSidecar removes the sidecar of inode ino of the object at relative
 // path p, and the directories of the sidecar tree that leaves empty. The
 // caller holds the key's lock.
-func (s *Store) removeSidecar(p string, ino uint64) {
+func (s *fileStore) removeSidecar(p string, ino uint64) {
 	if err := s.root.Remove(filepath.FromSlash(sidecarName(p, ino))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		s.log.Warn("cannot remove sidecar", "path", p, "err", err)
 	}
@@ -346,7 +330,7 @@ func (s *Store) removeSidecar(p string, ino uint64) {
 // linkNoReplace gives the temporary file tmp the name dir/base unless that
 // name exists. It uses link(2), and renameat2(RENAME_NOREPLACE) where the
 // file system has no hard links.
-func (s *Store) linkNoReplace(dir, base, tmp string) error {
+func (s *fileStore) linkNoReplace(dir, base, tmp string) error {
 	err := s.root.Link(filepath.FromSlash(tmp), filepath.FromSlash(joinRel(dir, base)))
 	if err == nil || errors.Is(err, fs.ErrExist) || !linkUnsupported(err) {
 		return err
@@ -389,9 +373,21 @@ func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) error {
 			return nil
 		}
 		if rerr != nil {
-			return &readError{rerr}
+			return bodyError(rerr)
 		}
 	}
+}
+
+// bodyError is the error of a read from Put's body: the caller's reader
+// failed, or the driver.Body found that it yields another size than
+// PutOptions.Size. The Body's error is a *storage.Error of its own; only
+// its kind and cause are kept, as the Provider names the call.
+func bodyError(err error) error {
+	var se *storage.Error
+	if errors.As(err, &se) && se.Kind == storage.ErrSizeMismatch && se.Err != nil {
+		return fmt.Errorf("%w: %w", storage.ErrSizeMismatch, se.Err)
+	}
+	return &readError{err}
 }
 
 // readError marks an error of the reader given to Put, so that it is not

@@ -21,7 +21,7 @@ var errNotRegular = fmt.Errorf("not a regular file: %w", fs.ErrNotExist)
 
 // openObject opens the object key stored at the relative path p and returns
 // the open file with the object's Info.
-func (s *Store) openObject(key, p string) (*os.File, storage.Info, error) {
+func (s *fileStore) openObject(key, p string) (*os.File, storage.Info, error) {
 	unlock := s.rlock(key)
 	defer unlock()
 	f, err := s.openRead(p)
@@ -32,7 +32,7 @@ func (s *Store) openObject(key, p string) (*os.File, storage.Info, error) {
 }
 
 // openRead opens the file at the relative path p for reading.
-func (s *Store) openRead(p string) (*os.File, error) {
+func (s *fileStore) openRead(p string) (*os.File, error) {
 	if f, ok, err := s.fast.openRead(p, s.escape); ok {
 		return f, err
 	}
@@ -41,7 +41,7 @@ func (s *Store) openRead(p string) (*os.File, error) {
 
 // objectOf returns f, the open file of the object key at relative path p,
 // with the object's Info; it closes f and fails when f is no regular file.
-func (s *Store) objectOf(key, p string, f *os.File) (*os.File, storage.Info, error) {
+func (s *fileStore) objectOf(key, p string, f *os.File) (*os.File, storage.Info, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
@@ -56,7 +56,7 @@ func (s *Store) objectOf(key, p string, f *os.File) (*os.File, storage.Info, err
 
 // info builds the Info of the object key at relative path p, whose file
 // fi describes; xattr reads the file's extended attribute.
-func (s *Store) info(key, p string, fi fs.FileInfo, xattr func() ([]byte, error)) storage.Info {
+func (s *fileStore) info(key, p string, fi fs.FileInfo, xattr func() ([]byte, error)) storage.Info {
 	ino := fileID(fi)
 	info := storage.Info{
 		Key:     key,
@@ -90,7 +90,7 @@ func plainETag(fi fs.FileInfo) string {
 // readRecord returns the record kept for the file (inode ino) at relative
 // path p, or nil when there is none or it cannot be read; xattr reads the
 // file's extended attribute.
-func (s *Store) readRecord(p string, ino uint64, xattr func() ([]byte, error)) *record {
+func (s *fileStore) readRecord(p string, ino uint64, xattr func() ([]byte, error)) *record {
 	var data []byte
 	var err error
 	if s.sidecar() {
@@ -122,51 +122,46 @@ func sidecarName(p string, ino uint64) string {
 	return sidecarDir(p) + "/" + sidePrefix + strconv.FormatUint(ino, 10)
 }
 
-// Stat returns the Info of the object under key. Errors match
-// storage.ErrNotFound when there is none (or key names a directory).
-func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
-	p, err := s.start(ctx, "stat", key)
+// Stat implements driver.Driver. A key whose path is a directory, or
+// another file that is not a regular file, is not found.
+func (s *fileStore) Stat(ctx context.Context, key string) (storage.Info, error) {
+	p, err := s.start(key)
 	if err != nil {
 		return storage.Info{}, err
 	}
 	defer s.end()
 	f, info, err := s.openObject(key, p)
 	if err != nil {
-		return storage.Info{}, s.fail("stat", key, err)
+		return storage.Info{}, err
 	}
 	f.Close()
 	return info, nil
 }
 
-// Get opens the object under key, or the byte range opts.Range of it. It
-// fails at the call, with an error matching storage.ErrNotFound, when there
-// is no object; reading from the returned reader fails with the context's
-// error once ctx ends. The caller closes the reader.
+// Get implements driver.Driver: it opens the object under key, or the byte
+// range rng of it. Reading from the returned reader fails with the
+// context's error once ctx ends.
 //
 // The reader is the open file itself, limited to the object or the range
 // (see the package documentation, section Reading): besides Read and Close
 // it implements io.Seeker, io.ReaderAt and io.WriterTo, and for a whole
 // object syscall.Conn, so that http.ServeContent can serve it and io.Copy
-// to a socket or a file uses sendfile(2) or copy_file_range(2).
-func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
-	p, err := s.start(ctx, "get", key)
+// to a socket or a file uses sendfile(2) or copy_file_range(2). The
+// Provider hands it out as it is (driver.Options.ReadsChecked).
+func (s *fileStore) Get(ctx context.Context, key string, rng *storage.Range) (io.ReadCloser, storage.Info, error) {
+	p, err := s.start(key)
 	if err != nil {
 		return nil, storage.Info{}, err
 	}
 	defer s.end()
 	f, info, err := s.openObject(key, p)
 	if err != nil {
-		return nil, storage.Info{}, s.fail("get", key, err)
-	}
-	var rng *storage.Range
-	if opts != nil {
-		rng = opts.Range
+		return nil, storage.Info{}, err
 	}
 	off, n, err := storage.CheckRange(rng, info.Size)
 	if err != nil {
 		f.Close()
-		return nil, storage.Info{}, &storage.Error{Op: "get", Provider: ProviderName, Key: key, Kind: storage.ErrInvalidRange,
-			Err: fmt.Errorf("range offset %d, object size %d", rng.Offset, info.Size)}
+		return nil, storage.Info{}, fmt.Errorf("range offset %d, object size %d: %w", rng.Offset, info.Size, err)
 	}
 	r := &reader{ctx: ctx, key: key, f: f, off: off, n: n}
 	if off == 0 && n == info.Size {

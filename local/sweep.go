@@ -9,8 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/strata-storage/strata/storage"
 )
 
 // Sweep removes what interrupted writes left behind: temporary files of
@@ -25,11 +23,18 @@ import (
 // Leftovers never show in Get, Stat or List, so Sweep is only about disk
 // space; New does not call it, because it walks the whole tree.
 func (s *Store) Sweep(ctx context.Context, before time.Time) (int, error) {
-	if err := ctx.Err(); err != nil {
+	const op = "sweep"
+	if err := s.CheckOpen(ctx, op); err != nil {
 		return 0, err
 	}
-	if !s.begin() {
-		return 0, &storage.Error{Op: "sweep", Provider: ProviderName, Kind: storage.ErrClosed}
+	n, err := s.d.sweep(ctx, before)
+	return n, s.Wrap(op, "", err)
+}
+
+// sweep is Sweep, on the driver's side.
+func (s *fileStore) sweep(ctx context.Context, before time.Time) (int, error) {
+	if err := s.begin(); err != nil {
+		return 0, err
 	}
 	defer s.end()
 	removed := 0
@@ -67,15 +72,12 @@ func (s *Store) Sweep(ctx context.Context, before time.Time) (int, error) {
 			return err
 		})
 	}
-	if err != nil {
-		return removed, s.fail("sweep", "", err)
-	}
-	return removed, nil
+	return removed, err
 }
 
 // sweepSidecar removes the sidecar file e in dir (under the sidecar tree)
 // when it is older than before and the object it was written for is gone.
-func (s *Store) sweepSidecar(dir string, e fs.DirEntry, before time.Time) (bool, error) {
+func (s *fileStore) sweepSidecar(dir string, e fs.DirEntry, before time.Time) (bool, error) {
 	ino, err := strconv.ParseUint(strings.TrimPrefix(e.Name(), sidePrefix), 10, 64)
 	if err != nil {
 		return false, nil
@@ -110,7 +112,7 @@ func (s *Store) sweepSidecar(dir string, e fs.DirEntry, before time.Time) (bool,
 // walk calls fn for every entry under the directory top (relative to the
 // root), depth first, without following symbolic links. fn may return
 // fs.SkipDir for a directory entry to skip it. A missing top is empty.
-func (s *Store) walk(ctx context.Context, top string, fn func(dir string, e fs.DirEntry) error) error {
+func (s *fileStore) walk(ctx context.Context, top string, fn func(dir string, e fs.DirEntry) error) error {
 	stack := []string{top}
 	for len(stack) > 0 {
 		if err := ctx.Err(); err != nil {

@@ -27,7 +27,7 @@ func init() {
 func OpenURL(u *url.URL) (*Store, error) {
 	root, opts, err := parseURL(u)
 	if err != nil {
-		return nil, &storage.Error{Op: "open", Provider: ProviderName, Kind: storage.ErrInvalidArgument, Err: err}
+		return nil, openError(storage.ErrInvalidArgument, err)
 	}
 	return New(root, opts)
 }
