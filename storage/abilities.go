@@ -83,6 +83,17 @@ func PresignGet(ctx context.Context, p Provider, key string, expiry time.Duratio
 	return "", &Error{Op: "presign", Provider: providerName(p), Key: key, Kind: ErrUnsupported}
 }
 
+// PresignPut returns a request with which a client uploads an object under
+// key of p without credentials, until expiry has passed, when p is a
+// [PutPresigner]. It fails with an error matching [ErrUnsupported] when p
+// cannot hand out such requests. opts may be nil.
+func PresignPut(ctx context.Context, p Provider, key string, expiry time.Duration, opts *PresignPutOptions) (*PresignedRequest, error) {
+	if ps, ok := p.(PutPresigner); ok {
+		return ps.PresignPut(ctx, key, expiry, opts)
+	}
+	return nil, &Error{Op: "presign-put", Provider: providerName(p), Key: key, Kind: ErrUnsupported}
+}
+
 // Flush waits until every write p acknowledged before the call is stored in
 // its final place, when p buffers writes (a [Flusher]). A provider that does
 // not buffer has nothing to wait for, and Flush returns nil.

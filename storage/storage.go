@@ -45,6 +45,7 @@ import (
 	"context"
 	"io"
 	"iter"
+	"net/http"
 	"time"
 )
 
@@ -175,6 +176,47 @@ type Presigner interface {
 	// PresignGet returns a URL that GETs the object under key until expiry
 	// has passed.
 	PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error)
+}
+
+// PutPresigner is an optional ability: a provider that hands out requests
+// with which a client that holds no credentials (a browser) uploads one
+// object, straight to the store.
+//
+// An object uploaded that way did not go through Put: its SHA-256 is
+// recorded only when PresignPutOptions.SHA256 was given (and, where the
+// service checks it, the upload is refused when the bytes differ), and the
+// key's prefix rules of the store are not checked.
+type PutPresigner interface {
+	// PresignPut returns a request that stores the body sent with it
+	// under key, until expiry has passed. opts may be nil.
+	PresignPut(ctx context.Context, key string, expiry time.Duration, opts *PresignPutOptions) (*PresignedRequest, error)
+}
+
+// PresignPutOptions are the optional arguments of PresignPut. A field that
+// is set becomes part of the signature where the service allows it, so
+// that the upload fails when the client sends something else.
+type PresignPutOptions struct {
+	// ContentType is the media type the upload must be sent with, and is
+	// stored.
+	ContentType string
+	// Size, when greater than zero, is the exact length of the upload.
+	Size int64
+	// SHA256 is the lowercase hex SHA-256 of the upload: the service
+	// verifies the body against it where it can, and it is recorded as
+	// the object's Info.SHA256.
+	SHA256 string
+}
+
+// PresignedRequest is an HTTP request a client sends, with a body, to
+// upload an object.
+type PresignedRequest struct {
+	// Method is the HTTP method, such as "PUT".
+	Method string
+	// URL carries the signature; treat it as a secret until it expires.
+	URL string
+	// Header holds the headers the client must send as they are (they are
+	// signed).
+	Header http.Header
 }
 
 // Copier is an optional ability: a provider that copies an object to another
