@@ -188,6 +188,11 @@ func (m *mem) Put(ctx context.Context, key string, body *driver.Body, opts *stor
 			SHA256:      sum,
 			ContentType: opts.ContentType,
 			Metadata:    cloneMeta(opts.Metadata),
+
+			CacheControl:       opts.CacheControl,
+			ContentDisposition: opts.ContentDisposition,
+			ContentEncoding:    opts.ContentEncoding,
+			ContentLanguage:    opts.ContentLanguage,
 		},
 	}
 	return m.commit(ctx, obj, opts.IfNotExists)

@@ -69,7 +69,22 @@ func Copy(ctx context.Context, p Provider, dst, src string) (Info, error) {
 		return Info{}, err
 	}
 	defer rc.Close()
-	return p.Put(ctx, dst, rc, &PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size})
+	return p.Put(ctx, dst, rc, PutOptionsOf(info))
+}
+
+// PutOptionsOf returns the options that store an object as info describes
+// it: its size, content type, HTTP attributes and metadata. Copies and
+// migrations use it so that nothing the object carries is left behind.
+func PutOptionsOf(info Info) *PutOptions {
+	return &PutOptions{
+		ContentType:        info.ContentType,
+		Metadata:           info.Metadata,
+		Size:               info.Size,
+		CacheControl:       info.CacheControl,
+		ContentDisposition: info.ContentDisposition,
+		ContentEncoding:    info.ContentEncoding,
+		ContentLanguage:    info.ContentLanguage,
+	}
 }
 
 // PresignGet returns a URL that downloads the object under key from p

@@ -148,6 +148,27 @@ func ValidContentType(ct string) error {
 	return nil
 }
 
+// MaxHTTPAttributeLen is the longest HTTP attribute (PutOptions.CacheControl
+// and the others), in bytes.
+const MaxHTTPAttributeLen = 1024
+
+// ValidHTTPAttribute reports whether v can be stored as the HTTP attribute
+// name (such as "Cache-Control"): at most MaxHTTPAttributeLen bytes of
+// printable ASCII, as a header value that every store keeps as it is. A
+// file name with other characters goes in Content-Disposition encoded as
+// RFC 6266's filename* says. The empty string is valid and means none.
+func ValidHTTPAttribute(name, v string) error {
+	if len(v) > MaxHTTPAttributeLen {
+		return metaErr(fmt.Sprintf("%s is %d bytes, longer than %d", name, len(v), MaxHTTPAttributeLen))
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < ' ' || v[i] > '~' {
+			return metaErr(fmt.Sprintf("%s may hold only printable ASCII", name))
+		}
+	}
+	return nil
+}
+
 // CheckPut validates the key and the options of a Put in one call, as every
 // provider does before writing anything. opts may be nil.
 func CheckPut(key string, opts *PutOptions) error {
@@ -162,6 +183,16 @@ func CheckPut(key string, opts *PutOptions) error {
 	}
 	if err := ValidContentType(opts.ContentType); err != nil {
 		return err
+	}
+	for _, a := range [...]struct{ name, v string }{
+		{"Cache-Control", opts.CacheControl},
+		{"Content-Disposition", opts.ContentDisposition},
+		{"Content-Encoding", opts.ContentEncoding},
+		{"Content-Language", opts.ContentLanguage},
+	} {
+		if err := ValidHTTPAttribute(a.name, a.v); err != nil {
+			return err
+		}
 	}
 	if opts.Size < 0 {
 		return metaErr("size must not be negative")

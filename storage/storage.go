@@ -99,6 +99,15 @@ type Info struct {
 	// Metadata is the user metadata given to Put. Keys are lower case. It is
 	// nil when there is none.
 	Metadata map[string]string
+	// CacheControl, ContentDisposition, ContentEncoding and
+	// ContentLanguage are the HTTP attributes given to Put, stored with the
+	// object and returned by Get and Stat (not by List, whose entries may
+	// leave them empty); httpserve sends them as the response headers of
+	// the same names. "" means none.
+	CacheControl       string
+	ContentDisposition string
+	ContentEncoding    string
+	ContentLanguage    string
 	// IsPrefix marks an entry of a List with a Delimiter that is a common
 	// prefix (a "directory", such as "media/thumbs/"), not an object. Only
 	// Key is set.
@@ -113,6 +122,13 @@ type PutOptions struct {
 	// Metadata is stored with the object and returned by Get and Stat. It
 	// must pass ValidMetadata.
 	Metadata map[string]string
+	// CacheControl, ContentDisposition, ContentEncoding and
+	// ContentLanguage are stored with the object as its HTTP attributes and
+	// returned by Get and Stat. Each must pass ValidHTTPAttribute.
+	CacheControl       string
+	ContentDisposition string
+	ContentEncoding    string
+	ContentLanguage    string
 	// IfNotExists makes Put fail with ErrExist when an object is already
 	// stored under the key. Of several racing Puts with IfNotExists, exactly
 	// one succeeds. A write-behind tiered store answers before the remote

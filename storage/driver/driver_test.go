@@ -42,7 +42,7 @@ func (s *stub) Get(ctx context.Context, key string, rng *storage.Range) (io.Read
 }
 
 func (s *stub) Stat(ctx context.Context, key string) (storage.Info, error) { return s.info, s.err }
-func (s *stub) Delete(ctx context.Context, key string) error             { return s.err }
+func (s *stub) Delete(ctx context.Context, key string) error               { return s.err }
 func (s *stub) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[storage.Info, error] {
 	return func(yield func(storage.Info, error) bool) {
 		for _, k := range s.keys {
