@@ -12,6 +12,10 @@
 //	prometheus.MustRegister(metrics.CacheCollector("media", c))
 //	http.Handle("/metrics", promhttp.Handler())
 //
+// The wrapped store keeps the abilities of the one it wraps: the storage
+// helpers (storage.Copy, storage.Flush, ...) work on it as on the store
+// itself, and storage.As reaches the store under it (see Metrics.Wrap).
+//
 // # Metrics
 //
 //	strata_operations_total{provider,op,result}        counter
