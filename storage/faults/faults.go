@@ -217,7 +217,7 @@ type Call struct {
 // active is a fault as set, with the count of calls it has seen.
 type active struct {
 	f    Fault
-	seen int64
+	seen int64 // guarded by Provider.mu
 }
 
 // Provider is a storage.Provider that injects faults into the calls it
@@ -343,11 +343,13 @@ func (p *Provider) decide(op Op, key string) decision {
 		p.observe(Call{Op: op, Key: key})
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	a := p.faults[op]
-	if a == nil || (a.f.Keys != nil && !a.f.Keys(key)) {
+	p.mu.Unlock()
+	if a == nil || (a.f.Keys != nil && !a.f.Keys(key)) { // Keys runs unlocked: it may call p
 		return decision{}
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if a.seen++; a.seen <= a.f.After {
 		return decision{}
 	}
