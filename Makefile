@@ -39,7 +39,7 @@ test: minio-image
 ## test-cluster: the 4-node MinIO fault test (a few minutes; CI runs it
 ## after `make test`): nodes stopped, restarted and cut off mid-workload.
 test-cluster: minio-image
-	STRATA_RELIABILITY_CLUSTER=1 $(GO) test -race -timeout 20m -run '^TestCluster$$' -v ./reliability/
+	STRATA_RELIABILITY_CLUSTER=1 $(GO) test -race -timeout 20m -run '^TestCluster$$' -v ./internal/reliability/
 
 ## soak: the soak command against a MinIO container started for it, for
 ## SOAK_DURATION (2 minutes by default): `make soak SOAK_DURATION=30m`.

@@ -59,11 +59,13 @@
 // With Options.Redirect set, a GET is answered with a 302 to a presigned
 // URL valid for Options.RedirectExpiry, with a Cache-Control lifetime of
 // half that, so a browser may reuse the redirect while the URL is still
-// valid and large files skip the server. The provider must implement
-// storage.Presigner and be able to presign: a wrapper that has the method
-// over something that cannot (a tiered store over a remote without
-// presigned URLs) answers a probe presign, made once at construction, with
-// storage.ErrUnsupported. NewHandler refuses either with an error matching
+// valid and large files skip the server. The provider must be able to
+// presign, as storage.PresignGet finds out: a provider that does not
+// implement storage.Presigner, and a wrapper that has the method over
+// something that cannot (a metrics wrapper over a local store, a tiered
+// store over a remote without presigned URLs), answer a probe presign,
+// made once at construction, with storage.ErrUnsupported. NewHandler
+// refuses either with an error matching
 // storage.ErrUnsupported, and New, which has no error to return, logs the
 // refusal at construction and serves through the handler. A presigner that
 // fails for one object (storage.ErrUnsupported for an object it cannot
@@ -142,8 +144,8 @@ type Options struct {
 	// rather than show inline. Unsafe types are attachments whatever it says.
 	Filename func(r *http.Request, info storage.Info) (name string, attachment bool)
 	// Redirect answers GETs with a redirect to a presigned URL. The
-	// provider must implement storage.Presigner: NewHandler refuses one
-	// that does not, New logs that it cannot (see the package doc).
+	// provider must be able to presign: NewHandler refuses one that
+	// cannot, New logs that it cannot (see the package doc).
 	Redirect bool
 	// RedirectExpiry is how long a presigned URL is valid; default 1 hour.
 	RedirectExpiry time.Duration
@@ -209,14 +211,14 @@ func (c *sniffCache) put(key string, info storage.Info, ctype string) {
 var _ http.Handler = (*Handler)(nil)
 
 // ErrCannotRedirect is the error NewHandler returns when Options.Redirect
-// is set for a provider that does not implement storage.Presigner. It
-// matches storage.ErrUnsupported.
-var ErrCannotRedirect = fmt.Errorf("httpserve: Options.Redirect is set but the provider cannot presign URLs (it does not implement storage.Presigner): %w", storage.ErrUnsupported)
+// is set for a provider that cannot presign URLs. It matches
+// storage.ErrUnsupported.
+var ErrCannotRedirect = fmt.Errorf("httpserve: Options.Redirect is set but the provider cannot presign URLs: %w", storage.ErrUnsupported)
 
 // NewHandler returns a Handler serving the objects of p. opts may be nil.
-// It fails with ErrCannotRedirect when opts.Redirect is set and p does not
-// implement storage.Presigner, rather than quietly serving every object
-// through the handler.
+// It fails with ErrCannotRedirect when opts.Redirect is set and p cannot
+// presign URLs (storage.PresignGet answers storage.ErrUnsupported), rather
+// than quietly serving every object through the handler.
 func NewHandler(p storage.Provider, opts *Options) (*Handler, error) {
 	h := newHandler(p, opts)
 	if h.opts.Redirect {
@@ -232,19 +234,15 @@ func NewHandler(p storage.Provider, opts *Options) (*Handler, error) {
 const presignProbeKey = "httpserve-presign-probe"
 
 // canPresign returns ErrCannotRedirect, with the reason, when p cannot
-// presign URLs: it does not implement storage.Presigner, or it is a
-// wrapper that does (a tiered store) over something that cannot, and
-// answers a presign of a probe key with storage.ErrUnsupported. Any other
+// presign URLs: storage.PresignGet of a probe key answers
+// storage.ErrUnsupported, because p is not a storage.Presigner or is a
+// wrapper (metrics, a tiered store) over something that cannot. Any other
 // failure of the probe (an outage, for a service whose presigning asks the
 // server) is not a refusal: per-object failures are served directly.
 func canPresign(p storage.Provider) error {
-	ps, ok := p.(storage.Presigner)
-	if !ok {
-		return fmt.Errorf("%w (provider %T)", ErrCannotRedirect, p)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := ps.PresignGet(ctx, presignProbeKey, time.Minute); errors.Is(err, storage.ErrUnsupported) {
+	if _, err := storage.PresignGet(ctx, p, presignProbeKey, time.Minute); errors.Is(err, storage.ErrUnsupported) {
 		return fmt.Errorf("%w (provider %T: %w)", ErrCannotRedirect, p, err)
 	}
 	return nil
@@ -476,11 +474,7 @@ func firstRange(rh string) (off, length int64, ok bool) {
 
 // redirect answers with a presigned URL and reports whether it did.
 func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, key string) bool {
-	ps, ok := h.p.(storage.Presigner)
-	if !ok {
-		return false
-	}
-	u, err := ps.PresignGet(r.Context(), key, h.opts.RedirectExpiry)
+	u, err := storage.PresignGet(r.Context(), h.p, key, h.opts.RedirectExpiry)
 	if err != nil {
 		if !errors.Is(err, storage.ErrUnsupported) {
 			h.log.WarnContext(r.Context(), "httpserve: presign failed; serving directly", "key", key, "err", err)

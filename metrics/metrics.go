@@ -12,6 +12,10 @@
 //	prometheus.MustRegister(metrics.CacheCollector("media", c))
 //	http.Handle("/metrics", promhttp.Handler())
 //
+// The wrapped store keeps the abilities of the one it wraps: the storage
+// helpers (storage.Copy, storage.Flush, ...) work on it as on the store
+// itself, and storage.As reaches the store under it (see Metrics.Wrap).
+//
 // # Metrics
 //
 //	strata_operations_total{provider,op,result}        counter
@@ -27,8 +31,10 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,57 +74,26 @@ func New(reg prometheus.Registerer) *Metrics {
 }
 
 // Wrap returns a Provider that passes every call to p and records it under
-// the provider label name. The result offers storage.Presigner,
-// storage.Copier and storage.Flusher exactly when p does.
+// the provider label name.
+//
+// The result has the methods of storage.Copier, storage.Presigner,
+// storage.Flusher and storage.BucketCreator whatever p is, and passes each
+// to p: where p lacks the ability, Copy, PresignGet and CreateBucket fail
+// with storage.ErrUnsupported and Flush returns nil, as the storage
+// helpers (storage.Copy, storage.PresignGet, storage.Flush,
+// storage.CreateBucket) do. So storage.Copy of the result copies on the
+// server when p can, and otherwise falls back to a Get and a Put through
+// the result, which counts them. A call answered with
+// storage.ErrUnsupported is not recorded: it reached no store.
+//
+// The result is a storage.Wrapper: storage.As reaches p and anything p
+// wraps, for the abilities of p that are not in package storage (the
+// Status and Offload of a *tiered.Store, the Stats of a cache):
+//
+//	var ts *tiered.Store
+//	if storage.As(store, &ts) { st := ts.Status(); ... }
 func (m *Metrics) Wrap(p storage.Provider, name string) storage.Provider {
-	w := &wrapped{p: p, m: m, name: name}
-	ps, isP := p.(storage.Presigner)
-	cp, isC := p.(storage.Copier)
-	fl, isF := p.(storage.Flusher)
-	pw, cw, fw := presigner{w, ps}, copier{w, cp}, flusher{w, fl}
-	switch {
-	case isP && isC && isF:
-		return struct {
-			*wrapped
-			presigner
-			copier
-			flusher
-		}{w, pw, cw, fw}
-	case isP && isC:
-		return struct {
-			*wrapped
-			presigner
-			copier
-		}{w, pw, cw}
-	case isP && isF:
-		return struct {
-			*wrapped
-			presigner
-			flusher
-		}{w, pw, fw}
-	case isC && isF:
-		return struct {
-			*wrapped
-			copier
-			flusher
-		}{w, cw, fw}
-	case isP:
-		return struct {
-			*wrapped
-			presigner
-		}{w, pw}
-	case isC:
-		return struct {
-			*wrapped
-			copier
-		}{w, cw}
-	case isF:
-		return struct {
-			*wrapped
-			flusher
-		}{w, fw}
-	}
-	return w
+	return &wrapped{p: p, m: m, name: name}
 }
 
 // Result returns the result label for err.
@@ -143,12 +118,20 @@ func Result(err error) string {
 }
 
 type wrapped struct {
-	p    storage.Provider
-	m    *Metrics
-	name string
+	p      storage.Provider
+	m      *Metrics
+	name   string
+	closed atomic.Bool
 }
 
-var _ storage.Provider = (*wrapped)(nil)
+var (
+	_ storage.Provider      = (*wrapped)(nil)
+	_ storage.Wrapper       = (*wrapped)(nil)
+	_ storage.Copier        = (*wrapped)(nil)
+	_ storage.Presigner     = (*wrapped)(nil)
+	_ storage.Flusher       = (*wrapped)(nil)
+	_ storage.BucketCreator = (*wrapped)(nil)
+)
 
 func (w *wrapped) observe(op string, start time.Time, err error) {
 	w.m.duration.WithLabelValues(w.name, op).Observe(time.Since(start).Seconds())
@@ -207,41 +190,69 @@ func (w *wrapped) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2
 	}
 }
 
-func (w *wrapped) Close() error { return w.p.Close() }
-
-type presigner struct {
-	w *wrapped
-	p storage.Presigner
+func (w *wrapped) Close() error {
+	w.closed.Store(true)
+	return w.p.Close()
 }
 
-func (p presigner) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
+// Unwrap returns the wrapped provider (see storage.As).
+func (w *wrapped) Unwrap() storage.Provider { return w.p }
+
+// observeAbility records a call of an optional ability, unless p lacks
+// the ability and it reached no store.
+func (w *wrapped) observeAbility(op string, start time.Time, err error) {
+	if !errors.Is(err, storage.ErrUnsupported) {
+		w.observe(op, start, err)
+	}
+}
+
+// Copy implements storage.Copier by passing the call to p; it fails with
+// storage.ErrUnsupported when p is not a storage.Copier, so that
+// storage.Copy falls back to a Get and a Put through w.
+func (w *wrapped) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
+	c, ok := w.p.(storage.Copier)
+	if !ok {
+		return storage.Info{}, &storage.Error{Op: "copy", Provider: fmt.Sprintf("%T", w.p), Key: dst, Kind: storage.ErrUnsupported}
+	}
 	start := time.Now()
-	u, err := p.p.PresignGet(ctx, key, expiry)
-	p.w.observe("presign", start, err)
-	return u, err
-}
-
-type copier struct {
-	w *wrapped
-	c storage.Copier
-}
-
-func (c copier) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
-	start := time.Now()
-	info, err := c.c.Copy(ctx, dst, src)
-	c.w.observe("copy", start, err)
+	info, err := c.Copy(ctx, dst, src)
+	w.observeAbility("copy", start, err)
 	return info, err
 }
 
-type flusher struct {
-	w *wrapped
-	f storage.Flusher
+// PresignGet implements storage.Presigner with storage.PresignGet of p.
+func (w *wrapped) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
+	start := time.Now()
+	u, err := storage.PresignGet(ctx, w.p, key, expiry)
+	w.observeAbility("presign", start, err)
+	return u, err
 }
 
-func (f flusher) Flush(ctx context.Context) error {
+// Flush implements storage.Flusher with storage.Flush of p: it records a
+// "flush" operation when p buffers writes. Otherwise there is nothing to
+// wait for, and it only checks that w is open and ctx has not ended.
+func (w *wrapped) Flush(ctx context.Context) error {
+	if _, ok := w.p.(storage.Flusher); !ok {
+		if w.closed.Load() {
+			return &storage.Error{Op: "flush", Provider: fmt.Sprintf("%T", w.p), Kind: storage.ErrClosed}
+		}
+		if err := ctx.Err(); err != nil {
+			return storage.NewError("flush", fmt.Sprintf("%T", w.p), "", nil, err)
+		}
+		return nil
+	}
 	start := time.Now()
-	err := f.f.Flush(ctx)
-	f.w.observe("flush", start, err)
+	err := storage.Flush(ctx, w.p)
+	w.observe("flush", start, err)
+	return err
+}
+
+// CreateBucket implements storage.BucketCreator with storage.CreateBucket
+// of p.
+func (w *wrapped) CreateBucket(ctx context.Context) error {
+	start := time.Now()
+	err := storage.CreateBucket(ctx, w.p)
+	w.observeAbility("create_bucket", start, err)
 	return err
 }
 

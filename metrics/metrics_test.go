@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -54,15 +55,149 @@ strata_operations_total{op="stat",provider="media",result="not_found"} 1
 	assert.Equal(t, 4, testutil.CollectAndCount(reg, "strata_operation_duration_seconds"))
 }
 
-func TestWrapKeepsOnlyInnerAbilities(t *testing.T) {
-	m := metrics.New(nil)
-	p := m.Wrap(memory.New(), "mem")
-	_, isCopier := p.(storage.Copier)
-	_, isPresigner := p.(storage.Presigner)
-	_, isFlusher := p.(storage.Flusher)
-	assert.True(t, isCopier, "memory can copy")
-	assert.False(t, isPresigner, "memory cannot presign")
-	assert.False(t, isFlusher)
+// plain is a provider with none of the optional abilities.
+type plain struct{ storage.Provider }
+
+// TestWrapPassesAbilitiesThrough checks the wrapper's abilities over a
+// provider that has some (memory: Copy, CreateBucket) and one that has
+// none: the helpers answer as they would for the provider itself, and
+// what reaches the store is counted.
+func TestWrapPassesAbilitiesThrough(t *testing.T) {
+	ctx := context.Background()
+	gather := func(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			if mf.GetName() != "strata_operations_total" && mf.GetName() != "strata_bytes_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				var l []string
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() != "provider" {
+						l = append(l, lp.GetValue())
+					}
+				}
+				got[strings.Join(l, ",")] = m.GetCounter().GetValue()
+			}
+		}
+		return got
+	}
+
+	t.Run("memory", func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		p := metrics.New(reg).Wrap(memory.New(), "mem")
+		defer p.Close()
+		_, err := p.Put(ctx, "src", strings.NewReader("hello"), nil)
+		require.NoError(t, err)
+
+		_, err = storage.Copy(ctx, p, "dst", "src")
+		require.NoError(t, err)
+		b, _, err := storage.ReadAll(ctx, p, "dst")
+		require.NoError(t, err)
+		assert.Equal(t, "hello", string(b))
+
+		_, err = storage.PresignGet(ctx, p, "src", time.Minute)
+		require.ErrorIs(t, err, storage.ErrUnsupported, "memory cannot presign")
+		require.NoError(t, storage.Flush(ctx, p), "nothing to flush")
+		require.ErrorIs(t, storage.CreateBucket(ctx, p), storage.ErrExist, "memory's bucket exists")
+
+		assert.Equal(t, map[string]float64{
+			"put,ok":              1,
+			"copy,ok":             1, // on the server: no bytes through the client
+			"get,ok":              1,
+			"create_bucket,exist": 1,
+			"in":                  5,
+			"out":                 5,
+		}, gather(t, reg), "presign (unsupported) and flush (nothing buffered) reached no store")
+	})
+
+	t.Run("no abilities", func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		p := metrics.New(reg).Wrap(plain{memory.New()}, "plain")
+		defer p.Close()
+		_, err := p.Put(ctx, "src", strings.NewReader("hello"), nil)
+		require.NoError(t, err)
+
+		_, err = p.(storage.Copier).Copy(ctx, "dst", "src")
+		require.ErrorIs(t, err, storage.ErrUnsupported, "the wrapped provider cannot copy")
+		_, err = storage.Copy(ctx, p, "dst", "src")
+		require.NoError(t, err, "storage.Copy falls back to a Get and a Put")
+		b, _, err := storage.ReadAll(ctx, p, "dst")
+		require.NoError(t, err)
+		assert.Equal(t, "hello", string(b))
+		require.ErrorIs(t, storage.CreateBucket(ctx, p), storage.ErrUnsupported)
+
+		assert.Equal(t, map[string]float64{
+			"put,ok": 2, // the fallback's Put and Get pass through the wrapper
+			"get,ok": 2,
+			"in":     10,
+			"out":    10,
+		}, gather(t, reg))
+	})
+}
+
+// TestWrapKeepsTieredStore checks that a wrapped tiered store keeps what
+// its owner needs from it: Flush (through the wrapper, counted), and
+// Status and Offload, reached with storage.As.
+func TestWrapKeepsTieredStore(t *testing.T) {
+	ctx := context.Background()
+	c, err := cache.Open(t.TempDir(), cache.Options{MaxBytes: 1 << 20})
+	require.NoError(t, err)
+	remote := memory.New()
+	ts, err := tiered.New(c, remote, tiered.Options{Mode: tiered.WriteBehind})
+	require.NoError(t, err)
+	reg := prometheus.NewRegistry()
+	p := metrics.New(reg).Wrap(ts, "media")
+	defer p.Close()
+
+	_, err = p.Put(ctx, "photo.jpg", strings.NewReader("jpeg"), nil)
+	require.NoError(t, err)
+
+	var st interface{ Status() tiered.Status }
+	require.True(t, storage.As(p, &st), "Status is reachable through the wrapper")
+	var off interface {
+		Offload(context.Context, *tiered.OffloadOptions) (tiered.OffloadResult, error)
+	}
+	require.True(t, storage.As(p, &off), "Offload is reachable through the wrapper")
+	var got *tiered.Store
+	require.True(t, storage.As(p, &got))
+	assert.Same(t, ts, got)
+
+	require.NoError(t, storage.Flush(ctx, p))
+	assert.Zero(t, st.Status().PendingUploads, "Flush through the wrapper waited for the upload")
+	_, err = remote.Stat(ctx, "photo.jpg")
+	require.NoError(t, err, "the upload reached the remote")
+	assert.InDelta(t, 1, testutil.ToFloat64(metricsCounter(t, reg, "flush")), 0)
+
+	res, err := off.Offload(ctx, &tiered.OffloadOptions{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, res.Dropped, "Offload through storage.As dropped the verified local copy")
+}
+
+// metricsCounter returns the strata_operations_total series of op.
+func metricsCounter(t *testing.T, reg *prometheus.Registry, op string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "strata_operations_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "op" && lp.GetValue() == op {
+					c := prometheus.NewCounter(prometheus.CounterOpts{Name: "x"})
+					c.Add(m.GetCounter().GetValue())
+					return c
+				}
+			}
+		}
+	}
+	t.Fatalf("no strata_operations_total series for op %q", op)
+	return nil
 }
 
 func TestResultLabels(t *testing.T) {
@@ -79,6 +214,17 @@ func TestWrappedProviderKeepsContract(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
 		New:  func(t *testing.T) storage.Provider { return m.Wrap(memory.New(), "conf") },
 		Copy: true,
+	})
+}
+
+// TestWrappedPlainProviderKeepsContract runs the suite over a wrapped
+// provider without abilities: the wrapper's Copy and PresignGet must
+// answer storage.ErrUnsupported, as the suite requires of a provider that
+// has the methods without the ability.
+func TestWrappedPlainProviderKeepsContract(t *testing.T) {
+	m := metrics.New(prometheus.NewRegistry())
+	conformance.Run(t, conformance.Harness{
+		New: func(t *testing.T) storage.Provider { return m.Wrap(plain{memory.New()}, "conf") },
 	})
 }
 

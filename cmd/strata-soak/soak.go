@@ -20,10 +20,10 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/strata-storage/strata/cache"
+	"github.com/strata-storage/strata/internal/reliability"
 	_ "github.com/strata-storage/strata/local"
 	_ "github.com/strata-storage/strata/memory"
 	_ "github.com/strata-storage/strata/minio"
-	"github.com/strata-storage/strata/reliability"
 	_ "github.com/strata-storage/strata/s3"
 	"github.com/strata-storage/strata/storage"
 	"github.com/strata-storage/strata/tiered"

@@ -1,8 +1,9 @@
 package main
 
 // The tests of this file build the strata binary once (with the test://
-// driver of internal/testdriver compiled in) and run it as a user would,
-// with os/exec, against real directories and a MinIO container.
+// scheme of testdriver.go, a storage/faults wrapper, compiled in) and run
+// it as a user would, with os/exec, against real directories and a MinIO
+// container.
 
 import (
 	"bufio"

@@ -84,8 +84,9 @@ func (s *server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		s.log.InfoContext(r.Context(), "player event", "event", ev)
 	}
 	rep := healthReport{Status: "ok"}
-	if s.tier != nil {
-		st := s.tier.Status()
+	var tier *tiered.Store
+	if storage.As(s.store, &tier) {
+		st := tier.Status()
 		rep.Remote, rep.Mode = "ok", st.Mode.String()
 		rep.PendingUploads, rep.PendingDeletes, rep.Failing = st.PendingUploads, st.PendingDeletes, st.Failing
 		rep.OldestPendingSeconds, rep.Conflicts = st.OldestPendingAge.Seconds(), st.Conflicts

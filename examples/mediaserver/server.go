@@ -37,10 +37,12 @@ import (
 type server struct {
 	cfg   config
 	log   *slog.Logger
-	store storage.Provider // what requests use (wrapped for metrics)
-	tier  *tiered.Store    // with -remote, else nil
-	probe *remoteHealth    // with -remote, else nil
-	close func() error     // closes the stores
+	// store is what requests use: the local store or, with -remote, the
+	// tiered store, wrapped for metrics. storage.As reaches the tiered
+	// store's Status through the wrapper.
+	store storage.Provider
+	probe *remoteHealth // with -remote, else nil
+	close func() error  // closes the stores
 	reg   *prometheus.Registry
 	mux   *http.ServeMux
 	ready chan string // receives the listening address
@@ -84,7 +86,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		s.reg.MustRegister(metrics.CacheCollector("media", c))
 		s.reg.MustRegister(metrics.TieredCollector("media", ts))
 		base, s.close = ts, ts.Close
-		s.tier, s.probe = ts, &remoteHealth{remote: ts.Remote(), now: time.Now}
+		s.probe = &remoteHealth{remote: ts.Remote(), now: time.Now}
 		s.warnIfRemoteDown(ctx, mode)
 	}
 	s.store = m.Wrap(base, "media")
@@ -143,13 +145,11 @@ func (s *server) serve(ctx context.Context, stdout io.Writer) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = hs.Shutdown(shutdownCtx)
-	if f, ok := s.store.(storage.Flusher); ok {
-		flushCtx, cancel := context.WithTimeout(context.Background(), s.cfg.flushTimeout)
-		if ferr := f.Flush(flushCtx); ferr != nil {
-			fmt.Fprintf(stdout, "mediaserver: pending uploads not all sent (%v); they are kept on disk and resume at the next start\n", ferr)
-		}
-		cancel()
+	flushCtx, cancel := context.WithTimeout(context.Background(), s.cfg.flushTimeout)
+	if ferr := storage.Flush(flushCtx, s.store); ferr != nil {
+		fmt.Fprintf(stdout, "mediaserver: pending uploads not all sent (%v); they are kept on disk and resume at the next start\n", ferr)
 	}
+	cancel()
 	if cerr := s.close(); err == nil {
 		err = cerr
 	}

@@ -16,9 +16,13 @@
 //	... exercise the code under test ...
 //	fp.Clear()
 //
+// A Fault can be limited to some keys (Fault.Keys) and spare the first
+// calls made after it is set (Fault.After), so that a store can break part
+// way through a run, or for one object only.
+//
 // The Provider also counts the calls of each operation, so a test can
 // assert, for example, that concurrent cache misses made exactly one remote
-// Get.
+// Get; [WithObserver] reports each call as it starts and ends.
 //
 // All methods are safe for concurrent use. Random choices (which calls
 // fail, latency jitter) come from a generator seeded with [WithSeed], so a
@@ -36,12 +40,24 @@
 //
 // # Abilities
 //
-// *Provider always has the methods of storage.Copier, storage.Presigner and
-// storage.Flusher. Copy and PresignGet pass through when the wrapped
-// provider has the ability and fail with storage.ErrUnsupported when it
-// does not, as the conformance suite requires of a wrapper. Flush passes
-// through to a wrapped Flusher and otherwise succeeds at once: a provider
-// that does not buffer writes has nothing to flush.
+// *Provider is a storage.Wrapper, and follows the convention of strata's
+// wrappers: it always has the methods of storage.Copier,
+// storage.Presigner, storage.Flusher and storage.BucketCreator. Copy,
+// PresignGet and CreateBucket pass through when the wrapped provider has
+// the ability and fail with storage.ErrUnsupported when it does not, as the
+// conformance suite requires of a wrapper, so that storage.Copy falls back
+// to a Get and a Put through the Provider (where their faults apply).
+// Flush passes through to a wrapped Flusher and otherwise succeeds at
+// once: a provider that does not buffer writes has nothing to flush. Other
+// abilities of the wrapped provider are reached with storage.As.
+//
+// # URLs
+//
+// [OpenURL] opens a Provider described by a URL, for programs that take
+// locations as URLs (strata's command registers it, in its test builds
+// only, as the scheme "test"):
+//
+//	test://?inner=<URL-escaped location>&delay=5ms&fail_puts_after=100&fail_get=thumb&log=/tmp/calls.log
 package faults
 
 import (
@@ -61,10 +77,12 @@ import (
 const providerName = "faults"
 
 var (
-	_ storage.Provider  = (*Provider)(nil)
-	_ storage.Copier    = (*Provider)(nil)
-	_ storage.Presigner = (*Provider)(nil)
-	_ storage.Flusher   = (*Provider)(nil)
+	_ storage.Provider      = (*Provider)(nil)
+	_ storage.Wrapper       = (*Provider)(nil)
+	_ storage.Copier        = (*Provider)(nil)
+	_ storage.Presigner     = (*Provider)(nil)
+	_ storage.Flusher       = (*Provider)(nil)
+	_ storage.BucketCreator = (*Provider)(nil)
 )
 
 // ErrInjected is the cause of every failure a Fault injects.
@@ -83,10 +101,12 @@ const (
 	OpCopy    Op = "copy"
 	OpPresign Op = "presign"
 	OpFlush   Op = "flush"
+	// OpCreateBucket is storage.BucketCreator's CreateBucket.
+	OpCreateBucket Op = "create bucket"
 )
 
 // AllOps are the operations a Fault applies to when Set names none.
-var AllOps = []Op{OpPut, OpGet, OpStat, OpDelete, OpList, OpCopy, OpPresign, OpFlush}
+var AllOps = []Op{OpPut, OpGet, OpStat, OpDelete, OpList, OpCopy, OpPresign, OpFlush, OpCreateBucket}
 
 // Fault describes misbehaviour injected into the calls of an operation.
 // The zero Fault injects nothing. When several are set, they apply in this
@@ -135,6 +155,18 @@ type Fault struct {
 	// end it, and block until the context ends, as a server that stops
 	// sending. The read then fails with the context's error.
 	Stall bool
+
+	// Keys, when not nil, limits the fault to the calls whose key it
+	// accepts: the key of a Put, Get, Stat, Delete or PresignGet, the
+	// destination of a Copy, the prefix of a List, and "" for Flush and
+	// CreateBucket. Other calls pass through untouched.
+	Keys func(key string) bool
+
+	// After, when positive, spares the first After calls of the operation
+	// made after the fault was set (of those Keys accepts): they pass
+	// through untouched, and the fault applies from the next one on, as a
+	// store that breaks part way through a run.
+	After int64
 }
 
 func (f Fault) bodyFault() bool { return f.Cut || f.Drop || f.Stall }
@@ -159,15 +191,46 @@ func WithFault(f Fault, ops ...Op) Option {
 	return func(p *Provider) { p.Set(f, ops...) }
 }
 
+// WithObserver calls f as each call starts and as it ends (see [Call]),
+// from the goroutine of the call, before any fault applies and after every
+// fault has. f must be safe for concurrent use. It sees the calls a test
+// makes, in the order they happen: how many are under way at once, which
+// keys a program wrote, whether an interrupted program started a Put it
+// never finished.
+func WithObserver(f func(Call)) Option {
+	return func(p *Provider) { p.observe = f }
+}
+
+// Call is a call of a Provider as WithObserver reports it.
+type Call struct {
+	Op Op
+	// Key is the call's key, as Fault.Keys sees it.
+	Key string
+	// Done is false when the call starts and true when it ends: when it
+	// returns, for a Get when its stream opens (or fails to), and for a
+	// List when the listing ends or the caller stops it.
+	Done bool
+	// Err is the error the call ended with, when Done.
+	Err error
+}
+
+// active is a fault as set, with the count of calls it has seen.
+type active struct {
+	f    Fault
+	seen int64 // guarded by Provider.mu
+}
+
 // Provider is a storage.Provider that injects faults into the calls it
 // passes to the provider it wraps. Make one with Wrap.
 type Provider struct {
 	inner storage.Provider
 	sleep func(context.Context, time.Duration) error
 
+	observe func(Call)
+
 	mu     sync.Mutex
-	faults map[Op]Fault // guarded by mu
-	rng    *rand.Rand   // guarded by mu
+	faults map[Op]*active // guarded by mu
+	rng    *rand.Rand     // guarded by mu
 
 	calls    sync.Map // Op -> *atomic.Int64
 	injected sync.Map // Op -> *atomic.Int64
@@ -177,7 +240,7 @@ type Provider struct {
 // Wrap returns a Provider that passes calls to p, injecting the faults
 // set with WithFault and Set.
 func Wrap(p storage.Provider, opts ...Option) *Provider {
-	fp := &Provider{inner: p, sleep: sleepCtx, faults: map[Op]Fault{}}
+	fp := &Provider{inner: p, sleep: sleepCtx, faults: map[Op]*active{}}
 	WithSeed(1)(fp)
 	for _, o := range opts {
 		o(fp)
@@ -199,7 +262,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Unwrap returns the wrapped provider.
+// Unwrap returns the wrapped provider (see storage.As).
 func (p *Provider) Unwrap() storage.Provider { return p.inner }
 
 // Set sets f as the fault of each op in ops, or of every op when ops is
@@ -212,7 +275,7 @@ func (p *Provider) Set(f Fault, ops ...Op) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, op := range ops {
-		p.faults[op] = f
+		p.faults[op] = &active{f: f}
 	}
 }
 
@@ -232,7 +295,10 @@ func (p *Provider) Clear(ops ...Op) {
 func (p *Provider) Fault(op Op) Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.faults[op]
+	if a := p.faults[op]; a != nil {
+		return a.f
+	}
+	return Fault{}
 }
 
 func counter(m *sync.Map, op Op) *atomic.Int64 {
@@ -269,11 +335,25 @@ type decision struct {
 	lostReply bool
 }
 
-func (p *Provider) decide(op Op) decision {
+// decide counts a call of op on key, reports its start, and draws what
+// happens to it.
+func (p *Provider) decide(op Op, key string) decision {
 	counter(&p.calls, op).Add(1)
+	if p.observe != nil {
+		p.observe(Call{Op: op, Key: key})
+	}
+	p.mu.Lock()
+	a := p.faults[op]
+	p.mu.Unlock()
+	if a == nil || (a.f.Keys != nil && !a.f.Keys(key)) { // Keys runs unlocked: it may call p
+		return decision{}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	f := p.faults[op]
+	if a.seen++; a.seen <= a.f.After {
+		return decision{}
+	}
+	f := a.f
 	d := decision{f: f, delay: f.Latency}
 	if f.Jitter > 0 {
 		d.delay += time.Duration(p.rng.Int64N(int64(f.Jitter)))
@@ -285,6 +365,13 @@ func (p *Provider) decide(op Op) decision {
 		d.lostReply = true
 	}
 	return d
+}
+
+// done reports the end of a call.
+func (p *Provider) done(op Op, key string, err error) {
+	if p.observe != nil {
+		p.observe(Call{Op: op, Key: key, Done: true, Err: err})
+	}
 }
 
 func (p *Provider) injectedErr(op Op, key string, f Fault, extra error) error {
@@ -329,7 +416,13 @@ func (p *Provider) after(op Op, key string, d decision, err error) error {
 
 // Put implements storage.Provider.
 func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
-	d := p.decide(OpPut)
+	info, err := p.put(ctx, key, r, opts)
+	p.done(OpPut, key, err)
+	return info, err
+}
+
+func (p *Provider) put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
+	d := p.decide(OpPut, key)
 	if err := p.before(ctx, OpPut, key, d); err != nil {
 		return storage.Info{}, err
 	}
@@ -368,7 +461,13 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts *stora
 
 // Get implements storage.Provider.
 func (p *Provider) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
-	d := p.decide(OpGet)
+	rc, info, err := p.get(ctx, key, opts)
+	p.done(OpGet, key, err)
+	return rc, info, err
+}
+
+func (p *Provider) get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
+	d := p.decide(OpGet, key)
 	if err := p.before(ctx, OpGet, key, d); err != nil {
 		return nil, storage.Info{}, err
 	}
@@ -402,7 +501,13 @@ func kindOf(f Fault) error {
 
 // Stat implements storage.Provider.
 func (p *Provider) Stat(ctx context.Context, key string) (storage.Info, error) {
-	d := p.decide(OpStat)
+	info, err := p.stat(ctx, key)
+	p.done(OpStat, key, err)
+	return info, err
+}
+
+func (p *Provider) stat(ctx context.Context, key string) (storage.Info, error) {
+	d := p.decide(OpStat, key)
 	if err := p.before(ctx, OpStat, key, d); err != nil {
 		return storage.Info{}, err
 	}
@@ -415,19 +520,28 @@ func (p *Provider) Stat(ctx context.Context, key string) (storage.Info, error) {
 
 // Delete implements storage.Provider.
 func (p *Provider) Delete(ctx context.Context, key string) error {
-	d := p.decide(OpDelete)
-	if err := p.before(ctx, OpDelete, key, d); err != nil {
-		return err
+	d := p.decide(OpDelete, key)
+	err := p.before(ctx, OpDelete, key, d)
+	if err == nil {
+		err = p.after(OpDelete, key, d, p.inner.Delete(ctx, key))
 	}
-	return p.after(OpDelete, key, d, p.inner.Delete(ctx, key))
+	p.done(OpDelete, key, err)
+	return err
 }
 
 // List implements storage.Provider. Faults are drawn once per listing,
 // when it starts; Cut ends it with an error after CutAfter entries, and
 // Drop and Stall act after the first entry.
 func (p *Provider) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
+	var prefix string
+	if opts != nil {
+		prefix = opts.Prefix
+	}
 	return func(yield func(storage.Info, error) bool) {
-		d := p.decide(OpList)
+		var err error
+		yield = p.observeList(prefix, &err, yield)
+		defer func() { p.done(OpList, prefix, err) }()
+		d := p.decide(OpList, prefix)
 		if err := p.before(ctx, OpList, "", d); err != nil {
 			yield(storage.Info{}, err)
 			return
@@ -462,10 +576,30 @@ func (p *Provider) List(ctx context.Context, opts *storage.ListOptions) iter.Seq
 	}
 }
 
+// observeList returns yield, recording in *err the first error it passes
+// on when an observer is set.
+func (p *Provider) observeList(prefix string, err *error, yield func(storage.Info, error) bool) func(storage.Info, error) bool {
+	if p.observe == nil {
+		return yield
+	}
+	return func(info storage.Info, e error) bool {
+		if e != nil && *err == nil {
+			*err = e
+		}
+		return yield(info, e)
+	}
+}
+
 // Copy implements storage.Copier. It fails with storage.ErrUnsupported
 // when the wrapped provider is not a storage.Copier.
 func (p *Provider) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
-	d := p.decide(OpCopy)
+	info, err := p.copy(ctx, dst, src)
+	p.done(OpCopy, dst, err)
+	return info, err
+}
+
+func (p *Provider) copy(ctx context.Context, dst, src string) (storage.Info, error) {
+	d := p.decide(OpCopy, dst)
 	cp, ok := p.inner.(storage.Copier)
 	if !ok {
 		return storage.Info{}, &storage.Error{Op: "copy", Provider: providerName, Key: dst, Kind: storage.ErrUnsupported,
@@ -485,7 +619,13 @@ func (p *Provider) Copy(ctx context.Context, dst, src string) (storage.Info, err
 // storage.ErrUnsupported when the wrapped provider is not a
 // storage.Presigner.
 func (p *Provider) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
-	d := p.decide(OpPresign)
+	u, err := p.presign(ctx, key, expiry)
+	p.done(OpPresign, key, err)
+	return u, err
+}
+
+func (p *Provider) presign(ctx context.Context, key string, expiry time.Duration) (string, error) {
+	d := p.decide(OpPresign, key)
 	ps, ok := p.inner.(storage.Presigner)
 	if !ok {
 		return "", &storage.Error{Op: "presign", Provider: providerName, Key: key, Kind: storage.ErrUnsupported,
@@ -504,7 +644,13 @@ func (p *Provider) PresignGet(ctx context.Context, key string, expiry time.Durat
 // Flush implements storage.Flusher: it flushes a wrapped Flusher, and
 // otherwise only checks that p is open and ctx has not ended.
 func (p *Provider) Flush(ctx context.Context) error {
-	d := p.decide(OpFlush)
+	err := p.flush(ctx)
+	p.done(OpFlush, "", err)
+	return err
+}
+
+func (p *Provider) flush(ctx context.Context) error {
+	d := p.decide(OpFlush, "")
 	if err := p.before(ctx, OpFlush, "", d); err != nil {
 		return err
 	}
@@ -517,6 +663,27 @@ func (p *Provider) Flush(ctx context.Context) error {
 		err = storage.NewError("flush", providerName, "", nil, cerr)
 	}
 	return p.after(OpFlush, "", d, err)
+}
+
+// CreateBucket implements storage.BucketCreator. It fails with
+// storage.ErrUnsupported when the wrapped provider is not a
+// storage.BucketCreator.
+func (p *Provider) CreateBucket(ctx context.Context) error {
+	err := p.createBucket(ctx)
+	p.done(OpCreateBucket, "", err)
+	return err
+}
+
+func (p *Provider) createBucket(ctx context.Context) error {
+	d := p.decide(OpCreateBucket, "")
+	if _, ok := p.inner.(storage.BucketCreator); !ok {
+		return &storage.Error{Op: string(OpCreateBucket), Provider: providerName, Kind: storage.ErrUnsupported,
+			Err: fmt.Errorf("%T does not implement storage.BucketCreator", p.inner)}
+	}
+	if err := p.before(ctx, OpCreateBucket, "", d); err != nil {
+		return err
+	}
+	return p.after(OpCreateBucket, "", d, storage.CreateBucket(ctx, p.inner))
 }
 
 // Close closes the wrapped provider. No fault applies to it.

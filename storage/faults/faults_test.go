@@ -405,3 +405,112 @@ func TestChangeWhileRunning(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// plain is a provider with none of the optional abilities, over another.
+type plain struct{ storage.Provider }
+
+func (p plain) Unwrap() storage.Provider { return p.Provider }
+
+// Over a provider without abilities, the wrapper keeps the contract: its
+// Copy, PresignGet and CreateBucket answer storage.ErrUnsupported.
+func TestConformanceNoAbilities(t *testing.T) {
+	conformance.Run(t, conformance.Harness{
+		New: func(t *testing.T) storage.Provider { return faults.Wrap(plain{memory.New()}) },
+	})
+}
+
+// The standard abilities pass through, answer storage.ErrUnsupported
+// where the wrapped provider lacks them, and the storage helpers fall back
+// through the wrapper, where its faults apply; other abilities are reached
+// with storage.As.
+func TestAbilitiesThroughWrapper(t *testing.T) {
+	ctx := t.Context()
+	mem := memory.New()
+	fp := faults.Wrap(plain{mem})
+	putString(t, fp, "src", "hello")
+
+	_, err := fp.Copy(ctx, "dst", "src")
+	require.ErrorIs(t, err, storage.ErrUnsupported)
+	require.ErrorIs(t, fp.CreateBucket(ctx), storage.ErrUnsupported)
+	_, err = storage.PresignGet(ctx, fp, "src", time.Minute)
+	require.ErrorIs(t, err, storage.ErrUnsupported)
+
+	fp.Set(faults.Fault{FailRate: 1}, faults.OpGet)
+	_, err = storage.Copy(ctx, fp, "dst", "src")
+	require.ErrorIs(t, err, faults.ErrInjected, "the fallback's Get goes through the wrapper")
+	fp.Clear()
+	_, err = storage.Copy(ctx, fp, "dst", "src")
+	require.NoError(t, err)
+	require.Equal(t, "hello", getString(t, fp, "dst"))
+
+	var got *memory.Store
+	require.True(t, storage.As(fp, &got), "storage.As reaches the store under the wrapper")
+	require.Same(t, mem, got)
+
+	// Over memory, which can copy and create its bucket, the calls pass
+	// through, and faults apply to them.
+	fm := faults.Wrap(memory.New())
+	putString(t, fm, "src", "hello")
+	_, err = fm.Copy(ctx, "dst", "src")
+	require.NoError(t, err)
+	require.ErrorIs(t, fm.CreateBucket(ctx), storage.ErrExist)
+	fm.Set(faults.Fault{FailRate: 1}, faults.OpCreateBucket)
+	require.ErrorIs(t, storage.CreateBucket(ctx, fm), storage.ErrUnavailable)
+	require.EqualValues(t, 2, fm.Calls(faults.OpCreateBucket))
+}
+
+// Keys limits a fault to some keys; After spares the first calls after
+// the fault is set.
+func TestKeysAndAfter(t *testing.T) {
+	ctx := t.Context()
+	fp := faults.Wrap(memory.New())
+	fp.Set(faults.Fault{FailRate: 1, Keys: func(k string) bool { return strings.HasPrefix(k, "thumb/") }})
+	putString(t, fp, "photo/1", "x")
+	_, err := fp.Put(ctx, "thumb/1", strings.NewReader("x"), nil)
+	require.ErrorIs(t, err, faults.ErrInjected)
+	var listErr error
+	for _, err := range fp.List(ctx, &storage.ListOptions{Prefix: "thumb/"}) {
+		listErr = err
+	}
+	require.ErrorIs(t, listErr, faults.ErrInjected, "a List is keyed by its prefix")
+	for _, err := range fp.List(ctx, nil) {
+		require.NoError(t, err)
+	}
+
+	fp.Set(faults.Fault{FailRate: 1, After: 2}, faults.OpPut)
+	putString(t, fp, "a", "x")
+	putString(t, fp, "b", "x")
+	_, err = fp.Put(ctx, "c", strings.NewReader("x"), nil)
+	require.ErrorIs(t, err, faults.ErrInjected, "the third Put after Set fails")
+	_, err = fp.Put(ctx, "d", strings.NewReader("x"), nil)
+	require.ErrorIs(t, err, faults.ErrInjected)
+	require.EqualValues(t, 3, fp.Injected(faults.OpPut), "the Put of thumb/1, then c and d")
+
+	fp.Set(faults.Fault{FailRate: 1, After: 1}, faults.OpPut)
+	putString(t, fp, "e", "x") // setting the fault again starts its count again
+}
+
+// An observer sees each call start and end, with its key and error.
+func TestObserver(t *testing.T) {
+	ctx := t.Context()
+	var mu sync.Mutex
+	var calls []faults.Call
+	fp := faults.Wrap(memory.New(), faults.WithObserver(func(c faults.Call) {
+		mu.Lock()
+		calls = append(calls, c)
+		mu.Unlock()
+	}))
+	fp.Set(faults.Fault{FailRate: 1}, faults.OpStat)
+	putString(t, fp, "k", "v")
+	_, err := fp.Stat(ctx, "k")
+	require.Error(t, err)
+	for range fp.List(ctx, &storage.ListOptions{Prefix: "k"}) {
+	}
+	require.Len(t, calls, 6)
+	require.Equal(t, faults.Call{Op: faults.OpPut, Key: "k"}, calls[0])
+	require.Equal(t, faults.Call{Op: faults.OpPut, Key: "k", Done: true}, calls[1])
+	require.Equal(t, faults.Call{Op: faults.OpStat, Key: "k"}, calls[2])
+	require.True(t, calls[3].Done)
+	require.ErrorIs(t, calls[3].Err, faults.ErrInjected)
+	require.Equal(t, faults.Call{Op: faults.OpList, Key: "k", Done: true}, calls[5])
+}

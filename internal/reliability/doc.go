@@ -1,7 +1,10 @@
 // Package reliability holds strata's reliability tests and the helpers they
 // share: a workload of media-sized objects that records every acknowledged
 // write and delete (Workload, Ledger, Check), and a client that spreads its
-// calls over the nodes of a distributed store (Failover).
+// calls over the nodes of a distributed store (Failover). It is test
+// scaffolding, internal to strata (cmd/strata-soak uses the Ledger), not
+// part of the library; the faults these tests inject into a provider come
+// from storage/faults, and the cluster's from stopping MinIO nodes.
 //
 // # The tests
 //
