@@ -696,6 +696,7 @@ func (e *Emulator) listFileNames(w http.ResponseWriter, r *http.Request) *apiErr
 			}
 			files = append(files, e.fileJSON(f))
 		}
+		e.listed["b2_list_file_names"] += len(files)
 		return map[string]any{"files": files, "nextFileName": next}, nil
 	})
 }
@@ -750,6 +751,7 @@ func (e *Emulator) listFileVersions(w http.ResponseWriter, r *http.Request) *api
 				files = append(files, e.fileJSON(f))
 			}
 		}
+		e.listed["b2_list_file_versions"] += len(files)
 		return map[string]any{"files": files, "nextFileName": nextName, "nextFileId": nextID}, nil
 	})
 }
