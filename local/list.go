@@ -349,7 +349,7 @@ func (l *lister) stat(n node) (storage.Info, bool, error) {
 }
 
 // probeBatch is how many names holdsKey reads from a directory at a time.
-const probeBatch = 64
+const probeBatch = 16
 
 // holdsKey reports whether the directory n, a common prefix of a listing
 // with a delimiter, holds at any depth a file that a listing without one
