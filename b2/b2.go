@@ -54,6 +54,10 @@ type client struct {
 	// maxCopySize and copyPartSize are constants, fields so that tests can
 	// reach the part-by-part copy with small files.
 	maxCopySize, copyPartSize int64
+	// listPage is how many names List asks of each b2_list_file_names
+	// call: 1000, a field so that tests reach page boundaries with few
+	// files.
+	listPage int
 	// testPartBuffers, when set by a test, is told how many part buffers a
 	// large upload used.
 	testPartBuffers func(n int)
@@ -101,8 +105,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 
 		maxCopySize:  maxCopySize,
 		copyPartSize: copyPartSize,
+		listPage:     1000,
 	}
-	c.p = driver.New(provider, c, nil)
+	// List passes a delimiter to b2_list_file_names, which folds the
+	// names under a common prefix into one "folder" entry on the server.
+	c.p = driver.New(provider, c, &driver.Options{Delimiter: true})
 	var rt http.RoundTripper
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		rt = cfg.HTTPClient.Transport

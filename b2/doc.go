@@ -16,6 +16,12 @@
 // for Get, Stat and List. Overwriting a key keeps its older versions in B2,
 // as B2 always does (use lifecycle rules to expire them).
 //
+// Listings. List reads b2_list_file_names pages of 1000 names. A listing
+// with a Delimiter hands the delimiter to B2, which answers with one
+// "folder" entry for all the visible names under a common prefix: one
+// level of a bucket costs one call per 1000 entries of that level, however
+// many files lie below it.
+//
 // Retries. Left to itself, blazer retries transient errors with no limit
 // (restic users saw prunes hang for 38 hours). This package uses blazer's
 // base package for the API calls and runs its own retry loop: each request

@@ -205,19 +205,28 @@ func (b *body) Close() error { return b.rc.Close() }
 // of 1000 names. Hidden files are not listed. The Info has Key, Size,
 // ModTime, ETag, ContentType, Metadata and, for small objects written by
 // strata, SHA256.
+//
+// With opts.Delimiter ("/") it passes the delimiter to b2_list_file_names,
+// which answers with one "folder" entry for all the names under a common
+// prefix (and only for names that are visible): List yields it as an Info
+// with IsPrefix set, and the names under it are neither sent nor billed. A
+// listing that resumes inside a folder, after it or after a name under it,
+// starts past its last possible name (the folder with its "/" turned into
+// "0", as B2's own tools do), so the folder is not listed again.
 func (c *client) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[storage.Info, error] {
 	return func(yield func(storage.Info, error) bool) {
-		prefix, after := opts.Prefix, opts.StartAfter
-		start := prefix
-		if after > prefix {
-			start = after
-		}
+		prefix, delim := opts.Prefix, opts.Delimiter
+		last := opts.StartAfter // the last entry yielded, or StartAfter
+		start := max(prefix, last)
 		for {
+			if delim != "" {
+				start = pastFolder(start, prefix, last)
+			}
 			var files []*b2base.File
 			var next string
 			err := c.call(ctx, "b2_list_file_names", func(ctx context.Context, s *session) error {
 				var err error
-				files, next, err = s.bucket.ListFileNames(ctx, 1000, start, prefix, "")
+				files, next, err = s.bucket.ListFileNames(ctx, c.listPage, start, prefix, delim)
 				return err
 			})
 			if err != nil {
@@ -225,12 +234,22 @@ func (c *client) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[s
 				return
 			}
 			for _, f := range files {
-				if f.Name <= after || !strings.HasPrefix(f.Name, prefix) || f.Status != "upload" {
+				if f.Name <= last || !strings.HasPrefix(f.Name, prefix) {
 					continue
 				}
-				if !yield(fileInfo(f), nil) {
+				var info storage.Info
+				switch {
+				case f.Status == "upload":
+					info = fileInfo(f)
+				case f.Status == "folder" && delim != "" && strings.HasSuffix(f.Name, delim):
+					info = storage.Info{Key: f.Name, IsPrefix: true}
+				default:
+					continue
+				}
+				if !yield(info, nil) {
 					return
 				}
+				last = f.Name
 			}
 			if next == "" || len(files) == 0 {
 				return
@@ -238,6 +257,28 @@ func (c *client) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[s
 			start = next
 		}
 	}
+}
+
+// pastFolder returns where a listing of prefix with the delimiter "/"
+// that has yielded everything up to last resumes, given that it would
+// resume at start: when start lies in a folder (a name with a "/" after
+// prefix) that sorts at or before last, the folder was yielded already,
+// or precedes StartAfter, and the listing resumes at the first name after
+// everything in it, the folder with its closing "/" turned into "0" (the
+// byte after "/").
+func pastFolder(start, prefix, last string) string {
+	if !strings.HasPrefix(start, prefix) {
+		return start
+	}
+	i := strings.IndexByte(start[len(prefix):], '/')
+	if i < 0 {
+		return start
+	}
+	folder := start[:len(prefix)+i+1]
+	if folder > last {
+		return start
+	}
+	return folder[:len(folder)-1] + "0"
 }
 
 func fileInfo(f *b2base.File) storage.Info {

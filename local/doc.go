@@ -148,7 +148,13 @@
 // of every failure and the size check and SHA-256 of Put's body come from
 // package driver, and the driver's one classification function maps the
 // errors of the os package to the sentinels above. Get's readers are the
-// driver's own, handed out as they are (see Reading).
+// driver's own, handed out as they are (see Reading). The driver lists by
+// delimiter itself: a List with ListOptions.Delimiter reads the one
+// directory the prefix names, and yields each subdirectory as a common
+// prefix without walking it. It reads of a subdirectory only enough names
+// to find a key in it (a directory holding no key, such as one left with
+// only the temporary file of a Put in progress, is no common prefix, as on
+// a bucket).
 //
 // # URLs
 //

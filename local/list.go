@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"iter"
 	"os"
@@ -30,10 +31,22 @@ import (
 // directories and names that are not valid keys are skipped, and it does
 // not descend into symbolic links. The Info of each object is that of
 // Stat, so it opens each file it yields to read its metadata.
+//
+// With opts.Delimiter ("/"; the Provider has checked it) List reads one
+// directory, the one the prefix names: its files are yielded as above,
+// and each subdirectory whose name continues the prefix is the common
+// prefix "<dir>/<name>/", yielded in its place in the key order without
+// the walk going into it. A subdirectory is a common prefix only when it
+// holds a key, as on a bucket: an empty one, or one that holds only
+// temporary files, sidecars, symbolic links or names that are no keys, is
+// not listed. To tell, List reads the subdirectory only until it finds a
+// file that is a key (one batch of names in a tree that holds files at
+// each level), going deeper only through subdirectories without one.
 func (s *fileStore) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[storage.Info, error] {
 	prefix, after := opts.Prefix, opts.StartAfter
+	delim := opts.Delimiter != ""
 	return func(yield func(storage.Info, error) bool) {
-		l := &lister{s: s, prefix: prefix, after: after}
+		l := &lister{s: s, ctx: ctx, prefix: prefix, after: after, delim: delim}
 		defer l.closeAll()
 		if err := l.start(); err != nil {
 			yield(storage.Info{}, err)
@@ -50,9 +63,21 @@ func (s *fileStore) List(ctx context.Context, opts storage.ListOptions) iter.Seq
 				yield(storage.Info{}, err)
 				return
 			}
-			if !n.file {
+			switch n.kind {
+			case kindDir:
 				if err := l.expand(n); err != nil {
 					yield(storage.Info{}, err)
+					return
+				}
+				continue
+			case kindPrefix:
+				ok, err := l.holdsKey(n)
+				l.release(n.dir)
+				if err != nil {
+					yield(storage.Info{}, err)
+					return
+				}
+				if ok && !yield(storage.Info{Key: n.bound, IsPrefix: true}, nil) {
 					return
 				}
 				continue
@@ -70,14 +95,15 @@ func (s *fileStore) List(ctx context.Context, opts storage.ListOptions) iter.Seq
 	}
 }
 
-// node is an entry of the walk: a file holding one key, or a directory
-// holding keys that all start with its bound.
+// node is an entry of the walk: a file holding one key, a directory
+// holding keys that all start with its bound, or (in a listing with a
+// delimiter) a directory to be yielded as the common prefix bound.
 type node struct {
 	// bound is the key of a file, or for a directory the prefix ("a/b/")
 	// every key in it starts with and is longer than.
 	bound string
 	rel   string // path relative to the root
-	file  bool
+	kind  nodeKind
 	// dir is the open directory the entry is in, when it is still open:
 	// the entry is then opened relative to it, with one openat(2),
 	// rather than by its path from the root.
@@ -121,8 +147,20 @@ func baseName(rel string) string {
 	return rel[strings.LastIndexByte(rel, '/')+1:]
 }
 
+// nodeKind tells what a node of the walk is.
+type nodeKind uint8
+
+const (
+	kindFile   nodeKind = iota // a file: the object bound
+	kindDir                    // a directory to read
+	kindPrefix                 // a directory to yield as the common prefix bound
+)
+
 // nodeHeap orders nodes by bound, files before directories of the same
-// bound (a file "k" sorts before every longer key starting with "k").
+// bound (a file "k" sorts before every longer key starting with "k"). A
+// common prefix ends in "/", which no key does, so it never shares its
+// bound with a file; and a listing with a delimiter reads one directory
+// only, so it never shares it with a directory either.
 type nodeHeap []node
 
 func (h nodeHeap) Len() int { return len(h) }
@@ -130,7 +168,7 @@ func (h nodeHeap) Less(i, j int) bool {
 	if h[i].bound != h[j].bound {
 		return h[i].bound < h[j].bound
 	}
-	return h[i].file && !h[j].file
+	return h[i].kind == kindFile && h[j].kind != kindFile
 }
 func (h nodeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *nodeHeap) Push(x any)   { *h = append(*h, x.(node)) }
@@ -143,7 +181,9 @@ func (h *nodeHeap) Pop() any {
 
 type lister struct {
 	s             *fileStore
+	ctx           context.Context
 	prefix, after string
+	delim         bool // a listing with Delimiter "/": one directory
 	h             nodeHeap
 }
 
@@ -152,7 +192,7 @@ type lister struct {
 func (l *lister) start() error {
 	i := strings.LastIndex(l.prefix, "/")
 	if i < 0 {
-		heap.Push(&l.h, node{bound: "", rel: "."})
+		heap.Push(&l.h, node{bound: "", rel: ".", kind: kindDir})
 		return nil
 	}
 	dirKey := l.prefix[:i]
@@ -173,7 +213,7 @@ func (l *lister) start() error {
 			return err
 		}
 	}
-	heap.Push(&l.h, node{bound: dirKey + "/", rel: rel})
+	heap.Push(&l.h, node{bound: dirKey + "/", rel: rel, kind: kindDir})
 	return nil
 }
 
@@ -203,6 +243,7 @@ func (l *lister) expand(n node) error {
 		return err
 	}
 	entries, err := d.ReadDir(-1)
+	s.readDir(n.rel, len(entries))
 	if err != nil {
 		d.Close()
 		return err
@@ -231,14 +272,21 @@ func (l *lister) expand(n node) error {
 			if !strings.HasPrefix(key, l.prefix) || key <= l.after || storage.ValidKey(key) != nil {
 				continue
 			}
-			push(node{bound: key, rel: rel, file: true})
+			push(node{bound: key, rel: rel, kind: kindFile})
 		case e.IsDir():
 			if !validSegment(name) {
 				continue // the sidecar tree, or a name that is no key
 			}
 			bound := n.bound + name + "/"
-			if l.wanted(bound) {
-				push(node{bound: bound, rel: rel})
+			switch {
+			case l.delim:
+				// n is the directory of the prefix, so bound is a
+				// common prefix when it starts with the prefix.
+				if strings.HasPrefix(bound, l.prefix) && bound > l.after {
+					push(node{bound: bound, rel: rel, kind: kindPrefix})
+				}
+			case l.wanted(bound):
+				push(node{bound: bound, rel: rel, kind: kindDir})
 			}
 		}
 	}
@@ -298,4 +346,82 @@ func (l *lister) stat(n node) (storage.Info, bool, error) {
 	}
 	// The error of one object names it.
 	return storage.Info{}, false, s.p.Wrap("list", n.bound, err)
+}
+
+// probeBatch is how many names holdsKey reads from a directory at a time.
+const probeBatch = 16
+
+// holdsKey reports whether the directory n, a common prefix of a listing
+// with a delimiter, holds at any depth a file that a listing without one
+// would yield: a regular file whose path below the root is a valid key.
+// It stops at the first such file. An error (a subdirectory this process
+// may not read) names the common prefix.
+func (l *lister) holdsKey(n node) (bool, error) {
+	s := l.s
+	if err := s.begin(); err != nil {
+		return false, err
+	}
+	defer s.end()
+	d, err := l.openDir(n)
+	if err != nil {
+		if gone(err) {
+			return false, nil // removed since it was read
+		}
+		return false, s.p.Wrap("list", n.bound, err)
+	}
+	defer d.Close()
+	ok, err := l.anyKey(d, n.bound, n.rel)
+	return ok, s.p.Wrap("list", n.bound, err)
+}
+
+// anyKey reports whether the open directory d, at relative path rel,
+// whose keys start with bound, holds a key: it reads d a batch of names at
+// a time and answers as soon as a batch holds a file that is a key,
+// looking into the subdirectories of a batch without one, depth first.
+func (l *lister) anyKey(d *os.File, bound, rel string) (bool, error) {
+	for {
+		if err := l.ctx.Err(); err != nil {
+			return false, err
+		}
+		entries, err := d.ReadDir(probeBatch)
+		l.s.readDir(rel, len(entries))
+		for _, e := range entries {
+			if name := e.Name(); e.Type().IsRegular() && validSegment(name) && storage.ValidKey(bound+name) == nil {
+				return true, nil
+			}
+		}
+		for _, e := range entries {
+			name := e.Name()
+			sub := bound + name + "/"
+			if !e.IsDir() || !validSegment(name) || len(sub) >= storage.MaxKeyLen {
+				continue // no key can lie under it
+			}
+			ok, err := l.anySubKey(d, name, sub, joinRel(rel, name))
+			if ok || err != nil {
+				return ok, err
+			}
+		}
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
+
+// anySubKey is anyKey for the subdirectory name of the open directory d.
+func (l *lister) anySubKey(d *os.File, name, bound, rel string) (bool, error) {
+	f, ok, err := openDirEntry(d, name)
+	if !ok {
+		f, err = l.s.root.Open(filepath.FromSlash(rel))
+	}
+	if err != nil {
+		if gone(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	defer f.Close()
+	return l.anyKey(f, bound, rel)
 }

@@ -141,6 +141,19 @@ type fileStore struct {
 	// createdRoot tells that New created the root directory (see
 	// CreateBucket).
 	createdRoot bool
+
+	// onReadDir, when set (by tests, before the first call), is told of
+	// each read of a directory by List: its relative path and the number
+	// of names read.
+	onReadDir func(rel string, names int)
+}
+
+// readDir tells onReadDir, when set, that List read names names of the
+// directory rel.
+func (s *fileStore) readDir(rel string, names int) {
+	if s.onReadDir != nil {
+		s.onReadDir(rel, names)
+	}
 }
 
 var (
@@ -252,8 +265,9 @@ func New(root string, opts *Options) (*Store, error) {
 	s.log.Debug("opened local store", "metadata", s.metaName(), "sync", s.sync)
 	// Get's readers read the open file itself and check what they return
 	// (the section, the context): handed out as they are, they keep their
-	// io.WriterTo, io.Seeker, io.ReaderAt and syscall.Conn.
-	s.p = driver.New(ProviderName, s, &driver.Options{ReadsChecked: true})
+	// io.WriterTo, io.Seeker, io.ReaderAt and syscall.Conn. List reads one
+	// directory for a listing with a delimiter.
+	s.p = driver.New(ProviderName, s, &driver.Options{ReadsChecked: true, Delimiter: true})
 	return &Store{base: s.p, d: s}, nil
 }
 

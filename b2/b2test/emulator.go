@@ -65,7 +65,8 @@
 // [Emulator.FailNext] and [Emulator.InjectFault] fail the next calls of one
 // API, [Emulator.FailAll] fails every call until cleared, and
 // [Emulator.SetLatency] delays every answer. [Emulator.Calls] counts the
-// calls of each API.
+// calls of each API, and [Emulator.Listed] the entries the list calls
+// returned (what B2 bills them by).
 //
 // Tests can also look inside: [Emulator.Versions] and [Emulator.Unfinished]
 // list what is stored, and [Emulator.IssuedTokens] returns every token handed
@@ -157,6 +158,7 @@ type Emulator struct {
 	lastStamp  int64
 	issued     []string // every token handed out, for tests that look for leaks
 	calls      map[string]int
+	listed     map[string]int // entries returned by the list calls, per API
 	faults     faultState
 }
 
@@ -225,6 +227,7 @@ func New(opts *Options) *Emulator {
 		byName:      map[string]*bucket{},
 		files:       map[string]*file{},
 		calls:       map[string]int{},
+		listed:      map[string]int{},
 		faults:      faultState{next: map[string][]Fault{}},
 	}
 	e.keys[o.KeyID] = &appKey{id: o.KeyID, secret: o.Key, caps: append(slices.Clone(allCapabilities), "writeBuckets")}

@@ -465,6 +465,48 @@ func TestListFileNamesAndVersions(t *testing.T) {
 	require.Equal(t, []string{"upload:c"}, names(v["files"]))
 }
 
+// With a delimiter, b2_list_file_names returns one "folder" entry for the
+// visible names under a common prefix, counted as one entry against
+// maxFileCount and by Listed; a folder whose names are all hidden is not
+// listed; nextFileName resumes past the folders already returned; and a
+// listing that starts inside a folder returns that folder.
+func TestListFileNamesDelimiter(t *testing.T) {
+	t.Parallel()
+	srv := b2test.NewServer(t, nil)
+	c := master(t, srv)
+	bid := c.bucketID(b2test.DefaultBucket)
+	for _, n := range []string{"a", "b/1", "b/2", "b/3/x", "c/1", "d", "e/1", "e/2"} {
+		c.put(bid, n, []byte(n))
+	}
+	c.mustCall("b2_hide_file", map[string]any{"bucketId": bid, "fileName": "c/1"})
+	srv.ResetCalls()
+
+	page := c.mustCall("b2_list_file_names", map[string]any{"bucketId": bid, "delimiter": "/", "maxFileCount": 2})
+	require.Equal(t, []string{"upload:a", "folder:b/"}, names(page["files"]))
+	require.Equal(t, "d", page["nextFileName"], "past b/ and the hidden c/1")
+	require.Equal(t, 2, srv.Listed("b2_list_file_names"))
+	page = c.mustCall("b2_list_file_names", map[string]any{"bucketId": bid, "delimiter": "/", "maxFileCount": 2, "startFileName": "d"})
+	require.Equal(t, []string{"upload:d", "folder:e/"}, names(page["files"]))
+	require.Nil(t, page["nextFileName"])
+	require.Equal(t, 4, srv.Listed("b2_list_file_names"))
+
+	page = c.mustCall("b2_list_file_names", map[string]any{"bucketId": bid, "delimiter": "/", "startFileName": "b/2"})
+	require.Equal(t, []string{"folder:b/", "upload:d", "folder:e/"}, names(page["files"]), "a start inside a folder")
+	page = c.mustCall("b2_list_file_names", map[string]any{"bucketId": bid, "delimiter": "/", "startFileName": "b0"})
+	require.Equal(t, []string{"upload:d", "folder:e/"}, names(page["files"]), "a start past a folder")
+	page = c.mustCall("b2_list_file_names", map[string]any{"bucketId": bid, "delimiter": "/", "prefix": "c/"})
+	require.Empty(t, names(page["files"]), "all hidden")
+	require.Equal(t, 9, srv.Listed("b2_list_file_names"))
+	require.Equal(t, 5, srv.Calls("b2_list_file_names"))
+
+	v := c.mustCall("b2_list_file_versions", map[string]any{"bucketId": bid, "delimiter": "/"})
+	require.Equal(t, []string{"upload:a", "folder:b/", "folder:c/", "upload:d", "folder:e/"}, names(v["files"]),
+		"versions list hidden names too")
+	require.Equal(t, 5, srv.Listed("b2_list_file_versions"))
+	srv.ResetCalls()
+	require.Zero(t, srv.Listed("b2_list_file_names"))
+}
+
 func TestHideAndDelete(t *testing.T) {
 	t.Parallel()
 	srv := b2test.NewServer(t, nil)

@@ -131,11 +131,24 @@ func (e *Emulator) CallCounts() map[string]int {
 	return maps.Clone(e.calls)
 }
 
-// ResetCalls sets every call count back to zero.
+// Listed returns how many entries (files, file versions and folders) the
+// calls of api, "b2_list_file_names" or "b2_list_file_versions", have
+// returned in all. B2
+// bills list calls by it, one transaction per 1000 entries; a listing with
+// a delimiter returns one entry for a whole folder.
+func (e *Emulator) Listed(api string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.listed[api]
+}
+
+// ResetCalls sets every call count, and the counts of Listed, back to
+// zero.
 func (e *Emulator) ResetCalls() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	clear(e.calls)
+	clear(e.listed)
 }
 
 // takeFault returns the error a call of api must answer with, if any.

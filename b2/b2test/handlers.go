@@ -654,6 +654,15 @@ func folderOf(name, prefix, delimiter string) string {
 	return ""
 }
 
+// pastFolder returns the index of the first name after b.names[i] that is
+// not in folder (the names in a folder are next to each other in b.names).
+func (b *bucket) pastFolder(i int, folder string) int {
+	return i + sort.Search(len(b.names)-i, func(j int) bool {
+		n := b.names[i+j]
+		return n > folder && !strings.HasPrefix(n, folder)
+	})
+}
+
 // namesFrom returns the index in b.names where a listing of prefix from
 // start begins.
 func (b *bucket) namesFrom(start, prefix string) int {
@@ -672,8 +681,8 @@ func (e *Emulator) listFileNames(w http.ResponseWriter, r *http.Request) *apiErr
 		}
 		files := []fileJSON{}
 		var next any
-		lastFolder := ""
-		for _, name := range b.names[b.namesFrom(req.StartFileName, req.Prefix):] {
+		for i := b.namesFrom(req.StartFileName, req.Prefix); i < len(b.names); i++ {
+			name := b.names[i]
 			if !strings.HasPrefix(name, req.Prefix) {
 				break
 			}
@@ -681,21 +690,18 @@ func (e *Emulator) listFileNames(w http.ResponseWriter, r *http.Request) *apiErr
 			if f == nil {
 				continue
 			}
-			folder := folderOf(name, req.Prefix, req.Delimiter)
-			if folder != "" && folder == lastFolder {
-				continue
-			}
 			if len(files) == limit {
 				next = name
 				break
 			}
-			if folder != "" {
+			if folder := folderOf(name, req.Prefix, req.Delimiter); folder != "" {
 				files = append(files, e.folderJSON(b, folder))
-				lastFolder = folder
+				i = b.pastFolder(i, folder) - 1
 				continue
 			}
 			files = append(files, e.fileJSON(f))
 		}
+		e.listed["b2_list_file_names"] += len(files)
 		return map[string]any{"files": files, "nextFileName": next}, nil
 	})
 }
@@ -712,9 +718,9 @@ func (e *Emulator) listFileVersions(w http.ResponseWriter, r *http.Request) *api
 		}
 		files := []fileJSON{}
 		var nextName, nextID any
-		lastFolder := ""
 	names:
-		for _, name := range b.names[b.namesFrom(req.StartFileName, req.Prefix):] {
+		for i := b.namesFrom(req.StartFileName, req.Prefix); i < len(b.names); i++ {
+			name := b.names[i]
 			if !strings.HasPrefix(name, req.Prefix) {
 				break
 			}
@@ -729,17 +735,13 @@ func (e *Emulator) listFileVersions(w http.ResponseWriter, r *http.Request) *api
 				}
 				vs = vs[i:]
 			}
-			folder := folderOf(name, req.Prefix, req.Delimiter)
-			if folder != "" {
-				if folder == lastFolder {
-					continue
-				}
+			if folder := folderOf(name, req.Prefix, req.Delimiter); folder != "" {
 				if len(files) == limit {
 					nextName = name
 					break
 				}
 				files = append(files, e.folderJSON(b, folder))
-				lastFolder = folder
+				i = b.pastFolder(i, folder) - 1
 				continue
 			}
 			for _, f := range vs {
@@ -750,6 +752,7 @@ func (e *Emulator) listFileVersions(w http.ResponseWriter, r *http.Request) *api
 				files = append(files, e.fileJSON(f))
 			}
 		}
+		e.listed["b2_list_file_versions"] += len(files)
 		return map[string]any{"files": files, "nextFileName": nextName, "nextFileId": nextID}, nil
 	})
 }
