@@ -5,6 +5,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"gocloud.dev/gcerrors"
+
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -77,7 +79,7 @@ func TestEscapeIdentityOnValidKeys(t *testing.T) {
 
 func TestEscapeRefuses(t *testing.T) {
 	for _, k := range []string{"", "bad\xff", strings.Repeat("a/", storage.MaxKeyLen/2+1)} {
-		if _, err := escapeKey(k); err == nil || errorCode(err) != 4 /* InvalidArgument */ {
+		if _, err := escapeKey(k); err == nil || errorCode(err) != gcerrors.InvalidArgument {
 			t.Errorf("escapeKey(%q) = %v, want an InvalidArgument error", k, err)
 		}
 	}
