@@ -2,7 +2,10 @@ module github.com/strata-storage/strata/gocloud
 
 go 1.26.8
 
-require github.com/strata-storage/strata v0.0.0
+require (
+	github.com/strata-storage/strata v0.0.0
+	gocloud.dev v0.49.0
+)
 
 require (
 	dario.cat/mergo v1.0.2 // indirect
@@ -91,7 +94,6 @@ require (
 	go.opentelemetry.io/otel/sdk v1.47.0 // indirect
 	go.opentelemetry.io/otel/sdk/metric v1.47.0 // indirect
 	go.opentelemetry.io/otel/trace v1.47.0 // indirect
-	gocloud.dev v0.49.0
 	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect

@@ -30,16 +30,16 @@
 // storage.ValidKey): backslashes, control characters, empty, "." and ".."
 // segments (so a leading, trailing or doubled "/"), and segments longer
 // than storage.MaxSegmentLen bytes. The bucket stores those under an
-// escaped key, reversibly, as gocloud's own drivers do: every "/" stays a
-// "/" (so "/"-delimited listings are done by the provider), a character
-// strata refuses is written as "%XX" per UTF-8 byte, an empty segment as
-// "%", "." and ".." as "%2E" and "%2E%2E", a "%" that could be read as an
-// escape as "%25", and a long segment is cut into pieces joined by "%-/".
-// Every valid strata key that holds no "%" followed by two upper-case hex
-// digits, by "-" or by the end of its segment is stored as it is, so the
-// objects a strata program wrote are seen under their own keys. What
-// escaping cannot fix is the length of the whole key
-// (storage.MaxKeyLen): such a key is refused with gcerrors.InvalidArgument.
+// escaped key, reversibly, with the escapes gocloud's own drivers use:
+// every "/" stays a "/" (so "/"-delimited listings are done by the
+// provider), a character strata refuses is written "__0x<hex>__" (a
+// backslash is "__0x5c__"), an empty segment "__0x__", "." and ".."
+// "__0x2e__" and "__0x2e____0x2e__", the first "_" of a "__0x" in the key
+// "__0x5f__", and a long segment is cut into pieces joined by "__0x-__/".
+// Every valid strata key without "__0x" is stored as it is, so the objects
+// a strata program wrote are seen under their own keys. What escaping
+// cannot fix is the length of the whole key (storage.MaxKeyLen): such a
+// key is refused with gcerrors.InvalidArgument.
 //
 // # Metadata
 //

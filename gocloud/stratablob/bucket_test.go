@@ -43,9 +43,10 @@ var listKeys = []string{
 	"l/" + strings.Repeat("x", 300),
 	"l/" + strings.Repeat("x", 600) + "y",
 	"l/" + strings.Repeat("x", 248) + "z",
-	"l/" + strings.Repeat("\\", 120) + "/w",
+	"l/" + strings.Repeat("\\", 100) + "/w",
 	"l/m",
 	"pct/100%", "pct/%41", "pct/%4-",
+	"u/__0x41__", "u/a__0x-__/b", "u/__0x__", "u/_", "u/__0x", "u/x__0x2e__/y",
 }
 
 // want is the listing gocloud defines: the keys with prefix, those with
@@ -119,7 +120,7 @@ func TestList(t *testing.T) {
 		name string
 		b    *blob.Bucket
 	}{{"folding", b}, {"not folding", stratablob.OpenBucket(noFold{mem}, nil)}} {
-		for _, prefix := range []string{"", "a", "a/", "a/b", "d/", "d/.", "l/", "l/x", "l/" + strings.Repeat("x", 260), "pct/", "pct/%"} {
+		for _, prefix := range []string{"", "a", "a/", "a/b", "d/", "d/.", "l/", "l/x", "l/" + strings.Repeat("x", 260), "pct/", "pct/%", "u/", "u/_", "u/__0", "u/a__0x-__"} {
 			for _, delim := range []string{"", "/", "\\", "b"} {
 				t.Run(fmt.Sprintf("%s/%q/%q", p.name, prefix, delim), func(t *testing.T) {
 					w := want(listKeys, prefix, delim)
@@ -205,7 +206,7 @@ func TestKeysSeenByStrata(t *testing.T) {
 	if err := b.WriteAll(ctx, `win\path//x`, []byte("w"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mem.Stat(ctx, "win%5Cpath/%/x"); err != nil {
+	if _, err := mem.Stat(ctx, "win__0x5c__path/__0x__/x"); err != nil {
 		t.Errorf("the escaped key of win\\path//x: %v", err)
 	}
 }

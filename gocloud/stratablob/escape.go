@@ -2,6 +2,7 @@ package stratablob
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -11,43 +12,42 @@ import (
 // Key escaping.
 //
 // gocloud.dev/blob accepts any UTF-8 key; strata's keys follow
-// storage.ValidKey. The bucket maps one onto the other reversibly, and is
-// the identity on every valid strata key that holds no "%" followed by two
-// upper-case hex digits, "-" or the end of its segment. The mapping keeps
-// the segments: every "/" of a gocloud key is a "/" of its strata key, so
-// that a delimiter listing by "/" is done by the provider. Within a
-// segment:
+// storage.ValidKey. The bucket maps one onto the other reversibly, with
+// escapes of the form gocloud's own drivers use ("__0x5c__" for a
+// backslash), and is the identity on every valid strata key that holds no
+// "__0x". The mapping keeps the segments: every "/" of a gocloud key is a
+// "/" of its strata key, so that a listing by "/" is done by the provider.
+// Within a segment:
 //
 //   - a backslash, a control character (U+0000 to U+001F, U+007F to
-//     U+009F) and a "%" that could be read as an escape (one followed by
-//     two upper-case hex digits, by "-" or by the end of the segment) are
-//     written as "%XX", one per UTF-8 byte;
+//     U+009F) and the first "_" of every "__0x" are written "__0x<hex>__",
+//     the rune's number in lower-case hex;
 //   - an empty segment (a leading "/", "//", a trailing "/") is written
-//     "%", and a "." or ".." segment "%2E" or "%2E%2E";
+//     "__0x__", and a "." or ".." segment "__0x2e__" or
+//     "__0x2e____0x2e__";
 //   - a segment whose escaped form is longer than storage.MaxSegmentLen is
-//     cut into pieces of at most maxPiece bytes, each but the last
-//     followed by "%-" and a "/".
+//     cut into pieces of at most maxPiece bytes, each but the last followed
+//     by "__0x-__" and a "/".
 //
-// Unescaping joins the pieces of a segment (a segment ending in "%-" goes
-// on in the next), reads "%" alone as an empty segment and decodes every
-// "%XX"; any other "%" is itself.
+// A strata segment is read from left to right: "__0x<hex>__" is the rune
+// it names, "__0x-__" at the end says that the segment goes on after the
+// next "/", "__0x__" alone is an empty segment, and anything else is
+// itself. Since every "__0x" of a gocloud key is broken by the escape of
+// its "_", the reading finds exactly the escapes and marks the writing
+// made.
 
-// maxPiece is the longest piece, before its "%-", of a segment cut because
-// its escaped form is longer than storage.MaxSegmentLen.
-const maxPiece = storage.MaxSegmentLen - len(continued)
-
-// continued ends a piece of a segment that goes on after the next "/".
-const continued = "%-"
-
-// emptySegment is how an empty segment is written.
-const emptySegment = "%"
-
-const upperHex = "0123456789ABCDEF"
-
-// isUpperHex reports whether r is one of the digits an escape is written in.
-func isUpperHex(r rune) bool {
-	return r >= '0' && r <= '9' || r >= 'A' && r <= 'F'
-}
+const (
+	escStart = "__0x"
+	escEnd   = "__"
+	// continued ends a piece of a segment that goes on after the next "/".
+	continued = "__0x-__"
+	// emptySegment is how an empty segment is written.
+	emptySegment = "__0x__"
+	// maxPiece is the longest piece, before its continued mark, of a
+	// segment cut because its escaped form is longer than
+	// storage.MaxSegmentLen.
+	maxPiece = storage.MaxSegmentLen - len(continued)
+)
 
 // mustEscape reports whether r, the rune of seg at byte offset i, must be
 // escaped.
@@ -55,24 +55,15 @@ func mustEscape(seg string, i int, r rune) bool {
 	switch {
 	case r < 0x20, r >= 0x7f && r <= 0x9f, r == '\\':
 		return true
-	case r != '%':
-		return false
-	}
-	next, n := utf8.DecodeRuneInString(seg[i+1:])
-	if n == 0 || next == '-' || isUpperHex(next) {
-		return true
+	case r == '_':
+		return strings.HasPrefix(seg[i:], escStart)
 	}
 	return false
 }
 
-// appendEscapedRune appends r as "%XX", one per byte of its UTF-8 form.
-func appendEscapedRune(b []byte, r rune) []byte {
-	var buf [utf8.UTFMax]byte
-	n := utf8.EncodeRune(buf[:], r)
-	for _, c := range buf[:n] {
-		b = append(b, '%', upperHex[c>>4], upperHex[c&15])
-	}
-	return b
+// escapeRune returns the escape of r.
+func escapeRune(r rune) string {
+	return escStart + strconv.FormatInt(int64(r), 16) + escEnd
 }
 
 // escapeUnits returns the escaped form of seg's runes, one string per rune,
@@ -81,7 +72,7 @@ func escapeUnits(seg string) []string {
 	units := make([]string, 0, len(seg))
 	for i, r := range seg {
 		if mustEscape(seg, i, r) {
-			units = append(units, string(appendEscapedRune(nil, r)))
+			units = append(units, escapeRune(r))
 		} else {
 			units = append(units, string(r))
 		}
@@ -95,11 +86,10 @@ func escapeSegment(b *strings.Builder, seg string) {
 	case "":
 		b.WriteString(emptySegment)
 		return
-	case ".":
-		b.WriteString("%2E")
-		return
-	case "..":
-		b.WriteString("%2E%2E")
+	case ".", "..":
+		for range len(seg) {
+			b.WriteString(escapeRune('.'))
+		}
 		return
 	}
 	units := escapeUnits(seg)
@@ -178,45 +168,91 @@ func escapePrefix(p string) string {
 		b.WriteByte('/')
 	}
 	part := p[last+1:]
-	if part == "" || part == "." || part == ".." || !utf8.ValidString(part) {
-		// "." may go on as "." ("%2E"), ".." or ".x": leave it out.
+	if part == "." || part == ".." || !utf8.ValidString(part) {
+		// "." may go on as "." ("__0x2e__"), ".." or ".x": leave it out.
 		return b.String()
 	}
-	// The escaped form of part's runes, but for a "%" at its end, whose
-	// form depends on what follows; at most maxPiece bytes, so that it is
-	// a prefix of a segment both when the whole segment is cut into pieces
-	// and when it is not.
-	n := 0
-	for i, r := range part {
-		if r == '%' && i == len(part)-1 {
+	// Leave out a "_", "__" or "__0" at the end: whether its "_" is
+	// escaped depends on what follows.
+	for j := max(0, len(part)-3); j < len(part); j++ {
+		if part[j] == '_' && strings.HasPrefix(escStart, part[j:]) {
+			part = part[:j]
 			break
 		}
-		var u []byte
-		if mustEscape(part+"x", i, r) { // "x": part goes on
-			u = appendEscapedRune(nil, r)
-		} else {
-			u = utf8.AppendRune(nil, r)
-		}
+	}
+	// At most maxPiece bytes, so that it is a prefix of a segment both when
+	// the whole segment is cut into pieces and when it is not.
+	n := 0
+	for _, u := range escapeUnits(part) {
 		if n+len(u) > maxPiece {
 			break
 		}
-		b.Write(u)
+		b.WriteString(u)
 		n += len(u)
 	}
 	return b.String()
 }
 
+// scan reads the strata segment s: it writes the runes it stands for to b
+// (when b is not nil) and reports whether it ends in the continued mark.
+func scan(b *strings.Builder, s string) (cont bool) {
+	for i := 0; i < len(s); {
+		if strings.HasPrefix(s[i:], escStart) {
+			if s[i:] == continued {
+				return true
+			}
+			if r, n, ok := readEscape(s[i:]); ok {
+				if b != nil {
+					b.WriteRune(r)
+				}
+				i += n
+				continue
+			}
+		}
+		if b != nil {
+			b.WriteByte(s[i])
+		}
+		i++
+	}
+	return false
+}
+
+// readEscape reads "__0x<hex>__" at the start of s and returns the rune
+// and the escape's length.
+func readEscape(s string) (rune, int, bool) {
+	j := len(escStart)
+	for j < len(s) && j < len(escStart)+8 && isHex(s[j]) {
+		j++
+	}
+	if j == len(escStart) || !strings.HasPrefix(s[j:], escEnd) {
+		return 0, 0, false
+	}
+	v, err := strconv.ParseUint(s[len(escStart):j], 16, 32)
+	if err != nil || v > utf8.MaxRune || !utf8.ValidRune(rune(v)) {
+		return 0, 0, false
+	}
+	return rune(v), j + len(escEnd), true
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
 // unescapeKey returns the gocloud key a strata key (or common prefix,
 // ending in "/") stores. A key that no gocloud key escapes to (one written
-// by another program, such as "a%41") is returned decoded all the same.
+// by another program that holds "__0x2e__", say) is returned decoded all
+// the same.
 func unescapeKey(nk string) string {
+	if !strings.Contains(nk, escStart) {
+		return nk
+	}
 	var b strings.Builder
 	b.Grow(len(nk))
 	var seg strings.Builder // the pieces of the current segment
 	segs := strings.Split(nk, "/")
 	first := true
 	for i, piece := range segs {
-		if strings.HasSuffix(piece, continued) && i < len(segs)-1 {
+		if i < len(segs)-1 && scan(nil, piece) {
 			seg.WriteString(piece[:len(piece)-len(continued)])
 			continue
 		}
@@ -225,37 +261,17 @@ func unescapeKey(nk string) string {
 			b.WriteByte('/')
 		}
 		first = false
-		decodeSegment(&b, seg.String())
+		if s := seg.String(); s != emptySegment {
+			scan(&b, s)
+		}
 		seg.Reset()
 	}
 	return b.String()
 }
 
-// decodeSegment writes the segment s stands for to b.
-func decodeSegment(b *strings.Builder, s string) {
-	if s == emptySegment {
-		return
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '%' && i+2 < len(s) && isUpperHex(rune(s[i+1])) && isUpperHex(rune(s[i+2])) {
-			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			i += 2
-			continue
-		}
-		b.WriteByte(c)
-	}
-}
-
-func unhex(c byte) byte {
-	if c <= '9' {
-		return c - '0'
-	}
-	return c - 'A' + 10
-}
-
 // isContinued reports whether the common prefix np (ending in "/") ends
-// in a piece of a segment that goes on, rather than a whole segment.
+// in a piece of a segment that goes on, rather than in a whole segment.
 func isContinued(np string) bool {
-	return strings.HasSuffix(np, continued+"/")
+	s := strings.TrimSuffix(np, "/")
+	return strings.HasSuffix(s, continued) && scan(nil, s[strings.LastIndexByte(s, '/')+1:])
 }

@@ -23,21 +23,25 @@ var weirdKeys = []string{
 	"..",
 	"a/./b",
 	"ctl\x00\x01\x1f\x7f\u0080\u009f",
-	"100%",
-	"100%/x",
-	"%",
-	"%%",
-	"%-",
-	"a%-/b",
-	"%25",
-	"%41%",
-	"%2E",
-	"%g",
-	"a%-",
+	"__0x",
+	"__0x__",
+	"__0x5c__",
+	"__0x5c",
+	"___0x41__",
+	"a__0x-__/b",
+	"__0x-__",
+	"__0x2e__",
+	"_/__/___",
+	"__0x0__0x1",
+	"__0xZZ__",
+	"a\\__0x",
 	strings.Repeat("x", 251),
-	strings.Repeat("x", 248) + "%",
-	strings.Repeat("\\", 200),
-	strings.Repeat("y", 600) + "/z/" + strings.Repeat("%", 300),
+	strings.Repeat("x", 243) + "__0x-__",
+	strings.Repeat("x", 242) + "\\",
+	strings.Repeat("_", 300),
+	strings.Repeat("__0x", 40),
+	strings.Repeat("\\", 100),
+	strings.Repeat("y", 600) + "/z/" + strings.Repeat("__0x41__", 20),
 	strings.Repeat("☺", 100),
 }
 
@@ -64,7 +68,8 @@ func TestEscapeRoundTrip(t *testing.T) {
 // what strata programs wrote.
 func TestEscapeIdentityOnValidKeys(t *testing.T) {
 	for _, k := range []string{
-		"a", "media/2024/cat.jpg", "a b/c d", "☺/☺", "50% off", "100%.jpg", "%zz", "..a/b..", "...",
+		"a", "media/2024/cat.jpg", "a b/c d", "☺/☺", "50% off", "100%.jpg", "report%20final.pdf", "%41%2E%5C",
+		"snake_case/__init__.py", "0x1f", "_0x41_", "__0", "..a/b..", "...",
 		strings.Repeat("x", storage.MaxSegmentLen) + "/y",
 	} {
 		if err := storage.ValidKey(k); err != nil {
@@ -89,7 +94,7 @@ func TestEscapeRefuses(t *testing.T) {
 // listings by prefix find them all.
 func TestEscapePrefix(t *testing.T) {
 	keys := append([]string{}, weirdKeys...)
-	keys = append(keys, "a/b/c", "a/bc", "a/b/", "a/.", "a/..", "a/.x", "%41", "%4", "%4-")
+	keys = append(keys, "a/b/c", "a/bc", "a/b/", "a/.", "a/..", "a/.x", "a__0x41", "a_", "a__0", "a__0x")
 	for _, k := range keys {
 		nk, err := escapeKey(k)
 		if err != nil {

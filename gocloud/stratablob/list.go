@@ -138,7 +138,7 @@ func (b *bucket) listLevel(ctx context.Context, base storage.ListOptions, np, af
 		// A page that ended within the pieces of a long segment: finish
 		// them first, then go on after them.
 		rest := after[len(np):]
-		if i := strings.IndexByte(rest, '/'); i >= 0 && strings.HasSuffix(rest[:i], continued) {
+		if i := strings.IndexByte(rest, '/'); i >= 0 && isContinued(np+rest[:i+1]) {
 			g := np + rest[:i+1]
 			if ok, err := b.listLevel(ctx, base, g, after, prefix, emit); !ok || err != nil {
 				return ok, err

@@ -128,6 +128,19 @@ func decodeMetadata(md map[string]string) map[string]string {
 	return out
 }
 
+const upperHex = "0123456789ABCDEF"
+
+func isUpperHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'A' + 10
+}
+
 // unpack reverses appendPacked.
 func unpack(s string) string {
 	if !strings.Contains(s, "%") {
@@ -135,7 +148,7 @@ func unpack(s string) string {
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && isUpperHex(rune(s[i+1])) && isUpperHex(rune(s[i+2])) {
+		if s[i] == '%' && i+2 < len(s) && isUpperHex(s[i+1]) && isUpperHex(s[i+2]) {
 			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
 			i += 2
 			continue
