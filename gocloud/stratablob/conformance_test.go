@@ -142,18 +142,36 @@ func cacheHarness(t *testing.T) *harness {
 }
 
 func tieredHarness(mode tiered.Mode, newRemote func(t *testing.T) storage.Provider) func(t *testing.T) *harness {
+	return tieredHarnessMissing(mode, newRemote, nil)
+}
+
+// tieredHarnessMissing is tieredHarness, with a tiered store over the
+// remote missingRemote returns as the nonexistent bucket.
+func tieredHarnessMissing(mode tiered.Mode, newRemote func(t *testing.T) storage.Provider,
+	missingRemote func(t *testing.T) (storage.Provider, error)) func(t *testing.T) *harness {
 	return func(t *testing.T) *harness {
 		// One uploader, as tiered's own conformance test over MinIO has.
-		s, err := tiered.New(newCache(t), newRemote(t), tiered.Options{Mode: mode, Uploaders: 1})
+		opts := tiered.Options{Mode: mode, Uploaders: 1}
+		s, err := tiered.New(newCache(t), newRemote(t), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &harness{p: s, close: func() {
+		h := &harness{p: s, close: func() {
 			if err := s.Flush(context.Background()); err != nil {
 				t.Errorf("flush: %v", err)
 			}
 			s.Close()
 		}}
+		if missingRemote != nil {
+			h.missing = func(context.Context) (storage.Provider, error) {
+				r, err := missingRemote(t)
+				if err != nil {
+					return nil, err
+				}
+				return tiered.New(newCache(t), r, opts)
+			}
+		}
+		return h
 	}
 }
 
@@ -189,6 +207,11 @@ func newMinIO(t *testing.T) storage.Provider {
 	return p
 }
 
+func missingMinIO(t *testing.T) (storage.Provider, error) {
+	srv := miniotest.Start(t)
+	return minio.New(t.Context(), minioConfig(srv, "strata-no-such-bucket"))
+}
+
 func minioHarness(t *testing.T) *harness {
 	srv := miniotest.Start(t)
 	cfg := func(bucket string) minio.Config { return minioConfig(srv, bucket) }
@@ -216,8 +239,8 @@ func TestConformance(t *testing.T) {
 		{"s3", s3Harness},
 		{"minio", minioHarness},
 		// A tiered store over MinIO presigns GET URLs of what it uploaded.
-		{"tiered-write-through-minio", tieredHarness(tiered.WriteThrough, newMinIO)},
-		{"tiered-write-behind-minio", tieredHarness(tiered.WriteBehind, newMinIO)},
+		{"tiered-write-through-minio", tieredHarnessMissing(tiered.WriteThrough, newMinIO, missingMinIO)},
+		{"tiered-write-behind-minio", tieredHarnessMissing(tiered.WriteBehind, newMinIO, missingMinIO)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
