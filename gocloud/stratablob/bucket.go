@@ -22,7 +22,8 @@
 //		_ "github.com/strata-storage/strata/local"
 //	)
 //
-// The bucket closes the provider when it is closed.
+// A bucket opened by URL closes its provider when it is closed; one from
+// OpenBucket leaves that to the caller unless Options.CloseProvider is set.
 //
 // # Keys
 //
@@ -39,7 +40,9 @@
 // Every valid strata key without "__0x" is stored as it is, so the objects
 // a strata program wrote are seen under their own keys. What escaping
 // cannot fix is the length of the whole key (storage.MaxKeyLen): such a
-// key is refused with gcerrors.InvalidArgument.
+// key is refused with gcerrors.InvalidArgument. Listings come in the
+// order of the strata keys, which is gocloud's order but around escaped
+// characters.
 //
 // # Metadata
 //
