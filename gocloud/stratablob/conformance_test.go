@@ -1,0 +1,326 @@
+package stratablob_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/driver"
+	"gocloud.dev/blob/drivertest"
+
+	"github.com/strata-storage/strata/cache"
+	"github.com/strata-storage/strata/conformance/miniotest"
+	"github.com/strata-storage/strata/gocloud/stratablob"
+	"github.com/strata-storage/strata/local"
+	"github.com/strata-storage/strata/memory"
+	"github.com/strata-storage/strata/minio"
+	"github.com/strata-storage/strata/s3"
+	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/tiered"
+)
+
+func TestMain(m *testing.M) {
+	// Keep the AWS SDK's default chain hermetic (as the s3 package's tests
+	// do): no shared configuration or credentials of the machine, never
+	// the EC2 metadata address.
+	dir, err := os.MkdirTemp("", "stratablob")
+	if err != nil {
+		panic(err)
+	}
+	for k, v := range map[string]string{
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_CONFIG_FILE":             filepath.Join(dir, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
+	} {
+		os.Setenv(k, v)
+	}
+	for _, k := range []string{"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+		"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION"} {
+		os.Unsetenv(k)
+	}
+	code := miniotest.Run(m)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// harness implements drivertest.Harness: each test gets a provider of its
+// own from newProvider, and every driver MakeDriver returns is a bucket
+// over it.
+type harness struct {
+	p       storage.Provider
+	missing func(ctx context.Context) (storage.Provider, error)
+	close   func()
+}
+
+func (h *harness) MakeDriver(context.Context) (driver.Bucket, error) {
+	return stratablob.NewDriver(h.p, nil), nil
+}
+
+func (h *harness) MakeDriverForNonexistentBucket(ctx context.Context) (driver.Bucket, error) {
+	if h.missing == nil {
+		return nil, nil
+	}
+	p, err := h.missing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return stratablob.NewDriver(p, &stratablob.Options{CloseProvider: true}), nil
+}
+
+func (h *harness) HTTPClient() *http.Client         { return &http.Client{} }
+func (h *harness) SupportsCopy() bool               { return true }
+func (h *harness) SupportsNonSlashDelimiters() bool { return true }
+func (h *harness) SkipDownloadAt() bool             { return false }
+func (h *harness) Close() {
+	if h.close != nil {
+		h.close()
+	}
+}
+
+// gaps are the checks of gocloud's suite that fail for want of something
+// strata does not offer yet, by check (the test's name below the
+// provider's), with the providers they fail on ("" for all) and why.
+// They are skipped, saying why, unless STRATABLOB_RUN_GAPS is set. Remove
+// an entry as soon as strata gains what it needs.
+var gaps = map[string]struct{ providers, why string }{
+	"TestAttributes": {"", "strata does not store Cache-Control, Content-Disposition, Content-Encoding " +
+		"or Content-Language yet, and the bucket refuses a write that sets one (Unimplemented)"},
+	"TestCopy/Works": {"", "the source is written with Cache-Control etc. (see TestAttributes)"},
+	"TestSignedURL": {"s3 minio tiered-write-through-minio tiered-write-behind-minio",
+		"strata presigns GET only: PUT URLs are not supported yet (Unimplemented), which the check requires " +
+			"once GET works (providers that cannot presign at all skip it themselves)"},
+	"TestListDelimiters/fwdslash": {"tiered-write-behind",
+		"tiered bug: a write-behind store's delimiter listing still yields the common prefix \"dir2/\" " +
+			"while the delete of its only key is pending, once that key's upload is done (flat listings are right)"},
+}
+
+// run runs gocloud's conformance tests on buckets over the providers
+// newProvider makes, one per test.
+func run(t *testing.T, provider string, newProvider func(t *testing.T) *harness) {
+	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
+		// t is the check's own: TestConformance/<provider>/<check>.
+		check := strings.TrimPrefix(t.Name(), "TestConformance/"+provider+"/")
+		if g, ok := gaps[check]; ok && os.Getenv("STRATABLOB_RUN_GAPS") == "" &&
+			(g.providers == "" || slices.Contains(strings.Fields(g.providers), provider)) {
+			t.Skipf("known gap (STRATABLOB_RUN_GAPS=1 runs it): %s", g.why)
+		}
+		return newProvider(t), nil
+	}, []drivertest.AsTest{asTest{}})
+}
+
+func memoryHarness(t *testing.T) *harness {
+	p := memory.New()
+	return &harness{p: p, close: func() { p.Close() }}
+}
+
+func localHarness(t *testing.T) *harness {
+	// No nonexistent bucket: local.New creates its root directory.
+	p, err := local.New(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{p: p, close: func() { p.Close() }}
+}
+
+func newCache(t *testing.T) *cache.Cache {
+	c, err := cache.Open(t.TempDir(), cache.Options{MaxBytes: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func cacheHarness(t *testing.T) *harness {
+	p := newCache(t)
+	return &harness{p: p, close: func() { p.Close() }}
+}
+
+func tieredHarness(mode tiered.Mode, newRemote func(t *testing.T) storage.Provider) func(t *testing.T) *harness {
+	return tieredHarnessMissing(mode, newRemote, nil)
+}
+
+// tieredHarnessMissing is tieredHarness, with a tiered store over the
+// remote missingRemote returns as the nonexistent bucket.
+func tieredHarnessMissing(mode tiered.Mode, newRemote func(t *testing.T) storage.Provider,
+	missingRemote func(t *testing.T) (storage.Provider, error)) func(t *testing.T) *harness {
+	return func(t *testing.T) *harness {
+		// One uploader, as tiered's own conformance test over MinIO has.
+		opts := tiered.Options{Mode: mode, Uploaders: 1}
+		s, err := tiered.New(newCache(t), newRemote(t), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &harness{p: s, close: func() {
+			if err := s.Flush(context.Background()); err != nil {
+				t.Errorf("flush: %v", err)
+			}
+			s.Close()
+		}}
+		if missingRemote != nil {
+			h.missing = func(context.Context) (storage.Provider, error) {
+				r, err := missingRemote(t)
+				if err != nil {
+					return nil, err
+				}
+				return tiered.New(newCache(t), r, opts)
+			}
+		}
+		return h
+	}
+}
+
+func s3Harness(t *testing.T) *harness {
+	srv := miniotest.Start(t)
+	cfg := func(bucket string) s3.Config {
+		return s3.Config{Bucket: bucket, Region: srv.Region, Endpoint: srv.URL,
+			AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey,
+			// MinIO cannot hold "a" and "a/b": refuse the second.
+			PrefixConflicts: true}
+	}
+	p, err := s3.New(t.Context(), cfg(srv.NewBucket(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{p: p, close: func() { p.Close() },
+		missing: func(ctx context.Context) (storage.Provider, error) {
+			return s3.New(ctx, cfg("strata-no-such-bucket"))
+		}}
+}
+
+func minioConfig(srv *miniotest.Server, bucket string) minio.Config {
+	return minio.Config{Endpoint: srv.Endpoint, Region: srv.Region, AccessKey: srv.AccessKey,
+		SecretKey: srv.SecretKey, Bucket: bucket}
+}
+
+func newMinIO(t *testing.T) storage.Provider {
+	srv := miniotest.Start(t)
+	p, err := minio.New(t.Context(), minioConfig(srv, srv.NewBucket(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func missingMinIO(t *testing.T) (storage.Provider, error) {
+	srv := miniotest.Start(t)
+	return minio.New(t.Context(), minioConfig(srv, "strata-no-such-bucket"))
+}
+
+func minioHarness(t *testing.T) *harness {
+	srv := miniotest.Start(t)
+	cfg := func(bucket string) minio.Config { return minioConfig(srv, bucket) }
+	p, err := minio.New(t.Context(), cfg(srv.NewBucket(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{p: p, close: func() { p.Close() },
+		missing: func(ctx context.Context) (storage.Provider, error) {
+			return minio.New(ctx, cfg("strata-no-such-bucket"))
+		}}
+}
+
+func TestConformance(t *testing.T) {
+	memRemote := func(*testing.T) storage.Provider { return memory.New() }
+	for _, c := range []struct {
+		name string
+		new  func(t *testing.T) *harness
+	}{
+		{"memory", memoryHarness},
+		{"local", localHarness},
+		{"cache", cacheHarness},
+		{"tiered-write-through", tieredHarness(tiered.WriteThrough, memRemote)},
+		{"tiered-write-behind", tieredHarness(tiered.WriteBehind, memRemote)},
+		{"s3", s3Harness},
+		{"minio", minioHarness},
+		// A tiered store over MinIO presigns GET URLs of what it uploaded.
+		{"tiered-write-through-minio", tieredHarnessMissing(tiered.WriteThrough, newMinIO, missingMinIO)},
+		{"tiered-write-behind-minio", tieredHarnessMissing(tiered.WriteBehind, newMinIO, missingMinIO)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			run(t, c.name, c.new)
+		})
+	}
+}
+
+// asTest checks the As functions of the bucket.
+type asTest struct{}
+
+func (asTest) Name() string { return "strata" }
+
+func (asTest) BucketCheck(b *blob.Bucket) error {
+	var p storage.Provider
+	if !b.As(&p) || p == nil {
+		return errors.New("Bucket.As(*storage.Provider) = false")
+	}
+	return nil
+}
+
+func (asTest) ErrorCheck(b *blob.Bucket, err error) error {
+	var se *storage.Error
+	if !b.ErrorAs(err, &se) {
+		return errors.New("Bucket.ErrorAs(*storage.Error) = false")
+	}
+	if !errors.Is(se, storage.ErrNotFound) {
+		return errors.New("the *storage.Error of a missing key is not storage.ErrNotFound")
+	}
+	return nil
+}
+
+func (asTest) BeforeRead(as func(any) bool) error {
+	var o *storage.GetOptions
+	if !as(&o) || o == nil {
+		return errors.New("BeforeRead's As(**storage.GetOptions) = false")
+	}
+	return nil
+}
+
+func (asTest) BeforeWrite(as func(any) bool) error {
+	var o *storage.PutOptions
+	if !as(&o) || o == nil {
+		return errors.New("BeforeWrite's As(**storage.PutOptions) = false")
+	}
+	return nil
+}
+
+func (asTest) BeforeCopy(func(any) bool) error   { return nil }
+func (asTest) BeforeDelete(func(any) bool) error { return nil }
+func (asTest) BeforeSign(func(any) bool) error   { return nil }
+
+func (asTest) BeforeList(as func(any) bool) error {
+	var o *storage.ListOptions
+	if !as(&o) || o == nil {
+		return errors.New("BeforeList's As(**storage.ListOptions) = false")
+	}
+	return nil
+}
+
+func (asTest) AttributesCheck(attrs *blob.Attributes) error {
+	var info storage.Info
+	if !attrs.As(&info) || info.Key == "" {
+		return errors.New("Attributes.As(*storage.Info) = false")
+	}
+	return nil
+}
+
+func (asTest) ReaderCheck(r *blob.Reader) error {
+	var info storage.Info
+	if !r.As(&info) || info.Key == "" {
+		return errors.New("Reader.As(*storage.Info) = false")
+	}
+	return nil
+}
+
+func (asTest) ListObjectCheck(o *blob.ListObject) error {
+	var info storage.Info
+	if !o.As(&info) || info.Key == "" {
+		return errors.New("ListObject.As(*storage.Info) = false")
+	}
+	return nil
+}
