@@ -80,10 +80,7 @@ func (s *Store) Offload(ctx context.Context, opts *OffloadOptions) (OffloadResul
 	if o.Concurrency <= 0 {
 		o.Concurrency = s.opts.Uploaders
 	}
-	if s.closed.Load() {
-		return OffloadResult{}, &storage.Error{Op: "offload", Provider: provider, Kind: storage.ErrClosed}
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.CheckOpen(ctx, "offload"); err != nil {
 		return OffloadResult{}, err
 	}
 	var (
@@ -140,7 +137,7 @@ func (s *Store) Offload(ctx context.Context, opts *OffloadOptions) (OffloadResul
 	}
 	res.Err = errors.Join(errs...)
 	if res.Err != nil {
-		return res, &storage.Error{Op: "offload", Provider: provider, Err: res.Err}
+		return res, s.Wrap("offload", "", res.Err)
 	}
 	return res, nil
 }
