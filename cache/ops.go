@@ -582,6 +582,23 @@ func (d disk) Get(ctx context.Context, key string, rng *storage.Range) (io.ReadC
 	return d.get(ctx, "get", key, rng, true)
 }
 
+// Peek opens the whole object under key as Get does, verified the same
+// way, but it is not an access: the entry's access time (its place in
+// the LRU order and its idle time) and the hit, miss and read counters
+// stay as they are. It is for a layer that reads an entry for its own
+// purposes, as a tiered store does to upload it.
+func (c *Cache) Peek(ctx context.Context, key string) (io.ReadCloser, storage.Info, error) {
+	const op = "get"
+	if err := c.Check(ctx, op, key); err != nil {
+		return nil, storage.Info{}, err
+	}
+	rc, info, err := c.get(ctx, op, key, nil, false)
+	if err != nil {
+		return nil, storage.Info{}, c.Wrap(op, key, err)
+	}
+	return rc, info, nil
+}
+
 // get opens the object under key, or the range rg of it, for op; an
 // access (touch) moves the entry up the LRU order and is counted.
 func (c *Cache) get(ctx context.Context, op, key string, rg *storage.Range, touch bool) (io.ReadCloser, storage.Info, error) {

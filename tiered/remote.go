@@ -207,7 +207,9 @@ var errVersionGone = errors.New("the cache no longer holds that version")
 // report the same size and, when it reports one, the same SHA-256. It
 // returns the remote's Info. It does not unpin.
 func (s *Store) upload(ctx context.Context, key, rkey, etag string, ifNotExists bool) (storage.Info, error) {
-	rc, info, err := s.c.Get(ctx, key, nil)
+	// An upload is not a read: it leaves the entry's access time and the
+	// cache's read counters alone.
+	rc, info, err := s.c.Peek(ctx, key)
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.Info{}, errVersionGone
 	}

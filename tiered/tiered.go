@@ -57,7 +57,11 @@ type Options struct {
 	Mode Mode
 
 	// Uploaders is how many uploads and remote deletes of pending entries
-	// run at once. Zero means DefaultUploaders.
+	// run at once. Zero means DefaultUploaders. A negative value starts
+	// no uploader: pending work stays pending (and durable) until a Store
+	// with uploaders is made on the same cache, and Flush waits for it
+	// until its context ends. It is for a Store made to look and not to
+	// send, as for a dry run of Offload.
 	Uploaders int
 
 	// MinBackoff and MaxBackoff bound the wait before a failed upload or
@@ -171,8 +175,12 @@ func New(c *cache.Cache, remote storage.Provider, opts Options) (*Store, error) 
 	if opts.Mode != WriteThrough && opts.Mode != WriteBehind {
 		return nil, s.Wrap("open", "", fmt.Errorf("%w: unknown Options.Mode %d", storage.ErrInvalidArgument, int(opts.Mode)))
 	}
-	if opts.Uploaders <= 0 {
-		opts.Uploaders = DefaultUploaders
+	workers := opts.Uploaders // background uploaders to start
+	switch {
+	case opts.Uploaders == 0:
+		opts.Uploaders, workers = DefaultUploaders, DefaultUploaders
+	case opts.Uploaders < 0:
+		opts.Uploaders, workers = DefaultUploaders, 0 // still the bound of large fills and Offload's default
 	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = DefaultMinBackoff
@@ -216,7 +224,7 @@ func New(c *cache.Cache, remote storage.Provider, opts Options) (*Store, error) 
 		j.close()
 		return nil, s.Wrap("open", "", err)
 	}
-	for range opts.Uploaders {
+	for range workers {
 		s.wg.Add(1)
 		go s.worker()
 	}
