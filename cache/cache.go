@@ -128,7 +128,10 @@ type EvictResult struct {
 // Cache is a [driver.Provider] over this package's driver, which checks
 // every call (closed, context, key, Put's options) and builds the errors;
 // the driver's readers check their own bytes (CRC-32C) and keep
-// io.WriterTo, so a hit can still be handed to sendfile(2).
+// io.WriterTo, so a hit can still be handed to sendfile(2). Its Close
+// waits for the operations in progress (a write waiting for space fails
+// with storage.ErrClosed), writes the index and releases the directory;
+// readers already returned by Get stay readable.
 type Cache struct {
 	*base
 
