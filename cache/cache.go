@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 // ErrFull means a write waited for space, because pinned data, writes in
@@ -123,7 +124,17 @@ type EvictResult struct {
 
 // Cache is a disk cache of objects. It is a storage.Provider and a
 // storage.Copier; see the package documentation.
+//
+// Cache is a [driver.Provider] over this package's driver, which checks
+// every call (closed, context, key, Put's options) and builds the errors;
+// the driver's readers check their own bytes (CRC-32C) and keep
+// io.WriterTo, so a hit can still be handed to sendfile(2). Its Close
+// waits for the operations in progress (a write waiting for space fails
+// with storage.ErrClosed), writes the index and releases the directory;
+// readers already returned by Get stay readable.
 type Cache struct {
+	*base
+
 	dir   string
 	opts  Options
 	log   *slog.Logger
@@ -173,7 +184,6 @@ type Cache struct {
 	opMu    sync.Mutex
 	opCond  *sync.Cond
 	ops     int
-	closed  atomic.Bool
 	closing chan struct{}
 	bg      sync.WaitGroup
 
@@ -184,9 +194,17 @@ type Cache struct {
 	}
 }
 
+// base is the embedded shared layer; the alias keeps the field unexported.
+type base = driver.Provider
+
+// disk is the driver: the protocol of the cache, over the Cache's state.
+// Its methods shadow those the Cache gets from the layer.
+type disk struct{ *Cache }
+
 var (
 	_ storage.Provider = (*Cache)(nil)
 	_ storage.Copier   = (*Cache)(nil)
+	_ driver.Driver    = disk{}
 )
 
 const minMaxBytes = 64 << 10
@@ -194,13 +212,13 @@ const minMaxBytes = 64 << 10
 // Open opens the cache in dir, creating it if needed, and takes the
 // directory's lock.
 func Open(dir string, opts Options) (*Cache, error) {
+	c := &Cache{}
+	c.base = driver.New(provider, disk{c}, &driver.Options{ReadsChecked: true})
 	if opts.MaxBytes < minMaxBytes {
-		return nil, &storage.Error{Op: "open", Provider: provider, Kind: storage.ErrInvalidArgument,
-			Err: fmt.Errorf("Options.MaxBytes is %d, must be at least %d", opts.MaxBytes, minMaxBytes)}
+		return nil, c.Wrap("open", "", fmt.Errorf("%w: Options.MaxBytes is %d, must be at least %d", storage.ErrInvalidArgument, opts.MaxBytes, minMaxBytes))
 	}
 	if opts.MinFreeRatio < 0 || opts.MinFreeRatio >= 1 {
-		return nil, &storage.Error{Op: "open", Provider: provider, Kind: storage.ErrInvalidArgument,
-			Err: fmt.Errorf("Options.MinFreeRatio is %v, must be in [0, 1)", opts.MinFreeRatio)}
+		return nil, c.Wrap("open", "", fmt.Errorf("%w: Options.MinFreeRatio is %v, must be in [0, 1)", storage.ErrInvalidArgument, opts.MinFreeRatio))
 	}
 	if opts.FileMode == 0 {
 		opts.FileMode = 0o640
@@ -208,14 +226,8 @@ func Open(dir string, opts Options) (*Cache, error) {
 	if opts.DirMode == 0 {
 		opts.DirMode = 0o750
 	}
-	c := &Cache{
-		dir:     dir,
-		opts:    opts,
-		log:     opts.Logger,
-		now:     opts.Now,
-		freed:   make(chan struct{}),
-		closing: make(chan struct{}),
-	}
+	c.dir, c.opts, c.log, c.now = dir, opts, opts.Logger, opts.Now
+	c.freed, c.closing = make(chan struct{}), make(chan struct{})
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -226,7 +238,7 @@ func Open(dir string, opts Options) (*Cache, error) {
 	c.objRoot = filepath.Join(dir, "objects") + string(filepath.Separator)
 	c.pinRoot = filepath.Join(dir, "pinned") + string(filepath.Separator)
 	if err := mkdir(dir, opts.DirMode); err != nil {
-		return nil, &storage.Error{Op: "open", Provider: provider, Err: err}
+		return nil, c.Wrap("open", "", err)
 	}
 	lf, err := lockDir(filepath.Join(dir, "lock"), opts.FileMode)
 	if err != nil {
@@ -236,12 +248,12 @@ func Open(dir string, opts Options) (*Cache, error) {
 	for _, d := range []string{"objects", "pinned", "tmp", "index", "state"} {
 		if err := mkdir(filepath.Join(dir, d), opts.DirMode); err != nil {
 			lf.Close()
-			return nil, &storage.Error{Op: "open", Provider: provider, Err: err}
+			return nil, c.Wrap("open", "", err)
 		}
 	}
 	if err := c.load(); err != nil {
 		lf.Close()
-		return nil, &storage.Error{Op: "open", Provider: provider, Err: err}
+		return nil, c.Wrap("open", "", err)
 	}
 	c.mu.Lock()
 	c.evictToFitLocked(0)
@@ -287,11 +299,13 @@ func (c *Cache) objPath(h hkey, pinned bool) string {
 	return b.String()
 }
 
-// begin registers a mutating operation; Close waits for it.
+// begin registers a mutating operation; Close waits for it. The layer
+// has checked that the cache is open, but Close may have begun since: the
+// check is made again under opMu, which Close takes to wait.
 func (c *Cache) begin() error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
-	if c.closed.Load() {
+	if c.Closed() {
 		return storage.ErrClosed
 	}
 	c.ops++
@@ -308,16 +322,13 @@ func (c *Cache) end() {
 	c.opMu.Unlock()
 }
 
-// Close waits for operations in progress (a write waiting for space fails
-// with ErrClosed), writes the index and releases the directory. Readers
-// already returned by Get stay readable.
-func (c *Cache) Close() error {
+// Close implements driver.Driver; the layer calls it once, from the
+// Cache's Close, which waits for operations in progress (a write waiting
+// for space fails with ErrClosed), writes the index and releases the
+// directory. Readers already returned by Get stay readable.
+func (d disk) Close() error {
+	c := d.Cache
 	c.opMu.Lock()
-	if c.closed.Load() {
-		c.opMu.Unlock()
-		return nil
-	}
-	c.closed.Store(true)
 	close(c.closing)
 	for c.ops > 0 {
 		c.opCond.Wait()
@@ -328,10 +339,7 @@ func (c *Cache) Close() error {
 	if cerr := c.lockF.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
-	if err != nil {
-		return &storage.Error{Op: "close", Provider: provider, Err: err}
-	}
-	return nil
+	return err
 }
 
 func (c *Cache) startBackground() {
@@ -447,15 +455,14 @@ func (c *Cache) limitLocked() int64 {
 // already, evicting unpinned entries as needed, and waits for space while
 // pinned data fills the bound. A write that could not fit even in an
 // otherwise empty cache fails at once.
-func (c *Cache) reserve(ctx context.Context, key string, n, held int64) error {
+func (c *Cache) reserve(ctx context.Context, n, held int64) error {
 	c.mu.Lock()
 	waited := false
 	for {
 		if held+n > c.opts.MaxBytes-c.headroom()-c.indexBytes {
 			c.mu.Unlock()
 			c.st.full.Add(1)
-			return &storage.Error{Op: "put", Provider: provider, Key: key, Kind: ErrFull,
-				Err: fmt.Errorf("%w: %d more bytes can never fit in a cache of %d", storage.ErrTooLarge, n, c.opts.MaxBytes)}
+			return fmt.Errorf("%w: %w: %d more bytes can never fit in a cache of %d", ErrFull, storage.ErrTooLarge, n, c.opts.MaxBytes)
 		}
 		lim := c.limitLocked()
 		if c.totalLocked()+n <= lim {
@@ -479,11 +486,10 @@ func (c *Cache) reserve(ctx context.Context, key string, n, held int64) error {
 		if err := c.waitLocked(ctx, retry); err != nil {
 			c.mu.Unlock()
 			if errors.Is(err, storage.ErrClosed) {
-				return &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrClosed}
+				return err
 			}
 			c.st.full.Add(1)
-			return &storage.Error{Op: "put", Provider: provider, Key: key, Kind: ErrFull,
-				Err: fmt.Errorf("waited for %d bytes of space: %w", n, err)}
+			return fmt.Errorf("%w: waited for %d bytes of space: %w", ErrFull, n, err)
 		}
 	}
 }

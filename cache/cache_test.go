@@ -600,3 +600,40 @@ func TestLockPIDWriteFails(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), path)
 }
+
+// TestPeekIsNotAnAccess: Peek reads the whole object, verified, as Get
+// does, but leaves the access time (so idle expiry and the LRU order) and
+// the read counters as they are.
+func TestPeekIsNotAnAccess(t *testing.T) {
+	clk := newClock()
+	c := open(t, t.TempDir(), Options{MaxIdle: time.Hour, Now: clk.Now, EvictInterval: -1})
+	ctx := context.Background()
+	small, large := []byte("small"), bytes.Repeat([]byte("large "), 50<<10) // read whole, and streamed
+	put(t, c, "small", small)
+	put(t, c, "large", large)
+	clk.Add(40 * time.Minute)
+	stats := c.Stats()
+	for key, want := range map[string][]byte{"small": small, "large": large} {
+		rc, info, err := c.Peek(ctx, key)
+		require.NoError(t, err)
+		got, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		require.NoError(t, rc.Close())
+		assert.Equal(t, want, got)
+		assert.Equal(t, int64(len(want)), info.Size)
+	}
+	now := c.Stats()
+	assert.Equal(t, stats.Hits, now.Hits)
+	assert.Equal(t, stats.BytesRead, now.BytesRead)
+	_, _, err := c.Peek(ctx, "missing")
+	assert.ErrorIs(t, err, storage.ErrNotFound)
+	assert.Equal(t, stats.Misses, c.Stats().Misses)
+
+	clk.Add(30 * time.Minute) // 70 minutes since the Puts, 30 since the Peeks
+	res, err := c.Evict(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), res.Idle, "peeked entries are as idle as before")
+	require.NoError(t, c.Close())
+	_, _, err = c.Peek(ctx, "small")
+	assert.ErrorIs(t, err, storage.ErrClosed)
+}

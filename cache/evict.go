@@ -3,8 +3,6 @@ package cache
 import (
 	"container/heap"
 	"context"
-
-	"github.com/strata-storage/strata/storage"
 )
 
 // Eviction takes the least recently used unpinned entries first. Access
@@ -113,13 +111,13 @@ func (c *Cache) evictCandLocked(cd cand, idle bool) bool {
 // then the least recently used ones until the cache is within its bounds
 // (MaxBytes and MinFreeRatio). Pinned entries stay.
 func (c *Cache) Evict(ctx context.Context) (EvictResult, error) {
-	if err := c.begin(); err != nil {
-		return EvictResult{}, opErr("evict", "", storage.ErrClosed, nil)
-	}
-	defer c.end()
-	if err := ctx.Err(); err != nil {
+	if err := c.CheckOpen(ctx, "evict"); err != nil {
 		return EvictResult{}, err
 	}
+	if err := c.begin(); err != nil {
+		return EvictResult{}, c.Wrap("evict", "", err)
+	}
+	defer c.end()
 	before := c.Stats()
 	var res EvictResult
 	if c.opts.MaxIdle > 0 {

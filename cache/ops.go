@@ -21,58 +21,59 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 func (c *Cache) stripe(h hkey) *sync.Mutex { return &c.stripes[h.b&255] }
 
-func opErr(op, key string, kind, cause error) error {
-	return &storage.Error{Op: op, Provider: provider, Key: key, Kind: kind, Err: cause}
-}
-
-// ioErr wraps a file system error, mapping a missing file to ErrNotFound
-// and a refused one to ErrPermission.
-func ioErr(op, key string, err error) error {
+// Kind implements driver.Driver: a missing file is storage.ErrNotFound and
+// a refused one storage.ErrPermission. The cache's other errors already
+// match a sentinel, or say nothing more.
+func (disk) Kind(_ string, err error) error {
 	switch {
-	case storage.IsContextError(err):
-		return err
 	case errors.Is(err, fs.ErrNotExist):
-		return opErr(op, key, storage.ErrNotFound, err)
+		return storage.ErrNotFound
 	case errors.Is(err, fs.ErrPermission):
-		return opErr(op, key, storage.ErrPermission, err)
+		return storage.ErrPermission
 	}
-	var se *storage.Error
-	if errors.As(err, &se) && se.Provider == provider {
-		return err
-	}
-	return opErr(op, key, nil, err)
-}
-
-func (c *Cache) check(op, key string, ctx context.Context) error {
-	if c.closed.Load() {
-		return opErr(op, key, storage.ErrClosed, nil)
-	}
-	if key != "" || op != "list" {
-		if err := storage.ValidKey(key); err != nil {
-			return err
-		}
-	}
-	return ctx.Err()
+	return nil
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
-// Put stores the object in the cache, unpinned: it may be evicted once it
-// is the least recently used. It implements storage.Provider.
-func (c *Cache) Put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
-	return c.put(ctx, key, r, opts, false)
+// Put implements driver.Driver: the Cache's Put stores the object,
+// unpinned: it may be evicted once it is the least recently used.
+func (d disk) Put(ctx context.Context, key string, body *driver.Body, opts *storage.PutOptions) (storage.Info, error) {
+	return d.put(ctx, key, body, opts, false)
 }
 
 // PutPinned stores the object and pins it in one step: when PutPinned
 // returns nil the object and its pin are on disk (fsynced) and survive a
 // crash, and the object is never evicted until Unpin. Delete still
-// removes it. It waits for space like Put.
+// removes it. It waits for space like Put, and makes the same checks.
 func (c *Cache) PutPinned(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
-	return c.put(ctx, key, r, opts, true)
+	const op = "put"
+	if err := c.Check(ctx, op, key); err != nil {
+		return storage.Info{}, err
+	}
+	if err := storage.CheckPut(key, opts); err != nil {
+		return storage.Info{}, c.Wrap(op, key, err)
+	}
+	var o storage.PutOptions
+	if opts != nil {
+		o = *opts
+	}
+	// A layer above that is a driver.Provider too (a tiered store) hands
+	// over the Body it hashes already: it is hashed once.
+	body, ok := r.(*driver.Body)
+	if !ok || body.N() != 0 || body.Done() || body.Size() != o.Size {
+		body = driver.NewBody(r, o.Size)
+	}
+	info, err := c.put(ctx, key, body, &o, true)
+	if err != nil {
+		return storage.Info{}, c.Wrap(op, key, err)
+	}
+	return info, nil
 }
 
 // step is how much a write of unknown length reserves at a time.
@@ -80,25 +81,20 @@ func (c *Cache) step() int64 {
 	return min(max(c.opts.MaxBytes/64, 4<<10), 1<<20)
 }
 
-func (c *Cache) put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions, pin bool) (storage.Info, error) {
+// put stores what body yields under key. body hashes the bytes (the
+// SHA-256 is the object's identity) and checks their number against
+// o.Size; put adds the CRC-32C (what a whole read checks) of each buffer
+// while it is in the CPU's cache. Its errors are the driver's: the layer
+// (or the caller, through Wrap) makes them the cache's.
+func (c *Cache) put(ctx context.Context, key string, body *driver.Body, o *storage.PutOptions, pin bool) (storage.Info, error) {
 	if err := c.begin(); err != nil {
-		return storage.Info{}, opErr("put", key, storage.ErrClosed, nil)
+		return storage.Info{}, err
 	}
 	defer c.end()
-	if err := c.check("put", key, ctx); err != nil {
-		return storage.Info{}, err
-	}
-	if err := storage.CheckPut(key, opts); err != nil {
-		return storage.Info{}, err
-	}
-	var o storage.PutOptions
-	if opts != nil {
-		o = *opts
-	}
 	h := hashKey(key)
 	if o.IfNotExists {
 		if _, ok := c.idx.get(h); ok {
-			return storage.Info{}, opErr("put", key, storage.ErrExist, nil)
+			return storage.Info{}, storage.ErrExist
 		}
 	}
 	hd := header{key: key, ct: o.ContentType, meta: maps.Clone(o.Metadata), modTime: c.now().UnixNano()}
@@ -107,14 +103,14 @@ func (c *Cache) put(ctx context.Context, key string, r io.Reader, opts *storage.
 	}
 	fixed := int64(trailerLen(hd.key, hd.ct, hd.meta)) + c.putRecordCost(key)
 	reserved := fixed + o.Size
-	if err := c.reserve(ctx, key, reserved, 0); err != nil {
+	if err := c.reserve(ctx, reserved, 0); err != nil {
 		return storage.Info{}, err
 	}
 	defer func() { c.release(reserved) }()
 
 	tmp, f, err := c.createTemp(h)
 	if err != nil {
-		return storage.Info{}, ioErr("put", key, err)
+		return storage.Info{}, err
 	}
 	ok := false
 	defer func() {
@@ -126,37 +122,30 @@ func (c *Cache) put(ctx context.Context, key string, r io.Reader, opts *storage.
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	// One pass over each buffer: the SHA-256 (the object's identity) and
-	// the CRC-32C (what a whole read checks) while it is in the CPU's cache.
-	sum := sha256.New()
 	var crc uint32
 	var n int64
 	step := c.step()
 	for {
-		m, rerr := r.Read(buf)
+		m, rerr := body.Read(buf)
 		if m > 0 {
 			n += int64(m)
-			if o.Size > 0 && n > o.Size {
-				return storage.Info{}, storage.CheckSize(&o, n)
-			}
 			if need := fixed + n; need > reserved {
 				more := max(need-reserved, step)
-				if err := c.reserve(ctx, key, more, reserved); err != nil {
+				if err := c.reserve(ctx, more, reserved); err != nil {
 					return storage.Info{}, err
 				}
 				reserved += more
 			}
-			sum.Write(buf[:m])
 			crc = crc32.Update(crc, castagnoli, buf[:m])
 			if _, err := f.Write(buf[:m]); err != nil {
-				return storage.Info{}, ioErr("put", key, err)
+				return storage.Info{}, err
 			}
 		}
 		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
-			return storage.Info{}, opErr("put", key, nil, fmt.Errorf("reading the object: %w", rerr))
+			return storage.Info{}, fmt.Errorf("reading the object: %w", rerr)
 		}
 		if err := ctx.Err(); err != nil {
 			return storage.Info{}, err
@@ -165,11 +154,10 @@ func (c *Cache) put(ctx context.Context, key string, r io.Reader, opts *storage.
 	if err := ctx.Err(); err != nil {
 		return storage.Info{}, err
 	}
-	if err := storage.CheckSize(&o, n); err != nil {
-		return storage.Info{}, err
+	if _, err := hex.Decode(hd.sha[:], []byte(body.SHA256())); err != nil {
+		return storage.Info{}, fmt.Errorf("the body's SHA-256: %w", err)
 	}
 	hd.size = n
-	copy(hd.sha[:], sum.Sum(nil))
 	hd.crc, hd.hasCRC = crc, true
 	info, err := c.commit(&hd, tmp, f, pin, o.IfNotExists, &reserved)
 	if err != nil {
@@ -205,36 +193,36 @@ func (c *Cache) commit(hd *header, tmp string, f *os.File, pin, ifNotExists bool
 	defer st.Unlock()
 	old, existed := c.idx.get(h)
 	if ifNotExists && existed {
-		return storage.Info{}, opErr("put", hd.key, storage.ErrExist, nil)
+		return storage.Info{}, storage.ErrExist
 	}
 	if !existed && c.idx.full(h) {
-		return storage.Info{}, opErr("put", hd.key, storage.ErrTooLarge, errors.New("the index holds as many entries as it can"))
+		return storage.Info{}, fmt.Errorf("%w: the index holds as many entries as it can", storage.ErrTooLarge)
 	}
 	hd.gen = c.nextGen.Add(1)
 	hb := hd.trailer()
 	hd.hdrLen = len(hb)
 	if _, err := f.WriteAt(hb, hd.size); err != nil {
-		return storage.Info{}, ioErr("put", hd.key, err)
+		return storage.Info{}, err
 	}
 	if pin || c.opts.Sync {
 		if err := c.fsync(f); err != nil {
-			return storage.Info{}, ioErr("put", hd.key, err)
+			return storage.Info{}, err
 		}
 	}
 	if err := f.Close(); err != nil {
-		return storage.Info{}, ioErr("put", hd.key, err)
+		return storage.Info{}, err
 	}
 	e := entry{h: h, size: hd.size, gen: hd.gen, access: c.now().UnixNano(), hdr: uint32(len(hb))}
 	if pin {
 		e.flags |= flagPinned
 	}
 	if err := c.logIntent(&e, hd, reserved); err != nil {
-		return storage.Info{}, ioErr("put", hd.key, err)
+		return storage.Info{}, err
 	}
 	dst := c.objPath(h, pin)
 	if err := renameMkdir(tmp, dst, c.opts.DirMode); err != nil {
 		c.logAbort(&e, reserved)
-		return storage.Info{}, ioErr("put", hd.key, err)
+		return storage.Info{}, err
 	}
 	if pin {
 		if err := c.syncDir(filepath.Dir(dst)); err != nil {
@@ -468,7 +456,7 @@ func contentOK(hd *header, b []byte) bool {
 // error that reports it.
 func (c *Cache) corruptErr(op, key string, cause error) error {
 	c.st.corrupt.Add(1)
-	return opErr(op, key, storage.ErrCorrupt, cause)
+	return c.Wrap(op, key, fmt.Errorf("%w: %w", storage.ErrCorrupt, cause))
 }
 
 // damaged deals with version gen of h, key's entry, found damaged (cause
@@ -576,8 +564,9 @@ func (c *Cache) remove(e entry, why removeWhy) {
 	c.mu.Unlock()
 }
 
-// Get opens the cached object. A hit takes no lock but a shard's read
-// lock for the index lookup; the file is read without any.
+// Get implements driver.Driver: the Cache's Get opens the cached object.
+// A hit takes no lock but a shard's read lock for the index lookup; the
+// file is read without any.
 //
 // A read of the whole object (no range, or a range covering all of it) is
 // verified against the CRC-32C recorded when the object was stored (the
@@ -589,23 +578,44 @@ func (c *Cache) remove(e entry, why removeWhy) {
 // documentation says (removed, unless pinned). A ranged read is not
 // verified, nor is any read with Options.SkipVerify; a file whose size
 // is wrong fails any Get with storage.ErrCorrupt.
-func (c *Cache) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
-	if err := c.check("get", key, ctx); err != nil {
+func (d disk) Get(ctx context.Context, key string, rng *storage.Range) (io.ReadCloser, storage.Info, error) {
+	return d.get(ctx, "get", key, rng, true)
+}
+
+// Peek opens the whole object under key as Get does, verified the same
+// way, but it is not an access: the entry's access time (its place in
+// the LRU order and its idle time) and the hit, miss and read counters
+// stay as they are. It is for a layer that reads an entry for its own
+// purposes, as a tiered store does to upload it.
+func (c *Cache) Peek(ctx context.Context, key string) (io.ReadCloser, storage.Info, error) {
+	const op = "get"
+	if err := c.Check(ctx, op, key); err != nil {
 		return nil, storage.Info{}, err
 	}
-	h := hashKey(key)
-	s := &c.idx.shards[shardOf(h)]
-	f, hd, content, ok, err := c.openEntry("get", key, h, true, true)
+	rc, info, err := c.get(ctx, op, key, nil, false)
 	if err != nil {
-		return nil, storage.Info{}, ioErr("get", key, err)
+		return nil, storage.Info{}, c.Wrap(op, key, err)
+	}
+	return rc, info, nil
+}
+
+// get opens the object under key, or the range rg of it, for op; an
+// access (touch) moves the entry up the LRU order and is counted.
+func (c *Cache) get(ctx context.Context, op, key string, rg *storage.Range, touch bool) (io.ReadCloser, storage.Info, error) {
+	h := hashKey(key)
+	var s *shard // counts the access; nil for none
+	if touch {
+		s = &c.idx.shards[shardOf(h)]
+	}
+	f, hd, content, ok, err := c.openEntry(op, key, h, touch, true)
+	if err != nil {
+		return nil, storage.Info{}, err
 	}
 	if !ok {
-		s.misses.Add(1)
-		return nil, storage.Info{}, opErr("get", key, storage.ErrNotFound, nil)
-	}
-	var rg *storage.Range
-	if opts != nil {
-		rg = opts.Range
+		if s != nil {
+			s.misses.Add(1)
+		}
+		return nil, storage.Info{}, storage.ErrNotFound
 	}
 	off, n, err := storage.CheckRange(rg, hd.size)
 	if err != nil {
@@ -614,24 +624,28 @@ func (c *Cache) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 		} else {
 			putSmall(content)
 		}
-		return nil, storage.Info{}, opErr("get", key, err, nil)
+		return nil, storage.Info{}, err
 	}
 	verify := off == 0 && n == hd.size && !c.opts.SkipVerify
 	if f == nil {
 		if verify && !contentOK(&hd, (*content)[:n]) {
 			putSmall(content)
 			c.damaged(key, h, hd.gen, errChecksum)
-			return nil, storage.Info{}, c.corruptErr("get", key, errChecksum)
+			return nil, storage.Info{}, c.corruptErr(op, key, errChecksum)
 		}
-		s.hits.Add(1)
+		if s != nil {
+			s.hits.Add(1)
+		}
 		return &memReader{b: (*content)[off : off+n], buf: content, ctx: ctx, s: s}, hd.info(), nil
 	}
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		f.Close()
-		return nil, storage.Info{}, ioErr("get", key, err)
+		return nil, storage.Info{}, err
 	}
-	s.hits.Add(1)
-	r := &reader{f: f, n: n, ctx: ctx, s: s, c: c, op: "get", key: key, h: h, gen: hd.gen}
+	if s != nil {
+		s.hits.Add(1)
+	}
+	r := &reader{f: f, n: n, ctx: ctx, s: s, c: c, op: op, key: key, h: h, gen: hd.gen}
 	if verify {
 		r.v = verifierFor(&hd)
 	}
@@ -702,7 +716,9 @@ func (r *memReader) WriteTo(w io.Writer) (int64, error) {
 func (r *memReader) Close() error {
 	if !r.done {
 		r.done = true
-		r.s.bytesRead.Add(r.read)
+		if r.s != nil {
+			r.s.bytesRead.Add(r.read)
+		}
 		r.b = nil
 		putSmall(r.buf)
 	}
@@ -854,32 +870,28 @@ func (r *reader) Close() error {
 	return r.f.Close()
 }
 
-// Stat returns the object's Info without counting an access.
-func (c *Cache) Stat(ctx context.Context, key string) (storage.Info, error) {
-	if err := c.check("stat", key, ctx); err != nil {
+// Stat implements driver.Driver: the Cache's Stat returns the object's
+// Info without counting an access.
+func (d disk) Stat(ctx context.Context, key string) (storage.Info, error) {
+	f, hd, _, ok, err := d.openEntry("stat", key, hashKey(key), false, false)
+	if err != nil {
 		return storage.Info{}, err
 	}
-	f, hd, _, ok, err := c.openEntry("stat", key, hashKey(key), false, false)
-	if err != nil {
-		return storage.Info{}, ioErr("stat", key, err)
-	}
 	if !ok {
-		return storage.Info{}, opErr("stat", key, storage.ErrNotFound, nil)
+		return storage.Info{}, storage.ErrNotFound
 	}
 	f.Close()
 	return hd.info(), nil
 }
 
-// Delete removes the object, pinned or not. Deleting a missing key
-// succeeds.
-func (c *Cache) Delete(ctx context.Context, key string) error {
+// Delete implements driver.Driver: the Cache's Delete removes the object,
+// pinned or not. Deleting a missing key succeeds.
+func (d disk) Delete(ctx context.Context, key string) error {
+	c := d.Cache
 	if err := c.begin(); err != nil {
-		return opErr("delete", key, storage.ErrClosed, nil)
-	}
-	defer c.end()
-	if err := c.check("delete", key, ctx); err != nil {
 		return err
 	}
+	defer c.end()
 	h := hashKey(key)
 	st := c.stripe(h)
 	st.Lock()
@@ -908,15 +920,12 @@ func (c *Cache) keyMatches(e entry, key string) bool {
 // Pin pins the object under key: it is not evicted until Unpin. The pin
 // is on disk when Pin returns. A missing key is storage.ErrNotFound.
 func (c *Cache) Pin(ctx context.Context, key string) error {
-	if err := c.begin(); err != nil {
-		return opErr("pin", key, storage.ErrClosed, nil)
-	}
-	defer c.end()
-	if err := c.check("pin", key, ctx); err != nil {
-		return err
-	}
+	return c.do(ctx, "pin", key, func() error { return c.pin(ctx, key) })
+}
+
+func (c *Cache) pin(ctx context.Context, key string) error {
 	h := hashKey(key)
-	if err := c.reserve(ctx, key, recSmall, 0); err != nil {
+	if err := c.reserve(ctx, recSmall, 0); err != nil {
 		return err
 	}
 	reserved := int64(recSmall)
@@ -926,7 +935,7 @@ func (c *Cache) Pin(ctx context.Context, key string) error {
 	defer st.Unlock()
 	e, ok := c.idx.get(h)
 	if !ok || !c.keyMatches(e, key) {
-		return opErr("pin", key, storage.ErrNotFound, nil)
+		return storage.ErrNotFound
 	}
 	if e.pinned() {
 		return nil
@@ -935,12 +944,12 @@ func (c *Cache) Pin(ctx context.Context, key string) error {
 	if err := renameMkdir(c.objPath(h, false), dst, c.opts.DirMode); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			c.dropStaleLocked(e)
-			return opErr("pin", key, storage.ErrNotFound, err)
+			return fmt.Errorf("%w: %w", storage.ErrNotFound, err)
 		}
-		return ioErr("pin", key, err)
+		return err
 	}
 	if err := c.syncDir(filepath.Dir(dst)); err != nil {
-		return ioErr("pin", key, err)
+		return err
 	}
 	c.mu.Lock()
 	c.appendLocked(appendSmallRec(nil, recPin, h, e.gen), func() {
@@ -963,13 +972,10 @@ func (c *Cache) dropStaleLocked(e entry) {
 // is the least recently used. A missing key or a different version is
 // left alone and is not an error.
 func (c *Cache) Unpin(ctx context.Context, key, etag string) error {
-	if err := c.begin(); err != nil {
-		return opErr("unpin", key, storage.ErrClosed, nil)
-	}
-	defer c.end()
-	if err := c.check("unpin", key, ctx); err != nil {
-		return err
-	}
+	return c.do(ctx, "unpin", key, func() error { return c.unpin(key, etag) })
+}
+
+func (c *Cache) unpin(key, etag string) error {
 	h := hashKey(key)
 	st := c.stripe(h)
 	st.Lock()
@@ -983,7 +989,7 @@ func (c *Cache) Unpin(ctx context.Context, key, etag string) error {
 			c.dropStaleLocked(e)
 			return nil
 		}
-		return ioErr("unpin", key, err)
+		return err
 	}
 	c.mu.Lock()
 	c.appendLocked(appendSmallRec(nil, recUnpin, h, e.gen), func() {
@@ -1011,72 +1017,78 @@ func etagIs(e entry, etag string) bool {
 // it. The tiered store uses it to drop a local copy it has verified
 // elsewhere without racing a newer Put.
 func (c *Cache) Drop(ctx context.Context, key, etag string) (bool, error) {
+	dropped := false
+	err := c.do(ctx, "drop", key, func() error {
+		h := hashKey(key)
+		st := c.stripe(h)
+		st.Lock()
+		defer st.Unlock()
+		e, ok := c.idx.get(h)
+		if !ok || e.pinned() || !etagIs(e, etag) || !c.keyMatches(e, key) {
+			return nil
+		}
+		c.remove(e, removeDelete)
+		dropped = true
+		return nil
+	})
+	return dropped, err
+}
+
+// do runs fn as the operation op on key, one of the cache's own: the
+// layer's checks first, then fn, which Close waits for, and its error
+// made the cache's.
+func (c *Cache) do(ctx context.Context, op, key string, fn func() error) error {
+	if err := c.Check(ctx, op, key); err != nil {
+		return err
+	}
 	if err := c.begin(); err != nil {
-		return false, opErr("drop", key, storage.ErrClosed, nil)
+		return c.Wrap(op, key, err)
 	}
 	defer c.end()
-	if err := c.check("drop", key, ctx); err != nil {
-		return false, err
-	}
-	h := hashKey(key)
-	st := c.stripe(h)
-	st.Lock()
-	defer st.Unlock()
-	e, ok := c.idx.get(h)
-	if !ok || e.pinned() || !etagIs(e, etag) || !c.keyMatches(e, key) {
-		return false, nil
-	}
-	c.remove(e, removeDelete)
-	return true, nil
+	return c.Wrap(op, key, fn())
 }
 
 // Copy copies the object under src to dst with its content type and
 // metadata. It implements storage.Copier.
 func (c *Cache) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
-	if err := c.check("copy", src, ctx); err != nil {
+	const op = "copy"
+	if err := c.Check(ctx, op, src); err != nil {
 		return storage.Info{}, err
 	}
-	if err := storage.ValidKey(dst); err != nil {
+	if err := c.Check(ctx, op, dst); err != nil {
 		return storage.Info{}, err
 	}
 	h := hashKey(src)
-	f, hd, _, ok, err := c.openEntry("copy", src, h, false, false)
+	f, hd, _, ok, err := c.openEntry(op, src, h, false, false)
 	if err != nil {
-		return storage.Info{}, ioErr("copy", src, err)
+		return storage.Info{}, c.Wrap(op, src, err)
 	}
 	if !ok {
-		return storage.Info{}, opErr("copy", src, storage.ErrNotFound, nil)
+		return storage.Info{}, c.Wrap(op, src, storage.ErrNotFound)
 	}
 	// The source is verified as it is copied, so that a damaged object is
 	// not copied under a fresh checksum.
 	// Options.SkipVerify does not apply: Copy writes a fresh checksum, so
 	// it had better be of the right bytes.
-	r := &reader{f: f, n: hd.size, ctx: ctx, c: c, op: "copy", key: src, h: h, gen: hd.gen, v: verifierFor(&hd)}
+	r := &reader{f: f, n: hd.size, ctx: ctx, c: c, op: op, key: src, h: h, gen: hd.gen, v: verifierFor(&hd)}
 	defer r.Close()
-	info, err := c.put(ctx, dst, r, &storage.PutOptions{ContentType: hd.ct, Metadata: hd.meta, Size: hd.size}, false)
+	info, err := c.put(ctx, dst, driver.NewBody(r, hd.size), &storage.PutOptions{ContentType: hd.ct, Metadata: hd.meta, Size: hd.size}, false)
 	if r.err != nil {
 		return storage.Info{}, r.err
 	}
-	return info, err
+	return info, c.Wrap(op, dst, err)
 }
 
-// List yields the cached objects under opts.Prefix in key order. Info
-// carries Key, Size, ModTime, ETag and SHA256.
-func (c *Cache) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
+// List implements driver.Driver: the Cache's List yields the cached
+// objects under opts.Prefix in key order. Info carries Key, Size,
+// ModTime, ETag and SHA256.
+func (d disk) List(ctx context.Context, o storage.ListOptions) iter.Seq2[storage.Info, error] {
 	return func(yield func(storage.Info, error) bool) {
-		var o storage.ListOptions
-		if opts != nil {
-			o = *opts
-		}
-		if err := c.check("list", "", ctx); err != nil {
-			yield(storage.Info{}, err)
-			return
-		}
-		recs, err := c.scanKeys(func(k string) bool {
+		recs, err := d.scanKeys(func(k string) bool {
 			return strings.HasPrefix(k, o.Prefix) && k > o.StartAfter
 		})
 		if err != nil {
-			yield(storage.Info{}, ioErr("list", "", err))
+			yield(storage.Info{}, err)
 			return
 		}
 		slices.SortFunc(recs, func(a, b keyRec) int { return strings.Compare(a.key, b.key) })
@@ -1085,11 +1097,7 @@ func (c *Cache) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[s
 				yield(storage.Info{}, err)
 				return
 			}
-			if c.closed.Load() {
-				yield(storage.Info{}, opErr("list", "", storage.ErrClosed, nil))
-				return
-			}
-			if cur, ok := c.idx.get(r.h); !ok || cur.gen != r.gen {
+			if cur, ok := d.idx.get(r.h); !ok || cur.gen != r.gen {
 				continue // deleted or replaced while listing
 			}
 			if !yield(r.info(), nil) {
@@ -1122,7 +1130,7 @@ func (r *keyRec) info() storage.Info {
 // Entries yields a snapshot of every entry, in no particular order.
 func (c *Cache) Entries(ctx context.Context) iter.Seq[Entry] {
 	return func(yield func(Entry) bool) {
-		if c.closed.Load() || ctx.Err() != nil {
+		if c.Closed() || ctx.Err() != nil {
 			return
 		}
 		recs, err := c.scanKeys(nil)
@@ -1152,10 +1160,7 @@ func (c *Cache) Entries(ctx context.Context) iter.Seq[Entry] {
 // included. The tiered store re-queues their uploads after a restart.
 func (c *Cache) Pinned(ctx context.Context) iter.Seq2[storage.Info, error] {
 	return func(yield func(storage.Info, error) bool) {
-		if err := c.check("pinned", "", ctx); err != nil && c.closed.Load() {
-			yield(storage.Info{}, err)
-			return
-		} else if err := ctx.Err(); err != nil {
+		if err := c.CheckOpen(ctx, "pinned"); err != nil {
 			yield(storage.Info{}, err)
 			return
 		}
@@ -1176,7 +1181,7 @@ func (c *Cache) Pinned(ctx context.Context) iter.Seq2[storage.Info, error] {
 				if errors.Is(err, fs.ErrNotExist) {
 					continue // unpinned or deleted meanwhile
 				}
-				if !yield(storage.Info{}, ioErr("pinned", "", err)) {
+				if !yield(storage.Info{}, c.Wrap("pinned", "", err)) {
 					return
 				}
 				continue

@@ -30,19 +30,19 @@ var (
 // and a key whose remote delete is pending with storage.ErrNotFound,
 // rather than hand out a URL of what the remote holds now.
 func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
-	if err := s.check(ctx, "presign", key); err != nil {
+	const op = "presign"
+	if err := s.Check(ctx, op, key); err != nil {
 		return "", err
 	}
 	ps, ok := s.remote.(storage.Presigner)
 	if !ok {
-		return "", &storage.Error{Op: "presign", Provider: provider, Key: key, Kind: storage.ErrUnsupported,
-			Err: fmt.Errorf("the remote (%T) cannot presign URLs", s.remote)}
+		return "", s.Wrap(op, key, fmt.Errorf("%w: the remote (%T) cannot presign URLs", storage.ErrUnsupported, s.remote))
 	}
 	if it, ok := s.pendingItem(key); ok {
 		if it.op == opDelete {
-			return "", &storage.Error{Op: "presign", Provider: provider, Key: key, Kind: storage.ErrNotFound}
+			return "", s.Wrap(op, key, storage.ErrNotFound)
 		}
-		return "", &storage.Error{Op: "presign", Provider: provider, Key: key, Kind: storage.ErrUnsupported, Err: ErrNotUploaded}
+		return "", s.Wrap(op, key, fmt.Errorf("%w: %w", storage.ErrUnsupported, ErrNotUploaded))
 	}
 	w := s.watch(ctx)
 	defer w.done()
@@ -67,16 +67,16 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 // returns and uploaded as any Put, so that it works through an outage and
 // keeps the per-key order of writes.
 func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
-	if err := s.check(ctx, "copy", dst); err != nil {
+	const op = "copy"
+	if err := s.Check(ctx, op, dst); err != nil {
 		return storage.Info{}, err
 	}
-	if err := storage.ValidKey(src); err != nil {
+	if err := s.Check(ctx, op, src); err != nil {
 		return storage.Info{}, err
 	}
 	cp, ok := s.remote.(storage.Copier)
 	if !ok {
-		return storage.Info{}, &storage.Error{Op: "copy", Provider: provider, Key: dst, Kind: storage.ErrUnsupported,
-			Err: fmt.Errorf("the remote (%T) cannot copy objects", s.remote)}
+		return storage.Info{}, s.Wrap(op, dst, fmt.Errorf("%w: the remote (%T) cannot copy objects", storage.ErrUnsupported, s.remote))
 	}
 	if s.opts.Mode == WriteThrough {
 		info, done, err := s.copyRemote(ctx, cp, dst, src)
@@ -92,11 +92,11 @@ func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 func (s *Store) copyRemote(ctx context.Context, cp storage.Copier, dst, src string) (info storage.Info, done bool, err error) {
 	ks, err := s.lockKey(ctx, dst)
 	if err != nil {
-		return storage.Info{}, true, &storage.Error{Op: "copy", Provider: provider, Key: dst, Err: err}
+		return storage.Info{}, true, s.Wrap("copy", dst, err)
 	}
 	defer s.unlockKey(dst, ks)
 	if err := s.acquire(ctx, dst); err != nil {
-		return storage.Info{}, true, &storage.Error{Op: "copy", Provider: provider, Key: dst, Err: err}
+		return storage.Info{}, true, s.Wrap("copy", dst, err)
 	}
 	defer s.release(dst)
 	_, dstPend := s.pendingItem(dst)

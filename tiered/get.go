@@ -35,12 +35,14 @@ type fill struct {
 	direct bool  // the cache could not take the object: read the remote directly
 }
 
-// Get opens the object under key: from the cache when it holds it, and
-// otherwise from the remote (see the package documentation). It
-// implements storage.Provider.
-func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
-	if err := s.check(ctx, "get", key); err != nil {
-		return nil, storage.Info{}, err
+// Get implements driver.Driver: the Store's Get opens the object under
+// key, from the cache when it holds it, and otherwise from the remote (see
+// the package documentation).
+func (t tier) Get(ctx context.Context, key string, rng *storage.Range) (io.ReadCloser, storage.Info, error) {
+	s := t.Store
+	var opts *storage.GetOptions
+	if rng != nil {
+		opts = &storage.GetOptions{Range: rng}
 	}
 	for round, damaged := 0, false; ; round++ {
 		rc, info, err := s.c.Get(ctx, key, opts)
@@ -77,7 +79,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 		select {
 		case <-f.hdr:
 		case <-ctx.Done():
-			return nil, storage.Info{}, &storage.Error{Op: "get", Provider: provider, Key: key, Err: ctx.Err()}
+			return nil, storage.Info{}, ctx.Err()
 		}
 		if f.hdrErr != nil {
 			return nil, storage.Info{}, f.hdrErr
@@ -88,7 +90,7 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			return nil, storage.Info{}, &storage.Error{Op: "get", Provider: provider, Key: key, Err: ctx.Err()}
+			return nil, storage.Info{}, ctx.Err()
 		}
 		if f.err != nil {
 			return nil, storage.Info{}, f.err
@@ -99,10 +101,11 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 	}
 }
 
-// localErr passes on an error of the cache, with the store's name on it.
+// localErr passes on an error of the cache as it is, or as the store's
+// ErrClosed once the store is closed.
 func (s *Store) localErr(op, key string, err error) error {
-	if s.closed.Load() {
-		return &storage.Error{Op: op, Provider: provider, Key: key, Kind: storage.ErrClosed, Err: err}
+	if s.Closed() {
+		return s.Wrap(op, key, fmt.Errorf("%w: %w", storage.ErrClosed, err))
 	}
 	return err
 }
@@ -111,7 +114,7 @@ func (s *Store) localErr(op, key string, err error) error {
 // delete of it is pending.
 func (s *Store) direct(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
 	if s.pendingDelete(key) {
-		return nil, storage.Info{}, &storage.Error{Op: "get", Provider: provider, Key: key, Kind: storage.ErrNotFound}
+		return nil, storage.Info{}, s.Wrap("get", key, storage.ErrNotFound)
 	}
 	s.ctr.directReads.Add(1)
 	return s.remoteGet(ctx, key, opts, true)
@@ -136,7 +139,7 @@ func (s *Store) joinFill(key string) (*fill, error) {
 		ks.fill = nil
 		s.unrefLocked(key, ks)
 		s.kmu.Unlock()
-		return nil, &storage.Error{Op: "get", Provider: provider, Key: key, Kind: storage.ErrClosed}
+		return nil, s.Wrap("get", key, storage.ErrClosed)
 	}
 	return f, nil
 }
@@ -146,7 +149,7 @@ func (s *Store) joinFill(key string) (*fill, error) {
 func (s *Store) goBackground(fn func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed.Load() {
+	if s.Closed() {
 		return false
 	}
 	s.wg.Add(1)
@@ -185,14 +188,14 @@ func (s *Store) runFill(key string, ks *keyState, f *fill, epoch uint64) {
 		return // a fill that just ended, or a Put, stored it: read it locally
 	}
 	if s.pendingDelete(key) {
-		f.hdrErr = &storage.Error{Op: "get", Provider: provider, Key: key, Kind: storage.ErrNotFound}
+		f.hdrErr = s.Wrap("get", key, storage.ErrNotFound)
 		return
 	}
 	body, info, err := s.remoteGet(ctx, key, nil, false)
 	if err != nil {
 		switch {
 		case s.ctx.Err() != nil:
-			err = &storage.Error{Op: "get", Provider: provider, Key: key, Kind: storage.ErrClosed}
+			err = s.Wrap("get", key, storage.ErrClosed)
 		case !errors.Is(err, storage.ErrNotFound):
 			s.ctr.fillErrors.Add(1)
 		}
@@ -236,7 +239,7 @@ func (s *Store) runFill(key string, ks *keyState, f *fill, epoch uint64) {
 		s.ctr.fillErrors.Add(1)
 		var se *storage.Error
 		if !errors.As(err, &se) || se.Provider != provider {
-			err = &storage.Error{Op: "get", Provider: provider, Key: key, Err: err}
+			err = s.Wrap("get", key, cause{err: err})
 		}
 		f.err = err
 		if f.large {
@@ -270,8 +273,7 @@ func (r *fillReader) Read(p []byte) (int, error) {
 		return n, err
 	}
 	if r.want != "" && hex.EncodeToString(r.h.Sum(nil)) != r.want {
-		return n, &storage.Error{Op: "get", Provider: provider, Key: r.key, Kind: storage.ErrCorrupt,
-			Err: errors.New("the bytes received from the remote do not match the SHA-256 it reports")}
+		return n, r.s.Wrap("get", r.key, fmt.Errorf("%w: the bytes received from the remote do not match the SHA-256 it reports", storage.ErrCorrupt))
 	}
 	if !r.locked {
 		select {
@@ -320,12 +322,11 @@ func cleanMetadata(md map[string]string) map[string]string {
 	return out
 }
 
-// Stat returns the Info of the object under key, from the cache when it
-// holds it and from the remote otherwise (without fetching the object).
-func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
-	if err := s.check(ctx, "stat", key); err != nil {
-		return storage.Info{}, err
-	}
+// Stat implements driver.Driver: the Store's Stat returns the Info of the
+// object under key, from the cache when it holds it and from the remote
+// otherwise (without fetching the object).
+func (t tier) Stat(ctx context.Context, key string) (storage.Info, error) {
+	s := t.Store
 	info, err := s.cacheStat(ctx, key)
 	if err == nil {
 		return info, nil
@@ -334,7 +335,7 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 		return storage.Info{}, s.localErr("stat", key, err)
 	}
 	if s.pendingDelete(key) {
-		return storage.Info{}, &storage.Error{Op: "stat", Provider: provider, Key: key, Kind: storage.ErrNotFound}
+		return storage.Info{}, storage.ErrNotFound
 	}
 	return s.remoteStat(ctx, key)
 }
@@ -351,20 +352,13 @@ func (s *Store) cacheStat(ctx context.Context, key string) (storage.Info, error)
 	return info, err
 }
 
-// List yields the objects under opts.Prefix in key order: the remote's
-// listing, merged with the pending uploads not on the remote yet and
-// without the keys whose remote delete is pending. It implements
-// storage.Provider. A remote that cannot be listed fails the listing.
-func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
+// List implements driver.Driver: the Store's List yields the objects
+// under o.Prefix in key order: the remote's listing, merged with the
+// pending uploads not on the remote yet and without the keys whose remote
+// delete is pending. A remote that cannot be listed fails the listing.
+func (t tier) List(ctx context.Context, o storage.ListOptions) iter.Seq2[storage.Info, error] {
+	s := t.Store
 	return func(yield func(storage.Info, error) bool) {
-		if err := s.check(ctx, "list", ""); err != nil {
-			yield(storage.Info{}, err)
-			return
-		}
-		var o storage.ListOptions
-		if opts != nil {
-			o = *opts
-		}
 		// The pending uploads are taken before the remote is listed: an
 		// upload confirmed after this is on the remote before its listing.
 		var local []string
@@ -428,10 +422,6 @@ func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[s
 			}
 			if err := ctx.Err(); err != nil {
 				yield(storage.Info{}, err)
-				return
-			}
-			if s.closed.Load() {
-				yield(storage.Info{}, &storage.Error{Op: "list", Provider: provider, Kind: storage.ErrClosed})
 				return
 			}
 			if !yield(info, nil) {

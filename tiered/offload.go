@@ -31,6 +31,32 @@ type OffloadOptions struct {
 	// Progress, when not nil, is called after each entry with the counts
 	// so far. Calls do not overlap.
 	Progress func(OffloadResult)
+
+	// DryRun makes Offload report what it would upload and drop, making
+	// the same decisions from the same Stat of the remote, without doing
+	// it: nothing is uploaded, unpinned or dropped, and no entry's access
+	// time changes. It assumes that every upload would succeed and that
+	// the remote would confirm its SHA-256, so an uploaded entry counts as
+	// Verified and, if idle long enough, as Dropped.
+	DryRun bool
+
+	// OnAction, when not nil, is called for each upload and drop: after it
+	// is done, or, with DryRun, once it is decided. Calls do not overlap
+	// each other or those of Progress.
+	OnAction func(OffloadAction)
+}
+
+// OffloadAction is one upload or drop of Offload.
+type OffloadAction struct {
+	// Op is "upload" or "drop".
+	Op   string
+	Key  string
+	Size int64
+	// Reason says why, for the uploads ("pending upload", "pending
+	// upload, differs at the remote", "missing at the remote") and for
+	// the drop of a stale copy ("older version than the remote's"); it is
+	// "" for the drop of a verified copy.
+	Reason string
 }
 
 // OffloadResult counts what Offload did.
@@ -71,7 +97,11 @@ type OffloadResult struct {
 // the remote is another process's older version: it is dropped, not
 // uploaded. Entries are checked at most opts.Concurrency at a time, in no
 // particular order. It returns the counts, and an error when ctx ended or
-// any entry failed (the counts are valid either way). opts may be nil.
+// any entry failed (the counts are valid either way). opts may be nil;
+// with opts.DryRun it only says what it would do.
+//
+// Offload's uploads are not reads: they leave the entries' access times,
+// and so their idle time and place in the cache's LRU order, as they are.
 func (s *Store) Offload(ctx context.Context, opts *OffloadOptions) (OffloadResult, error) {
 	var o OffloadOptions
 	if opts != nil {
@@ -80,10 +110,7 @@ func (s *Store) Offload(ctx context.Context, opts *OffloadOptions) (OffloadResul
 	if o.Concurrency <= 0 {
 		o.Concurrency = s.opts.Uploaders
 	}
-	if s.closed.Load() {
-		return OffloadResult{}, &storage.Error{Op: "offload", Provider: provider, Kind: storage.ErrClosed}
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.CheckOpen(ctx, "offload"); err != nil {
 		return OffloadResult{}, err
 	}
 	var (
@@ -95,6 +122,13 @@ func (s *Store) Offload(ctx context.Context, opts *OffloadOptions) (OffloadResul
 	)
 	res.Total = s.c.Usage().Entries
 	now := s.now()
+	report := func(a OffloadAction) {
+		if o.OnAction != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			o.OnAction(a)
+		}
+	}
 	record := func(f func(*OffloadResult), err error) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -121,7 +155,7 @@ func (s *Store) Offload(ctx context.Context, opts *OffloadOptions) (OffloadResul
 		wg.Go(func() {
 			defer func() { <-sem }()
 			var r OffloadResult
-			err := s.offloadEntry(ctx, e, &o, now, &r)
+			err := s.offloadEntry(ctx, e, &o, now, &r, report)
 			record(func(t *OffloadResult) {
 				t.Uploaded += r.Uploaded
 				t.UploadedBytes += r.UploadedBytes
@@ -140,14 +174,15 @@ func (s *Store) Offload(ctx context.Context, opts *OffloadOptions) (OffloadResul
 	}
 	res.Err = errors.Join(errs...)
 	if res.Err != nil {
-		return res, &storage.Error{Op: "offload", Provider: provider, Err: res.Err}
+		return res, s.Wrap("offload", "", res.Err)
 	}
 	return res, nil
 }
 
 // offloadEntry does Offload's work for one cache entry, holding its key
-// busy so that no upload or delete of the key runs meanwhile.
-func (s *Store) offloadEntry(ctx context.Context, e cache.Entry, o *OffloadOptions, now time.Time, r *OffloadResult) error {
+// busy so that no upload or delete of the key runs meanwhile, or with
+// o.DryRun decides it only. It reports each upload and drop.
+func (s *Store) offloadEntry(ctx context.Context, e cache.Entry, o *OffloadOptions, now time.Time, r *OffloadResult, report func(OffloadAction)) error {
 	if err := s.acquire(ctx, e.Key); err != nil {
 		return err
 	}
@@ -174,6 +209,20 @@ func (s *Store) offloadEntry(ctx context.Context, e cache.Entry, o *OffloadOptio
 			r.Unverified++
 			return nil
 		}
+		up := OffloadAction{Op: "upload", Key: e.Key, Size: e.Size, Reason: "missing at the remote"}
+		switch {
+		case e.Pinned && missing:
+			up.Reason = "pending upload"
+		case e.Pinned:
+			up.Reason = "pending upload, differs at the remote"
+		}
+		if o.DryRun {
+			// As if the upload succeeded and the remote confirmed it.
+			report(up)
+			r.Uploaded++
+			r.UploadedBytes += e.Size
+			break
+		}
 		info, err := s.upload(ctx, e.Key, e.Key, e.ETag, false)
 		if errors.Is(err, errVersionGone) {
 			return nil // replaced or deleted meanwhile; its own upload takes care of it
@@ -181,6 +230,7 @@ func (s *Store) offloadEntry(ctx context.Context, e cache.Entry, o *OffloadOptio
 		if err != nil {
 			return err
 		}
+		report(up)
 		r.Uploaded++
 		r.UploadedBytes += e.Size
 		if info.SHA256 == "" {
@@ -198,30 +248,40 @@ func (s *Store) offloadEntry(ctx context.Context, e cache.Entry, o *OffloadOptio
 		return nil
 	default:
 		// A clean copy of a version the remote no longer has.
-		if ok, err := s.c.Drop(ctx, e.Key, e.ETag); err != nil {
-			return err
-		} else if ok {
+		ok := o.DryRun
+		if !ok {
+			if ok, err = s.c.Drop(ctx, e.Key, e.ETag); err != nil {
+				return err
+			}
+		}
+		if ok {
+			report(OffloadAction{Op: "drop", Key: e.Key, Size: e.Size, Reason: "older version than the remote's"})
 			r.Stale++
 		}
 		return nil
 	}
 	r.Verified++
-	if e.Pinned {
+	if e.Pinned && !o.DryRun {
 		s.unpinSettled(e, pend, hasPend)
 	}
 	// IdleFor zero drops whatever the last access: a copy read after
-	// Offload started (the uploads it waits for read their copies) goes too.
+	// Offload started goes too.
 	if o.IdleFor < 0 || (o.IdleFor > 0 && now.Sub(e.LastAccess) < o.IdleFor) {
 		return nil
 	}
-	ok, err := s.c.Drop(ctx, e.Key, e.ETag)
-	if err != nil {
-		return fmt.Errorf("dropping %q: %w", e.Key, err)
+	ok := o.DryRun
+	if !ok {
+		if ok, err = s.c.Drop(ctx, e.Key, e.ETag); err != nil {
+			return fmt.Errorf("dropping %q: %w", e.Key, err)
+		}
+		if ok {
+			s.ctr.offloadDropped.Add(1)
+		}
 	}
 	if ok {
+		report(OffloadAction{Op: "drop", Key: e.Key, Size: e.Size})
 		r.Dropped++
 		r.DroppedBytes += e.Size
-		s.ctr.offloadDropped.Add(1)
 	}
 	return nil
 }

@@ -7,31 +7,24 @@ import (
 	"io"
 
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
-// Put stores the object under key in the cache and on the remote, as the
-// store's Mode says (see the package documentation). It implements
-// storage.Provider. The Info returned is the cache's.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
-	if err := s.check(ctx, "put", key); err != nil {
-		return storage.Info{}, err
-	}
-	if err := storage.CheckPut(key, opts); err != nil {
-		return storage.Info{}, err
-	}
-	var o storage.PutOptions
-	if opts != nil {
-		o = *opts
-	}
+// Put implements driver.Driver: the Store's Put stores the object under
+// key in the cache and on the remote, as the store's Mode says (see the
+// package documentation). The Info returned is the cache's. body goes to
+// the cache as it is, which hashes it once for both layers.
+func (t tier) Put(ctx context.Context, key string, body *driver.Body, o *storage.PutOptions) (storage.Info, error) {
+	s := t.Store
 	ks, err := s.lockKey(ctx, key)
 	if err != nil {
-		return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key, Err: err}
+		return storage.Info{}, err
 	}
 	defer s.unlockKey(key, ks)
 	if s.opts.Mode == WriteBehind {
-		return s.putBehind(ctx, key, r, &o)
+		return s.putBehind(ctx, key, body, o)
 	}
-	return s.putThrough(ctx, key, r, &o)
+	return s.putThrough(ctx, key, body, o)
 }
 
 // putBehind stores the object pinned (durably, with its pin as the record
@@ -49,8 +42,7 @@ func (s *Store) putBehind(ctx context.Context, key string, r io.Reader, o *stora
 	if cond {
 		// Before the object: a pinned copy is never without its record.
 		if err := s.j.conditional(key); err != nil {
-			return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key,
-				Err: fmt.Errorf("recording the conditional Put in the journal: %w", err)}
+			return storage.Info{}, fmt.Errorf("recording the conditional Put in the journal: %w", err)
 		}
 	}
 	info, err := s.c.PutPinned(ctx, key, r, o)
@@ -63,8 +55,7 @@ func (s *Store) putBehind(ctx context.Context, key string, r io.Reader, o *stora
 		if derr := s.c.Delete(context.WithoutCancel(ctx), key); derr != nil {
 			s.log.Error("tiered: removing a Put that failed", "key", key, "err", derr)
 		}
-		return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key,
-			Err: fmt.Errorf("recording the Put in the delete journal: %w", err)}
+		return storage.Info{}, fmt.Errorf("recording the Put in the delete journal: %w", err)
 	}
 	if !cond {
 		// A plain Put replaces a conditional one still pending: the last
@@ -91,7 +82,7 @@ func (s *Store) checkAbsent(ctx context.Context, key string) (bool, error) {
 	_, err := s.cacheStat(ctx, key)
 	if err == nil || errors.Is(err, storage.ErrCorrupt) {
 		// A damaged copy still kept is a pending upload's: it exists.
-		return false, &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrExist}
+		return false, storage.ErrExist
 	}
 	if !errors.Is(err, storage.ErrNotFound) {
 		return false, s.localErr("put", key, err)
@@ -102,7 +93,7 @@ func (s *Store) checkAbsent(ctx context.Context, key string) (bool, error) {
 	_, err = s.remoteStat(ctx, key)
 	switch {
 	case err == nil:
-		return false, &storage.Error{Op: "put", Provider: provider, Key: key, Kind: storage.ErrExist}
+		return false, storage.ErrExist
 	case errors.Is(err, storage.ErrNotFound):
 		return true, nil
 	case errors.Is(err, storage.ErrUnavailable) && ctx.Err() == nil:
@@ -118,7 +109,7 @@ func (s *Store) checkAbsent(ctx context.Context, key string) (bool, error) {
 // returned. The caller holds key's lock.
 func (s *Store) putThrough(ctx context.Context, key string, r io.Reader, o *storage.PutOptions) (storage.Info, error) {
 	if err := s.acquire(ctx, key); err != nil {
-		return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key, Err: err}
+		return storage.Info{}, err
 	}
 	defer s.release(key)
 	pend, hasPend := s.pendingItem(key)
@@ -138,7 +129,7 @@ func (s *Store) putThrough(ctx context.Context, key string, r io.Reader, o *stor
 			return storage.Info{}, err
 		}
 		if err := s.j.done(key, pend.delID); err != nil {
-			return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key, Err: err}
+			return storage.Info{}, err
 		}
 		s.settle(pend)
 		hasPend = false
@@ -151,15 +142,11 @@ func (s *Store) putThrough(ctx context.Context, key string, r io.Reader, o *stor
 		if derr := s.c.Delete(context.WithoutCancel(ctx), key); derr != nil {
 			s.log.Error("tiered: removing the local copy of a failed write-through Put", "key", key, "err", derr)
 		}
-		if errors.Is(err, errVersionGone) {
-			err = &storage.Error{Op: "put", Provider: provider, Key: key, Err: err}
-		}
 		return storage.Info{}, err
 	}
 	if hasPend { // a pending delete, now overtaken
 		if err := s.j.undeleted(key); err != nil {
-			return storage.Info{}, &storage.Error{Op: "put", Provider: provider, Key: key,
-				Err: fmt.Errorf("recording the Put in the delete journal: %w", err)}
+			return storage.Info{}, fmt.Errorf("recording the Put in the delete journal: %w", err)
 		}
 		s.settle(pend)
 	}
@@ -167,24 +154,22 @@ func (s *Store) putThrough(ctx context.Context, key string, r io.Reader, o *stor
 	return info, nil
 }
 
-// Delete removes the object under key from both tiers. It implements
-// storage.Provider. In write-through mode the remote delete comes first
-// and its failure fails the call with nothing changed; in write-behind
-// mode the delete is recorded in the journal (fsynced), the local copy
-// removed, and the remote delete queued.
-func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.check(ctx, "delete", key); err != nil {
-		return err
-	}
+// Delete implements driver.Driver: the Store's Delete removes the object
+// under key from both tiers. In write-through mode the remote delete comes
+// first and its failure fails the call with nothing changed; in
+// write-behind mode the delete is recorded in the journal (fsynced), the
+// local copy removed, and the remote delete queued.
+func (t tier) Delete(ctx context.Context, key string) error {
+	s := t.Store
 	ks, err := s.lockKey(ctx, key)
 	if err != nil {
-		return &storage.Error{Op: "delete", Provider: provider, Key: key, Err: err}
+		return err
 	}
 	defer s.unlockKey(key, ks)
 	if s.opts.Mode == WriteBehind {
 		id, err := s.j.deleted(key)
 		if err != nil {
-			return &storage.Error{Op: "delete", Provider: provider, Key: key, Err: fmt.Errorf("recording the delete in the journal: %w", err)}
+			return fmt.Errorf("recording the delete in the journal: %w", err)
 		}
 		// The local copy goes before the remote delete is queued: were the
 		// remote delete (and its record in the journal) to complete first,
@@ -198,7 +183,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return nil
 	}
 	if err := s.acquire(ctx, key); err != nil {
-		return &storage.Error{Op: "delete", Provider: provider, Key: key, Err: err}
+		return err
 	}
 	defer s.release(key)
 	if err := s.remoteDelete(ctx, key); err != nil {

@@ -203,7 +203,7 @@ func (s *Store) worker() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		if s.closed.Load() {
+		if s.Closed() {
 			return
 		}
 		if s.due.Len() == 0 {
@@ -425,15 +425,16 @@ func (s *Store) runDelete(snap item) error {
 // can be waiting. When ctx ends first, the error says how much is left and
 // the last remote error, and matches ctx's error.
 func (s *Store) Flush(ctx context.Context) error {
-	if s.closed.Load() {
-		return &storage.Error{Op: "flush", Provider: provider, Kind: storage.ErrClosed}
+	const op = "flush"
+	if s.Closed() {
+		return s.Wrap(op, "", storage.ErrClosed)
 	}
 	s.mu.Lock()
 	target := s.seq
 	for {
-		if s.closed.Load() {
+		if s.Closed() {
 			s.mu.Unlock()
-			return &storage.Error{Op: "flush", Provider: provider, Kind: storage.ErrClosed}
+			return s.Wrap(op, "", storage.ErrClosed)
 		}
 		f := s.order.Front()
 		if f == nil || f.Value.(*item).startSeq > target {
@@ -446,13 +447,12 @@ func (s *Store) Flush(ctx context.Context) error {
 		case <-ch:
 		case <-ctx.Done():
 			st := s.Status()
-			cause := "none"
+			last := "none"
 			if st.LastError != nil {
-				cause = st.LastError.Error()
+				last = st.LastError.Error()
 			}
-			return &storage.Error{Op: "flush", Provider: provider,
-				Err: fmt.Errorf("%w: %d uploads and %d deletes still pending; last remote error: %s",
-					ctx.Err(), st.PendingUploads, st.PendingDeletes, cause)}
+			return s.Wrap(op, "", fmt.Errorf("%w: %d uploads and %d deletes still pending; last remote error: %s",
+				ctx.Err(), st.PendingUploads, st.PendingDeletes, last))
 		case <-s.ctx.Done():
 		}
 		s.mu.Lock()

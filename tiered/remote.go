@@ -41,10 +41,28 @@ func (w *watchdog) done() {
 
 func (w *watchdog) fired() bool { return errors.Is(context.Cause(w.ctx), errStalled) }
 
-var sentinels = []error{
-	storage.ErrNotFound, storage.ErrExist, storage.ErrInvalidKey, storage.ErrInvalidArgument,
-	storage.ErrInvalidRange, storage.ErrSizeMismatch, storage.ErrUnsupported, storage.ErrClosed,
-	storage.ErrPermission, storage.ErrUnavailable, storage.ErrCorrupt, storage.ErrTooLarge,
+// cause keeps another provider's error (the cache's or the remote's, a
+// *storage.Error of its own) as the cause of one of the store's errors:
+// the layer's Wrap would hand it on as it is. Kind classifies a remote's
+// error that matches no sentinel as storage.ErrUnavailable.
+type cause struct {
+	err    error
+	remote bool
+}
+
+func (c cause) Error() string { return c.err.Error() }
+func (c cause) Unwrap() error { return c.err }
+
+// Kind implements driver.Driver. The store's errors that say something a
+// caller can act on match a sentinel already; a remote's error that says
+// nothing more precise is an outage (storage.ErrUnavailable), and the
+// rest (a journal that cannot be written) say nothing more.
+func (tier) Kind(_ string, err error) error {
+	var c cause
+	if errors.As(err, &c) && c.remote {
+		return storage.ErrUnavailable
+	}
+	return nil
 }
 
 // remoteErr turns the error of a remote call made for op on key into the
@@ -58,27 +76,24 @@ func (s *Store) remoteErr(ctx context.Context, op, key string, w *watchdog, err 
 	}
 	if cerr := ctx.Err(); cerr != nil {
 		if errors.Is(err, cerr) {
-			return &storage.Error{Op: op, Provider: provider, Key: key, Err: err}
+			return s.Wrap(op, key, cause{err: err})
 		}
-		return &storage.Error{Op: op, Provider: provider, Key: key, Err: fmt.Errorf("%w (remote: %v)", cerr, err)}
+		return s.Wrap(op, key, fmt.Errorf("%w (remote: %v)", cerr, err))
 	}
-	if errors.Is(err, storage.ErrNotFound) {
-		return &storage.Error{Op: op, Provider: provider, Key: key, Err: err}
-	}
-	s.ctr.remoteErrors.Add(1)
-	if w != nil && w.fired() {
-		return &storage.Error{Op: op, Provider: provider, Key: key, Kind: storage.ErrUnavailable,
-			Err: fmt.Errorf("the remote did not answer within %v", s.opts.Timeout)}
-	}
-	if s.ctx.Err() != nil && storage.IsContextError(err) {
-		return &storage.Error{Op: op, Provider: provider, Key: key, Kind: storage.ErrClosed, Err: err}
-	}
-	for _, k := range sentinels {
-		if errors.Is(err, k) {
-			return &storage.Error{Op: op, Provider: provider, Key: key, Err: err}
+	if !errors.Is(err, storage.ErrNotFound) {
+		s.ctr.remoteErrors.Add(1)
+		switch {
+		case w != nil && w.fired():
+			return s.Wrap(op, key, fmt.Errorf("%w: the remote did not answer within %v", storage.ErrUnavailable, s.opts.Timeout))
+		case s.ctx.Err() != nil && storage.IsContextError(err):
+			return s.Wrap(op, key, fmt.Errorf("%w: %w", storage.ErrClosed, err))
+		case storage.IsContextError(err) && !errors.Is(err, storage.ErrClosed):
+			// The remote's own deadline (the layer leaves context errors
+			// unclassified): an outage all the same.
+			return s.Wrap(op, key, fmt.Errorf("%w: %w", storage.ErrUnavailable, err))
 		}
 	}
-	return &storage.Error{Op: op, Provider: provider, Key: key, Kind: storage.ErrUnavailable, Err: err}
+	return s.Wrap(op, key, cause{err: err, remote: true})
 }
 
 // remoteGet opens key on the remote. A paced body is read at the
@@ -192,13 +207,15 @@ var errVersionGone = errors.New("the cache no longer holds that version")
 // report the same size and, when it reports one, the same SHA-256. It
 // returns the remote's Info. It does not unpin.
 func (s *Store) upload(ctx context.Context, key, rkey, etag string, ifNotExists bool) (storage.Info, error) {
-	rc, info, err := s.c.Get(ctx, key, nil)
+	// An upload is not a read: it leaves the entry's access time and the
+	// cache's read counters alone.
+	rc, info, err := s.c.Peek(ctx, key)
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.Info{}, errVersionGone
 	}
 	if err != nil {
 		s.ctr.uploadFailures.Add(1)
-		return storage.Info{}, &storage.Error{Op: "upload", Provider: provider, Key: key, Err: err}
+		return storage.Info{}, s.Wrap("upload", key, cause{err: err})
 	}
 	defer rc.Close()
 	if etag != "" && info.ETag != etag {
@@ -218,7 +235,7 @@ func (s *Store) upload(ctx context.Context, key, rkey, etag string, ifNotExists 
 			// The local copy failed the cache's check, or the body's,
 			// as it was read: the remote is not to blame, and has
 			// stored nothing.
-			return storage.Info{}, &storage.Error{Op: "upload", Provider: provider, Key: key, Err: body.err}
+			return storage.Info{}, s.Wrap("upload", key, cause{err: body.err})
 		}
 		return storage.Info{}, s.remoteErr(ctx, "upload", rkey, w, err)
 	}
@@ -233,7 +250,7 @@ func (s *Store) upload(ctx context.Context, key, rkey, etag string, ifNotExists 
 	}
 	if problem != "" {
 		s.ctr.uploadFailures.Add(1)
-		return storage.Info{}, &storage.Error{Op: "upload", Provider: provider, Key: rkey, Kind: storage.ErrCorrupt, Err: errors.New(problem)}
+		return storage.Info{}, s.Wrap("upload", rkey, fmt.Errorf("%w: %s", storage.ErrCorrupt, problem))
 	}
 	s.ctr.uploads.Add(1)
 	return rinfo, nil
@@ -272,8 +289,7 @@ func (b *uploadBody) Read(p []byte) (int, error) {
 		b.err = err
 	}
 	if n > 0 && b.want != "" && b.r.N() >= b.size && b.r.SHA256() != b.want {
-		b.err = &storage.Error{Op: "upload", Provider: provider, Key: b.key, Kind: storage.ErrCorrupt,
-			Err: errors.New("the local copy does not hash to the SHA-256 the cache recorded")}
+		b.err = b.s.Wrap("upload", b.key, fmt.Errorf("%w: the local copy does not hash to the SHA-256 the cache recorded", storage.ErrCorrupt))
 		return 0, b.err
 	}
 	b.s.ctr.bytesOut.Add(int64(n))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/strata-storage/strata/cache"
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 const provider = "tiered"
@@ -56,7 +57,11 @@ type Options struct {
 	Mode Mode
 
 	// Uploaders is how many uploads and remote deletes of pending entries
-	// run at once. Zero means DefaultUploaders.
+	// run at once. Zero means DefaultUploaders. A negative value starts
+	// no uploader: pending work stays pending (and durable) until a Store
+	// with uploaders is made on the same cache, and Flush waits for it
+	// until its context ends. It is for a Store made to look and not to
+	// send, as for a dry run of Offload.
 	Uploaders int
 
 	// MinBackoff and MaxBackoff bound the wait before a failed upload or
@@ -100,7 +105,14 @@ type Options struct {
 // Store is a storage.Provider made of a cache (the local tier) and a remote
 // provider; see the package documentation. It also implements
 // storage.Flusher. Make one with New.
+//
+// Store is a [driver.Provider] over this package's driver: the checks of
+// every call (closed, context, key, Put's options) and the errors come
+// from package driver. Its readers are the cache's, which check their
+// bytes, or the remote's: they are handed out as they are.
 type Store struct {
+	*base
+
 	c      *cache.Cache
 	remote storage.Provider
 	opts   Options
@@ -111,8 +123,7 @@ type Store struct {
 	ctx    context.Context // ends when Close begins
 	cancel context.CancelFunc
 	work   context.Context // of uploads and remote deletes: never ends, each bounded by its watchdog
-	closed atomic.Bool
-	wg     sync.WaitGroup // workers and background fills
+	wg     sync.WaitGroup  // workers and background fills
 
 	j *journal
 
@@ -138,9 +149,17 @@ type Store struct {
 	ctr        counters
 }
 
+// base is the embedded shared layer; the alias keeps the field unexported.
+type base = driver.Provider
+
+// tier is the driver: the protocol of the two tiers, over the Store's
+// state. Its methods shadow those the Store gets from the layer.
+type tier struct{ *Store }
+
 var (
 	_ storage.Provider = (*Store)(nil)
 	_ storage.Flusher  = (*Store)(nil)
+	_ driver.Driver    = tier{}
 )
 
 // New returns a Store that keeps objects in c and remote. It takes both
@@ -148,16 +167,20 @@ var (
 // uploaded, remote deletes in the journal in c.StateDir()) is queued at
 // once and sent by the background uploaders, in either mode.
 func New(c *cache.Cache, remote storage.Provider, opts Options) (*Store, error) {
+	s := &Store{}
+	s.base = driver.New(provider, tier{s}, &driver.Options{ReadsChecked: true})
 	if c == nil || remote == nil {
-		return nil, &storage.Error{Op: "open", Provider: provider, Kind: storage.ErrInvalidArgument,
-			Err: errors.New("tiered.New needs a cache and a remote provider")}
+		return nil, s.Wrap("open", "", fmt.Errorf("%w: tiered.New needs a cache and a remote provider", storage.ErrInvalidArgument))
 	}
 	if opts.Mode != WriteThrough && opts.Mode != WriteBehind {
-		return nil, &storage.Error{Op: "open", Provider: provider, Kind: storage.ErrInvalidArgument,
-			Err: fmt.Errorf("unknown Options.Mode %d", int(opts.Mode))}
+		return nil, s.Wrap("open", "", fmt.Errorf("%w: unknown Options.Mode %d", storage.ErrInvalidArgument, int(opts.Mode)))
 	}
-	if opts.Uploaders <= 0 {
-		opts.Uploaders = DefaultUploaders
+	workers := opts.Uploaders // background uploaders to start
+	switch {
+	case opts.Uploaders == 0:
+		opts.Uploaders, workers = DefaultUploaders, DefaultUploaders
+	case opts.Uploaders < 0:
+		opts.Uploaders, workers = DefaultUploaders, 0 // still the bound of large fills and Offload's default
 	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = DefaultMinBackoff
@@ -174,19 +197,11 @@ func New(c *cache.Cache, remote storage.Provider, opts Options) (*Store, error) 
 	if opts.RangeThreshold == 0 {
 		opts.RangeThreshold = DefaultRangeThreshold
 	}
-	s := &Store{
-		c:       c,
-		remote:  remote,
-		opts:    opts,
-		log:     opts.Logger,
-		now:     opts.Now,
-		after:   opts.After,
-		keys:    map[string]*keyState{},
-		items:   map[string]*item{},
-		busy:    map[string]chan struct{}{},
-		changed: make(chan struct{}),
-		rnd:     rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x7469657265640a)),
-	}
+	s.c, s.remote, s.opts = c, remote, opts
+	s.log, s.now, s.after = opts.Logger, opts.Now, opts.After
+	s.keys, s.items, s.busy = map[string]*keyState{}, map[string]*item{}, map[string]chan struct{}{}
+	s.changed = make(chan struct{})
+	s.rnd = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x7469657265640a))
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -201,15 +216,15 @@ func New(c *cache.Cache, remote storage.Provider, opts Options) (*Store, error) 
 	j, deletes, err := openJournal(c.StateDir())
 	if err != nil {
 		s.cancel()
-		return nil, &storage.Error{Op: "open", Provider: provider, Err: fmt.Errorf("delete journal: %w", err)}
+		return nil, s.Wrap("open", "", fmt.Errorf("delete journal: %w", err))
 	}
 	s.j = j
 	if err := s.requeue(deletes); err != nil {
 		s.cancel()
 		j.close()
-		return nil, &storage.Error{Op: "open", Provider: provider, Err: err}
+		return nil, s.Wrap("open", "", err)
 	}
-	for range opts.Uploaders {
+	for range workers {
 		s.wg.Add(1)
 		go s.worker()
 	}
@@ -266,40 +281,22 @@ func (s *Store) Remote() storage.Provider { return s.remote }
 // Mode returns the store's write mode.
 func (s *Store) Mode() Mode { return s.opts.Mode }
 
-// Close stops the background fetches, lets the uploads and remote deletes
-// in flight finish (each within Timeout) so that none lands on the remote
-// after Close returns, and closes the cache and the remote. Pending work not
-// yet started is not waited for: it is durable and resumes when a Store is
-// made on the same cache again; call Flush first to drain it. Calls after
-// Close fail with storage.ErrClosed; Close may be called again.
-func (s *Store) Close() error {
-	if s.closed.Swap(true) {
-		return nil
-	}
+// Close implements driver.Driver; the layer calls it once, from the
+// Store's Close, which stops the background fetches, lets the uploads and
+// remote deletes in flight finish (each within Timeout) so that none lands
+// on the remote after Close returns, and closes the cache and the remote.
+// Pending work not yet started is not waited for: it is durable and
+// resumes when a Store is made on the same cache again; call Flush first
+// to drain it. Calls after Close fail with storage.ErrClosed; Close may be
+// called again.
+func (t tier) Close() error {
+	s := t.Store
 	s.cancel()
 	s.mu.Lock()
 	s.signalLocked()
 	s.mu.Unlock()
 	s.wg.Wait()
-	err := errors.Join(s.j.close(), s.c.Close(), s.remote.Close())
-	if err != nil {
-		return &storage.Error{Op: "close", Provider: provider, Err: err}
-	}
-	return nil
-}
-
-// check validates key (unless it is "" for a listing) and reports a closed
-// store or an ended context.
-func (s *Store) check(ctx context.Context, op, key string) error {
-	if s.closed.Load() {
-		return &storage.Error{Op: op, Provider: provider, Key: key, Kind: storage.ErrClosed}
-	}
-	if key != "" || op != "list" {
-		if err := storage.ValidKey(key); err != nil {
-			return err
-		}
-	}
-	return ctx.Err()
+	return errors.Join(s.j.close(), s.c.Close(), s.remote.Close())
 }
 
 // Status is what an operator alerts on: the pending queue and its errors.

@@ -158,39 +158,30 @@ func runOffload(ctx context.Context, e *env, in *invocation) int {
 		runErr  error
 		pending tiered.Status
 	)
+	// A dry run's store starts no uploader: it sends nothing, not even the
+	// pending uploads it finds.
+	uploaders := f.workers
 	if f.dryRun {
-		out := &objectPrinter{w: e.stdout, json: f.out.json, dryRun: true, quiet: f.out.quiet}
-		res, runErr = planOffload(ctx, c, remote, offloadPlan{idle: idle, skipMissing: f.skipMissing, workers: f.workers},
-			func(r tiered.OffloadResult) { counts.Store(&r) }, out.printOffload)
+		uploaders = -1
+	}
+	store, runErr := tiered.New(c, sent, tiered.Options{Uploaders: uploaders, Logger: log})
+	if runErr != nil {
 		_ = c.Close()
 		_ = remote.Close()
-	} else {
-		var store *tiered.Store
-		store, runErr = tiered.New(c, sent, tiered.Options{Uploaders: f.workers, Logger: log})
-		if runErr != nil {
-			_ = c.Close()
-			_ = remote.Close()
-			stopSignals()
-			prog.Stop()
-			return fail(e, exitError, "offload: %v", runErr)
-		}
-		res, runErr = store.Offload(ctx, &tiered.OffloadOptions{
-			IdleFor: idle, SkipMissing: f.skipMissing, Concurrency: f.workers,
-			Progress: func(r tiered.OffloadResult) { counts.Store(&r) },
-		})
-		if ctx.Err() == nil && idle == 0 && res.Verified > res.Dropped {
-			// The store's uploaders, sending the pending uploads it found
-			// while Offload ran, read those entries, which counts as an
-			// access after Offload's start: Offload keeps them as "read
-			// since". A second pass drops them, uploading nothing (but
-			// trying the failed entries once more).
-			var again tiered.OffloadResult
-			again, runErr = store.Offload(ctx, &tiered.OffloadOptions{Concurrency: f.workers, SkipMissing: f.skipMissing})
-			res.Dropped += again.Dropped
-			res.DroppedBytes += again.DroppedBytes
-			res.Stale += again.Stale
-			res.Failed, res.Err = again.Failed, again.Err
-		}
+		stopSignals()
+		prog.Stop()
+		return fail(e, exitError, "offload: %v", runErr)
+	}
+	oo := &tiered.OffloadOptions{
+		IdleFor: idle, SkipMissing: f.skipMissing, Concurrency: f.workers, DryRun: f.dryRun,
+		Progress: func(r tiered.OffloadResult) { counts.Store(&r) },
+	}
+	if f.dryRun {
+		out := &objectPrinter{w: e.stdout, json: f.out.json, dryRun: true, quiet: f.out.quiet}
+		oo.OnAction = out.printOffload
+	}
+	res, runErr = store.Offload(ctx, oo)
+	if !f.dryRun {
 		// The store's uploaders send the pending uploads it found as
 		// Offload does: count what reached the remote either way.
 		res.Uploaded, res.UploadedBytes = sent.puts.Load(), sent.bytes.Load()
@@ -202,9 +193,9 @@ func runOffload(ctx context.Context, e *env, in *invocation) int {
 			fcancel()
 		}
 		pending = store.Status()
-		if err := store.Close(); err != nil && runErr == nil {
-			runErr = err
-		}
+	}
+	if err := store.Close(); err != nil && runErr == nil {
+		runErr = err
 	}
 	elapsed := time.Since(start)
 	stopSignals()
@@ -333,137 +324,22 @@ func entryErrors(err error) []error {
 	return []error{err}
 }
 
-// offloadPlan is what a dry run of Offload is asked.
-type offloadPlan struct {
-	idle        time.Duration // as OffloadOptions.IdleFor
-	skipMissing bool
-	workers     int
-}
-
-// offloadAction is one thing a dry run says Offload would do.
-type offloadAction struct {
-	action, key, reason string
-	size                int64
-}
-
-// planOffload answers what Store.Offload would do, without doing it: it
-// compares every cache entry with a Stat of the remote, as Offload does,
-// and counts what would be uploaded and dropped, assuming every upload
-// succeeds and is verified. It reads the cache's index only, so that
-// access times stay as they are, and starts no uploader. progress is
-// called after each entry, report for each upload and drop, both from
-// worker goroutines, never at the same time.
-func planOffload(ctx context.Context, c *cache.Cache, remote storage.Provider, o offloadPlan, progress func(tiered.OffloadResult), report func(offloadAction)) (tiered.OffloadResult, error) {
-	var (
-		mu   sync.Mutex
-		res  = tiered.OffloadResult{Total: c.Usage().Entries}
-		errs []error
-		wg   sync.WaitGroup
-		work = make(chan cache.Entry)
-		now  = time.Now()
-	)
-	for range o.workers {
-		wg.Go(func() {
-			for e := range work {
-				info, err := remote.Stat(ctx, e.Key)
-				mu.Lock()
-				res.Scanned++
-				if err = planEntry(e, info, err, o, now, &res, report); err != nil {
-					res.Failed++
-					if len(errs) < 10 {
-						errs = append(errs, err)
-					}
-				}
-				progress(res)
-				mu.Unlock()
-			}
-		})
-	}
-	for e := range c.Entries(ctx) {
-		select {
-		case work <- e:
-			continue
-		case <-ctx.Done():
-		}
-		break
-	}
-	close(work)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		errs = append(errs, err)
-	}
-	res.Err = errors.Join(errs...)
-	if res.Err != nil {
-		return res, fmt.Errorf("offload: %w", res.Err)
-	}
-	return res, nil
-}
-
-// planEntry decides for one entry, given the remote's Stat of its key, as
-// Store.Offload does: upload when it is pending or the remote lacks it
-// (unless skipMissing), drop a clean copy that differs from the remote,
-// and drop a verified one idle long enough. It counts in r and reports
-// each upload and drop.
-func planEntry(e cache.Entry, info storage.Info, err error, o offloadPlan, now time.Time, r *tiered.OffloadResult, report func(offloadAction)) error {
-	missing := errors.Is(err, storage.ErrNotFound)
-	if err != nil && !missing {
-		return fmt.Errorf("stat %q at the remote: %w", e.Key, err)
-	}
-	same := !missing && info.Size == e.Size && info.SHA256 != "" && info.SHA256 == e.SHA256
-	switch {
-	case same:
-	case e.Pinned || (missing && !o.skipMissing):
-		if !missing && info.SHA256 == "" && !e.Pinned {
-			r.Unverified++
-			return nil
-		}
-		reason := "missing at the remote"
-		switch {
-		case e.Pinned && missing:
-			reason = "pending upload"
-		case e.Pinned:
-			reason = "pending upload, differs at the remote"
-		}
-		report(offloadAction{action: "upload", key: e.Key, size: e.Size, reason: reason})
-		r.Uploaded++
-		r.UploadedBytes += e.Size
-	case missing:
-		r.Missing++
-		return nil
-	case info.SHA256 == "":
-		r.Unverified++
-		return nil
-	default:
-		report(offloadAction{action: "drop", key: e.Key, size: e.Size, reason: "older version than the remote's"})
-		r.Stale++
-		return nil
-	}
-	r.Verified++
-	if o.idle < 0 || now.Sub(e.LastAccess) < o.idle {
-		return nil
-	}
-	report(offloadAction{action: "drop", key: e.Key, size: e.Size})
-	r.Dropped++
-	r.DroppedBytes += e.Size
-	return nil
-}
-
 // printOffload prints one action of a dry run of offload.
-func (p *objectPrinter) printOffload(a offloadAction) {
+func (p *objectPrinter) printOffload(a tiered.OffloadAction) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.json {
-		_ = json.NewEncoder(p.w).Encode(objectJSON{Type: "object", Action: a.action, Key: a.key, Size: a.size, Reason: a.reason, DryRun: p.dryRun})
+		_ = json.NewEncoder(p.w).Encode(objectJSON{Type: "object", Action: a.Op, Key: a.Key, Size: a.Size, Reason: a.Reason, DryRun: p.dryRun})
 		return
 	}
 	if p.quiet {
 		return
 	}
-	if a.reason != "" {
-		fmt.Fprintf(p.w, "would %s %s (%s, %s)\n", a.action, a.key, humanBytes(a.size), a.reason)
+	if a.Reason != "" {
+		fmt.Fprintf(p.w, "would %s %s (%s, %s)\n", a.Op, a.Key, humanBytes(a.Size), a.Reason)
 		return
 	}
-	fmt.Fprintf(p.w, "would %s %s (%s)\n", a.action, a.key, humanBytes(a.size))
+	fmt.Fprintf(p.w, "would %s %s (%s)\n", a.Op, a.Key, humanBytes(a.Size))
 }
 
 // offloadSummary is what printOffloadSummary shows.
