@@ -766,3 +766,19 @@ func TestOffloadIdleForZeroDropsEveryVerifiedCopy(t *testing.T) {
 		remoteHas(t, remote, k, "bytes of "+k)
 	}
 }
+
+// A delimiter listing hides a common prefix whose only key's delete is
+// still on its way to the remote, as the flat listing hides the key.
+func TestDelimiterListingHidesAPendingDelete(t *testing.T) {
+	remote := newGated(memory.New())
+	e := newEnv(t, remote, tiered.Options{Mode: tiered.WriteBehind})
+	for _, k := range []string{"p/d1/a", "p/d2/e", "p/f"} {
+		put(t, e.s, k, k)
+	}
+	require.NoError(t, e.s.Flush(ctxT(t)))
+	remote.hold("delete")
+	defer remote.release("delete")
+	require.NoError(t, e.s.Delete(ctxT(t), "p/d2/e"))
+	require.Equal(t, []string{"p/d1/a", "p/f"}, keys(t, e.s, &storage.ListOptions{Prefix: "p/"}))
+	require.Equal(t, []string{"p/d1/", "p/f"}, keys(t, e.s, &storage.ListOptions{Prefix: "p/", Delimiter: "/"}))
+}

@@ -95,9 +95,6 @@ var gaps = map[string]struct{ providers, why string }{
 	"TestSignedURL": {"s3 minio tiered-write-through-minio tiered-write-behind-minio",
 		"strata presigns GET only: PUT URLs are not supported yet (Unimplemented), which the check requires " +
 			"once GET works (providers that cannot presign at all skip it themselves)"},
-	"TestListDelimiters/fwdslash": {"tiered-write-behind",
-		"tiered bug: a write-behind store's delimiter listing still yields the common prefix \"dir2/\" " +
-			"while the delete of its only key is pending, once that key's upload is done (flat listings are right)"},
 }
 
 // run runs gocloud's conformance tests on buckets over the providers
