@@ -59,8 +59,8 @@ func benchStore(b *testing.B) (*Store, *transfermanager.Client) {
 		st, _ = newTestStore(b, nil)
 	}
 	tm := transfermanager.New(st.Client(), func(o *transfermanager.Options) {
-		o.PartSizeBytes = st.set.partSize
-		o.Concurrency = st.set.concurrency
+		o.PartSizeBytes = st.d.set.PartSize
+		o.Concurrency = st.d.set.Concurrency
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	})
 	return st, tm
@@ -179,8 +179,8 @@ func BenchmarkUploadTLS256MiB(b *testing.B) {
 	const size = 256 << 20
 	st, _ := newTLSStore(b, nil)
 	tm := transfermanager.New(st.Client(), func(o *transfermanager.Options) {
-		o.PartSizeBytes = st.set.partSize
-		o.Concurrency = st.set.concurrency
+		o.PartSizeBytes = st.d.set.PartSize
+		o.Concurrency = st.d.set.Concurrency
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	})
 	data := conformance.RandomBytes(256, size)
