@@ -16,16 +16,21 @@ import (
 //     the caller gave up: the error returned matches ctx.Err() with
 //     errors.Is, and so carries no kind, and nothing is taken for an
 //     outage. err stays reachable with errors.As.
-//   - When ctx is live and err matches context.DeadlineExceeded, it is the
-//     transport's own timeout (net/http's "timeout awaiting response
-//     headers" matches DeadlineExceeded): it becomes a
+//   - When ctx is live and err matches context.DeadlineExceeded or
+//     context.Canceled, it is the transport's own timeout (net/http's
+//     "timeout awaiting response headers" matches DeadlineExceeded) or a
+//     cancellation inside the SDK, not the caller's: it becomes a
 //     [*TransportTimeout], which no longer matches the context errors, so
 //     that a caller does not take the store's slowness for its own
-//     deadline, and which [NoResponseKind] calls ErrUnavailable.
-//   - Any other error is returned as it is.
+//     deadline or cancellation, and which [NoResponseKind] calls
+//     ErrUnavailable.
+//   - A *storage.Error, and any other error, is returned as it is.
 func Settle(ctx context.Context, err, kind error) error {
 	if err == nil {
 		return nil
+	}
+	if _, ok := err.(*storage.Error); ok {
+		return err
 	}
 	if cerr := ctx.Err(); cerr != nil {
 		if kind != nil && kind != storage.ErrUnavailable {
@@ -36,7 +41,7 @@ func Settle(ctx context.Context, err, kind error) error {
 		}
 		return &ctxError{ctx: cerr, err: err}
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if storage.IsContextError(err) {
 		return &TransportTimeout{Err: err}
 	}
 	return err
@@ -53,7 +58,8 @@ func (e *ctxError) Error() string   { return e.ctx.Error() + " (the request ende
 func (e *ctxError) Unwrap() []error { return []error{e.ctx, e.err} }
 
 // TransportTimeout is a timeout of the HTTP transport (a response header
-// timeout, a dial or read deadline) while the caller's context was live. It
+// timeout, a dial or read deadline), or a cancellation inside the SDK,
+// while the caller's context was live. It
 // reads and matches as the error it wraps, with errors.Is and errors.As,
 // except that it does not match context.Canceled or
 // context.DeadlineExceeded: those mean the caller's context ended, and
