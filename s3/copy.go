@@ -36,7 +36,6 @@ func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 // copy is Copy after the checks. On failure it returns the key the error
 // is about: src when src could not be read, dst otherwise.
 func (s *drv) copy(ctx context.Context, dst, src string) (storage.Info, string, error) {
-	const op = "copy"
 	if dst != src {
 		if err := s.checkPrefixes(ctx, dst); err != nil {
 			return storage.Info{}, dst, err

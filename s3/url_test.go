@@ -55,6 +55,10 @@ func TestConfigFromURL(t *testing.T) {
 		{"s3://media?sse=aes256&part_size=64M&concurrency=8&max_attempts=5&prefix_conflicts=true", Config{Bucket: "media", SSE: SSE{Mode: SSES3}, PartSize: 64 << 20, Concurrency: 8, MaxAttempts: 5, PrefixCheck: PrefixCheckOn}},
 		{"s3://media?skip_verify_reads=true", Config{Bucket: "media", SkipVerifyReads: true}},
 		{"s3://media?skip_verify_reads=false&record_large_sha256=1", Config{Bucket: "media", RecordLargeSHA256: true}},
+		{"s3://media?prefix_check=false", Config{Bucket: "media", PrefixCheck: PrefixCheckOff}},
+		// The minio package's names, and the deprecated ones, mean the same.
+		{"s3://media?threads=3&max_retries=2&skip_prefix_check=true&skip_multipart_sha256=false",
+			Config{Bucket: "media", Concurrency: 3, MaxAttempts: 2, PrefixCheck: PrefixCheckOff, RecordLargeSHA256: true}},
 	}
 	for _, tt := range tests {
 		cfg, err := ConfigFromURL(mustParse(t, tt.raw))
@@ -94,4 +98,29 @@ func TestParseSize(t *testing.T) {
 		_, err := s3proto.ParseSize(in)
 		assert.Error(t, err, in)
 	}
+}
+
+// TestConfigShared checks the settings the s3 and minio packages share:
+// the same defaults, and PrefixConflicts as the deprecated name of
+// PrefixCheckOn.
+func TestConfigShared(t *testing.T) {
+	t.Parallel()
+	set, err := Config{Bucket: "b"}.check()
+	require.NoError(t, err)
+	assert.Equal(t, int64(DefaultPartSize), set.PartSize)
+	assert.Equal(t, DefaultConcurrency, set.Concurrency)
+	assert.Equal(t, PrefixCheckAuto, set.PrefixCheck)
+	assert.False(t, set.RecordLargeSHA256)
+	set, err = Config{Bucket: "b", PrefixConflicts: true}.check()
+	require.NoError(t, err)
+	assert.Equal(t, PrefixCheckOn, set.PrefixCheck)
+	set, err = Config{Bucket: "b", PrefixConflicts: true, PrefixCheck: PrefixCheckOff}.check()
+	require.NoError(t, err)
+	assert.Equal(t, PrefixCheckOff, set.PrefixCheck, "the new name wins")
+	_, err = Config{Bucket: "b", PrefixCheck: PrefixCheck(9)}.check()
+	assert.Error(t, err)
+	st, err := New(t.Context(), Config{Bucket: "b", Endpoint: "http://127.0.0.1:1", AccessKeyID: "a", SecretAccessKey: "s", PartSize: 8 << 20})
+	require.NoError(t, err)
+	defer st.Close()
+	assert.Equal(t, storage.Parts{Size: 8 << 20}, st.Parts())
 }

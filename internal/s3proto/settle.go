@@ -54,7 +54,9 @@ type ctxError struct {
 	err error
 }
 
-func (e *ctxError) Error() string   { return e.ctx.Error() + " (the request ended with: " + e.err.Error() + ")" }
+func (e *ctxError) Error() string {
+	return e.ctx.Error() + " (the request ended with: " + e.err.Error() + ")"
+}
 func (e *ctxError) Unwrap() []error { return []error{e.ctx, e.err} }
 
 // TransportTimeout is a timeout of the HTTP transport (a response header
