@@ -172,3 +172,18 @@ func TestDeprecatedNames(t *testing.T) {
 		assert.ErrorIs(t, err, storage.ErrInvalidArgument, raw)
 	}
 }
+
+// TestServerDetected checks that a Store learns from its first response
+// that its server is MinIO, which turns PrefixCheckAuto on.
+func TestServerDetected(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	s := e.store
+	_, known := s.d.server.MinIO()
+	require.False(t, known, "no request yet")
+	_, err := s.Stat(t.Context(), "missing")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	isMinIO, known := s.d.server.MinIO()
+	assert.True(t, known && isMinIO, "an error response's Server header tells")
+	assert.True(t, s.d.set.PrefixCheck.On(&s.d.server))
+}

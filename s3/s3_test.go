@@ -136,6 +136,20 @@ func TestLargeSHA256(t *testing.T) {
 	}
 }
 
+// TestServerDetected checks that a Store learns from its first response
+// that its server is MinIO, which turns PrefixCheckAuto on.
+func TestServerDetected(t *testing.T) {
+	t.Parallel()
+	st, _ := newTestStore(t, nil)
+	_, known := st.d.server.MinIO()
+	require.False(t, known, "no request yet")
+	_, err := st.Stat(t.Context(), "missing")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	isMinIO, known := st.d.server.MinIO()
+	assert.True(t, known && isMinIO, "an error response's Server header tells")
+	assert.True(t, st.d.set.PrefixCheck.On(&st.d.server))
+}
+
 func TestPutSinglePartBoundary(t *testing.T) {
 	t.Parallel()
 	hc, rec := recordingClient()
