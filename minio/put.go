@@ -527,7 +527,7 @@ func (u *upload) sizeErr(why string) error {
 	return fmt.Errorf("%s: %w", why, storage.ErrSizeMismatch)
 }
 
-// multipart is a multipart upload in progress, sending parts NumThreads at
+// multipart is a multipart upload in progress, sending parts Concurrency at
 // a time.
 type multipart struct {
 	s        *drv
@@ -571,7 +571,7 @@ func (m *multipart) failed() error {
 }
 
 // send uploads part num of size bytes in a goroutine, once fewer than
-// NumThreads are in flight. newBody returns a reader of the part's bytes
+// Concurrency are in flight. newBody returns a reader of the part's bytes
 // from their start, one per attempt (see sendBody). sum returns the part's
 // hex SHA-256, which signs the request; release, when not nil, is called
 // when the part's bytes are no longer needed, by anyone.
@@ -643,8 +643,8 @@ func (m *multipart) abort(ctx context.Context) {
 }
 
 // bufSet hands out the part buffers of one upload and takes them back for
-// reuse, so an upload allocates at most NumThreads+1 of them (one being
-// filled, NumThreads being sent) and leaves no garbage while it runs.
+// reuse, so an upload allocates at most Concurrency+1 of them (one being
+// filled, Concurrency being sent) and leaves no garbage while it runs.
 type bufSet struct {
 	size int64
 	mu   sync.Mutex
@@ -766,7 +766,7 @@ func (b *attemptBody) end() {
 }
 
 // sendBody runs do with a body from newBody, and again with a fresh body
-// after a failure worth retrying, Config.MaxRetries times in all (minio-go's
+// after a failure worth retrying, Config.MaxAttempts times in all (minio-go's
 // default, 10, when zero), waiting between attempts as minio-go does. When
 // it returns, no body it made is read any more. It returns do's last error,
 // unmapped.
