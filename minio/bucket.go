@@ -19,17 +19,15 @@ var _ storage.BucketCreator = (*Store)(nil)
 // accounts) fails with storage.ErrPermission.
 func (s *Store) CreateBucket(ctx context.Context) error {
 	const op = "create-bucket"
-	if err := s.live(ctx, op, ""); err != nil {
+	if err := s.CheckOpen(ctx, op); err != nil {
 		return err
 	}
-	err := s.core.MakeBucket(ctx, s.bucket, miniogo.MakeBucketOptions{})
-	if err != nil {
-		var resp miniogo.ErrorResponse
-		if errors.As(err, &resp) && resp.Code == "BucketAlreadyExists" {
-			return &storage.Error{Op: op, Provider: providerName, Kind: storage.ErrPermission,
-				Err: fmt.Errorf("bucket name %q is another account's: %w", s.bucket, err)}
-		}
-		return mapErr(ctx, op, "", err)
+	d := s.d
+	err := d.core.MakeBucket(ctx, d.bucket, miniogo.MakeBucketOptions{})
+	var resp miniogo.ErrorResponse
+	if errors.As(err, &resp) && resp.Code == "BucketAlreadyExists" {
+		// s3proto.Kind makes it ErrPermission.
+		err = fmt.Errorf("bucket name %q is another account's: %w", d.bucket, err)
 	}
-	return nil
+	return s.Wrap(op, "", d.fail(ctx, op, err))
 }

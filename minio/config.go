@@ -37,10 +37,14 @@ func (c Config) String() string {
 	field("StorageClass", strconv.Quote(c.StorageClass))
 	field("SSECustomerKey", hide(c.SSECustomerKey != nil))
 	field("PartSize", strconv.FormatInt(c.PartSize, 10))
+	field("Concurrency", strconv.Itoa(c.Concurrency))
 	field("NumThreads", strconv.Itoa(c.NumThreads))
 	field("Transport", set(c.Transport != nil))
+	field("MaxAttempts", strconv.Itoa(c.MaxAttempts))
 	field("MaxRetries", strconv.Itoa(c.MaxRetries))
+	field("RecordLargeSHA256", strconv.FormatBool(c.RecordLargeSHA256))
 	field("SkipMultipartSHA256", strconv.FormatBool(c.SkipMultipartSHA256))
+	field("PrefixCheck", c.PrefixCheck.String())
 	field("SkipPrefixCheck", strconv.FormatBool(c.SkipPrefixCheck))
 	field("SkipVerifyReads", strconv.FormatBool(c.SkipVerifyReads))
 	field("Logger", set(c.Logger != nil))
@@ -82,10 +86,14 @@ func (c Config) LogValue() slog.Value {
 		slog.String("storage_class", c.StorageClass),
 		slog.String("sse_customer_key", hideValue(c.SSECustomerKey != nil)),
 		slog.Int64("part_size", c.PartSize),
+		slog.Int("concurrency", c.Concurrency),
 		slog.Int("num_threads", c.NumThreads),
 		slog.Bool("transport", c.Transport != nil),
+		slog.Int("max_attempts", c.MaxAttempts),
 		slog.Int("max_retries", c.MaxRetries),
+		slog.Bool("record_large_sha256", c.RecordLargeSHA256),
 		slog.Bool("skip_multipart_sha256", c.SkipMultipartSHA256),
+		slog.String("prefix_check", c.PrefixCheck.String()),
 		slog.Bool("skip_prefix_check", c.SkipPrefixCheck),
 		slog.Bool("skip_verify_reads", c.SkipVerifyReads),
 	)
@@ -127,7 +135,7 @@ func redactEndpoint(e string) string {
 
 // String returns "minio://endpoint/bucket", naming the Store without
 // anything secret.
-func (s *Store) String() string { return "minio://" + s.endpoint + "/" + s.bucket }
+func (s *Store) String() string { return "minio://" + s.d.endpoint + "/" + s.d.bucket }
 
 // Format implements fmt.Formatter: every verb prints String (quoted for
 // %q), never the Store's fields, the SSE-C key among them.

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/strata-storage/strata/storage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -122,4 +124,66 @@ func TestStoreHidesSecrets(t *testing.T) {
 	}
 	assert.Equal(t, "minio://127.0.0.1:9000/media", fmt.Sprint(s))
 	assert.Equal(t, `"minio://127.0.0.1:9000/media"`, fmt.Sprintf("%q", s))
+}
+
+// TestDeprecatedNames checks that the Config fields and URL parameters of
+// older releases still work, as the names both S3 drivers now share.
+func TestDeprecatedNames(t *testing.T) {
+	t.Parallel()
+	open := func(cfg Config) *Store {
+		cfg.Endpoint, cfg.Bucket = "127.0.0.1:9000", "media"
+		s, err := New(t.Context(), cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	s := open(Config{NumThreads: 3, MaxRetries: 2, SkipPrefixCheck: true})
+	assert.Equal(t, 3, s.d.set.Concurrency)
+	assert.Equal(t, 2, s.d.tries)
+	assert.Equal(t, PrefixCheckOff, s.d.set.PrefixCheck)
+	s = open(Config{Concurrency: 5, NumThreads: 3, MaxAttempts: 4, MaxRetries: 2, PrefixCheck: PrefixCheckOn, SkipPrefixCheck: true})
+	assert.Equal(t, 5, s.d.set.Concurrency, "the new name wins")
+	assert.Equal(t, 4, s.d.tries)
+	assert.Equal(t, PrefixCheckOn, s.d.set.PrefixCheck)
+	s = open(Config{})
+	assert.Equal(t, DefaultConcurrency, s.d.set.Concurrency)
+	assert.Equal(t, PrefixCheckAuto, s.d.set.PrefixCheck)
+	assert.False(t, s.d.set.RecordLargeSHA256, "the same default as the s3 package")
+	assert.Equal(t, storage.Parts{Size: DefaultPartSize, ReaderAt: true}, s.Parts())
+
+	for raw, want := range map[string]Config{
+		"minio://h:9000/b?threads=3&max_retries=2&skip_prefix_check=true&skip_multipart_sha256=false": {
+			Concurrency: 3, MaxAttempts: 2, PrefixCheck: PrefixCheckOff, RecordLargeSHA256: true},
+		"minio://h:9000/b?concurrency=3&max_attempts=2&prefix_check=auto&record_large_sha256=true&part_size=64MiB": {
+			Concurrency: 3, MaxAttempts: 2, RecordLargeSHA256: true, PartSize: 64 << 20},
+		"minio://h:9000/b?prefix_conflicts=true": {PrefixCheck: PrefixCheckOn},
+	} {
+		u, err := url.Parse(raw)
+		require.NoError(t, err)
+		got, err := configFromURL(u)
+		require.NoError(t, err, raw)
+		want.Endpoint, want.Bucket, want.Secure = "h:9000", "b", true
+		assert.Equal(t, want, got, raw)
+	}
+	for _, raw := range []string{"minio://h:9000/b?threads=3&concurrency=3", "minio://h:9000/b?prefix_check=on"} {
+		u, err := url.Parse(raw)
+		require.NoError(t, err)
+		_, err = configFromURL(u)
+		assert.ErrorIs(t, err, storage.ErrInvalidArgument, raw)
+	}
+}
+
+// TestServerDetected checks that a Store learns from its first response
+// that its server is MinIO, which turns PrefixCheckAuto on.
+func TestServerDetected(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	s := e.store
+	_, known := s.d.server.MinIO()
+	require.False(t, known, "no request yet")
+	_, err := s.Stat(t.Context(), "missing")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	isMinIO, known := s.d.server.MinIO()
+	assert.True(t, known && isMinIO, "an error response's Server header tells")
+	assert.True(t, s.d.set.PrefixCheck.On(&s.d.server))
 }

@@ -3,8 +3,46 @@
 //
 // Make a Store with New and a Config (only Endpoint and Bucket are
 // required), or open one from a URL with storage.Open. A Store implements
-// storage.Provider, storage.Presigner (PresignGet) and storage.Copier
-// (Copy), and is safe for concurrent use. New sends no request.
+// storage.Provider, storage.Presigner (PresignGet), storage.Copier (Copy),
+// storage.BucketCreator and storage.PartWriter (its part size, and that it
+// reads parts from an io.ReaderAt), and is safe for concurrent use. New
+// sends no request.
+//
+// A Store is the shared layer of package storage/driver over this
+// package's driver, which only speaks S3 through minio-go and classifies
+// minio-go's errors in one function (Kind, with the table of
+// internal/s3proto that the s3 package uses too). The layer does the rest,
+// as for every strata provider: calls after Close fail with
+// storage.ErrClosed, keys and PutOptions are checked before a request is
+// sent, errors are *storage.Error values, Put's reader is hashed and its
+// size checked as the driver reads it, and whole-object reads are
+// verified.
+//
+// # Configuration shared with the s3 package
+//
+// Both S3 drivers take the same settings under the same names, with the
+// same defaults, in their Config and in their URLs:
+//
+//   - PartSize (part_size): the size of one part of a multipart upload
+//     and the largest object sent in one request; 16 MiB by default.
+//   - Concurrency (concurrency): parts of one upload in flight at once; 4.
+//   - MaxAttempts (max_attempts): tries of each request; minio-go's
+//     default (10) when zero.
+//   - RecordLargeSHA256 (record_large_sha256): record the SHA-256 of
+//     objects too large to be held before they are sent, with a copy of
+//     the object onto itself; off by default (see Uploads).
+//   - PrefixCheck (prefix_check=auto|true|false): refuse, with
+//     storage.ErrExist, a key whose parent is an object or that is a
+//     prefix of other keys (see Prefix conflicts). The default, auto,
+//     checks when the server is MinIO.
+//   - SkipVerifyReads (skip_verify_reads): do not verify whole-object
+//     reads.
+//
+// The names of older releases still work: the fields NumThreads
+// (Concurrency), MaxRetries (MaxAttempts), SkipMultipartSHA256 (true is
+// the default now) and SkipPrefixCheck (true is PrefixCheckOff), and the
+// URL parameters threads, max_retries, skip_multipart_sha256 (false is
+// record_large_sha256=true), skip_prefix_check and prefix_conflicts.
 //
 // # Uploads
 //
@@ -16,31 +54,33 @@
 //     one PUT. Its SHA-256 is computed first, sent as the object's
 //     metadata and used to sign the payload (X-Amz-Content-Sha256), so
 //     the server checks the bytes it received against it.
-//   - A larger object from a seekable reader (an *os.File of a regular
-//     file, a *bytes.Reader: an io.ReaderAt whose Seek works) is read once
-//     to hash it, whole and part by part on two cores, and then uploaded in
-//     parts straight from the reader, NumThreads at a time, with no
-//     buffers. Each part is signed with its SHA-256 from the first read,
+//   - A larger object of known size (PutOptions.Size) from a seekable
+//     reader (an *os.File of a regular file, a *bytes.Reader: an
+//     io.ReaderAt whose Seek works) is read once to hash it, whole and
+//     part by part on two cores, and then uploaded in parts straight from
+//     the reader, Concurrency at a time, with no buffers. Each part is signed with its SHA-256 from the first read,
 //     so a file that changes during the upload fails it (ErrCorrupt)
 //     instead of being stored under a checksum that does not describe it.
 //   - A larger object from any other reader is uploaded in parts as it is
-//     read, NumThreads at a time. It holds at most NumThreads+1 parts in
+//     read, Concurrency at a time. It holds at most Concurrency+1 parts in
 //     memory: 5 × 16 MiB = 80 MiB with the defaults, measured at 85 MiB
 //     peak for a 1 GiB upload of unknown length, where minio-go's
 //     PutObject with size -1 allocates a 528 MiB part buffer (measured 625
 //     MiB). An object of unknown length may be up to 10,000 parts long
 //     (156 GiB with 16 MiB parts); set PutOptions.Size or a larger
-//     PartSize beyond that. Its SHA-256 is known only at the end, after
-//     the object's metadata was sent, so it is recorded by a CopyObject of
-//     the object onto itself that replaces its metadata, conditional on
-//     the ETag just written. On MinIO this copy rewrites the data once
-//     (MinIO adds a CRC64NVME checksum to copied objects that have none):
-//     measured against the same upload without it, 0.65 of the throughput
-//     for 64 MiB, and the copy of a 256 MiB object took 2.2 s after a 2.8 s
-//     upload (see bench_test.go); a seekable reader avoids the copy;
-//     Config.SkipMultipartSHA256 leaves Info.SHA256 empty for such objects
-//     instead. If the copy fails, Put still succeeds, logs a warning and
-//     returns an empty SHA256.
+//     PartSize beyond that. Put reads Concurrency+1 parts before it starts
+//     the upload, so an object that ends within them (80 MiB by default)
+//     is hashed first and its SHA-256 goes into its metadata, as in the s3
+//     package. For a larger one the SHA-256 is known only at the end,
+//     after the object's metadata was sent: Put returns it, and records it
+//     only with Config.RecordLargeSHA256, by a CopyObject of the object
+//     onto itself that replaces its metadata, conditional on the ETag just
+//     written. On MinIO this copy rewrites the data once (MinIO adds a
+//     CRC64NVME checksum to copied objects that have none): measured
+//     against the same upload without it, 0.65 of the throughput for 64
+//     MiB, and the copy of a 256 MiB object took 2.2 s after a 2.8 s
+//     upload (see bench_test.go); a seekable reader of known size avoids
+//     the copy. If the copy fails, Put still succeeds and logs a warning.
 //
 // Byte counts are checked before anything becomes visible: a reader that
 // yields fewer or more bytes than PutOptions.Size fails the Put with
@@ -56,7 +96,7 @@
 //
 // A request that fails with a network error, a timeout or an answer that
 // means the server is busy or down (5xx, 429, 499, SlowDown, ...) is tried
-// again, Config.MaxRetries times in all (10 by default), with minio-go's
+// again, Config.MaxAttempts times in all (10 by default), with minio-go's
 // backoff (exponential from 200 ms, capped at 1 s, with full jitter), and
 // never after the caller's context ends. Requests without a body are
 // retried by minio-go. Uploads (the PUT of an object or of a part) are
@@ -89,7 +129,7 @@
 //
 // A Get of a whole object (no GetOptions.Range, or a range at offset 0 with
 // no length) whose SHA-256 was recorded hashes the bytes as the caller reads
-// them. At the end of the body, the Read that would return io.EOF compares
+// them (the shared layer does it, as for every provider). At the end of the body, the Read that would return io.EOF compares
 // the hash with the recorded strata-sha256 and the count with the object's
 // size; on a mismatch it returns an error matching storage.ErrCorrupt
 // instead (with the bytes it read), and so does every later Read. So
@@ -102,13 +142,15 @@
 //
 // Ranged Gets are not verified: the checksum covers the whole object, and
 // hashing a range proves nothing about it. Neither are objects without a
-// recorded checksum (written by another client, or multipart uploads with
-// Config.SkipMultipartSHA256). Config.SkipVerifyReads (URL parameter
+// recorded checksum (written by another client, or large streams stored
+// without Config.RecordLargeSHA256). Config.SkipVerifyReads (URL parameter
 // skip_verify_reads=true) turns the check off. It costs one SHA-256 pass
-// over the bytes read: on the reading goroutine for objects under 1 MiB,
-// on a goroutine of its own for larger ones (in 64 KiB chunks, at most 384
-// KiB held per Get), so that on a machine with a core to spare the hashing
-// overlaps the network instead of adding to it. Measured with
+// over the bytes read, on the reading goroutine. Releases before the
+// shared layer hashed objects of 1 MiB or more on a goroutine of their own
+// instead; measured against that, interleaved on the same 2-core machine
+// (BenchmarkLarge/Download, 3 rounds each), the inline hash kept 0.89 to
+// 1.16 of minio-go's throughput against 0.81 to 0.87, so it was dropped.
+// Measured before either with
 // BenchmarkLarge (256 MiB, whole) on a 2-core machine shared with the MinIO
 // server and other work, so with no core to spare: Download ran at 0.48 to
 // 0.88 of minio-go's throughput with the check, 0.85 to 1.57 without it
@@ -120,16 +162,16 @@
 // # Prefix conflicts
 //
 // MinIO keeps objects as directories, so it cannot hold both "a" and
-// "a/b": it accepts the second Put but then lists only one of them. Unless
-// Config.SkipPrefixCheck is set, Put and Copy first check that no object
-// exists under a parent of the key (a HEAD per parent) and none under the
-// key as a prefix (a LIST of one key), sent at once, and fail with
-// ErrExist on a conflict. The check is not atomic with the write. Set
-// SkipPrefixCheck for servers that hold both (AWS S3, R2, B2) or for key
-// layouts that never conflict, to save its requests. A Put whose
-// PutOptions.PrefixChecked is set skips the check too: strata migrate sets
-// it for keys its listings of the source and the destination show free of
-// conflicts.
+// "a/b": it accepts the second Put but then lists only one of them. With
+// Config.PrefixCheck on, Put and Copy first check that no object exists
+// under a parent of the key (a HEAD per parent) and none under the key as
+// a prefix (a LIST of one key), sent at once, and fail with ErrExist on a
+// conflict. The check is not atomic with the write. The default,
+// PrefixCheckAuto, turns it on when the server is MinIO, as the Server
+// header of the first response says (until a response has been seen, it
+// checks); PrefixCheckOff saves its requests for key layouts that never
+// conflict. The s3 package does the same, with the same code
+// (internal/s3proto).
 //
 // # SSE-C
 //
@@ -180,7 +222,8 @@
 //     storage.ErrUnavailable. So are timeouts of the transport while the
 //     caller's context is live, such as an http.Transport's
 //     ResponseHeaderTimeout: such an error does not match
-//     context.DeadlineExceeded, which net/http's own error would.
+//     context.DeadlineExceeded, which net/http's own error would; so is a
+//     cancellation inside minio-go while the caller's context is live.
 //   - When the caller's context ends, the call fails with an error that
 //     matches its cause (errors.Is(err, context.Canceled) holds) and no
 //     Kind, whatever the transport made of it (a cut connection, a 499).
@@ -196,8 +239,12 @@
 //
 // The host is the endpoint and the single path segment the bucket. Query
 // parameters: secure (default true; false for plain HTTP), region,
-// storage_class, part_size (bytes), threads, max_retries,
-// skip_multipart_sha256, skip_prefix_check, skip_verify_reads. Credentials
+// storage_class, and the parameters shared with s3:// URLs: part_size
+// (bytes, or with a suffix: 64MiB), concurrency, max_attempts,
+// record_large_sha256, prefix_check (auto, true or false) and
+// skip_verify_reads, with their deprecated names (threads, max_retries,
+// skip_multipart_sha256, skip_prefix_check, prefix_conflicts). A shared
+// parameter given twice is an error. Credentials
 // never go in the URL (a URL with user information is refused): they come
 // from the
 // environment, MINIO_ROOT_USER/MINIO_ROOT_PASSWORD,

@@ -8,7 +8,6 @@ import (
 	miniogo "github.com/minio/minio-go/v7"
 
 	"github.com/strata-storage/strata/internal/s3proto"
-	"github.com/strata-storage/strata/storage"
 )
 
 // providerName is the Provider field of every error this package returns.
@@ -18,64 +17,33 @@ const providerName = "minio"
 // s3proto.StatusClientClosedRequest).
 const statusClientClosedRequest = s3proto.StatusClientClosedRequest
 
-// mapErr turns an error from minio-go (or from the network under it) into
-// a *storage.Error for op on key. ctx is the context the failed call ran
-// with: it tells the caller's cancellation from the transport's own
-// timeouts. mapErr is the one place where this package classifies errors;
-// everything else calls it.
+// fail returns err, an error from minio-go (or from the network under it)
+// for op, made with ctx, as the driver hands it to the shared layer, which
+// classifies it with Kind: an HTTPS request answered in plain HTTP says
+// what to change, and s3proto.Settle tells the caller's cancellation from
+// the transport's own timeouts (see s3proto.Settle).
 //
-// The rules, in order:
-//
-//   - nil stays nil; an error that already is a *storage.Error is kept.
-//   - When ctx is done and the error is not a definite answer of the server
-//     (a request cut off, a timeout, a 499 or ClientDisconnected), the
-//     caller's context ended the call: the error has no Kind and matches
-//     ctx.Err() with errors.Is, so nothing is mistaken for an outage.
-//   - An S3 error response is classified by its code, then by its HTTP
-//     status: NoSuchKey (a definite not-found) is ErrNotFound; AccessDenied
-//     and 403 are ErrPermission, never ErrNotFound; PreconditionFailed is
-//     ErrExist for "put" (the only call that sends If-None-Match);
-//     InvalidRange is ErrInvalidRange; 5xx, 499 (ClientDisconnected: a proxy
-//     or the server saw the connection go) and throttling are
-//     ErrUnavailable.
-//   - A timeout of the transport while ctx is not done (the
-//     ResponseHeaderTimeout of an http.Transport, a dial or read deadline)
-//     is ErrUnavailable. net/http's "timeout awaiting response headers"
-//     matches context.DeadlineExceeded; the error returned does not, so a
-//     caller never takes the store's slowness for its own deadline.
-//   - Other network failures (refused or reset connections, a body cut
-//     short) are ErrUnavailable.
+// Kind classifies an S3 error response by its code, then by its HTTP
+// status, with the table shared with the s3 driver (s3proto.Kind):
+// NoSuchKey (a definite not-found) is ErrNotFound; NoSuchBucket is
+// ErrNoBucket; AccessDenied and 403 are ErrPermission, never ErrNotFound;
+// PreconditionFailed is ErrExist for "put"; InvalidRange is
+// ErrInvalidRange; 5xx, 499 (ClientDisconnected: a proxy or the server saw
+// the connection go) and throttling are ErrUnavailable. Network failures
+// (refused or reset connections, a body cut short, a transport timeout)
+// are ErrUnavailable.
 //
 // Error strings carry the op, the key and the server's message; minio-go
 // signs requests in headers, so no credential is in any of them.
-func mapErr(ctx context.Context, op, key string, err error) error {
+func (s *drv) fail(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var se *storage.Error
-	if errors.As(err, &se) {
-		return err
-	}
-	kind := kindOf(op, err)
+	kind := s.Kind(op, err)
 	if errors.Is(err, http.ErrSchemeMismatch) {
-		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: kind, Err: newSchemeMismatch(err)}
+		err = newSchemeMismatch(err)
 	}
-	if cerr := ctx.Err(); cerr != nil && (kind == nil || kind == storage.ErrUnavailable) {
-		// The caller gave up: whatever the transport saw of it (a
-		// cancelled request, a deadline, a 499) is reported as the
-		// context's error.
-		if !errors.Is(err, cerr) {
-			err = &ctxError{ctx: cerr, err: err}
-		}
-		return &storage.Error{Op: op, Provider: providerName, Key: key, Err: err}
-	}
-	if storage.IsContextError(err) {
-		// ctx is not done, so the context error is the transport's own
-		// timeout (net/http's errTimeout matches DeadlineExceeded), or
-		// a cancellation inside minio-go: the store did not answer.
-		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrUnavailable, Err: &transportError{err: err}}
-	}
-	return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: kind, Err: err}
+	return s3proto.Settle(ctx, err, kind)
 }
 
 // newSchemeMismatch returns the cause of an error when the Store speaks
@@ -87,45 +55,13 @@ func newSchemeMismatch(err error) error {
 	})
 }
 
-// ctxError is the cause of a call the caller's context ended, with what
-// the transport or the server reported of it (err), when that does not
-// match the context's error by itself. It matches both.
-type ctxError struct {
-	ctx error // context.Canceled or context.DeadlineExceeded
-	err error
-}
-
-func (e *ctxError) Error() string   { return e.ctx.Error() + ": " + e.err.Error() }
-func (e *ctxError) Unwrap() []error { return []error{e.ctx, e.err} }
-
-// transportError wraps a transport timeout that happened while the
-// caller's context was live. It reads and matches as the error it wraps,
-// with errors.Is and errors.As, except that it does not match
-// context.Canceled or context.DeadlineExceeded: those mean the caller's
-// context ended, and here it did not.
-type transportError struct{ err error }
-
-func (e *transportError) Error() string { return e.err.Error() }
-
-// Timeout reports true, as a net.Error: the store did not answer in time.
-func (e *transportError) Timeout() bool { return true }
-
-// Temporary reports true, as a net.Error.
-func (e *transportError) Temporary() bool { return true }
-
-// Is matches what the wrapped error matches, except the context errors.
-func (e *transportError) Is(target error) bool {
-	if target == context.Canceled || target == context.DeadlineExceeded {
-		return false
-	}
-	return errors.Is(e.err, target)
-}
-
-// As finds what the wrapped error holds.
-func (e *transportError) As(target any) bool { return errors.As(e.err, target) }
+// Kind implements driver.Driver: it returns the storage sentinel err, an
+// error of a request for op, means, or nil. It reads the S3 error response
+// err carries and asks s3proto.Kind, the table shared with the s3 driver.
+func (s *drv) Kind(op string, err error) error { return kindOf(op, err) }
 
 // kindOf returns the storage sentinel err, an error of a request for op,
-// belongs to, or nil. It does not look at context errors: mapErr does,
+// belongs to, or nil. It does not look at context errors: fail does,
 // knowing the caller's context.
 func kindOf(op string, err error) error {
 	var resp miniogo.ErrorResponse

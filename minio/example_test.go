@@ -137,8 +137,8 @@ func ExampleConfig_String() {
 	}))
 	logger.Info("opening", "config", cfg)
 	// Output:
-	// minio.Config{Endpoint:"127.0.0.1:9000" Secure:false Region:"" AccessKey:"strata" SecretKey:xxxxx SessionToken:"" Credentials:<nil> Bucket:"media" StorageClass:"" SSECustomerKey:xxxxx PartSize:0 NumThreads:0 Transport:<nil> MaxRetries:0 SkipMultipartSHA256:false SkipPrefixCheck:false SkipVerifyReads:false Logger:<nil>}
-	// {"level":"INFO","msg":"opening","config":{"endpoint":"127.0.0.1:9000","secure":false,"region":"","access_key":"strata","secret_key":"xxxxx","session_token":"","credentials":false,"bucket":"media","storage_class":"","sse_customer_key":"xxxxx","part_size":0,"num_threads":0,"transport":false,"max_retries":0,"skip_multipart_sha256":false,"skip_prefix_check":false,"skip_verify_reads":false}}
+	// minio.Config{Endpoint:"127.0.0.1:9000" Secure:false Region:"" AccessKey:"strata" SecretKey:xxxxx SessionToken:"" Credentials:<nil> Bucket:"media" StorageClass:"" SSECustomerKey:xxxxx PartSize:0 Concurrency:0 NumThreads:0 Transport:<nil> MaxAttempts:0 MaxRetries:0 RecordLargeSHA256:false SkipMultipartSHA256:false PrefixCheck:auto SkipPrefixCheck:false SkipVerifyReads:false Logger:<nil>}
+	// {"level":"INFO","msg":"opening","config":{"endpoint":"127.0.0.1:9000","secure":false,"region":"","access_key":"strata","secret_key":"xxxxx","session_token":"","credentials":false,"bucket":"media","storage_class":"","sse_customer_key":"xxxxx","part_size":0,"concurrency":0,"num_threads":0,"transport":false,"max_attempts":0,"max_retries":0,"record_large_sha256":false,"skip_multipart_sha256":false,"prefix_check":"auto","skip_prefix_check":false,"skip_verify_reads":false}}
 }
 
 // A whole-object Get checks the bytes against the SHA-256 recorded at Put:

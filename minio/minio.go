@@ -1,13 +1,9 @@
 package minio
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"iter"
 	"log/slog"
@@ -16,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	miniogo "github.com/minio/minio-go/v7"
@@ -26,30 +21,32 @@ import (
 
 	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 var (
-	_ storage.Provider  = (*Store)(nil)
-	_ storage.Presigner = (*Store)(nil)
-	_ storage.Copier    = (*Store)(nil)
+	_ storage.Provider   = (*Store)(nil)
+	_ storage.Presigner  = (*Store)(nil)
+	_ storage.Copier     = (*Store)(nil)
+	_ storage.PartWriter = (*Store)(nil)
 )
 
-// Defaults of Config.
+// Defaults of Config. They are the s3 package's too.
 const (
 	// DefaultPartSize is the part size of multipart uploads when
 	// Config.PartSize is zero. An object of at most this size whose length
 	// is known (or turns out to be, after buffering) is sent in one PUT.
-	DefaultPartSize = 16 << 20
-	// DefaultNumThreads is how many parts of one upload are sent at once
-	// when Config.NumThreads is zero.
-	DefaultNumThreads = 4
+	DefaultPartSize = s3proto.DefaultPartSize
+	// DefaultConcurrency is how many parts of one upload are sent at once
+	// when Config.Concurrency is zero.
+	DefaultConcurrency = s3proto.DefaultConcurrency
+	// Deprecated: DefaultNumThreads is DefaultConcurrency.
+	DefaultNumThreads = DefaultConcurrency
 	// MinPartSize is the smallest part size S3 accepts for all parts but
 	// the last.
-	MinPartSize = 5 << 20
+	MinPartSize = s3proto.MinPartSize
 	// maxParts is the most parts S3 accepts in one multipart upload.
-	maxParts = 10000
-	// maxPartSize is the largest part S3 accepts.
-	maxPartSize = 5 << 30
+	maxParts = s3proto.MaxParts
 )
 
 // metaSHA256 is the user metadata key (sent as x-amz-meta-strata-sha256)
@@ -58,8 +55,30 @@ const (
 // driver.
 const metaSHA256 = s3proto.MetaSHA256
 
+// PrefixCheck says whether Put and Copy refuse, with storage.ErrExist, to
+// store an object under a key whose parent is an object ("a/b" when "a"
+// exists) or that is a prefix of other keys ("d" when "d/e" exists). MinIO
+// lays objects out as directories: it accepts both objects but then lists
+// only one of them. AWS S3, R2 and B2 hold such keys side by side. It is
+// the same type as s3.PrefixCheck.
+type PrefixCheck = s3proto.PrefixCheck
+
+const (
+	// PrefixCheckAuto, the zero value, checks when the server is MinIO, as
+	// the Server header of its first response says. Until a response has
+	// been seen it checks; the check's own requests then tell.
+	PrefixCheckAuto = s3proto.PrefixCheckAuto
+	// PrefixCheckOn always checks.
+	PrefixCheckOn = s3proto.PrefixCheckOn
+	// PrefixCheckOff never checks.
+	PrefixCheckOff = s3proto.PrefixCheckOff
+)
+
 // Config configures a Store. Only Endpoint and Bucket are required; the zero
 // value of every other field is a sensible default, given with the field.
+// PartSize, Concurrency, MaxAttempts, RecordLargeSHA256, PrefixCheck and
+// SkipVerifyReads mean the same, with the same defaults, as in the s3
+// package's Config.
 //
 // A Config may be printed and logged: its String, GoString, Format and
 // LogValue methods hide SecretKey, SessionToken, SSECustomerKey and what
@@ -100,38 +119,48 @@ type Config struct {
 	SSECustomerKey []byte
 	// PartSize is the size of each part of a multipart upload, at least
 	// MinPartSize (5 MiB). It bounds memory: one upload of unknown length
-	// holds at most (NumThreads+1) × PartSize bytes, and may be at most
+	// holds at most (Concurrency+1) × PartSize bytes, and may be at most
 	// 10,000 × PartSize bytes long. Uploads of known length larger than
 	// that use larger parts. Zero: DefaultPartSize (16 MiB).
 	PartSize int64
-	// NumThreads is how many parts of one upload are sent at once. Zero:
-	// DefaultNumThreads (4).
+	// Concurrency is how many parts of one upload are sent at once. Zero:
+	// DefaultConcurrency (4).
+	Concurrency int
+	// Deprecated: NumThreads is Concurrency, which wins when both are set.
 	NumThreads int
 	// Transport carries the HTTP requests, for custom TLS roots, proxies
 	// or instrumentation. Zero: minio-go's DefaultTransport(Secure), tuned
 	// for many requests in parallel (see tuneTransport), whose idle
 	// connections Close releases.
 	Transport http.RoundTripper
-	// MaxRetries is how many times a request is tried when it fails with
-	// a network error or a retryable server error. Zero: minio-go's
-	// default (10); 1 disables retries. Requests without a body are
-	// retried by minio-go; uploads (PUT of an object or a part) are
-	// retried by the Store, with minio-go's backoff, each attempt with a
-	// body of its own (see the package documentation, Retries).
+	// MaxAttempts is how many times a request is tried when it fails with
+	// a network error or a retryable server error (1: no retries). Zero:
+	// minio-go's default (10). Requests without a body are retried by
+	// minio-go; uploads (PUT of an object or a part) are retried by the
+	// Store, with minio-go's backoff, each attempt with a body of its own
+	// (see the package documentation, Retries).
+	MaxAttempts int
+	// Deprecated: MaxRetries is MaxAttempts, which wins when both are set.
 	MaxRetries int
-	// SkipMultipartSHA256, when true, leaves Info.SHA256 empty for objects
-	// uploaded in several parts instead of recording it afterwards with a
-	// server-side copy of the object onto itself (see the package
-	// documentation). Zero: record it.
+	// RecordLargeSHA256 makes Put record the SHA-256 of objects too large
+	// to be held in memory before they are sent (streams of more than
+	// (Concurrency+1) × PartSize bytes) with a server-side copy of the
+	// object onto itself after its upload, which about halves the
+	// throughput of such uploads. Zero: such objects are stored without a
+	// recorded SHA-256 (Put still returns it). Objects read from an
+	// io.ReaderAt of known size (a file) are hashed before they are sent
+	// and always get it.
+	RecordLargeSHA256 bool
+	// Deprecated: SkipMultipartSHA256 true is the default now; use
+	// RecordLargeSHA256 to record the checksum of large objects.
 	SkipMultipartSHA256 bool
-	// SkipPrefixCheck, when true, lets Put and Copy store an object without
-	// first checking that no object exists under one of its parent
-	// "directories" and no object exists under it as a prefix. MinIO
-	// cannot hold both "a" and "a/b": it accepts the second but lists only
-	// one of them. The check costs a HEAD per parent and a one-key LIST,
-	// sent at once, before each Put; skip it for a server without that
-	// limit (AWS S3, R2, B2) or keys that never conflict. Zero: check, and
-	// fail the Put with ErrExist on a conflict.
+	// PrefixCheck is the prefix-conflict check of Put and Copy (see
+	// PrefixCheck). The zero value, PrefixCheckAuto, checks on MinIO only.
+	// The check costs a HEAD per parent and a one-key LIST, sent at once,
+	// before each Put; it is not atomic with the upload.
+	PrefixCheck PrefixCheck
+	// Deprecated: SkipPrefixCheck true is PrefixCheck PrefixCheckOff, and
+	// applies only when PrefixCheck is PrefixCheckAuto.
 	SkipPrefixCheck bool
 	// SkipVerifyReads, when true, makes Get return the bytes of a whole
 	// object unchecked. Zero: Get of a whole object (no range) whose
@@ -147,26 +176,57 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// tuning returns the settings c shares with the s3 package, with the
+// deprecated fields folded in.
+func (c Config) tuning() s3proto.Tuning {
+	t := s3proto.Tuning{
+		PartSize: c.PartSize, Concurrency: c.Concurrency, MaxAttempts: c.MaxAttempts,
+		RecordLargeSHA256: c.RecordLargeSHA256, PrefixCheck: c.PrefixCheck, SkipVerifyReads: c.SkipVerifyReads,
+	}
+	if t.Concurrency == 0 {
+		t.Concurrency = c.NumThreads
+	}
+	if t.MaxAttempts == 0 {
+		t.MaxAttempts = c.MaxRetries
+	}
+	if t.PrefixCheck == PrefixCheckAuto && c.SkipPrefixCheck {
+		t.PrefixCheck = PrefixCheckOff
+	}
+	return t
+}
+
 // Store is a storage.Provider on a bucket of MinIO or any S3-compatible
-// server, through minio-go. It also implements storage.Presigner and
-// storage.Copier. Make one with New; it is safe for concurrent use.
+// server, through minio-go. It also implements storage.Presigner,
+// storage.Copier, storage.BucketCreator and storage.PartWriter. Make one
+// with New; it is safe for concurrent use.
+//
+// A Store is a [driver.Provider] over this package's driver, which speaks
+// S3 through minio-go: the checks every call starts with, the
+// *storage.Error values, the size check and hashing of Put and the
+// verification of whole-object reads come from package storage/driver.
 type Store struct {
+	*base
+	d *drv
+}
+
+// base is the embedded shared layer; the alias keeps the field unexported.
+type base = driver.Provider
+
+// drv is the driver: the S3 protocol through minio-go.
+type drv struct {
 	core       miniogo.Core
 	endpoint   string
 	bucket     string
 	sse        encrypt.ServerSide // nil without SSE-C
 	class      string
-	partSize   int64
-	threads    int
-	skipSHA    bool
-	skipPrefix bool
-	skipVerify bool
-	tries      int           // attempts of a request with a body (sendBody)
-	retryUnit  time.Duration // backoff between them (minio-go's defaults)
+	set        s3proto.Tuning // checked, defaults filled in
+	tries      int            // attempts of a request with a body (sendBody)
+	retryUnit  time.Duration  // backoff between them (minio-go's defaults)
 	retryCap   time.Duration
 	log        *slog.Logger
 	ownedTrans *http.Transport // the transport New made, closed by Close
-	closed     atomic.Bool
+	server     s3proto.Server  // what the Server header says, for PrefixCheckAuto
+	p          *driver.Provider
 }
 
 // New returns a Store for cfg. It validates cfg but sends no request, so it
@@ -177,7 +237,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, storage.NewError("open", providerName, "", nil, err)
 	}
 	bad := func(format string, args ...any) error {
-		return &storage.Error{Op: "open", Provider: providerName, Kind: storage.ErrInvalidArgument, Err: fmt.Errorf(format, args...)}
+		return openErr(fmt.Errorf(format, args...))
 	}
 	if cfg.Endpoint == "" {
 		return nil, bad("Config.Endpoint is empty (want host:port, such as 127.0.0.1:9000)")
@@ -191,34 +251,22 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s3utils.CheckValidBucketName(cfg.Bucket); err != nil {
 		return nil, bad("Config.Bucket %q: %v", cfg.Bucket, err)
 	}
-	s := &Store{
-		endpoint:   cfg.Endpoint,
-		bucket:     cfg.Bucket,
-		class:      cfg.StorageClass,
-		partSize:   cfg.PartSize,
-		threads:    cfg.NumThreads,
-		skipSHA:    cfg.SkipMultipartSHA256,
-		skipPrefix: cfg.SkipPrefixCheck,
-		skipVerify: cfg.SkipVerifyReads,
-		tries:      cfg.MaxRetries,
-		retryUnit:  miniogo.DefaultRetryUnit,
-		retryCap:   miniogo.DefaultRetryCap,
-		log:        cfg.Logger,
+	set, err := cfg.tuning().Check()
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	s := &drv{
+		endpoint:  cfg.Endpoint,
+		bucket:    cfg.Bucket,
+		class:     cfg.StorageClass,
+		set:       set,
+		tries:     set.MaxAttempts,
+		retryUnit: miniogo.DefaultRetryUnit,
+		retryCap:  miniogo.DefaultRetryCap,
+		log:       cfg.Logger,
 	}
 	if s.tries <= 0 {
 		s.tries = miniogo.MaxRetry // minio-go's default, as for other requests
-	}
-	if s.partSize == 0 {
-		s.partSize = DefaultPartSize
-	}
-	if s.partSize < MinPartSize || s.partSize > maxPartSize {
-		return nil, bad("Config.PartSize %d is outside [%d, %d]", cfg.PartSize, MinPartSize, maxPartSize)
-	}
-	if s.threads == 0 {
-		s.threads = DefaultNumThreads
-	}
-	if s.threads < 0 {
-		return nil, bad("Config.NumThreads %d is negative", cfg.NumThreads)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -250,7 +298,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if transport == nil {
 		t, err := miniogo.DefaultTransport(cfg.Secure)
 		if err != nil {
-			return nil, mapErr(ctx, "open", "", err)
+			return nil, openErr(err)
 		}
 		tuneTransport(t)
 		s.ownedTrans = t
@@ -259,132 +307,104 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	client, err := miniogo.New(cfg.Endpoint, &miniogo.Options{
 		Creds:        creds,
 		Secure:       cfg.Secure,
-		Transport:    transport,
+		Transport:    s.server.Transport(transport), // for PrefixCheckAuto
 		Region:       cfg.Region,
 		BucketLookup: miniogo.BucketLookupPath,
-		MaxRetries:   cfg.MaxRetries,
+		MaxRetries:   set.MaxAttempts,
 		// TrailingHeaders stays false: minio-go then adds no
 		// x-amz-checksum-* headers or trailers (no automatic CRC32C),
 		// which S3 clones reject. See the package documentation.
 		TrailingHeaders: false,
 	})
 	if err != nil {
-		return nil, &storage.Error{Op: "open", Provider: providerName, Kind: storage.ErrInvalidArgument, Err: err}
+		return nil, openErr(err)
 	}
 	s.core = miniogo.Core{Client: client}
-	return s, nil
+	var opts *driver.Options
+	if set.SkipVerifyReads {
+		// The driver's readers then classify their own read errors
+		// (s3proto.PlainReader), and nothing hashes them.
+		opts = &driver.Options{ReadsChecked: true}
+	}
+	s.p = driver.New(providerName, s, opts)
+	return &Store{base: s.p, d: s}, nil
+}
+
+// openErr is the error of New and of a bad minio:// URL.
+func openErr(err error) error {
+	return &storage.Error{Op: "open", Provider: providerName, Kind: storage.ErrInvalidArgument, Err: err}
 }
 
 // Client returns the minio-go client the Store uses, for what this package
 // does not offer. Objects written through it directly have no strata
 // checksum.
-func (s *Store) Client() *miniogo.Client { return s.core.Client }
+func (s *Store) Client() *miniogo.Client { return s.d.core.Client }
 
 // Bucket returns the name of the Store's bucket.
-func (s *Store) Bucket() string { return s.bucket }
+func (s *Store) Bucket() string { return s.d.bucket }
 
-// Close marks the Store closed: later calls fail with ErrClosed. It closes
-// the idle connections of the transport New made (not of a
-// Config.Transport). Calls in progress finish.
-func (s *Store) Close() error {
-	if s.closed.Swap(true) {
-		return nil
-	}
+// Parts implements storage.PartWriter: the part size of multipart uploads,
+// and that a reader that is an io.ReaderAt and io.Seeker, of a known
+// PutOptions.Size larger than one part, is uploaded in parts read at their
+// offsets, Concurrency at a time, without buffering.
+func (s *Store) Parts() storage.Parts { return storage.Parts{Size: s.d.set.PartSize, ReaderAt: true} }
+
+// Close implements driver.Driver: it closes the idle connections of the
+// transport New made (not of a Config.Transport). Calls in progress finish.
+func (s *drv) Close() error {
 	if s.ownedTrans != nil {
 		s.ownedTrans.CloseIdleConnections()
 	}
 	return nil
 }
 
-// check returns the error a call must fail with before doing anything:
-// ErrClosed after Close, the context's error, or ErrInvalidKey.
-func (s *Store) check(ctx context.Context, op, key string) error {
-	if err := s.live(ctx, op, key); err != nil {
-		return err
-	}
-	if err := storage.ValidKey(key); err != nil {
-		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrInvalidKey, Err: err}
-	}
-	return nil
-}
-
-// live returns ErrClosed after Close, or the context's error: check
-// without the key rule, for calls about the bucket rather than a key.
-func (s *Store) live(ctx context.Context, op, key string) error {
-	if s.closed.Load() {
-		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrClosed}
-	}
-	if err := ctx.Err(); err != nil {
-		return storage.NewError(op, providerName, key, nil, err)
-	}
-	return nil
-}
-
 // getOptions returns minio-go options for a GET or HEAD, with the SSE-C key.
-func (s *Store) getOptions() miniogo.GetObjectOptions {
+func (s *drv) getOptions() miniogo.GetObjectOptions {
 	return miniogo.GetObjectOptions{ServerSideEncryption: s.sse}
 }
 
-// Stat implements storage.Provider with one HEAD request.
-func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
+// Stat implements driver.Driver with one HEAD request.
+func (s *drv) Stat(ctx context.Context, key string) (storage.Info, error) {
 	const op = "stat"
-	if err := s.check(ctx, op, key); err != nil {
-		return storage.Info{}, err
-	}
 	oi, err := s.core.StatObject(ctx, s.bucket, key, miniogo.StatObjectOptions(s.getOptions()))
 	if err != nil {
-		mapped := mapErr(ctx, op, key, err)
 		var resp miniogo.ErrorResponse
-		if errors.As(err, &resp) && s3proto.Bare(op, resp.StatusCode, responseCode(resp)) && errors.Is(mapped, storage.ErrNotFound) {
+		if errors.As(err, &resp) && s3proto.Bare(op, resp.StatusCode, responseCode(resp)) {
 			// A HEAD's 404 does not say whether the key or the bucket is
 			// missing (minio-go guesses NoSuchKey): ask the bucket (see
 			// the s3proto package).
-			mapped = s3proto.ConfirmMissing(mapped, s.headBucket(ctx, op, key))
+			return storage.Info{}, s3proto.ConfirmMissing(err, s.headBucket(ctx, op))
 		}
-		return storage.Info{}, mapped
+		return storage.Info{}, s.fail(ctx, op, err)
 	}
 	return infoFrom(key, oi.Size, oi), nil
 }
 
 // headBucket asks whether the Store's bucket exists, for a Stat whose HEAD
 // answered 404. It returns nil when the bucket answered, an error matching
-// storage.ErrNoBucket when it answered 404, and the mapped error
+// storage.ErrNoBucket when it answered 404, and the request's error
 // otherwise.
-func (s *Store) headBucket(ctx context.Context, op, key string) error {
+func (s *drv) headBucket(ctx context.Context, op string) error {
 	ok, err := s.core.BucketExists(ctx, s.bucket)
 	switch {
 	case err == nil && ok:
 		return nil
 	case err == nil:
-		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrNoBucket,
-			Err: fmt.Errorf("bucket %q does not exist", s.bucket)}
+		return fmt.Errorf("bucket %q does not exist: %w", s.bucket, storage.ErrNoBucket)
 	}
 	var resp miniogo.ErrorResponse
 	if errors.As(err, &resp) {
-		return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: s3proto.BucketKind(resp.StatusCode, responseCode(resp)), Err: err}
+		return s3proto.WithKind(s3proto.BucketKind(resp.StatusCode, responseCode(resp)), err)
 	}
-	return mapErr(ctx, op, key, err)
+	return s.fail(ctx, op, err)
 }
 
-// Get implements storage.Provider. It sends the GET at once (minio-go's
+// Get implements driver.Driver. It sends the GET at once (minio-go's
 // Client.GetObject would wait for the first Read), so a missing key fails
-// here, with one request and no separate Stat.
-func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
+// here, with one request and no separate Stat. The shared layer verifies a
+// whole-object read against the recorded SHA-256.
+func (s *drv) Get(ctx context.Context, key string, rng *storage.Range) (io.ReadCloser, storage.Info, error) {
 	const op = "get"
-	if err := s.check(ctx, op, key); err != nil {
-		return nil, storage.Info{}, err
-	}
-	var rng *storage.Range
-	if opts != nil {
-		rng = opts.Range
-	}
-	if rng != nil && rng.Offset < 0 {
-		return nil, storage.Info{}, &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrInvalidRange,
-			Err: fmt.Errorf("negative offset %d", rng.Offset)}
-	}
-	if rng != nil && rng.Offset == 0 && rng.Length <= 0 {
-		rng = nil // the whole object: no Range header, which also suits an empty one
-	}
 	gopts := s.getOptions()
 	if rng != nil {
 		if rng.Length > 0 {
@@ -395,45 +415,47 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 	}
 	body, oi, hdr, err := s.core.GetObject(ctx, s.bucket, key, gopts)
 	if err != nil {
-		err = mapErr(ctx, op, key, err)
-		if rng != nil && rng.Offset == 0 && errors.Is(err, storage.ErrInvalidRange) {
+		if rng != nil && rng.Offset == 0 && errors.Is(s.Kind(op, err), storage.ErrInvalidRange) {
 			// S3 answers 416 to any Range on an empty object, but strata
 			// allows offset 0 there: read it whole if it is still empty.
 			return s.getEmpty(ctx, key, err)
 		}
-		return nil, storage.Info{}, err
+		return nil, storage.Info{}, s.fail(ctx, op, err)
 	}
 	size := oi.Size
 	if rng != nil {
 		total, ok := totalFromContentRange(hdr.Get("Content-Range"))
 		if !ok {
 			body.Close()
-			return nil, storage.Info{}, &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrUnavailable,
-				Err: fmt.Errorf("ranged GET answered without a usable Content-Range (%q)", hdr.Get("Content-Range"))}
+			return nil, storage.Info{}, s3proto.WithKind(storage.ErrUnavailable,
+				fmt.Errorf("ranged GET answered without a usable Content-Range (%q)", hdr.Get("Content-Range")))
 		}
 		size = total
 	}
-	info := infoFrom(key, size, oi)
-	r := &reader{ctx: ctx, rc: body, op: op, key: key}
-	if rng == nil && !s.skipVerify {
-		r.verify(info)
+	return s.reader(ctx, key, body), infoFrom(key, size, oi), nil
+}
+
+// reader is the body of a Get as the driver hands it to the shared layer:
+// as it is, or, with Config.SkipVerifyReads, as s3proto.PlainReader.
+func (s *drv) reader(ctx context.Context, key string, body io.ReadCloser) io.ReadCloser {
+	if !s.set.SkipVerifyReads {
+		return body
 	}
-	return r, info, nil
+	return s3proto.PlainReader(ctx, body, func(err error) error { return s.p.Wrap("get", key, s.fail(ctx, "get", err)) })
 }
 
 // getEmpty finishes a Get of range offset 0 that the server refused: when
 // the object is empty, it is read whole; otherwise rangeErr stands.
-func (s *Store) getEmpty(ctx context.Context, key string, rangeErr error) (io.ReadCloser, storage.Info, error) {
+func (s *drv) getEmpty(ctx context.Context, key string, rangeErr error) (io.ReadCloser, storage.Info, error) {
 	body, oi, _, err := s.core.GetObject(ctx, s.bucket, key, s.getOptions())
 	if err != nil {
-		return nil, storage.Info{}, mapErr(ctx, "get", key, err)
+		return nil, storage.Info{}, s.fail(ctx, "get", err)
 	}
 	if oi.Size != 0 {
 		body.Close()
-		return nil, storage.Info{}, rangeErr
+		return nil, storage.Info{}, s.fail(ctx, "get", rangeErr)
 	}
-	// A range was asked for: not verified, as any ranged Get.
-	return &reader{ctx: ctx, rc: body, op: "get", key: key}, infoFrom(key, 0, oi), nil
+	return s.reader(ctx, key, body), infoFrom(key, 0, oi), nil
 }
 
 // totalFromContentRange parses the complete length from a Content-Range
@@ -445,194 +467,6 @@ func totalFromContentRange(v string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v[i+1:]), 10, 64)
 	return n, err == nil && n >= 0
-}
-
-// reader is the body of a Get. It maps read errors other than io.EOF (a
-// connection reset mid-body, say) to storage errors and, for a whole
-// object with a recorded checksum, checks the bytes against it.
-type reader struct {
-	ctx context.Context
-	rc  io.ReadCloser
-	op  string
-	key string
-
-	// Set by verify: the checksum and size the bytes must have.
-	mu   sync.Mutex // guards h against a Close during a Read
-	h    summer     // nil when not verifying, or done; guarded by mu
-	want []byte     // the recorded SHA-256
-	size int64      // the object's size
-	n    int64      // bytes read so far
-	err  error      // the ErrCorrupt already returned, returned again
-}
-
-// verify makes r check the bytes it reads against info's SHA-256 and size.
-// An object without a well-formed recorded SHA-256 (written by another
-// client, or a multipart upload with Config.SkipMultipartSHA256) is not
-// checked.
-func (r *reader) verify(info storage.Info) {
-	want, err := hex.DecodeString(info.SHA256)
-	if err != nil || len(want) != sha256.Size {
-		return
-	}
-	r.want, r.size = want, info.Size
-	if info.Size >= hashAheadMin {
-		r.h = newHashAhead()
-	} else {
-		r.h = inlineSum{sha256.New()}
-	}
-}
-
-func (r *reader) Read(p []byte) (int, error) {
-	if r.err != nil {
-		return 0, r.err
-	}
-	// The transport may still hold buffered bytes after ctx ends; a read
-	// after cancellation fails all the same.
-	if err := r.ctx.Err(); err != nil {
-		return 0, storage.NewError(r.op, providerName, r.key, nil, err)
-	}
-	n, err := r.rc.Read(p)
-	if err != nil && err != io.EOF {
-		err = mapErr(r.ctx, r.op, r.key, err)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.h != nil {
-		r.h.Write(p[:n])
-		r.n += int64(n)
-		if err == io.EOF {
-			if cerr := r.check(); cerr != nil {
-				return n, cerr
-			}
-		}
-	}
-	return n, err
-}
-
-// check compares the size and checksum of what was read, at its end, with
-// the object's. It returns ErrCorrupt, which later Reads return again, on a
-// mismatch. r.mu must be held.
-func (r *reader) check() error {
-	var why string
-	if r.n != r.size {
-		why = fmt.Sprintf("read %d bytes, the object has %d", r.n, r.size)
-	} else if got := r.h.Sum(); !bytes.Equal(got, r.want) {
-		why = fmt.Sprintf("the %d bytes read have SHA-256 %x, not the recorded %x", r.n, got, r.want)
-	}
-	r.h.stop()
-	r.h = nil // checked once
-	if why == "" {
-		return nil
-	}
-	r.err = &storage.Error{Op: r.op, Provider: providerName, Key: r.key, Kind: storage.ErrCorrupt, Err: errors.New(why)}
-	return r.err
-}
-
-// Close closes the body (which ends a Read in progress) and stops the
-// hashing.
-func (r *reader) Close() error {
-	err := r.rc.Close()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.h != nil {
-		r.h.stop()
-		r.h = nil
-	}
-	return err
-}
-
-// summer computes the SHA-256 of the bytes written to it. stop releases
-// what it holds; Sum and Write must not be called after it.
-type summer interface {
-	Write(p []byte)
-	Sum() []byte
-	stop()
-}
-
-// inlineSum hashes on the reading goroutine.
-type inlineSum struct{ h hash.Hash }
-
-func (s inlineSum) Write(p []byte) { s.h.Write(p) }
-func (s inlineSum) Sum() []byte    { return s.h.Sum(nil) }
-func (s inlineSum) stop()          {}
-
-// Objects of at least hashAheadMin bytes are hashed on a goroutine of their
-// own (hashAhead), in chunks of hashChunk bytes, at most hashChunks of them
-// waiting: the hashing of one chunk overlaps the network reads and the
-// caller's handling of the next, on another core, instead of adding to them.
-// Each such Get holds at most (hashChunks+2) × hashChunk bytes (384 KiB).
-const (
-	hashAheadMin = 1 << 20
-	hashChunk    = 64 << 10
-	hashChunks   = 4
-)
-
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, hashChunk); return &b }}
-
-// hashAhead hashes chunks of the bytes written to it on a goroutine that
-// Sum or stop ends.
-type hashAhead struct {
-	ch   chan *[]byte  // chunks to hash
-	done chan struct{} // closed when the goroutine has hashed them all
-	h    hash.Hash     // owned by the goroutine until done
-	cur  *[]byte       // the chunk being filled, or nil
-}
-
-func newHashAhead() *hashAhead {
-	a := &hashAhead{ch: make(chan *[]byte, hashChunks), done: make(chan struct{}), h: sha256.New()}
-	go func() {
-		defer close(a.done)
-		for b := range a.ch {
-			a.h.Write(*b)
-			*b = (*b)[:0]
-			chunkPool.Put(b)
-		}
-	}()
-	return a
-}
-
-// Write copies p into chunks, and hands each full one to the goroutine.
-func (a *hashAhead) Write(p []byte) {
-	for len(p) > 0 {
-		if a.cur == nil {
-			a.cur = chunkPool.Get().(*[]byte)
-		}
-		c := *a.cur
-		n := copy(c[len(c):cap(c)], p)
-		*a.cur, p = c[:len(c)+n], p[n:]
-		if len(*a.cur) == cap(*a.cur) {
-			a.ch <- a.cur
-			a.cur = nil
-		}
-	}
-}
-
-// Sum hands over the last chunk, waits for the goroutine to hash
-// everything and end, and returns the SHA-256.
-func (a *hashAhead) Sum() []byte {
-	if a.cur != nil {
-		a.ch <- a.cur
-		a.cur = nil
-	}
-	a.stop()
-	return a.h.Sum(nil)
-}
-
-// stop ends the goroutine and waits for it. It may be called more than
-// once, and after Sum.
-func (a *hashAhead) stop() {
-	select {
-	case <-a.done:
-		return
-	default:
-	}
-	if a.cur != nil {
-		*a.cur = (*a.cur)[:0]
-		chunkPool.Put(a.cur)
-		a.cur = nil
-	}
-	close(a.ch)
-	<-a.done
 }
 
 // infoFrom builds an Info from minio-go's ObjectInfo, taking user metadata
@@ -665,42 +499,24 @@ func infoFrom(key string, size int64, oi miniogo.ObjectInfo) storage.Info {
 	return info
 }
 
-// Delete implements storage.Provider. Deleting a missing key succeeds.
-func (s *Store) Delete(ctx context.Context, key string) error {
-	const op = "delete"
-	if err := s.check(ctx, op, key); err != nil {
-		return err
-	}
-	return mapErr(ctx, op, key, s.core.RemoveObject(ctx, s.bucket, key, miniogo.RemoveObjectOptions{}))
+// Delete implements driver.Driver. Deleting a missing key succeeds.
+func (s *drv) Delete(ctx context.Context, key string) error {
+	return s.fail(ctx, "delete", s.core.RemoveObject(ctx, s.bucket, key, miniogo.RemoveObjectOptions{}))
 }
 
-// List implements storage.Provider with ListObjectsV2 (recursive, without
+// List implements driver.Driver with ListObjectsV2 (recursive, without
 // metadata or owners), 1,000 keys a page, in the server's byte-wise order.
 // Its Infos carry Key, Size, ModTime and ETag; Stat gives the rest.
-func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
+func (s *drv) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[storage.Info, error] {
 	return func(yield func(storage.Info, error) bool) {
-		const op = "list"
-		if s.closed.Load() {
-			yield(storage.Info{}, &storage.Error{Op: op, Provider: providerName, Kind: storage.ErrClosed})
-			return
-		}
-		if err := ctx.Err(); err != nil {
-			yield(storage.Info{}, storage.NewError(op, providerName, "", nil, err))
-			return
-		}
-		var lo miniogo.ListObjectsOptions
-		if opts != nil {
-			lo.Prefix = opts.Prefix
-			lo.StartAfter = opts.StartAfter
-		}
-		lo.Recursive = true
+		lo := miniogo.ListObjectsOptions{Prefix: opts.Prefix, StartAfter: opts.StartAfter, Recursive: true}
 		noOwner := false
 		lo.FetchOwner = &noOwner
 		// The iterator runs in this goroutine, page by page; stopping the
 		// loop stops it, with nothing left running.
 		for oi := range s.core.ListObjectsIter(ctx, s.bucket, lo) {
 			if oi.Err != nil {
-				yield(storage.Info{}, mapErr(ctx, op, "", oi.Err))
+				yield(storage.Info{}, s.fail(ctx, "list", oi.Err))
 				return
 			}
 			if !yield(storage.Info{Key: oi.Key, Size: oi.Size, ModTime: oi.LastModified, ETag: oi.ETag}, nil) {
@@ -709,7 +525,7 @@ func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[s
 		}
 		// minio-go ends the sequence quietly when ctx is done between pages.
 		if err := ctx.Err(); err != nil {
-			yield(storage.Info{}, storage.NewError(op, providerName, "", nil, err))
+			yield(storage.Info{}, err)
 		}
 	}
 }
@@ -719,20 +535,19 @@ func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[s
 // ErrUnsupported when the Store uses SSE-C, whose key a URL cannot carry.
 func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
 	const op = "presign"
-	if err := s.check(ctx, op, key); err != nil {
+	if err := s.Check(ctx, op, key); err != nil {
 		return "", err
 	}
-	if s.sse != nil {
-		return "", &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrUnsupported,
-			Err: errors.New("presigned URLs cannot carry an SSE-C key")}
+	d := s.d
+	if d.sse != nil {
+		return "", s.Wrap(op, key, fmt.Errorf("presigned URLs cannot carry an SSE-C key: %w", storage.ErrUnsupported))
 	}
 	if expiry < time.Second || expiry > 7*24*time.Hour {
-		return "", &storage.Error{Op: op, Provider: providerName, Key: key, Kind: storage.ErrInvalidArgument,
-			Err: fmt.Errorf("expiry %v is outside 1s to 7 days", expiry)}
+		return "", s.Wrap(op, key, fmt.Errorf("expiry %v is outside 1s to 7 days: %w", expiry, storage.ErrInvalidArgument))
 	}
-	u, err := s.core.PresignedGetObject(ctx, s.bucket, key, expiry, nil)
+	u, err := d.core.PresignedGetObject(ctx, d.bucket, key, expiry, nil)
 	if err != nil {
-		return "", mapErr(ctx, op, key, err)
+		return "", s.Wrap(op, key, d.fail(ctx, op, err))
 	}
 	return u.String(), nil
 }
@@ -745,55 +560,56 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 // for both source and destination.
 func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
 	const op = "copy"
-	if err := s.check(ctx, op, src); err != nil {
+	if err := s.Check(ctx, op, dst); err != nil {
 		return storage.Info{}, err
 	}
-	if err := s.check(ctx, op, dst); err != nil {
+	if err := s.Check(ctx, op, src); err != nil {
 		return storage.Info{}, err
 	}
-	if src != dst && !s.skipPrefix {
-		if err := s.checkPrefixes(ctx, op, dst); err != nil {
-			return storage.Info{}, err
+	info, key, err := s.d.copy(ctx, dst, src)
+	return info, s.Wrap(op, key, err)
+}
+
+// copy is Copy after the checks. On failure it returns the key the error
+// is about: src when src could not be read, dst otherwise.
+func (s *drv) copy(ctx context.Context, dst, src string) (storage.Info, string, error) {
+	const op = "copy"
+	if src != dst {
+		if err := s.checkPrefixes(ctx, dst); err != nil {
+			return storage.Info{}, dst, err
 		}
 	}
 	const attempts = 3
 	for i := 0; ; i++ {
 		info, err := s.Stat(ctx, src)
 		if err != nil {
-			return storage.Info{}, relabel(err, op)
+			return storage.Info{}, src, err
 		}
 		if src == dst {
 			// strata's Copy of a key onto itself changes nothing.
-			return info, nil
+			return info, dst, nil
 		}
 		out, err := s.copyObject(ctx, dst, src, info)
 		if err == nil {
-			return out, nil
+			return out, dst, nil
 		}
 		var resp miniogo.ErrorResponse
 		if i+1 < attempts && errors.As(err, &resp) && resp.Code == miniogo.PreconditionFailed {
 			continue // src was replaced after the Stat: copy the new one
 		}
-		return storage.Info{}, mapErr(ctx, op, src, err)
+		if resp.Code == miniogo.PreconditionFailed {
+			// s3proto.Kind makes the 412 ErrUnavailable.
+			err = fmt.Errorf("source %q kept changing during the copy: %w", src, err)
+		}
+		return storage.Info{}, dst, s.fail(ctx, op, err)
 	}
-}
-
-// relabel returns err with its Op set to op, when it is a *storage.Error.
-func relabel(err error, op string) error {
-	var se *storage.Error
-	if errors.As(err, &se) {
-		c := *se
-		c.Op = op
-		return &c
-	}
-	return err
 }
 
 // copyObject copies the object src, described by info, to dst with one
 // CopyObject request that replaces dst's metadata with info's and holds
 // only while src's ETag is info.ETag. It returns dst's Info. It returns
 // minio-go's error unmapped.
-func (s *Store) copyObject(ctx context.Context, dst, src string, info storage.Info) (storage.Info, error) {
+func (s *drv) copyObject(ctx context.Context, dst, src string, info storage.Info) (storage.Info, error) {
 	meta := s.userMetadata(info.Metadata, info.SHA256, copyMetaPrefix)
 	if s.class != "" {
 		// Not metadata, but only sent along with it: without it AWS resets
@@ -832,7 +648,7 @@ const (
 
 // userMetadata returns md, plus the checksum when sum is not empty, with
 // each key behind prefix.
-func (s *Store) userMetadata(md map[string]string, sum, prefix string) map[string]string {
+func (s *drv) userMetadata(md map[string]string, sum, prefix string) map[string]string {
 	out := make(map[string]string, len(md)+2)
 	for k, v := range md {
 		out[prefix+k] = s3proto.EncodeMetaValue(v)

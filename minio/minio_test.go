@@ -531,8 +531,8 @@ func TestOpenURL(t *testing.T) {
 	require.NoError(t, err)
 	defer p.Close()
 	s := p.(*Store)
-	assert.Equal(t, int64(5<<20), s.partSize)
-	assert.Equal(t, 2, s.threads)
+	assert.Equal(t, int64(5<<20), s.d.set.PartSize)
+	assert.Equal(t, 2, s.d.set.Concurrency)
 	_, err = p.Put(t.Context(), "via-url", strings.NewReader("hello"), nil)
 	require.NoError(t, err)
 	got, _ := readAll(t, e.store, "via-url", nil)
@@ -656,7 +656,8 @@ func TestSeekableSource(t *testing.T) {
 
 	// Bytes that change between the hashing pass and the upload fail the
 	// upload (the server checks each part's SHA-256): nothing is stored.
-	_, err = e.store.Put(t.Context(), "changed", &mutatingSource{Reader: bytes.NewReader(data)}, nil)
+	// (A reader of unknown size is read as a stream, once.)
+	_, err = e.store.Put(t.Context(), "changed", &mutatingSource{Reader: bytes.NewReader(data)}, &storage.PutOptions{Size: int64(len(data))})
 	require.ErrorIs(t, err, storage.ErrCorrupt)
 	for _, k := range []string{"mismatch", "changed"} {
 		_, err = e.store.Stat(t.Context(), k)

@@ -19,6 +19,7 @@ import (
 	miniogo "github.com/minio/minio-go/v7"
 
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 // defaultContentType is what minio-go sends when Put is given no content
@@ -29,66 +30,42 @@ const defaultContentType = "application/octet-stream"
 // when the Put's context is cancelled.
 const abortTimeout = 30 * time.Second
 
-// Put implements storage.Provider. See the package documentation for how
-// an object goes up, by size and by kind of reader.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
-	const op = "put"
-	if err := s.check(ctx, op, key); err != nil {
+// Put implements driver.Driver. See the package documentation for how an
+// object goes up, by size and by kind of reader.
+func (s *drv) Put(ctx context.Context, key string, body *driver.Body, opts *storage.PutOptions) (storage.Info, error) {
+	if err := s.checkPrefixes(ctx, key); err != nil {
 		return storage.Info{}, err
 	}
-	if err := storage.CheckPut(key, opts); err != nil {
-		kind := storage.ErrInvalidArgument
-		if errors.Is(err, storage.ErrInvalidKey) {
-			kind = storage.ErrInvalidKey
-		}
-		return storage.Info{}, &storage.Error{Op: op, Provider: providerName, Key: key, Kind: kind, Err: err}
-	}
-	if opts == nil {
-		opts = &storage.PutOptions{}
-	}
-	if r == nil {
-		r = bytes.NewReader(nil)
-	}
-	if !s.skipPrefix && !opts.PrefixChecked {
-		if err := s.checkPrefixes(ctx, op, key); err != nil {
-			return storage.Info{}, err
+	u := &upload{s: s, key: key, opts: opts, body: body}
+	if opts.Size > s.set.PartSize {
+		if ra, ok := body.ReaderAt(); ok {
+			return u.putReaderAt(ctx, ra)
 		}
 	}
-	u := &upload{s: s, key: key, opts: opts}
-	if src, ok := seekable(r); ok {
-		if opts.Size > 0 && opts.Size != src.size {
-			return storage.Info{}, u.sizeErr(fmt.Errorf("reader holds %d bytes, PutOptions.Size promised %d", src.size, opts.Size))
-		}
-		if src.size > s.partSize {
-			return u.putReaderAt(ctx, src)
-		}
-	}
-	u.hr = storage.NewHashingReader(r)
-	u.src = &peekReader{r: u.hr}
+	u.src = &peekReader{r: body}
 	return u.putStream(ctx)
 }
 
 // upload is one Put in progress.
 type upload struct {
-	s    *Store
+	s    *drv
 	key  string
 	opts *storage.PutOptions
+	body *driver.Body // counts and hashes every byte read
 
 	// For a stream:
-	hr   *storage.HashingReader // counts and hashes every byte read
-	src  *peekReader            // reads from hr, with one byte of look-ahead
-	bufs bufSet                 // part buffers
+	src  *peekReader // reads from body, with one byte of look-ahead
+	bufs bufSet      // part buffers
 }
 
 // putStream uploads from u.src, a reader that is read once, front to back.
 func (u *upload) putStream(ctx context.Context) (storage.Info, error) {
-	size, partSize := u.opts.Size, u.s.partSize
+	size, partSize := u.opts.Size, u.s.set.PartSize
 	if size > 0 && size <= partSize {
 		buf, release := getBuffer(size)
 		defer release()
-		n, err := io.ReadFull(u.src, buf)
-		if err != nil {
-			return storage.Info{}, u.readErr(err, int64(n))
+		if _, err := io.ReadFull(u.src, buf); err != nil {
+			return storage.Info{}, u.readErr(err)
 		}
 		if err := u.noMore(); err != nil {
 			return storage.Info{}, err
@@ -113,15 +90,15 @@ func (u *upload) putStream(ctx context.Context) (storage.Info, error) {
 		}
 	} else {
 		buf = u.bufs.get()
-		n, err = io.ReadFull(u.src, buf)
+		_, err = io.ReadFull(u.src, buf)
 	}
 	if err != nil {
-		return storage.Info{}, u.readErr(err, int64(n))
+		return storage.Info{}, u.readErr(err)
 	}
 	if size == 0 {
 		more, err := u.src.more()
 		if err != nil {
-			return storage.Info{}, u.readErr(err, int64(n))
+			return storage.Info{}, u.readErr(err)
 		}
 		if !more {
 			return u.putSingle(ctx, buf)
@@ -199,17 +176,17 @@ func partSizeFor(size, base int64) int64 {
 	return (p + mib - 1) / mib * mib
 }
 
-// readErr is the error for a read from the Put's reader that ended with err:
-// a size mismatch when the reader ended early, else the reader's own error.
-func (u *upload) readErr(err error, _ int64) error {
+// readErr is the error for a read from the Put's body that ended with
+// err: the body's own error (a size mismatch, the reader's failure), or a
+// size mismatch when the reader ended early.
+func (u *upload) readErr(err error) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return u.sizeErr(fmt.Errorf("reader ended after %d bytes, PutOptions.Size promised %d", u.hr.N(), u.opts.Size))
+		return fmt.Errorf("reader ended after %d bytes, PutOptions.Size promised %d: %w", u.body.N(), u.opts.Size, storage.ErrSizeMismatch)
 	}
-	return &storage.Error{Op: "put", Provider: providerName, Key: u.key, Err: fmt.Errorf("reading the object: %w", err)}
-}
-
-func (u *upload) sizeErr(err error) error {
-	return &storage.Error{Op: "put", Provider: providerName, Key: u.key, Kind: storage.ErrSizeMismatch, Err: err}
+	if storage.IsContextError(err) {
+		return err
+	}
+	return fmt.Errorf("reading the object: %w", err)
 }
 
 // noMore checks that the reader has nothing after the PutOptions.Size bytes
@@ -217,12 +194,47 @@ func (u *upload) sizeErr(err error) error {
 func (u *upload) noMore() error {
 	more, err := u.src.more()
 	if err != nil {
-		return u.readErr(err, 0)
+		return u.readErr(err)
 	}
 	if more {
-		return u.sizeErr(fmt.Errorf("reader yielded more than the %d bytes PutOptions.Size promised", u.opts.Size))
+		return fmt.Errorf("reader yielded more than the %d bytes PutOptions.Size promised: %w", u.opts.Size, storage.ErrSizeMismatch)
 	}
 	return nil
+}
+
+// readPart reads the next part of a stream into a part buffer: partSize
+// bytes, or what is left of PutOptions.Size. last reports that the stream
+// has ended with it; n may then be 0, and buf nil.
+func (u *upload) readPart(partSize int64) (buf []byte, n int, last bool, err error) {
+	size := u.opts.Size
+	want := partSize
+	if size > 0 {
+		want = min(partSize, size-u.body.N())
+	}
+	buf = u.bufs.get()
+	n, err = io.ReadFull(u.src, buf[:want])
+	switch {
+	case size == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF):
+		return buf, n, true, nil
+	case err != nil:
+		u.bufs.put(buf)
+		return nil, 0, false, u.readErr(err)
+	case size > 0:
+		if u.body.N() < size {
+			return buf, n, false, nil
+		}
+		if err := u.noMore(); err != nil {
+			u.bufs.put(buf)
+			return nil, 0, false, err
+		}
+		return buf, n, true, nil
+	}
+	more, err := u.src.more()
+	if err != nil {
+		u.bufs.put(buf)
+		return nil, 0, false, u.readErr(err)
+	}
+	return buf, n, !more, nil
 }
 
 // putOptions returns the minio-go options of the upload, with sum as the
@@ -277,9 +289,9 @@ func (u *upload) info(size int64, etag, sum string, mod time.Time) storage.Info 
 // putSingle stores data, the whole object, with one PUT.
 func (u *upload) putSingle(ctx context.Context, data []byte) (storage.Info, error) {
 	if err := ctx.Err(); err != nil {
-		return storage.Info{}, storage.NewError("put", providerName, u.key, nil, err)
+		return storage.Info{}, err
 	}
-	sum := u.hr.SHA256()
+	sum := u.body.SHA256()
 	po := u.commitOptions(u.putOptions(sum))
 	var res miniogo.UploadInfo
 	err := u.s.sendBody(ctx, func() io.Reader { return bytes.NewReader(data) }, func(body io.Reader) (err error) {
@@ -287,7 +299,7 @@ func (u *upload) putSingle(ctx context.Context, data []byte) (storage.Info, erro
 		return err
 	})
 	if err != nil {
-		return storage.Info{}, mapErr(ctx, "put", u.key, err)
+		return storage.Info{}, u.s.fail(ctx, "put", err)
 	}
 	// A PUT response carries no Last-Modified; the server stamps the
 	// object when it commits, which is now to within the clock skew.
@@ -295,12 +307,43 @@ func (u *upload) putSingle(ctx context.Context, data []byte) (storage.Info, erro
 }
 
 // streamParts uploads the stream in parts of partSize bytes, the first of
-// which is already in first (full), and records the checksum once it is
-// known.
+// which is already in first (full). It reads up to Concurrency more parts
+// before it starts the upload: an object that ends within them is hashed
+// by then, and its SHA-256 goes into the metadata of the upload. A larger
+// one is sent while it is read; its SHA-256 is recorded afterwards, with
+// a copy of the object onto itself, only with Config.RecordLargeSHA256.
 func (u *upload) streamParts(ctx context.Context, first []byte, partSize int64) (info storage.Info, err error) {
 	s := u.s
-	mp, err := s.startMultipart(ctx, u.key, u.putOptions(""))
+	type part struct {
+		buf []byte
+		n   int
+	}
+	pending := []part{{first, len(first)}}
+	done := false
+	for len(pending) < s.set.Concurrency+1 && !done {
+		buf, n, last, err := u.readPart(partSize)
+		if err != nil {
+			for _, p := range pending {
+				u.bufs.put(p.buf)
+			}
+			return storage.Info{}, err
+		}
+		if n > 0 {
+			pending = append(pending, part{buf, n})
+		} else if buf != nil {
+			u.bufs.put(buf)
+		}
+		done = last
+	}
+	sum := ""
+	if done {
+		sum = u.body.SHA256()
+	}
+	mp, err := s.startMultipart(ctx, u.key, u.putOptions(sum))
 	if err != nil {
+		for _, p := range pending {
+			u.bufs.put(p.buf)
+		}
 		return storage.Info{}, err
 	}
 	defer func() {
@@ -308,7 +351,6 @@ func (u *upload) streamParts(ctx context.Context, first []byte, partSize int64) 
 			mp.abort(ctx)
 		}
 	}()
-	size := u.opts.Size
 	send := func(num int, buf []byte, n int) {
 		data := buf[:n]
 		mp.send(num, func() io.Reader { return bytes.NewReader(data) }, int64(n), func() string {
@@ -316,67 +358,45 @@ func (u *upload) streamParts(ctx context.Context, first []byte, partSize int64) 
 			return hex.EncodeToString(h[:])
 		}, func() { u.bufs.put(buf) })
 	}
-	buf, n := first, len(first)
-	for num := 1; ; num++ {
-		send(num, buf, n)
-		if mp.failed() != nil {
-			break
-		}
-		if size > 0 && u.hr.N() == size {
-			if err := u.noMore(); err != nil {
-				mp.fail(err)
-			}
-			break
-		}
-		if size == 0 && int64(n) < partSize {
-			break // a short part is the last
-		}
-		if num == maxParts {
-			mp.fail(&storage.Error{Op: "put", Provider: providerName, Key: u.key, Kind: storage.ErrTooLarge,
-				Err: fmt.Errorf("object of unknown length is longer than %d parts of %d bytes; set PutOptions.Size or a larger Config.PartSize", maxParts, partSize)})
-			break
-		}
+	num := 0
+	for _, p := range pending {
+		num++
+		send(num, p.buf, p.n)
+	}
+	for !done && mp.failed() == nil {
 		if err := ctx.Err(); err != nil {
 			mp.fail(err)
 			break
 		}
-		want := partSize
-		if size > 0 {
-			want = min(partSize, size-u.hr.N())
-		}
-		buf = u.bufs.get()
-		var rerr error
-		n, rerr = io.ReadFull(u.src, buf[:want])
-		if size == 0 && (rerr == io.EOF || rerr == io.ErrUnexpectedEOF) {
-			rerr = nil
-			if n == 0 {
-				u.bufs.put(buf)
-				break
-			}
-		} else if size == 0 && rerr == nil {
-			var more bool
-			if more, rerr = u.src.more(); rerr == nil && !more {
-				send(num+1, buf, n)
-				break
-			}
-		}
-		if rerr != nil {
-			u.bufs.put(buf)
-			mp.fail(u.readErr(rerr, int64(n)))
+		if num == maxParts {
+			mp.fail(fmt.Errorf("object of unknown length is longer than %d parts of %d bytes; set PutOptions.Size or a larger Config.PartSize: %w",
+				maxParts, partSize, storage.ErrTooLarge))
 			break
 		}
+		buf, n, last, err := u.readPart(partSize)
+		if err != nil {
+			mp.fail(err)
+			break
+		}
+		done = last
+		if n == 0 {
+			if buf != nil {
+				u.bufs.put(buf)
+			}
+			break
+		}
+		num++
+		send(num, buf, n)
 	}
 	if err := mp.wait(ctx); err != nil {
 		return storage.Info{}, err
 	}
-	sum := u.hr.SHA256()
-	done, err := mp.complete(ctx, u.commitOptions(miniogo.PutObjectOptions{ServerSideEncryption: s.sse}))
+	done2, err := mp.complete(ctx, u.commitOptions(miniogo.PutObjectOptions{ServerSideEncryption: s.sse}))
 	if err != nil {
 		return storage.Info{}, err
 	}
-	info = u.info(u.hr.N(), done.ETag, sum, time.Now())
-	if s.skipSHA {
-		info.SHA256 = ""
+	info = u.info(u.body.N(), done2.ETag, u.body.SHA256(), time.Now())
+	if sum != "" || !s.set.RecordLargeSHA256 {
 		return info, nil
 	}
 	// The checksum is known only now. Record it with a copy of the object
@@ -387,88 +407,35 @@ func (u *upload) streamParts(ctx context.Context, first []byte, partSize int64) 
 	if err != nil {
 		s.log.WarnContext(ctx, "minio: could not record the SHA-256 of a multipart upload; the object is stored without it",
 			"bucket", s.bucket, "key", u.key, "size", info.Size, "err", err)
-		info.SHA256 = ""
 		return info, nil
 	}
 	return out, nil
 }
 
-// source is a reader whose bytes can be read more than once: an *os.File
-// of a regular file, a *bytes.Reader, an *io.SectionReader.
-type source struct {
-	r    io.ReadSeeker
-	ra   io.ReaderAt
-	off  int64 // where reading starts
-	size int64 // bytes from off to the end
-}
-
-// seekable returns r as a source when it is an io.ReaderAt whose Seek
-// works (so not a pipe, a socket or standard input), with its read
-// position left where it was.
-func seekable(r io.Reader) (source, bool) {
-	rs, ok := r.(interface {
-		io.ReadSeeker
-		io.ReaderAt
-	})
-	if !ok {
-		return source{}, false
-	}
-	off, err := rs.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return source{}, false
-	}
-	end, err := rs.Seek(0, io.SeekEnd)
-	if _, rerr := rs.Seek(off, io.SeekStart); err != nil || rerr != nil || end < off {
-		return source{}, false
-	}
-	return source{r: rs, ra: rs, off: off, size: end - off}, true
-}
-
-// putReaderAt uploads a seekable source larger than one part. It reads the
-// source once to hash it, whole and part by part, so the checksum goes into
-// the object's metadata from the start (no copy afterwards); then it
-// uploads the parts straight from the source, NumThreads at a time, with no
-// buffers, each signed with the SHA-256 of the first read, so a source that
-// changed in between fails the upload instead of storing what the checksum
-// does not describe.
-func (u *upload) putReaderAt(ctx context.Context, src source) (info storage.Info, err error) {
+// putReaderAt uploads a reader of a known size larger than one part that
+// is an io.ReaderAt (a file, a *bytes.Reader), ra being its Size bytes
+// (driver.Body.ReaderAt). It reads ra once to hash it, whole and part by
+// part in one pass, so the checksum goes into the object's metadata from
+// the start (no copy afterwards); then it uploads the parts straight from
+// ra, Concurrency at a time, with no buffers, each signed with the SHA-256
+// of the first read, so a source that changed in between fails the upload
+// instead of storing what the checksum does not describe.
+//
+// It does not use driver.Body.Sum, which hashes the whole object only: the
+// part sums would take a second pass over the data (see sums).
+func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (info storage.Info, err error) {
 	s := u.s
-	partSize := partSizeFor(src.size, s.partSize)
-	nparts := int((src.size + partSize - 1) / partSize)
+	size := u.opts.Size
+	partSize := partSizeFor(size, s.set.PartSize)
+	nparts := int((size + partSize - 1) / partSize)
 	section := func(i int) *io.SectionReader {
 		start := int64(i) * partSize
-		return io.NewSectionReader(src.ra, src.off+start, min(partSize, src.size-start))
+		return io.NewSectionReader(ra, start, min(partSize, size-start))
 	}
-	whole := sha256.New()
-	partSums := make([]string, nparts)
-	buf := make([]byte, 1<<20)
-	for i := range nparts {
-		sec := section(i)
-		ph := sha256.New()
-		var read int64
-		for read < sec.Size() {
-			if err := ctx.Err(); err != nil {
-				return storage.Info{}, storage.NewError("put", providerName, u.key, nil, err)
-			}
-			n, err := io.ReadFull(sec, buf[:min(int64(len(buf)), sec.Size()-read)])
-			read += int64(n)
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return storage.Info{}, u.sizeErr(fmt.Errorf("reader ended after %d bytes of %d", int64(i)*partSize+read, src.size))
-			}
-			if err != nil {
-				return storage.Info{}, &storage.Error{Op: "put", Provider: providerName, Key: u.key, Err: fmt.Errorf("reading the object: %w", err)}
-			}
-			// The same bytes feed both hashes, the whole object's on
-			// another core: the checksum and the part sums cannot
-			// disagree, and the pass takes the time of one hash.
-			var wg sync.WaitGroup
-			wg.Go(func() { whole.Write(buf[:n]) })
-			ph.Write(buf[:n])
-			wg.Wait()
-		}
-		partSums[i] = hex.EncodeToString(ph.Sum(nil))
+	sum, partSums, err := u.sums(ctx, ra, nparts, section)
+	if err != nil {
+		return storage.Info{}, err
 	}
-	sum := hex.EncodeToString(whole.Sum(nil))
 	mp, err := s.startMultipart(ctx, u.key, u.putOptions(sum))
 	if err != nil {
 		return storage.Info{}, err
@@ -492,16 +459,78 @@ func (u *upload) putReaderAt(ctx context.Context, src source) (info storage.Info
 		return storage.Info{}, err
 	}
 	// The reader has been read, as a stream would have been.
-	if _, err := src.r.Seek(src.off+src.size, io.SeekStart); err != nil {
-		s.log.DebugContext(ctx, "minio: could not seek the reader to its end", "key", u.key, "err", err)
+	if outer, off, n := outerOf(ra); outer != nil {
+		if sk, ok := outer.(io.Seeker); ok {
+			if _, err := sk.Seek(off+n, io.SeekStart); err != nil {
+				s.log.DebugContext(ctx, "minio: could not seek the reader to its end", "key", u.key, "err", err)
+			}
+		}
 	}
-	return u.info(src.size, done.ETag, sum, time.Now()), nil
+	return u.info(size, done.ETag, sum, time.Now()), nil
 }
 
-// multipart is a multipart upload in progress, sending parts NumThreads at
+// outerOf returns the reader ra is a section of, as Body.ReaderAt makes
+// it, with the section's offset and size; nil when ra is no section.
+func outerOf(ra io.ReaderAt) (io.ReaderAt, int64, int64) {
+	if sr, ok := ra.(*io.SectionReader); ok {
+		return sr.Outer()
+	}
+	return nil, 0, 0
+}
+
+// sums reads ra, the Size bytes of the object, once, and returns the hex
+// SHA-256 of the whole and of each part. The same bytes feed both hashes,
+// the whole object's on another core: the checksum and the part sums
+// cannot disagree, and the pass takes the time of one hash. A reader
+// that ends early, or has bytes past Size, fails with ErrSizeMismatch.
+func (u *upload) sums(ctx context.Context, ra io.ReaderAt, nparts int, section func(int) *io.SectionReader) (string, []string, error) {
+	size := u.opts.Size
+	whole := sha256.New()
+	partSums := make([]string, nparts)
+	buf := make([]byte, 1<<20)
+	var total int64
+	for i := range nparts {
+		sec := section(i)
+		ph := sha256.New()
+		var read int64
+		for read < sec.Size() {
+			if err := ctx.Err(); err != nil {
+				return "", nil, err
+			}
+			n, err := io.ReadFull(sec, buf[:min(int64(len(buf)), sec.Size()-read)])
+			read += int64(n)
+			total += int64(n)
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return "", nil, u.sizeErr(fmt.Sprintf("the reader yielded %d bytes, PutOptions.Size promised %d", total, size))
+			}
+			if err != nil {
+				return "", nil, u.readErr(err)
+			}
+			var wg sync.WaitGroup
+			wg.Go(func() { whole.Write(buf[:n]) })
+			ph.Write(buf[:n])
+			wg.Wait()
+		}
+		partSums[i] = hex.EncodeToString(ph.Sum(nil))
+	}
+	if outer, off, n := outerOf(ra); outer != nil {
+		var one [1]byte
+		if m, _ := outer.ReadAt(one[:], off+n); m > 0 {
+			return "", nil, u.sizeErr(fmt.Sprintf("the reader yields more than the %d bytes PutOptions.Size promised", size))
+		}
+	}
+	return hex.EncodeToString(whole.Sum(nil)), partSums, nil
+}
+
+// sizeErr is a size mismatch found by the driver itself.
+func (u *upload) sizeErr(why string) error {
+	return fmt.Errorf("%s: %w", why, storage.ErrSizeMismatch)
+}
+
+// multipart is a multipart upload in progress, sending parts Concurrency at
 // a time.
 type multipart struct {
-	s        *Store
+	s        *drv
 	key      string
 	uploadID string
 	ctx      context.Context // ends when a part fails
@@ -514,13 +543,13 @@ type multipart struct {
 	firstErr error                  // guarded by mu
 }
 
-func (s *Store) startMultipart(ctx context.Context, key string, po miniogo.PutObjectOptions) (*multipart, error) {
+func (s *drv) startMultipart(ctx context.Context, key string, po miniogo.PutObjectOptions) (*multipart, error) {
 	id, err := s.core.NewMultipartUpload(ctx, s.bucket, key, po)
 	if err != nil {
-		return nil, mapErr(ctx, "put", key, err)
+		return nil, s.fail(ctx, "put", err)
 	}
 	pctx, cancel := context.WithCancel(ctx)
-	return &multipart{s: s, key: key, uploadID: id, ctx: pctx, cancel: cancel, sem: make(chan struct{}, s.threads)}, nil
+	return &multipart{s: s, key: key, uploadID: id, ctx: pctx, cancel: cancel, sem: make(chan struct{}, s.set.Concurrency)}, nil
 }
 
 // fail records err as the upload's failure, if it is the first, and stops
@@ -542,7 +571,7 @@ func (m *multipart) failed() error {
 }
 
 // send uploads part num of size bytes in a goroutine, once fewer than
-// NumThreads are in flight. newBody returns a reader of the part's bytes
+// Concurrency are in flight. newBody returns a reader of the part's bytes
 // from their start, one per attempt (see sendBody). sum returns the part's
 // hex SHA-256, which signs the request; release, when not nil, is called
 // when the part's bytes are no longer needed, by anyone.
@@ -568,7 +597,7 @@ func (m *multipart) send(num int, newBody func() io.Reader, size int64, sum func
 			return err
 		})
 		if err != nil {
-			m.fail(mapErr(m.ctx, "put", m.key, err))
+			m.fail(m.s.fail(m.ctx, "put", err))
 			return
 		}
 		m.mu.Lock()
@@ -585,9 +614,6 @@ func (m *multipart) wait(ctx context.Context) error {
 	if err == nil {
 		err = ctx.Err()
 	}
-	if err != nil && storage.IsContextError(err) {
-		return storage.NewError("put", providerName, m.key, nil, err)
-	}
 	return err
 }
 
@@ -596,7 +622,7 @@ func (m *multipart) complete(ctx context.Context, po miniogo.PutObjectOptions) (
 	m.cancel()
 	slices.SortFunc(m.parts, func(a, b miniogo.CompletePart) int { return a.PartNumber - b.PartNumber })
 	done, err := m.s.core.CompleteMultipartUpload(ctx, m.s.bucket, m.key, m.uploadID, m.parts, po)
-	return done, mapErr(ctx, "put", m.key, err)
+	return done, m.s.fail(ctx, "put", err)
 }
 
 // abort aborts the upload, even when ctx is cancelled, and logs a failure
@@ -617,8 +643,8 @@ func (m *multipart) abort(ctx context.Context) {
 }
 
 // bufSet hands out the part buffers of one upload and takes them back for
-// reuse, so an upload allocates at most NumThreads+1 of them (one being
-// filled, NumThreads being sent) and leaves no garbage while it runs.
+// reuse, so an upload allocates at most Concurrency+1 of them (one being
+// filled, Concurrency being sent) and leaves no garbage while it runs.
 type bufSet struct {
 	size int64
 	mu   sync.Mutex
@@ -740,11 +766,11 @@ func (b *attemptBody) end() {
 }
 
 // sendBody runs do with a body from newBody, and again with a fresh body
-// after a failure worth retrying, Config.MaxRetries times in all (minio-go's
+// after a failure worth retrying, Config.MaxAttempts times in all (minio-go's
 // default, 10, when zero), waiting between attempts as minio-go does. When
 // it returns, no body it made is read any more. It returns do's last error,
 // unmapped.
-func (s *Store) sendBody(ctx context.Context, newBody func() io.Reader, do func(body io.Reader) error) error {
+func (s *drv) sendBody(ctx context.Context, newBody func() io.Reader, do func(body io.Reader) error) error {
 	var err error
 	for attempt := range s.tries {
 		if attempt > 0 && !s.backoff(ctx, attempt-1) {
@@ -764,7 +790,7 @@ func (s *Store) sendBody(ctx context.Context, newBody func() io.Reader, do func(
 // backoff waits before retry number attempt+1, as minio-go does: a random
 // time up to min(retryCap, retryUnit × 2^attempt). It returns false, at
 // once, when ctx ends first.
-func (s *Store) backoff(ctx context.Context, attempt int) bool {
+func (s *drv) backoff(ctx context.Context, attempt int) bool {
 	d := min(s.retryCap, s.retryUnit<<min(attempt, 30))
 	d -= time.Duration(rand.Float64() * float64(d))
 	t := time.NewTimer(d)

@@ -85,10 +85,10 @@ func TestUploadRetries(t *testing.T) {
 	proxy := newFlakyProxy(t, e.srv.Endpoint)
 	s, err := New(t.Context(), Config{Endpoint: strings.TrimPrefix(proxy.URL, "http://"), Region: e.srv.Region,
 		AccessKey: e.srv.AccessKey, SecretKey: e.srv.SecretKey, Bucket: e.bucket, PartSize: testPartSize,
-		NumThreads: 2, MaxRetries: 3})
+		Concurrency: 2, MaxAttempts: 3, RecordLargeSHA256: true})
 	require.NoError(t, err)
 	defer s.Close()
-	s.retryUnit = time.Millisecond // keep the test fast; the backoff's shape is minio-go's
+	s.d.retryUnit = time.Millisecond // keep the test fast; the backoff's shape is minio-go's
 
 	cases := []struct {
 		name   string
@@ -138,7 +138,7 @@ func TestUploadRetriesGiveUp(t *testing.T) {
 		io.WriteString(w, `<Error><Code>SlowDown</Code><Message>slow down</Message></Error>`)
 	})
 	s := f.store(t, func(c *Config) { c.MaxRetries = 4 })
-	s.retryUnit = time.Millisecond
+	s.d.retryUnit = time.Millisecond
 	_, err := s.Put(t.Context(), "k", bytes.NewReader(make([]byte, 100_000)), nil)
 	requireUnavailable(t, err, "put")
 	mu.Lock()
@@ -157,8 +157,8 @@ func TestUploadRetriesGiveUp(t *testing.T) {
 		cancel()
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}).store(t, func(c *Config) { c.MaxRetries = 4 })
-	s.retryCap = time.Hour
-	s.retryUnit = time.Hour // a backoff that only the cancellation ends
+	s.d.retryCap = time.Hour
+	s.d.retryUnit = time.Hour // a backoff that only the cancellation ends
 	_, err = s.Put(ctx, "k", bytes.NewReader(make([]byte, 100)), nil)
 	requireCallerContext(t, err, context.Canceled, "put")
 	mu.Lock()

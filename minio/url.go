@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -31,8 +32,7 @@ func openURL(ctx context.Context, u *url.URL) (storage.Provider, error) {
 // from the URL: a URL is too easily logged.
 func configFromURL(u *url.URL) (Config, error) {
 	bad := func(format string, args ...any) error {
-		return &storage.Error{Op: "open", Provider: providerName, Kind: storage.ErrInvalidArgument,
-			Err: fmt.Errorf("URL %s: "+format, append([]any{storage.Redact(u)}, args...)...)}
+		return openErr(fmt.Errorf("URL %s: "+format, append([]any{storage.Redact(u)}, args...)...))
 	}
 	if u.User != nil {
 		return Config{}, bad("credentials do not go in the URL; set MINIO_ACCESS_KEY and MINIO_SECRET_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
@@ -44,8 +44,17 @@ func configFromURL(u *url.URL) (Config, error) {
 	if bucket == "" || strings.Contains(bucket, "/") {
 		return Config{}, bad("want exactly one path segment, the bucket (minio://host:port/bucket)")
 	}
-	cfg := Config{Endpoint: u.Host, Bucket: bucket, Secure: true}
-	for name, vals := range u.Query() {
+	q := u.Query()
+	t, err := s3proto.TuningFromURL(q)
+	if err != nil {
+		return Config{}, bad("%v", err)
+	}
+	cfg := Config{
+		Endpoint: u.Host, Bucket: bucket, Secure: true,
+		PartSize: t.PartSize, Concurrency: t.Concurrency, MaxAttempts: t.MaxAttempts,
+		RecordLargeSHA256: t.RecordLargeSHA256, PrefixCheck: t.PrefixCheck, SkipVerifyReads: t.SkipVerifyReads,
+	}
+	for name, vals := range q {
 		v := vals[len(vals)-1]
 		var err error
 		switch name {
@@ -55,20 +64,8 @@ func configFromURL(u *url.URL) (Config, error) {
 			cfg.Region = v
 		case "storage_class":
 			cfg.StorageClass = v
-		case "part_size":
-			cfg.PartSize, err = strconv.ParseInt(v, 10, 64)
-		case "threads":
-			cfg.NumThreads, err = strconv.Atoi(v)
-		case "max_retries":
-			cfg.MaxRetries, err = strconv.Atoi(v)
-		case "skip_multipart_sha256":
-			cfg.SkipMultipartSHA256, err = strconv.ParseBool(v)
-		case "skip_prefix_check":
-			cfg.SkipPrefixCheck, err = strconv.ParseBool(v)
-		case "skip_verify_reads":
-			cfg.SkipVerifyReads, err = strconv.ParseBool(v)
 		default:
-			return Config{}, bad("unknown parameter %q (known: secure, region, storage_class, part_size, threads, max_retries, skip_multipart_sha256, skip_prefix_check, skip_verify_reads)", name)
+			return Config{}, bad("unknown parameter %q (known: %s)", name, s3proto.KnownURLParams("secure", "region", "storage_class"))
 		}
 		if err != nil {
 			return Config{}, bad("parameter %s: %v", name, err)

@@ -2,8 +2,6 @@ package minio
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"io"
 	"net/url"
 	"testing"
@@ -148,101 +146,6 @@ func TestGetVerifiesMultipart(t *testing.T) {
 	require.ErrorIs(t, err, storage.ErrCorrupt)
 }
 
-// TestReaderCheck checks the verifying reader on its own, without a server.
-func TestReaderCheck(t *testing.T) {
-	t.Parallel()
-	data := []byte("the quick brown fox")
-	cases := []struct {
-		name    string
-		body    []byte
-		sum     string
-		size    int64
-		corrupt bool
-	}{
-		{"good", data, sha(data), int64(len(data)), false},
-		{"flipped byte", append([]byte("The"), data[3:]...), sha(data), int64(len(data)), true},
-		{"short", data[:5], sha(data), int64(len(data)), true},
-		{"long", append(bytes.Clone(data), '!'), sha(data), int64(len(data)), true},
-		{"empty good", nil, sha(nil), 0, false},
-		{"empty bad", nil, sha(data), 0, true},
-		{"no checksum", []byte("anything"), "", 19, false},
-		{"malformed checksum", []byte("anything"), "not-hex", 19, false},
-		{"short checksum", []byte("anything"), "abcd", 19, false},
-	}
-	for _, c := range cases {
-		r := &reader{ctx: context.Background(), rc: io.NopCloser(bytes.NewReader(c.body)), op: "get", key: "k"}
-		r.verify(storage.Info{SHA256: c.sum, Size: c.size})
-		got, err := io.ReadAll(r)
-		assert.Equal(t, string(c.body), string(got), c.name)
-		if c.corrupt {
-			assert.ErrorIs(t, err, storage.ErrCorrupt, c.name)
-		} else {
-			assert.NoError(t, err, c.name)
-		}
-	}
-
-	// Large objects are hashed on a goroutine of their own, which ends at
-	// the end of the body, or at Close.
-	big := randomBytes(23, 3*hashAheadMin+12345)
-	badBig := bytes.Clone(big)
-	badBig[hashAheadMin] ^= 1
-	for _, c := range []struct {
-		name    string
-		body    []byte
-		corrupt bool
-	}{{"large good", big, false}, {"large bad", badBig, true}, {"large short", big[:len(big)-1], true}} {
-		r := &reader{ctx: context.Background(), rc: io.NopCloser(bytes.NewReader(c.body)), op: "get", key: "k"}
-		r.verify(storage.Info{SHA256: sha(big), Size: int64(len(big))})
-		a, ok := r.h.(*hashAhead)
-		require.True(t, ok, "%s: hashed ahead", c.name)
-		got, err := io.ReadAll(iotest.HalfReader(r))
-		require.Equal(t, len(c.body), len(got), c.name)
-		if c.corrupt {
-			require.ErrorIs(t, err, storage.ErrCorrupt, c.name)
-		} else {
-			require.NoError(t, err, c.name)
-		}
-		<-a.done // ended
-		require.NoError(t, r.Close())
-	}
-	r := &reader{ctx: context.Background(), rc: io.NopCloser(bytes.NewReader(big)), op: "get", key: "k"}
-	r.verify(storage.Info{SHA256: sha(big), Size: int64(len(big))})
-	a := r.h.(*hashAhead)
-	_, err := io.ReadFull(r, make([]byte, hashAheadMin+1))
-	require.NoError(t, err)
-	require.NoError(t, r.Close())
-	<-a.done // Close ended the goroutine
-
-	// Close from another goroutine during a Read (as a server does to a
-	// request it gives up on) stops the hashing without a panic or race.
-	pr, pw := io.Pipe()
-	go func() {
-		pw.Write(big[:2*hashAheadMin])
-		// ... and the rest never comes.
-	}()
-	r = &reader{ctx: context.Background(), rc: pr, op: "get", key: "k"}
-	r.verify(storage.Info{SHA256: sha(big), Size: int64(len(big))})
-	a = r.h.(*hashAhead)
-	_, err = io.ReadFull(r, make([]byte, 2*hashAheadMin))
-	require.NoError(t, err)
-	readErr := make(chan error)
-	go func() {
-		_, err := io.ReadAll(r)
-		readErr <- err
-	}()
-	require.NoError(t, r.Close())
-	require.ErrorIs(t, <-readErr, io.ErrClosedPipe)
-	<-a.done
-	pw.Close()
-
-	// A transport error mid-body stays what it is, not ErrCorrupt.
-	r = &reader{ctx: context.Background(), rc: io.NopCloser(iotest.ErrReader(io.ErrUnexpectedEOF)), op: "get", key: "k"}
-	r.verify(storage.Info{SHA256: sha(data), Size: int64(len(data))})
-	_, err = io.ReadAll(r)
-	require.ErrorIs(t, err, storage.ErrUnavailable)
-	require.False(t, errors.Is(err, storage.ErrCorrupt))
-}
-
 func TestSkipVerifyReadsURL(t *testing.T) {
 	t.Parallel()
 	for v, want := range map[string]bool{"true": true, "1": true, "false": false} {
@@ -255,7 +158,7 @@ func TestSkipVerifyReadsURL(t *testing.T) {
 	p, err := storage.Open(t.Context(), "minio://127.0.0.1:9000/media?skip_verify_reads=true")
 	require.NoError(t, err)
 	defer p.Close()
-	assert.True(t, p.(*Store).skipVerify)
+	assert.True(t, p.(*Store).d.set.SkipVerifyReads)
 	_, err = storage.Open(t.Context(), "minio://127.0.0.1:9000/media?skip_verify_reads=maybe")
 	require.ErrorIs(t, err, storage.ErrInvalidArgument)
 }

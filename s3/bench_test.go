@@ -34,6 +34,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/conformance"
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -56,11 +57,19 @@ func benchStore(b *testing.B) (*Store, *transfermanager.Client) {
 		require.NoError(b, err)
 		b.Cleanup(func() { st.Close() })
 	} else {
-		st, _ = newTestStore(b, nil)
+		st, _ = newTestStore(b, func(c *Config) {
+			// STRATA_S3_BENCH_PREFIX_CHECK=false compares like with like
+			// against a release whose default was no check.
+			if v := os.Getenv("STRATA_S3_BENCH_PREFIX_CHECK"); v != "" {
+				pc, err := s3proto.ParsePrefixCheck(v)
+				require.NoError(b, err)
+				c.PrefixCheck = pc
+			}
+		})
 	}
 	tm := transfermanager.New(st.Client(), func(o *transfermanager.Options) {
-		o.PartSizeBytes = st.set.partSize
-		o.Concurrency = st.set.concurrency
+		o.PartSizeBytes = st.d.set.PartSize
+		o.Concurrency = st.d.set.Concurrency
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	})
 	return st, tm
@@ -179,8 +188,8 @@ func BenchmarkUploadTLS256MiB(b *testing.B) {
 	const size = 256 << 20
 	st, _ := newTLSStore(b, nil)
 	tm := transfermanager.New(st.Client(), func(o *transfermanager.Options) {
-		o.PartSizeBytes = st.set.partSize
-		o.Concurrency = st.set.concurrency
+		o.PartSizeBytes = st.d.set.PartSize
+		o.Concurrency = st.d.set.Concurrency
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	})
 	data := conformance.RandomBytes(256, size)

@@ -2,12 +2,10 @@ package s3
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/strata-storage/strata/storage"
 )
@@ -22,23 +20,20 @@ var _ storage.BucketCreator = (*Store)(nil)
 // account holds fails with storage.ErrPermission.
 func (s *Store) CreateBucket(ctx context.Context) error {
 	const op = "create-bucket"
-	if err := s.begin(ctx, op, "", false); err != nil {
+	if err := s.CheckOpen(ctx, op); err != nil {
 		return err
 	}
-	in := &s3.CreateBucketInput{Bucket: &s.set.Bucket}
-	if region := s.client.Options().Region; region != "" && region != "us-east-1" {
+	d := s.d
+	in := &s3.CreateBucketInput{Bucket: &d.set.Bucket}
+	if region := d.client.Options().Region; region != "" && region != "us-east-1" {
 		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{
 			LocationConstraint: types.BucketLocationConstraint(region),
 		}
 	}
-	_, err := s.client.CreateBucket(ctx, in)
-	if err != nil {
-		var ae smithy.APIError
-		if errors.As(err, &ae) && ae.ErrorCode() == "BucketAlreadyExists" {
-			return newErr(op, "", storage.ErrPermission,
-				fmt.Errorf("bucket name %q is another account's (all accounts share one space of names): %w", s.set.Bucket, scrub(err)))
-		}
-		return mapErr(ctx, op, "", err)
+	_, err := d.client.CreateBucket(ctx, in)
+	if _, code, _, _ := response(err); code == "BucketAlreadyExists" {
+		// s3proto.Kind makes it ErrPermission.
+		err = fmt.Errorf("bucket name %q is another account's (all accounts share one space of names): %w", d.set.Bucket, err)
 	}
-	return nil
+	return s.Wrap(op, "", d.fail(ctx, op, err))
 }

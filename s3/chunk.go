@@ -3,7 +3,6 @@ package s3
 import (
 	"context"
 	"errors"
-	"hash"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -36,9 +35,9 @@ func putBlock(b *[]byte) {
 	blockPool.Put(b)
 }
 
-// chunk is one part's bytes, held in pooled blocks. It is shared by the
-// hasher and the upload of the part: refs counts its holders, and the last
-// release returns the blocks to the pool and frees the upload's slot.
+// chunk is one part's bytes, held in pooled blocks. refs counts its
+// holders, and the last release returns the blocks to the pool and frees
+// the upload's slot.
 type chunk struct {
 	blocks []*[]byte
 	n      int64
@@ -102,17 +101,6 @@ func (c *chunk) release() {
 	c.blocks, c.n = nil, 0
 	if c.slot != nil {
 		<-c.slot
-	}
-}
-
-// hash writes c's bytes to h.
-func (c *chunk) hash(h hash.Hash) {
-	for i, b := range c.blocks {
-		end := min(int64(blockSize), c.n-int64(i)*blockSize)
-		if end <= 0 {
-			return
-		}
-		h.Write((*b)[:end])
 	}
 }
 

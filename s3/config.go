@@ -12,28 +12,49 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 )
 
-// Defaults used when the corresponding Config field is zero.
+// Defaults used when the corresponding Config field is zero. They are the
+// minio package's too.
 const (
 	// DefaultPartSize is the size of each part of a multipart upload, and
 	// the largest object Put sends in a single request.
-	DefaultPartSize = 16 << 20
+	DefaultPartSize = s3proto.DefaultPartSize
 	// DefaultConcurrency is how many parts of one upload are sent at once.
-	DefaultConcurrency = 4
+	DefaultConcurrency = s3proto.DefaultConcurrency
 	// DefaultRegion is used when neither Config.Region nor the SDK's
 	// configuration (AWS_REGION, ~/.aws/config) names a region.
 	DefaultRegion = "us-east-1"
 
 	// MinPartSize and MaxPartSize are S3's limits on the size of a part.
-	MinPartSize = 5 << 20
-	MaxPartSize = 5 << 30
+	MinPartSize = s3proto.MinPartSize
+	MaxPartSize = s3proto.MaxPartSize
 	// maxParts is S3's limit on the number of parts of one upload.
-	maxParts = 10000
+	maxParts = s3proto.MaxParts
 	// maxCopySize is the largest object one CopyObject request can copy;
 	// larger ones are copied part by part with UploadPartCopy.
 	maxCopySize = 5 << 30
+)
+
+// PrefixCheck says whether Put and Copy refuse, with storage.ErrExist, to
+// store an object under a key whose parent is an object ("a/b" when "a"
+// exists) or that is a prefix of other keys ("d" when "d/e" exists). MinIO
+// lays objects out as directories: it accepts both objects but then lists
+// only one of them. AWS S3, R2 and B2 hold such keys side by side. It is
+// the same type as minio.PrefixCheck.
+type PrefixCheck = s3proto.PrefixCheck
+
+const (
+	// PrefixCheckAuto, the zero value, checks when the server is MinIO, as
+	// the Server header of its first response says. Until a response has
+	// been seen it checks; the check's own requests then tell.
+	PrefixCheckAuto = s3proto.PrefixCheckAuto
+	// PrefixCheckOn always checks.
+	PrefixCheckOn = s3proto.PrefixCheckOn
+	// PrefixCheckOff never checks.
+	PrefixCheckOff = s3proto.PrefixCheckOff
 )
 
 // Addressing says how the bucket name goes into request URLs.
@@ -186,17 +207,19 @@ type Config struct {
 	// over 5 GiB part by part), which about halves the throughput of large
 	// uploads and, in a versioned bucket, keeps a second version. Without
 	// it such objects report an empty SHA256 from Stat, Get and List, and
-	// Put still returns the SHA-256 it computed.
+	// Put still returns the SHA-256 it computed. The minio package has the
+	// same field, with the same default.
 	RecordLargeSHA256 bool
 
-	// PrefixConflicts makes Put and Copy refuse, with storage.ErrExist, to
-	// store an object under a key whose parent is an object ("a/b" when "a"
-	// exists) or that is a prefix of other keys ("d" when "d/e" exists).
-	// Set it for MinIO, which lays objects out as directories: it accepts
-	// both objects but then lists only one of them. The check costs one
-	// HEAD per parent and one LIST of one key per write, sent at once
-	// before the upload; it is not atomic with the upload. AWS S3, R2 and
-	// B2 hold such keys side by side and do not need it.
+	// PrefixCheck is the prefix-conflict check of Put and Copy (see
+	// PrefixCheck). The zero value, PrefixCheckAuto, checks on MinIO only.
+	// The check costs one HEAD per parent and one LIST of one key per
+	// write, sent at once before the upload; it is not atomic with the
+	// upload.
+	PrefixCheck PrefixCheck
+
+	// Deprecated: PrefixConflicts true is PrefixCheck PrefixCheckOn, and
+	// applies only when PrefixCheck is PrefixCheckAuto.
 	PrefixConflicts bool
 
 	// SkipVerifyReads turns off the check of whole-object reads. By
@@ -226,10 +249,10 @@ type Config struct {
 // SessionToken and SSE.CustomerKey print as xxxxx when they are set.
 func (c Config) String() string {
 	return fmt.Sprintf("s3.Config{Bucket:%q Region:%q Endpoint:%q Addressing:%s AccessKeyID:%q SecretAccessKey:%s SessionToken:%s "+
-		"StorageClass:%q SSE:%s PartSize:%d Concurrency:%d MaxAttempts:%d RecordLargeSHA256:%t PrefixConflicts:%t SkipVerifyReads:%t "+
+		"StorageClass:%q SSE:%s PartSize:%d Concurrency:%d MaxAttempts:%d RecordLargeSHA256:%t PrefixCheck:%s PrefixConflicts:%t SkipVerifyReads:%t "+
 		"HTTPClient:%s Logger:%s}",
 		c.Bucket, c.Region, redactEndpoint(c.Endpoint), c.Addressing, c.AccessKeyID, hidden(c.SecretAccessKey), hidden(c.SessionToken),
-		c.StorageClass, c.SSE, c.PartSize, c.Concurrency, c.MaxAttempts, c.RecordLargeSHA256, c.PrefixConflicts, c.SkipVerifyReads,
+		c.StorageClass, c.SSE, c.PartSize, c.Concurrency, c.MaxAttempts, c.RecordLargeSHA256, c.PrefixCheck, c.PrefixConflicts, c.SkipVerifyReads,
 		isSet(c.HTTPClient != nil), isSet(c.Logger != nil))
 }
 
@@ -260,6 +283,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("concurrency", c.Concurrency),
 		slog.Int("max_attempts", c.MaxAttempts),
 		slog.Bool("record_large_sha256", c.RecordLargeSHA256),
+		slog.String("prefix_check", c.PrefixCheck.String()),
 		slog.Bool("prefix_conflicts", c.PrefixConflicts),
 		slog.Bool("skip_verify_reads", c.SkipVerifyReads),
 		slog.Bool("http_client", c.HTTPClient != nil),
@@ -328,15 +352,29 @@ func hidden(secret string) string {
 	return "xxxxx"
 }
 
-// settings are a Config checked and with defaults filled in.
+// settings are a Config checked, with defaults filled in and deprecated
+// fields folded into their successors: PartSize, Concurrency,
+// MaxAttempts, RecordLargeSHA256, PrefixCheck and SkipVerifyReads are as
+// s3proto.Tuning.Check made them.
 type settings struct {
 	Config
-	endpoint    *url.URL // nil for AWS
-	awsHost     bool     // the endpoint is AWS (or absent)
-	partSize    int64
-	concurrency int
-	sseC        *sseCustomer // non-nil for SSEC
-	log         *slog.Logger
+	endpoint *url.URL     // nil for AWS
+	awsHost  bool         // the endpoint is AWS (or absent)
+	sseC     *sseCustomer // non-nil for SSEC
+	log      *slog.Logger
+}
+
+// tuning returns the settings c shares with the minio package, with the
+// deprecated fields folded in.
+func (c Config) tuning() s3proto.Tuning {
+	t := s3proto.Tuning{
+		PartSize: c.PartSize, Concurrency: c.Concurrency, MaxAttempts: c.MaxAttempts,
+		RecordLargeSHA256: c.RecordLargeSHA256, PrefixCheck: c.PrefixCheck, SkipVerifyReads: c.SkipVerifyReads,
+	}
+	if t.PrefixCheck == PrefixCheckAuto && c.PrefixConflicts {
+		t.PrefixCheck = PrefixCheckOn
+	}
+	return t
 }
 
 // sseCustomer holds the header values of an SSE-C key.
@@ -349,7 +387,7 @@ type sseCustomer struct {
 func (*sseCustomer) String() string { return "SSE-C(key xxxxx)" }
 
 func (c Config) check() (*settings, error) {
-	s := &settings{Config: c, partSize: c.PartSize, concurrency: c.Concurrency, log: c.Logger}
+	s := &settings{Config: c, log: c.Logger}
 	if c.Bucket == "" {
 		return nil, fmt.Errorf("Config.Bucket is required")
 	}
@@ -393,21 +431,12 @@ func (c Config) check() (*settings, error) {
 	default:
 		return nil, fmt.Errorf("Config.SSE.Mode %d is not one of the SSEMode values", int(c.SSE.Mode))
 	}
-	if s.partSize == 0 {
-		s.partSize = DefaultPartSize
+	t, err := c.tuning().Check()
+	if err != nil {
+		return nil, err
 	}
-	if s.partSize < MinPartSize || s.partSize > MaxPartSize {
-		return nil, fmt.Errorf("Config.PartSize %d is outside [%d, %d]", c.PartSize, MinPartSize, MaxPartSize)
-	}
-	if s.concurrency == 0 {
-		s.concurrency = DefaultConcurrency
-	}
-	if s.concurrency < 1 || s.concurrency > 256 {
-		return nil, fmt.Errorf("Config.Concurrency %d is outside [1, 256]", c.Concurrency)
-	}
-	if c.MaxAttempts < 0 {
-		return nil, fmt.Errorf("Config.MaxAttempts must not be negative")
-	}
+	s.PartSize, s.Concurrency, s.MaxAttempts = t.PartSize, t.Concurrency, t.MaxAttempts
+	s.RecordLargeSHA256, s.PrefixCheck, s.PrefixConflicts, s.SkipVerifyReads = t.RecordLargeSHA256, t.PrefixCheck, false, t.SkipVerifyReads
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -22,7 +22,7 @@ func conformanceHarness(change func(*Config)) conformance.Harness {
 			})
 			// Pages of 100 keys, so that paging is tested with 250 keys
 			// rather than the 1100 that S3's page of 1000 would need.
-			st.listPage = 100
+			st.d.listPage = 100
 			stores.Store(t, st)
 			t.Cleanup(func() { stores.Delete(t) })
 			return st
@@ -64,7 +64,7 @@ func TestConformanceSmallParts(t *testing.T) {
 	newStore := h.New
 	h.New = func(t *testing.T) storage.Provider {
 		st := newStore(t).(*Store)
-		st.copyThreshold = MinPartSize
+		st.d.copyThreshold = MinPartSize
 		return st
 	}
 	conformance.Run(t, h)

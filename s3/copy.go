@@ -2,7 +2,6 @@ package s3
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,15 +23,22 @@ import (
 // storage.ErrNotFound.
 func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
 	const op = "copy"
-	if err := s.begin(ctx, op, dst, true); err != nil {
+	if err := s.Check(ctx, op, dst); err != nil {
 		return storage.Info{}, err
 	}
-	if err := storage.ValidKey(src); err != nil {
-		return storage.Info{}, newErr(op, src, storage.ErrInvalidKey, err)
+	if err := s.Check(ctx, op, src); err != nil {
+		return storage.Info{}, err
 	}
+	info, key, err := s.d.copy(ctx, dst, src)
+	return info, s.Wrap(op, key, err)
+}
+
+// copy is Copy after the checks. On failure it returns the key the error
+// is about: src when src could not be read, dst otherwise.
+func (s *drv) copy(ctx context.Context, dst, src string) (storage.Info, string, error) {
 	if dst != src {
-		if err := s.checkPrefixes(ctx, op, dst); err != nil {
-			return storage.Info{}, err
+		if err := s.checkPrefixes(ctx, dst); err != nil {
+			return storage.Info{}, dst, err
 		}
 	}
 	// The source's Info says how to copy it and is most of the result.
@@ -43,14 +49,10 @@ func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 		var info storage.Info
 		info, err = s.Stat(ctx, src)
 		if err != nil {
-			var se *storage.Error
-			if errors.As(err, &se) {
-				se.Op = op
-			}
-			return storage.Info{}, err
+			return storage.Info{}, src, err
 		}
 		if dst == src {
-			return info, nil
+			return info, dst, nil
 		}
 		var etag string
 		var mod time.Time
@@ -62,21 +64,14 @@ func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 		}
 		if err == nil {
 			info.Key, info.ETag, info.ModTime = dst, etag, mod
-			return info, nil
+			return info, dst, nil
 		}
 		if !preconditionFailed(err) { // 412: src changed since Stat
-			break
+			return storage.Info{}, dst, err
 		}
 	}
-	var se *storage.Error
-	if errors.As(err, &se) {
-		se.Op, se.Key = op, dst
-		if preconditionFailed(err) {
-			// s3proto.Kind makes it ErrUnavailable.
-			se.Err = fmt.Errorf("source %q kept changing during the copy: %w", src, se.Err)
-		}
-	}
-	return storage.Info{}, err
+	// s3proto.Kind makes the 412 ErrUnavailable.
+	return storage.Info{}, dst, fmt.Errorf("source %q kept changing during the copy: %w", src, err)
 }
 
 // copyMeta is the metadata to give a copy of the object info describes,
@@ -88,7 +83,7 @@ func copyMeta(info storage.Info) map[string]string {
 
 // copySource returns the x-amz-copy-source value for key: bucket/key,
 // URL-encoded.
-func (s *Store) copySource(key string) string {
+func (s *drv) copySource(key string) string {
 	var b strings.Builder
 	b.WriteString(s.set.Bucket)
 	b.WriteByte('/')
@@ -111,7 +106,7 @@ func (s *Store) copySource(key string) string {
 // otherwise they are replaced by md and contentType. It returns the new
 // ETag and modification time; a changed source fails with a 412
 // (preconditionFailed), which is ErrUnavailable.
-func (s *Store) copyObject(ctx context.Context, dst, src, srcETag, contentType string, md map[string]string) (string, time.Time, error) {
+func (s *drv) copyObject(ctx context.Context, dst, src, srcETag, contentType string, md map[string]string) (string, time.Time, error) {
 	in := &s3.CopyObjectInput{
 		Bucket:            &s.set.Bucket,
 		Key:               &dst,
@@ -129,7 +124,7 @@ func (s *Store) copyObject(ctx context.Context, dst, src, srcETag, contentType s
 	s.sseCopy(in)
 	out, err := s.client.CopyObject(ctx, in)
 	if err != nil {
-		return "", time.Time{}, mapErr(ctx, "copy", dst, err)
+		return "", time.Time{}, s.fail(ctx, "copy", err)
 	}
 	var etag string
 	mod := responseTime(out.ResultMetadata)
@@ -145,7 +140,7 @@ func (s *Store) copyObject(ctx context.Context, dst, src, srcETag, contentType s
 // rewriteMeta replaces the metadata of the object under key, whose ETag is
 // etag, by copying it onto itself. It fails with a 412 (preconditionFailed)
 // when the object changed.
-func (s *Store) rewriteMeta(ctx context.Context, key, etag string, size int64, contentType string, md map[string]string) (string, time.Time, error) {
+func (s *drv) rewriteMeta(ctx context.Context, key, etag string, size int64, contentType string, md map[string]string) (string, time.Time, error) {
 	if size > s.copyThreshold {
 		return s.multipartCopy(ctx, key, key, etag, size, contentType, md)
 	}
@@ -155,9 +150,9 @@ func (s *Store) rewriteMeta(ctx context.Context, key, etag string, size int64, c
 // multipartCopy copies src (size bytes, ETag srcETag) to dst with
 // UploadPartCopy, Concurrency parts at a time, giving dst the content type
 // and metadata md. A failure aborts the upload.
-func (s *Store) multipartCopy(ctx context.Context, dst, src, srcETag string, size int64, contentType string, md map[string]string) (string, time.Time, error) {
+func (s *drv) multipartCopy(ctx context.Context, dst, src, srcETag string, size int64, contentType string, md map[string]string) (string, time.Time, error) {
 	const op = "copy"
-	partSize := max(s.set.partSize, (size+maxParts-1)/maxParts)
+	partSize := max(s.set.PartSize, (size+maxParts-1)/maxParts)
 	if size > maxCopySize {
 		// Large parts mean fewer requests; the server does the work.
 		partSize = max(partSize, 512<<20)
@@ -174,7 +169,7 @@ func (s *Store) multipartCopy(ctx context.Context, dst, src, srcETag string, siz
 	s.sseCreate(create)
 	created, err := s.client.CreateMultipartUpload(ctx, create)
 	if err != nil {
-		return "", time.Time{}, mapErr(ctx, op, dst, err)
+		return "", time.Time{}, s.fail(ctx, op, err)
 	}
 	uploadID := aws.ToString(created.UploadId)
 
@@ -187,7 +182,7 @@ func (s *Store) multipartCopy(ctx context.Context, dst, src, srcETag string, siz
 		wg    sync.WaitGroup
 	)
 	source := s.copySource(src)
-	for range s.set.concurrency {
+	for range s.set.Concurrency {
 		wg.Go(func() {
 			for num := range nums {
 				if pctx.Err() != nil {
@@ -234,9 +229,9 @@ feed:
 	if err := context.Cause(pctx); err != nil {
 		s.abort(ctx, dst, uploadID)
 		if ctx.Err() != nil {
-			return "", time.Time{}, newErr(op, dst, nil, ctx.Err())
+			return "", time.Time{}, ctx.Err()
 		}
-		return "", time.Time{}, mapErr(ctx, op, dst, err)
+		return "", time.Time{}, s.fail(ctx, op, err)
 	}
 	slices.SortFunc(parts, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
 	complete := &s3.CompleteMultipartUploadInput{
@@ -249,7 +244,7 @@ feed:
 	done, err := s.client.CompleteMultipartUpload(ctx, complete)
 	if err != nil {
 		s.abort(ctx, dst, uploadID)
-		return "", time.Time{}, mapErr(ctx, op, dst, err)
+		return "", time.Time{}, s.fail(ctx, op, err)
 	}
 	etag := aws.ToString(done.ETag)
 	return etag, s.completedTime(ctx, dst, etag, done.ResultMetadata), nil

@@ -4,7 +4,44 @@
 //
 // A Store keeps objects in one bucket. Make one with New and a Config, or
 // with storage.Open and an s3:// URL. It also implements storage.Presigner
-// (presigned GET URLs) and storage.Copier (server-side copy).
+// (presigned GET URLs), storage.Copier (server-side copy),
+// storage.BucketCreator and storage.PartWriter (its part size).
+//
+// A Store is the shared layer of package storage/driver over this
+// package's driver, which only speaks S3 through aws-sdk-go-v2 and
+// classifies the SDK's errors in one function (Kind, with the table of
+// internal/s3proto that the minio package uses too). The layer does the
+// rest, as for every strata provider: calls after Close fail with
+// storage.ErrClosed, keys and PutOptions are checked before a request is
+// sent, errors are *storage.Error values, Put's reader is hashed and its
+// size checked as the driver reads it, and whole-object reads are
+// verified.
+//
+// # Configuration shared with the minio package
+//
+// Both S3 drivers take the same settings under the same names, with the
+// same defaults, in their Config and in their URLs:
+//
+//   - PartSize (part_size): the size of one part of a multipart upload
+//     and the largest object sent in one request; 16 MiB by default.
+//   - Concurrency (concurrency): parts of one upload in flight at once; 4.
+//   - MaxAttempts (max_attempts): tries of each request; the SDK's
+//     default when zero.
+//   - RecordLargeSHA256 (record_large_sha256): record the SHA-256 of
+//     objects too large to be held before they are sent, with a copy of
+//     the object onto itself; off by default (see Checksums).
+//   - PrefixCheck (prefix_check=auto|true|false): refuse, with
+//     storage.ErrExist, a key whose parent is an object or that is a
+//     prefix of other keys. The default, auto, checks when the server is
+//     MinIO (its Server header says so, seen once from the first
+//     response; until then it checks), which cannot list "a" and "a/b"
+//     together; AWS S3, R2 and B2 hold such keys side by side.
+//   - SkipVerifyReads (skip_verify_reads): do not verify whole-object
+//     reads.
+//
+// The names of older releases still work: the field PrefixConflicts
+// (true is PrefixCheckOn) and the URL parameters prefix_conflicts,
+// threads, max_retries, skip_multipart_sha256 and skip_prefix_check.
 //
 // # Uploads
 //
@@ -33,7 +70,8 @@
 //
 // strata keeps its own content checksum, so integrity never rests on the
 // ETag (which is not an MD5 for multipart or SSE-C objects): Put computes
-// the SHA-256 of what it reads and stores it in user metadata as
+// the SHA-256 of what it reads (the shared layer's driver.Body hashes it as
+// it is read) and stores it in user metadata as
 // x-amz-meta-strata-sha256 (the "strata-" prefix is reserved; it is hidden
 // from Info.Metadata and returned as Info.SHA256). Put reads up to
 // Concurrency+1 parts before sending anything, so every object of up to that
@@ -50,7 +88,8 @@
 // unevenly.
 //
 // The SHA-256 costs client CPU, about 0.1 s per 256 MiB with SHA-NI, spent
-// in a goroutine of its own while the parts are read and sent. Over TLS the
+// on the goroutine that reads the parts while earlier parts are sent. Over
+// TLS the
 // SDK sends unsigned payloads, so that is the only hash of the data on the
 // client; over plain HTTP the SDK hashes every part as well, to sign it.
 // Where client and server share two busy cores (the benchmarks in
@@ -60,11 +99,12 @@
 // # Verified reads
 //
 // A Get of a whole object (no Range, or a Range of offset 0 and length 0)
-// whose SHA-256 is recorded hashes the content as the caller reads it. At
+// whose SHA-256 is recorded hashes the content as the caller reads it (the
+// shared layer does it, as for every provider). At
 // the end, when the bytes read differ in number from the response's
 // Content-Length or in SHA-256 from x-amz-meta-strata-sha256, the Read that
 // would have returned io.EOF returns a *storage.Error matching
-// storage.ErrCorrupt instead (with Op "read"), and so does every later
+// storage.ErrCorrupt instead (with Op "get"), and so does every later
 // Read. This catches an object whose bytes were replaced behind strata's
 // back with its metadata kept, and corruption on the way. The bytes have
 // been handed to the caller by then: a caller that must not act on
@@ -163,7 +203,8 @@
 //     errors.Is. Once the caller's context has ended, what a request ended
 //     with, unless it is a definite answer such as a 404 (a 499, a reset
 //     connection, a timeout), is reported as the context's error, not as
-//     storage.ErrUnavailable.
+//     storage.ErrUnavailable. While it is live, a cancellation inside the
+//     SDK is storage.ErrUnavailable, as a transport timeout is.
 //
 // Error strings carry the bucket, key and the server's message, never
 // credentials or signatures: requests are signed in headers, an endpoint may
@@ -186,9 +227,13 @@
 // Query parameters (all optional): region, endpoint (a URL; without a
 // scheme, https is assumed), path_style (true or false) or addressing
 // (auto, path, virtual-host), storage_class, sse (none, sse-s3, sse-kms,
-// sse-c), sse_kms_key_id, part_size (bytes, or with a suffix: 64MiB),
-// concurrency, max_attempts, and record_large_sha256, prefix_conflicts and
-// skip_verify_reads (true or false). Unknown parameters are an error.
+// sse-c), sse_kms_key_id, and the parameters shared with minio:// URLs:
+// part_size (bytes, or with a suffix: 64MiB), concurrency, max_attempts,
+// record_large_sha256 (true or false), prefix_check (auto, true or false)
+// and skip_verify_reads (true or false), with their deprecated names
+// (threads, max_retries, skip_multipart_sha256, prefix_conflicts,
+// skip_prefix_check). Unknown parameters, and a parameter given twice
+// (under its name and a deprecated one too), are an error.
 //
 // Credentials are never taken from the URL: a URL with user information is
 // refused. They come from the SDK's default chain: AWS_ACCESS_KEY_ID,
@@ -206,13 +251,14 @@
 //	s3://media?region=eu-west-1
 //
 // MinIO: the endpoint URL, path-style requests (the default for a custom
-// endpoint), any region (MinIO's default is us-east-1), and PrefixConflicts,
-// because MinIO keeps objects as directories and cannot list "a" and "a/b"
-// together. SSE-C needs MinIO over TLS.
+// endpoint) and any region (MinIO's default is us-east-1). The default
+// PrefixCheck, auto, turns the prefix check on, because MinIO keeps
+// objects as directories and cannot list "a" and "a/b" together. SSE-C
+// needs MinIO over TLS.
 //
 //	s3.Config{Bucket: "media", Endpoint: "http://127.0.0.1:9000", Region: "us-east-1",
-//		AccessKeyID: "...", SecretAccessKey: "...", PrefixConflicts: true}
-//	s3://media?endpoint=http://127.0.0.1:9000&region=us-east-1&prefix_conflicts=true
+//		AccessKeyID: "...", SecretAccessKey: "..."}
+//	s3://media?endpoint=http://127.0.0.1:9000&region=us-east-1
 //
 // Cloudflare R2: the account's endpoint and the region "auto", with an R2
 // API token's access key pair. R2 supports If-None-Match on PutObject.

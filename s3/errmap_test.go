@@ -48,7 +48,7 @@ func fakeS3(t *testing.T, handler http.HandlerFunc, change func(*Config)) (*Stor
 	}
 	st, err := New(t.Context(), cfg)
 	require.NoError(t, err)
-	st.client = s3.New(st.client.Options(), func(o *s3.Options) {
+	st.d.client = s3.New(st.d.client.Options(), func(o *s3.Options) {
 		o.Retryer = retry.AddWithMaxBackoffDelay(o.Retryer, time.Millisecond)
 	})
 	t.Cleanup(func() { st.Close() })

@@ -22,60 +22,34 @@ import (
 // providerName is the Provider field of every error this package returns.
 const providerName = "s3"
 
-// newErr returns a *storage.Error of this provider.
-func newErr(op, key string, kind, cause error) error {
-	return &storage.Error{Op: op, Provider: providerName, Key: key, Kind: kind, Err: cause}
-}
-
-// mapErr is the one place SDK errors become strata errors. It wraps err in
-// a *storage.Error whose Kind is the sentinel the error means, keeping err as
-// the cause so errors.As still finds the SDK's types, and errors.Is finds
-// context.Canceled and context.DeadlineExceeded.
+// fail returns err, an error of a request for op made with ctx, as the
+// driver hands it to the shared layer, which classifies it with Kind. It
+// says what a failed credential chain lacked (without the SDK's
+// "operation error S3: ..., get identity: ..." prefix), how to write the
+// endpoint of a server that speaks plain HTTP, and hides the query of a
+// request URL; then s3proto.Settle tells the caller's cancellation from
+// the transport's own timeouts.
 //
 // Only a definite 404 (NoSuchKey, NotFound) is ErrNotFound; a 403 is
 // ErrPermission even for a missing key (S3 answers 403 for a missing key
 // when the caller may not list the bucket). A missing bucket is
-// ErrInvalidArgument, not a missing object: it is a configuration error.
-//
-// ctx is the caller's context. When it has ended, an error that is not a
-// definite answer from the server (a 499, a reset connection, a timeout)
-// is a consequence of the caller giving up, and is reported as the
-// context's error. While it has not, a timeout is the transport's
-// (Transport.ResponseHeaderTimeout, http.Client.Timeout), which net/http
-// reports as matching context.DeadlineExceeded: it is ErrUnavailable, and
-// no longer matches context.DeadlineExceeded, so that a caller does not
-// take it for its own deadline.
-func mapErr(ctx context.Context, op, key string, err error) error {
+// ErrNoBucket, not a missing object: it is a configuration error.
+func (s *drv) fail(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var se *storage.Error
-	if errors.As(err, &se) && se.Provider == providerName {
-		return err
-	}
-	kind := kindOf(op, err)
+	kind := s.Kind(op, err)
 	var ce *credentialsError
-	if kind != nil && ctx.Err() == nil && errors.As(err, &ce) {
-		// The request was never sent: say what the chain lacked, without
-		// the SDK's "operation error S3: ..., get identity: ..." prefix.
-		return newErr(op, key, kind, &credentialsFailure{ce: ce, err: err})
+	switch {
+	case kind != nil && ctx.Err() == nil && errors.As(err, &ce):
+		// The request was never sent: say what the chain lacked.
+		err = &credentialsFailure{ce: ce, err: err}
+	case errors.Is(err, http.ErrSchemeMismatch):
+		err = newSchemeMismatch(scrub(err))
+	default:
+		err = scrub(err)
 	}
-	if errors.Is(err, http.ErrSchemeMismatch) {
-		return newErr(op, key, kind, newSchemeMismatch(scrub(err)))
-	}
-	if cerr := ctx.Err(); cerr != nil {
-		switch {
-		case kind != nil && kind != storage.ErrUnavailable:
-			// A definite answer, such as a 404, given before the end.
-		case errors.Is(err, cerr):
-			return newErr(op, key, nil, scrub(err))
-		default:
-			return newErr(op, key, nil, fmt.Errorf("%w (the request ended with: %w)", cerr, scrub(err)))
-		}
-	} else if kind == nil && errors.Is(err, context.DeadlineExceeded) {
-		return newErr(op, key, storage.ErrUnavailable, &transportTimeout{scrub(err)})
-	}
-	return newErr(op, key, kind, scrub(err))
+	return s3proto.Settle(ctx, err, kind)
 }
 
 // newSchemeMismatch returns the cause of an error when the endpoint is an
@@ -97,19 +71,6 @@ var noRetrySchemeMismatch = retry.IsErrorRetryableFunc(func(err error) aws.Terna
 	return aws.UnknownTernary
 })
 
-// transportTimeout is a timeout of the HTTP transport while the caller's
-// context is live. It hides the cause's match with context.DeadlineExceeded
-// from errors.Is, and lets errors.As reach the cause's types.
-type transportTimeout struct{ err error }
-
-func (e *transportTimeout) Error() string { return "transport timeout: " + e.err.Error() }
-
-// Timeout reports true, as net.Error's Timeout does.
-func (e *transportTimeout) Timeout() bool { return true }
-
-// As lets errors.As find the SDK's and net/http's errors in the cause.
-func (e *transportTimeout) As(target any) bool { return errors.As(e.err, target) }
-
 // credentialsHint is what a missing-credentials error tells the user to do.
 // It names the places credentials come from, never their values.
 const credentialsHint = "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY " +
@@ -121,7 +82,7 @@ const credentialsHint = "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRE
 var errNoCredentials = errors.New(credentialsHint + " (an S3-compatible endpoint takes no instance role)")
 
 // credentialsError is a failure of the SDK's credential chain to find
-// credentials, marked by credentialsProvider so that kindOf can tell it
+// credentials, marked by credentialsProvider so that Kind can tell it
 // apart without reading messages.
 //
 // It has no Unwrap, only As: the chain's own timeouts (such as the
@@ -159,7 +120,7 @@ func imdsSummary(err error) string {
 	return "no instance role found"
 }
 
-// credentialsFailure is the cause mapErr reports for a request that failed
+// credentialsFailure is the cause fail reports for a request that failed
 // because the credential chain did: its message is the chain's, without
 // the SDK's "operation error S3: ..., get identity: ..." prefix, and it
 // unwraps to the request's error (which, through credentialsError, does
@@ -217,8 +178,15 @@ func onlyInstanceRole(p aws.CredentialsProvider) bool {
 	return len(src) == 1 && src[0] == aws.CredentialSourceIMDS
 }
 
-// kindOf returns the storage sentinel err, an error of a request for op,
-// means, or nil.
+// Kind implements driver.Driver: it returns the storage sentinel err, an
+// error of a request for op, means, or nil. It reads the S3 error response
+// err carries and asks s3proto.Kind, the table shared with the minio
+// driver.
+func (s *drv) Kind(op string, err error) error {
+	return kindOf(op, err)
+}
+
+// kindOf is Kind.
 func kindOf(op string, err error) error {
 	var ce *credentialsError
 	if errors.As(err, &ce) {
@@ -252,6 +220,11 @@ func kindOf(op string, err error) error {
 // the SDK calls that "NotFound" for a 404) and the message. The table
 // that classifies them is s3proto.Kind, shared with the minio driver.
 func response(err error) (status int, code, msg string, ok bool) {
+	var ce *credentialsError
+	if errors.As(err, &ce) {
+		// A server of the credential chain answered, not S3.
+		return 0, "", "", false
+	}
 	var re interface{ HTTPStatusCode() int }
 	if !errors.As(err, &re) || re.HTTPStatusCode() == 0 {
 		return 0, "", "", false

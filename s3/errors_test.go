@@ -85,8 +85,16 @@ func TestKindOf(t *testing.T) {
 	var ae smithy.APIError
 	require.ErrorAs(t, err, &ae, "errors.As reaches the SDK's error")
 	assert.Equal(t, "AccessDenied", ae.ErrorCode())
+	// A cancellation the caller did not make (its context is live) is the
+	// store's failure, as in the minio driver (s3proto.Settle).
 	err = mapErr(t.Context(), "get", "k", &smithy.CanceledError{Err: context.Canceled})
+	assert.NotErrorIs(t, err, context.Canceled)
+	assert.ErrorIs(t, err, storage.ErrUnavailable)
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	err = mapErr(cancelled, "get", "k", &smithy.CanceledError{Err: context.Canceled})
 	assert.ErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, storage.ErrUnavailable)
 	assert.Nil(t, mapErr(t.Context(), "get", "k", nil))
 	assert.Same(t, err, mapErr(t.Context(), "put", "other", err), "an error of this package is not wrapped twice")
 }

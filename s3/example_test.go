@@ -26,7 +26,8 @@ func Example() {
 		Region:          "us-east-1",
 		AccessKeyID:     "minioadmin",
 		SecretAccessKey: "minioadmin",
-		PrefixConflicts: true, // MinIO cannot list "a" and "a/b" together
+		// PrefixCheck's default, auto, refuses "a/b" when "a" exists on
+		// MinIO, which cannot list both.
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -130,7 +131,7 @@ func ExampleConfig_LogValue() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime}))
 	logger.Info("opening store", "s3", cfg)
 	// Output:
-	// {"level":"INFO","msg":"opening store","s3":{"bucket":"media","region":"eu-west-1","endpoint":"","addressing":"auto","access_key_id":"AKIAEXAMPLE","secret_access_key":"xxxxx","session_token":"","storage_class":"","sse":"none","part_size":0,"concurrency":0,"max_attempts":0,"record_large_sha256":false,"prefix_conflicts":false,"skip_verify_reads":true,"http_client":false,"logger":false}}
+	// {"level":"INFO","msg":"opening store","s3":{"bucket":"media","region":"eu-west-1","endpoint":"","addressing":"auto","access_key_id":"AKIAEXAMPLE","secret_access_key":"xxxxx","session_token":"","storage_class":"","sse":"none","part_size":0,"concurrency":0,"max_attempts":0,"record_large_sha256":false,"prefix_check":"auto","prefix_conflicts":false,"skip_verify_reads":true,"http_client":false,"logger":false}}
 }
 
 // Reading a whole object verifies it against the SHA-256 recorded when it

@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,9 +22,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/logging"
+	smithymiddleware "github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 // metaSHA256 is the user metadata key (x-amz-meta-strata-sha256) that holds
@@ -34,19 +36,35 @@ import (
 const metaSHA256 = s3proto.MetaSHA256
 
 var (
-	_ storage.Provider  = (*Store)(nil)
-	_ storage.Presigner = (*Store)(nil)
-	_ storage.Copier    = (*Store)(nil)
+	_ storage.Provider   = (*Store)(nil)
+	_ storage.Presigner  = (*Store)(nil)
+	_ storage.Copier     = (*Store)(nil)
+	_ storage.PartWriter = (*Store)(nil)
 )
 
 // Store is a storage.Provider backed by one S3 bucket. Make one with New or
 // storage.Open; it is safe for concurrent use.
+//
+// A Store is a [driver.Provider] over this package's driver, which speaks
+// S3 through aws-sdk-go-v2: the checks every call starts with, the
+// *storage.Error values, the size check and hashing of Put and the
+// verification of whole-object reads come from package storage/driver.
 type Store struct {
+	*base
+	d *drv
+}
+
+// base is the embedded shared layer; the alias keeps the field unexported.
+type base = driver.Provider
+
+// drv is the driver: the S3 protocol through aws-sdk-go-v2.
+type drv struct {
 	set       *settings
 	client    *s3.Client
 	presign   *s3.PresignClient
 	transport *http.Transport // ours to close; nil when Config.HTTPClient was given
-	closed    atomic.Bool
+	server    s3proto.Server  // what the Server header says, for PrefixCheckAuto
+	p         *driver.Provider
 
 	// copyThreshold is the size above which Copy and the SHA-256 rewrite
 	// after a multipart upload use UploadPartCopy; tests lower it.
@@ -66,9 +84,9 @@ const maxIdlePerHost = 256
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	set, err := cfg.check()
 	if err != nil {
-		return nil, newErr("open", "", storage.ErrInvalidArgument, err)
+		return nil, openErr(storage.ErrInvalidArgument, err)
 	}
-	s := &Store{set: set, copyThreshold: maxCopySize, listPage: 1000}
+	s := &drv{set: set, copyThreshold: maxCopySize, listPage: 1000}
 
 	// The SDK's own log lines (such as its warning when the instance
 	// metadata service refuses IMDSv2) would go to stderr: errors say it.
@@ -89,7 +107,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
-		return nil, newErr("open", "", storage.ErrInvalidArgument, fmt.Errorf("loading AWS configuration: %w", err))
+		return nil, openErr(storage.ErrInvalidArgument, fmt.Errorf("loading AWS configuration: %w", err))
 	}
 	var hc s3.HTTPClient = cfg.HTTPClient
 	if cfg.HTTPClient == nil {
@@ -106,7 +124,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		// (strata migrate sends 32): the SDK's default, 10, makes every
 		// request beyond the 10th close its connection when done and the
 		// next one dial (and handshake) again.
-		tr.MaxIdleConnsPerHost = max(tr.MaxIdleConnsPerHost, 2*set.concurrency, maxIdlePerHost)
+		tr.MaxIdleConnsPerHost = max(tr.MaxIdleConnsPerHost, 2*set.Concurrency, maxIdlePerHost)
 		tr.MaxIdleConns = max(tr.MaxIdleConns, maxIdlePerHost)
 		s.transport = tr
 		hc = &http.Client{
@@ -124,7 +142,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		if instanceRole && compatible {
 			// Nothing configured, and the last resort is not open to an
 			// S3-compatible server: say so now, with nothing sent.
-			return nil, newErr("open", "", storage.ErrPermission, errNoCredentials)
+			return nil, openErr(storage.ErrPermission, errNoCredentials)
 		}
 		// Mark the chain's failures, so that no credentials at all is
 		// ErrPermission with a message that says what to set.
@@ -157,7 +175,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 				o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 			}
 		}
-		maxAttempts := cfg.MaxAttempts
+		maxAttempts := set.MaxAttempts
 		if maxAttempts == 0 {
 			maxAttempts = awsCfg.RetryMaxAttempts
 		}
@@ -178,6 +196,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			})
 		})
 		o.RetryMaxAttempts = 0
+		o.APIOptions = append(o.APIOptions, s.observeServer)
 		// Never log requests or responses: they carry signatures. And keep
 		// the SDK's own notices (such as skipped checksum validation) off
 		// stderr.
@@ -186,81 +205,71 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 	s.presign = s3.NewPresignClient(s.client)
-	return s, nil
+	var opts *driver.Options
+	if set.SkipVerifyReads {
+		// The driver's readers then classify their own read errors
+		// (s3proto.PlainReader), and nothing hashes them.
+		opts = &driver.Options{ReadsChecked: true}
+	}
+	s.p = driver.New(providerName, s, opts)
+	return &Store{base: s.p, d: s}, nil
+}
+
+// observeServer adds to a request's middleware stack a step that shows
+// the Server header of the raw response, error or not, to s.server, for
+// PrefixCheckAuto. Once the server is known it costs one atomic load.
+func (s *drv) observeServer(stack *smithymiddleware.Stack) error {
+	return stack.Deserialize.Add(smithymiddleware.DeserializeMiddlewareFunc("StrataServerHeader",
+		func(ctx context.Context, in smithymiddleware.DeserializeInput, next smithymiddleware.DeserializeHandler) (
+			smithymiddleware.DeserializeOutput, smithymiddleware.Metadata, error) {
+			out, md, err := next.HandleDeserialize(ctx, in)
+			if resp, ok := out.RawResponse.(*smithyhttp.Response); ok && resp != nil && resp.Response != nil {
+				s.server.Observe(resp.Header)
+			}
+			return out, md, err
+		}), smithymiddleware.After)
+}
+
+// openErr is the error of New or ConfigFromURL.
+func openErr(kind, err error) error {
+	return &storage.Error{Op: "open", Provider: providerName, Kind: kind, Err: err}
 }
 
 // Client returns the SDK client the Store uses, for operations strata does
 // not offer (bucket configuration, tagging, versions). Requests made with it
 // bypass the Store's checks.
-func (s *Store) Client() *s3.Client { return s.client }
+func (s *Store) Client() *s3.Client { return s.d.client }
 
 // Bucket returns the name of the Store's bucket.
-func (s *Store) Bucket() string { return s.set.Bucket }
+func (s *Store) Bucket() string { return s.d.set.Bucket }
 
-func (s *Store) closeTransport() {
+// Parts implements storage.PartWriter: the part size of multipart
+// uploads. Parts are not read from an io.ReaderAt: Put reads every reader
+// as a stream.
+func (s *Store) Parts() storage.Parts { return storage.Parts{Size: s.d.set.PartSize} }
+
+// Close implements driver.Driver: it closes idle connections. A Get's
+// reader that is still open keeps working until it is closed.
+func (s *drv) Close() error {
 	if s.transport != nil {
 		s.transport.CloseIdleConnections()
 	}
-}
-
-// Close implements storage.Provider. It closes idle connections; calls
-// after Close fail with storage.ErrClosed. Close is idempotent. A Get's
-// reader that is still open keeps working until it is closed.
-func (s *Store) Close() error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	s.closeTransport()
 	return nil
 }
 
-// begin returns the error a call must fail with before doing anything:
-// ErrClosed after Close, the context's error, or a bad key.
-func (s *Store) begin(ctx context.Context, op, key string, checkKey bool) error {
-	if s.closed.Load() {
-		return newErr(op, key, storage.ErrClosed, nil)
-	}
-	if err := ctx.Err(); err != nil {
-		return newErr(op, key, nil, err)
-	}
-	if checkKey {
-		if err := storage.ValidKey(key); err != nil {
-			return newErr(op, key, storage.ErrInvalidKey, err)
-		}
-	}
-	return nil
-}
-
-// Get implements storage.Provider. A missing key fails here, before any
-// body is read. A Range is sent as an HTTP Range header; the returned Info
-// describes the whole object (its size comes from Content-Range).
-//
-// Reading a whole object whose SHA-256 is recorded verifies it: the Read
-// that reaches the end returns an error matching storage.ErrCorrupt,
-// instead of io.EOF, when the content does not match (see Verified reads
-// in the package documentation, and Config.SkipVerifyReads). Ranged reads
-// are not verified.
-func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
+// Get implements driver.Driver. A missing key fails here, before any body
+// is read. A Range is sent as an HTTP Range header; the returned Info
+// describes the whole object (its size comes from Content-Range). The
+// shared layer verifies a whole-object read against the recorded SHA-256.
+func (s *drv) Get(ctx context.Context, key string, rng *storage.Range) (io.ReadCloser, storage.Info, error) {
 	const op = "get"
-	if err := s.begin(ctx, op, key, true); err != nil {
-		return nil, storage.Info{}, err
-	}
-	var rng *storage.Range
-	if opts != nil {
-		rng = opts.Range
-	}
 	in := &s3.GetObjectInput{Bucket: &s.set.Bucket, Key: &key}
 	s.sseCGet(in)
 	if rng != nil {
-		if rng.Offset < 0 {
-			return nil, storage.Info{}, newErr(op, key, storage.ErrInvalidRange, fmt.Errorf("negative offset %d", rng.Offset))
-		}
-		if rng.Offset > 0 || rng.Length > 0 {
-			in.Range = aws.String(rangeHeader(rng))
-		}
+		in.Range = aws.String(rangeHeader(rng))
 	}
 	out, err := s.client.GetObject(ctx, in)
-	if err != nil && in.Range != nil && rng.Offset == 0 && errors.Is(kindOf(op, err), storage.ErrInvalidRange) {
+	if err != nil && rng != nil && rng.Offset == 0 && errors.Is(s.Kind(op, err), storage.ErrInvalidRange) {
 		// S3 answers 416 to any range of an empty object, but the contract
 		// lets offset 0 read an empty object: read it whole. (If the
 		// object grew meanwhile, the reader is limited to the range.)
@@ -268,40 +277,41 @@ func (s *Store) Get(ctx context.Context, key string, opts *storage.GetOptions) (
 		out, err = s.client.GetObject(ctx, in)
 	}
 	if err != nil {
-		return nil, storage.Info{}, mapErr(ctx, op, key, err)
+		return nil, storage.Info{}, s.fail(ctx, op, err)
 	}
 	info, err := infoFromGet(key, out)
 	if err != nil {
 		out.Body.Close()
-		return nil, storage.Info{}, newErr(op, key, storage.ErrUnavailable, err)
+		return nil, storage.Info{}, s3proto.WithKind(storage.ErrUnavailable, err)
 	}
 	var body io.Reader = out.Body
-	ranged := rng != nil && (rng.Offset > 0 || rng.Length > 0)
-	if ranged {
-		if out.ContentRange == nil {
-			// The server ignored the range (or it was dropped for an empty
-			// object): skip and limit here.
-			if rng.Offset > 0 {
-				if rng.Offset >= info.Size {
-					out.Body.Close()
-					return nil, storage.Info{}, newErr(op, key, storage.ErrInvalidRange,
-						fmt.Errorf("offset %d of a %d-byte object", rng.Offset, info.Size))
-				}
-				if _, err := io.CopyN(io.Discard, out.Body, rng.Offset); err != nil {
-					out.Body.Close()
-					return nil, storage.Info{}, mapErr(ctx, op, key, err)
-				}
+	if rng != nil {
+		if out.ContentRange == nil && rng.Offset > 0 {
+			// The server ignored the range: skip here (and limit below).
+			if rng.Offset >= info.Size {
+				out.Body.Close()
+				return nil, storage.Info{}, fmt.Errorf("offset %d of a %d-byte object: %w", rng.Offset, info.Size, storage.ErrInvalidRange)
+			}
+			if _, err := io.CopyN(io.Discard, out.Body, rng.Offset); err != nil {
+				out.Body.Close()
+				return nil, storage.Info{}, s.fail(ctx, op, err)
 			}
 		}
 		if rng.Length > 0 {
 			body = io.LimitReader(body, rng.Length)
 		}
 	}
-	r := &reader{ctx: ctx, r: body, c: out.Body, key: key}
-	if !ranged && !s.set.SkipVerifyReads && info.SHA256 != "" {
-		r.verify = newVerifier(info.Size, info.SHA256)
+	var rc io.ReadCloser = readCloser{body, out.Body}
+	if s.set.SkipVerifyReads {
+		rc = s3proto.PlainReader(ctx, rc, func(err error) error { return s.p.Wrap(op, key, s.fail(ctx, op, err)) })
 	}
-	return r, info, nil
+	return rc, info, nil
+}
+
+// readCloser reads from one reader and closes another.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // rangeHeader returns the HTTP Range header value for r.
@@ -312,66 +322,19 @@ func rangeHeader(r *storage.Range) string {
 	return fmt.Sprintf("bytes=%d-", r.Offset)
 }
 
-// reader is a Get's body. Read errors other than io.EOF are mapped like
-// the errors of calls. It checks the Get's context before each read: the
-// transport notices a cancelled context only eventually, and data already
-// buffered (on loopback, possibly the whole object) would still be read.
-// When verify is set, it hashes what it reads and, at the end, reports a
-// content that does not match the recorded size and SHA-256 as
-// storage.ErrCorrupt instead of io.EOF.
-type reader struct {
-	ctx    context.Context
-	r      io.Reader
-	c      io.Closer
-	key    string
-	verify *verifier // nil: not verified
-	err    error     // the verdict at the end, returned by every later Read
-}
-
-func (r *reader) Read(p []byte) (int, error) {
-	if r.err != nil {
-		return 0, r.err
-	}
-	if err := r.ctx.Err(); err != nil {
-		return 0, newErr("read", r.key, nil, err)
-	}
-	n, err := r.r.Read(p)
-	if r.verify != nil && n > 0 {
-		r.verify.write(p[:n])
-	}
-	switch {
-	case err == io.EOF && r.verify != nil:
-		r.err = io.EOF
-		if verr := r.verify.check(); verr != nil {
-			r.err = newErr("read", r.key, storage.ErrCorrupt, verr)
-		}
-		err = r.err
-	case err != nil && err != io.EOF:
-		err = mapErr(r.ctx, "read", r.key, err)
-	}
-	return n, err
-}
-
-// Close closes the body. A reader closed before its end is not verified.
-func (r *reader) Close() error { return r.c.Close() }
-
-// Stat implements storage.Provider with a HeadObject request.
-func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
+// Stat implements driver.Driver with a HeadObject request.
+func (s *drv) Stat(ctx context.Context, key string) (storage.Info, error) {
 	const op = "stat"
-	if err := s.begin(ctx, op, key, true); err != nil {
-		return storage.Info{}, err
-	}
 	in := &s3.HeadObjectInput{Bucket: &s.set.Bucket, Key: &key}
 	s.sseCHead(in)
 	out, err := s.client.HeadObject(ctx, in)
 	if err != nil {
-		mapped := mapErr(ctx, op, key, err)
-		if status, code, _, _ := response(err); s3proto.Bare(op, status, code) && errors.Is(mapped, storage.ErrNotFound) {
+		if status, code, _, ok := response(err); ok && s3proto.Bare(op, status, code) {
 			// A HEAD's 404 does not say whether the key or the bucket is
 			// missing: ask the bucket (see the s3proto package).
-			mapped = s3proto.ConfirmMissing(mapped, s.headBucket(ctx, op, key))
+			return storage.Info{}, s3proto.ConfirmMissing(err, s.headBucket(ctx, op))
 		}
-		return storage.Info{}, mapped
+		return storage.Info{}, s.fail(ctx, op, err)
 	}
 	info := storage.Info{
 		Key:     key,
@@ -386,16 +349,16 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Info, error) {
 // headBucket asks whether the Store's bucket exists, with a HeadBucket
 // request, for a Stat whose HEAD answered 404. It returns nil when the
 // bucket answered, an error matching storage.ErrNoBucket when it answered
-// 404, and the mapped error otherwise.
-func (s *Store) headBucket(ctx context.Context, op, key string) error {
+// 404, and the request's error otherwise.
+func (s *drv) headBucket(ctx context.Context, op string) error {
 	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.set.Bucket})
 	if err == nil {
 		return nil
 	}
 	if status, code, _, ok := response(err); ok {
-		return newErr(op, key, s3proto.BucketKind(status, code), scrub(err))
+		return s3proto.WithKind(s3proto.BucketKind(status, code), scrub(err))
 	}
-	return mapErr(ctx, op, key, err)
+	return s.fail(ctx, op, err)
 }
 
 // infoFromGet builds the Info of the whole object from a GetObject
@@ -449,35 +412,25 @@ func putMeta(opts *storage.PutOptions, sha string) map[string]string {
 	return md
 }
 
-// Delete implements storage.Provider. Deleting a missing key succeeds, as
-// on S3.
-func (s *Store) Delete(ctx context.Context, key string) error {
+// Delete implements driver.Driver. Deleting a missing key succeeds, as on
+// S3.
+func (s *drv) Delete(ctx context.Context, key string) error {
 	const op = "delete"
-	if err := s.begin(ctx, op, key, true); err != nil {
-		return err
-	}
 	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.set.Bucket, Key: &key})
-	if err != nil {
-		err = mapErr(ctx, op, key, err)
-		if errors.Is(err, storage.ErrNotFound) {
-			// Some S3-compatible servers answer 404 rather than 204.
-			return nil
-		}
-		return err
+	if err != nil && errors.Is(s.Kind(op, err), storage.ErrNotFound) {
+		// Some S3-compatible servers answer 404 rather than 204.
+		return nil
 	}
-	return nil
+	return s.fail(ctx, op, err)
 }
 
-// List implements storage.Provider with ListObjectsV2, a page of up to
-// 1000 keys per request. S3 lists keys in byte-wise (UTF-8 binary) order,
-// which is the order the contract asks for. Keys that strata could not have
+// List implements driver.Driver with ListObjectsV2, a page of up to 1000
+// keys per request. S3 lists keys in byte-wise (UTF-8 binary) order, which
+// is the order the contract asks for. Keys that strata could not have
 // written (such as "dir/" markers made by consoles) are skipped.
-func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[storage.Info, error] {
+func (s *drv) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[storage.Info, error] {
 	const op = "list"
-	var prefix, after string
-	if opts != nil {
-		prefix, after = opts.Prefix, opts.StartAfter
-	}
+	prefix, after := opts.Prefix, opts.StartAfter
 	return func(yield func(storage.Info, error) bool) {
 		in := &s3.ListObjectsV2Input{Bucket: &s.set.Bucket, MaxKeys: aws.Int32(s.listPage)}
 		if prefix != "" {
@@ -487,13 +440,13 @@ func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[s
 			in.StartAfter = aws.String(after)
 		}
 		for {
-			if err := s.begin(ctx, op, "", false); err != nil {
+			if err := ctx.Err(); err != nil {
 				yield(storage.Info{}, err)
 				return
 			}
 			out, err := s.client.ListObjectsV2(ctx, in)
 			if err != nil {
-				yield(storage.Info{}, mapErr(ctx, op, "", err))
+				yield(storage.Info{}, s.fail(ctx, op, err))
 				return
 			}
 			for _, o := range out.Contents {
@@ -527,23 +480,24 @@ func (s *Store) List(ctx context.Context, opts *storage.ListOptions) iter.Seq2[s
 // PresignGet does not check that the object exists.
 func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
 	const op = "presign"
-	if err := s.begin(ctx, op, key, true); err != nil {
+	if err := s.Check(ctx, op, key); err != nil {
 		return "", err
 	}
-	if s.set.sseC != nil {
-		return "", newErr(op, key, storage.ErrUnsupported, errors.New("presigned URLs cannot carry an SSE-C key"))
+	d := s.d
+	if d.set.sseC != nil {
+		return "", s.Wrap(op, key, fmt.Errorf("presigned URLs cannot carry an SSE-C key: %w", storage.ErrUnsupported))
 	}
 	if expiry < time.Second || expiry > 7*24*time.Hour {
-		return "", newErr(op, key, storage.ErrInvalidArgument, fmt.Errorf("expiry %v is outside [1s, 168h]", expiry))
+		return "", s.Wrap(op, key, fmt.Errorf("expiry %v is outside [1s, 168h]: %w", expiry, storage.ErrInvalidArgument))
 	}
-	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.set.Bucket, Key: &key}, s3.WithPresignExpires(expiry))
+	req, err := d.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &d.set.Bucket, Key: &key}, s3.WithPresignExpires(expiry))
 	if err != nil {
-		return "", mapErr(ctx, op, key, err)
+		return "", s.Wrap(op, key, d.fail(ctx, op, err))
 	}
 	return req.URL, nil
 }
 
 // storageClass returns the configured storage class for an input field.
-func (s *Store) storageClass() types.StorageClass {
+func (s *drv) storageClass() types.StorageClass {
 	return types.StorageClass(s.set.StorageClass)
 }

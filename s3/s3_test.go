@@ -25,6 +25,7 @@ import (
 
 	"github.com/strata-storage/strata/conformance"
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 // onlyReader hides every method but Read, so Put cannot learn the length.
@@ -60,7 +61,7 @@ func smallParts(c *Config) {
 func TestMultipartUpload(t *testing.T) {
 	t.Parallel()
 	hc, rec := recordingClient()
-	st, _ := newTestStore(t, func(c *Config) { smallParts(c); c.HTTPClient = hc })
+	st, _ := newTestStore(t, func(c *Config) { smallParts(c); c.HTTPClient = hc; c.PrefixCheck = PrefixCheckOff })
 	ctx := t.Context()
 	data := conformance.RandomBytes(1, 2*MinPartSize+7)
 	md := map[string]string{"owner": "alice", "padded": " x "}
@@ -135,10 +136,24 @@ func TestLargeSHA256(t *testing.T) {
 	}
 }
 
+// TestServerDetected checks that a Store learns from its first response
+// that its server is MinIO, which turns PrefixCheckAuto on.
+func TestServerDetected(t *testing.T) {
+	t.Parallel()
+	st, _ := newTestStore(t, nil)
+	_, known := st.d.server.MinIO()
+	require.False(t, known, "no request yet")
+	_, err := st.Stat(t.Context(), "missing")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	isMinIO, known := st.d.server.MinIO()
+	assert.True(t, known && isMinIO, "an error response's Server header tells")
+	assert.True(t, st.d.set.PrefixCheck.On(&st.d.server))
+}
+
 func TestPutSinglePartBoundary(t *testing.T) {
 	t.Parallel()
 	hc, rec := recordingClient()
-	st, _ := newTestStore(t, func(c *Config) { smallParts(c); c.HTTPClient = hc })
+	st, _ := newTestStore(t, func(c *Config) { smallParts(c); c.HTTPClient = hc; c.PrefixCheck = PrefixCheckOff })
 	ctx := t.Context()
 	for _, size := range []int{0, 1, MinPartSize - 1, MinPartSize} {
 		rec.reset()
@@ -336,8 +351,10 @@ func TestMissingIsDefinite(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	anon := &Store{set: st.set, copyThreshold: st.copyThreshold, listPage: st.listPage}
-	anon.client = s3.New(st.Client().Options(), func(o *s3.Options) { o.Credentials = aws.AnonymousCredentials{} })
+	ad := &drv{set: st.d.set, copyThreshold: st.d.copyThreshold, listPage: st.d.listPage}
+	ad.client = s3.New(st.Client().Options(), func(o *s3.Options) { o.Credentials = aws.AnonymousCredentials{} })
+	ad.p = driver.New(providerName, ad, nil)
+	anon := &Store{base: ad.p, d: ad}
 	info, err := anon.Stat(ctx, "public/there")
 	require.NoError(t, err, "anonymous read of a public object")
 	assert.Equal(t, int64(5), info.Size)
@@ -378,7 +395,7 @@ func TestErrorsCarryNoSecrets(t *testing.T) {
 	require.NoError(t, err)
 	_, err = enc.Put(ctx, "k", strings.NewReader("x"), nil)
 	require.Error(t, err)
-	checkNoSecrets(t, err, srv.SecretKey, enc.set.sseC.key, enc.set.sseC.keyMD5, string(key))
+	checkNoSecrets(t, err, srv.SecretKey, enc.d.set.sseC.key, enc.d.set.sseC.keyMD5, string(key))
 
 	// A server that is not there is unavailable, not missing.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -403,7 +420,7 @@ func TestErrorsCarryNoSecrets(t *testing.T) {
 
 	// Neither Config nor its SSE print their secrets.
 	for _, s := range []string{fmt.Sprint(ssec), fmt.Sprintf("%+v", ssec), fmt.Sprintf("%#v", ssec), fmt.Sprintf("%v", &ssec)} {
-		checkNoSecretsIn(t, s, srv.SecretKey, string(key), enc.set.sseC.key)
+		checkNoSecretsIn(t, s, srv.SecretKey, string(key), enc.d.set.sseC.key)
 	}
 }
 
@@ -426,7 +443,7 @@ func checkNoSecretsIn(t *testing.T, s string, secrets ...string) {
 func TestChecksumsOnlyWhenRequired(t *testing.T) {
 	t.Parallel()
 	hc, rec := recordingClient()
-	st, _ := newTestStore(t, func(c *Config) { smallParts(c); c.HTTPClient = hc })
+	st, _ := newTestStore(t, func(c *Config) { smallParts(c); c.HTTPClient = hc; c.PrefixCheck = PrefixCheckOff })
 	ctx := t.Context()
 	_, err := st.Put(ctx, "small", strings.NewReader("hello"), nil)
 	require.NoError(t, err)
@@ -465,7 +482,7 @@ func TestCopy(t *testing.T) {
 	t.Parallel()
 	hc, rec := recordingClient()
 	st, _ := newTestStore(t, func(c *Config) { smallParts(c); c.HTTPClient = hc; c.RecordLargeSHA256 = true })
-	st.copyThreshold = 2 * MinPartSize
+	st.d.copyThreshold = 2 * MinPartSize
 	ctx := t.Context()
 	md := map[string]string{"a": "1"}
 	for _, size := range []int{10, 3*MinPartSize + 1} {
@@ -479,7 +496,7 @@ func TestCopy(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, dst, info.Key)
 		assert.Equal(t, sha(data), info.SHA256)
-		if size > int(st.copyThreshold) {
+		if size > int(st.d.copyThreshold) {
 			assert.Len(t, rec.requests("UploadPartCopy"), 4, "a large object is copied part by part")
 		} else {
 			assert.Len(t, rec.requests("CopyObject"), 1)
@@ -512,7 +529,7 @@ func TestMemoryBound(t *testing.T) {
 	_, err := st.Put(t.Context(), "k", onlyReader{conformance.RandomReader(9, size)}, nil)
 	require.NoError(t, err)
 	peak := blocksPeak.Load() - base
-	limit := int64(st.set.concurrency+1) * MinPartSize / blockSize
+	limit := int64(st.d.set.Concurrency+1) * MinPartSize / blockSize
 	assert.LessOrEqual(t, peak, limit, "an upload holds at most (Concurrency+1) parts")
 	assert.Less(t, peak*blockSize, size/2, "far less than the object")
 	assert.Equal(t, base, blocksOut.Load(), "every buffer is returned")
@@ -594,8 +611,8 @@ func TestConfigCheck(t *testing.T) {
 	}
 	st, err := New(context.Background(), ok)
 	require.NoError(t, err)
-	assert.Equal(t, int64(DefaultPartSize), st.set.partSize)
-	assert.Equal(t, DefaultConcurrency, st.set.concurrency)
+	assert.Equal(t, int64(DefaultPartSize), st.d.set.PartSize)
+	assert.Equal(t, DefaultConcurrency, st.d.set.Concurrency)
 	assert.Equal(t, DefaultRegion, st.Client().Options().Region)
 	require.NoError(t, st.Close())
 	require.NoError(t, st.Close(), "Close is idempotent")
@@ -607,12 +624,12 @@ func TestHTTPClientKeepsConnectionsBounded(t *testing.T) {
 	t.Parallel()
 	st, err := New(context.Background(), Config{Bucket: "b", Concurrency: 16, AccessKeyID: "a", SecretAccessKey: "s"})
 	require.NoError(t, err)
-	require.NotNil(t, st.transport)
-	assert.GreaterOrEqual(t, st.transport.MaxIdleConnsPerHost, 32, "idle connections for every part in flight")
+	require.NotNil(t, st.d.transport)
+	assert.GreaterOrEqual(t, st.d.transport.MaxIdleConnsPerHost, 32, "idle connections for every part in flight")
 	own := &http.Client{}
 	st2, err := New(context.Background(), Config{Bucket: "b", HTTPClient: own, AccessKeyID: "a", SecretAccessKey: "s"})
 	require.NoError(t, err)
-	assert.Nil(t, st2.transport, "a caller's client is used as it is")
+	assert.Nil(t, st2.d.transport, "a caller's client is used as it is")
 	assert.Same(t, own, st2.Client().Options().HTTPClient)
 }
 
@@ -627,7 +644,7 @@ func TestListPaging(t *testing.T) {
 	t.Parallel()
 	hc, rec := recordingClient()
 	st, _ := newTestStore(t, func(c *Config) { c.HTTPClient = hc })
-	st.listPage = 3
+	st.d.listPage = 3
 	ctx := t.Context()
 	var want []string
 	for i := range 10 {

@@ -13,7 +13,7 @@ import (
 const sseCAlgorithm = "AES256"
 
 // sseDest returns the encryption headers of a write: the mode, the KMS key.
-func (s *Store) sseDest() (types.ServerSideEncryption, *string) {
+func (s *drv) sseDest() (types.ServerSideEncryption, *string) {
 	switch s.set.SSE.Mode {
 	case SSES3:
 		return types.ServerSideEncryptionAes256, nil
@@ -27,39 +27,39 @@ func (s *Store) sseDest() (types.ServerSideEncryption, *string) {
 	return "", nil
 }
 
-func (s *Store) ssePut(in *s3.PutObjectInput) {
+func (s *drv) ssePut(in *s3.PutObjectInput) {
 	in.ServerSideEncryption, in.SSEKMSKeyId = s.sseDest()
 	if c := s.set.sseC; c != nil {
 		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = aws.String(sseCAlgorithm), aws.String(c.key), aws.String(c.keyMD5)
 	}
 }
 
-func (s *Store) sseCreate(in *s3.CreateMultipartUploadInput) {
+func (s *drv) sseCreate(in *s3.CreateMultipartUploadInput) {
 	in.ServerSideEncryption, in.SSEKMSKeyId = s.sseDest()
 	if c := s.set.sseC; c != nil {
 		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = aws.String(sseCAlgorithm), aws.String(c.key), aws.String(c.keyMD5)
 	}
 }
 
-func (s *Store) ssePart(in *s3.UploadPartInput) {
+func (s *drv) ssePart(in *s3.UploadPartInput) {
 	if c := s.set.sseC; c != nil {
 		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = aws.String(sseCAlgorithm), aws.String(c.key), aws.String(c.keyMD5)
 	}
 }
 
-func (s *Store) sseComplete(in *s3.CompleteMultipartUploadInput) {
+func (s *drv) sseComplete(in *s3.CompleteMultipartUploadInput) {
 	if c := s.set.sseC; c != nil {
 		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = aws.String(sseCAlgorithm), aws.String(c.key), aws.String(c.keyMD5)
 	}
 }
 
-func (s *Store) sseCGet(in *s3.GetObjectInput) {
+func (s *drv) sseCGet(in *s3.GetObjectInput) {
 	if c := s.set.sseC; c != nil {
 		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = aws.String(sseCAlgorithm), aws.String(c.key), aws.String(c.keyMD5)
 	}
 }
 
-func (s *Store) sseCHead(in *s3.HeadObjectInput) {
+func (s *drv) sseCHead(in *s3.HeadObjectInput) {
 	if c := s.set.sseC; c != nil {
 		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = aws.String(sseCAlgorithm), aws.String(c.key), aws.String(c.keyMD5)
 	}
@@ -67,7 +67,7 @@ func (s *Store) sseCHead(in *s3.HeadObjectInput) {
 
 // sseCopy sets both the destination's encryption and the source's SSE-C
 // key: a copy must decrypt the source and encrypt the destination.
-func (s *Store) sseCopy(in *s3.CopyObjectInput) {
+func (s *drv) sseCopy(in *s3.CopyObjectInput) {
 	in.ServerSideEncryption, in.SSEKMSKeyId = s.sseDest()
 	if c := s.set.sseC; c != nil {
 		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = aws.String(sseCAlgorithm), aws.String(c.key), aws.String(c.keyMD5)
@@ -75,7 +75,7 @@ func (s *Store) sseCopy(in *s3.CopyObjectInput) {
 	}
 }
 
-func (s *Store) ssePartCopy(in *s3.UploadPartCopyInput) {
+func (s *drv) ssePartCopy(in *s3.UploadPartCopyInput) {
 	if c := s.set.sseC; c != nil {
 		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = aws.String(sseCAlgorithm), aws.String(c.key), aws.String(c.keyMD5)
 		in.CopySourceSSECustomerAlgorithm, in.CopySourceSSECustomerKey, in.CopySourceSSECustomerKeyMD5 = aws.String(sseCAlgorithm), aws.String(c.key), aws.String(c.keyMD5)

@@ -230,7 +230,7 @@ func TestSSECustomerKey(t *testing.T) {
 		c.RecordLargeSHA256 = true
 		smallParts(c)
 	})
-	st.copyThreshold = 2 * MinPartSize
+	st.d.copyThreshold = 2 * MinPartSize
 	ctx := t.Context()
 	small := []byte("secret media")
 	large := conformance.RandomBytes(7, 3*MinPartSize+11)
@@ -288,8 +288,8 @@ func TestSSECustomerKey(t *testing.T) {
 
 	// Without the key, or with another one, the objects cannot be read.
 	for name, sse := range map[string]SSE{"no key": {}, "wrong key": {Mode: SSEC, CustomerKey: testKey(2)}} {
-		other, err := New(ctx, Config{Bucket: st.Bucket(), Region: miniotest.DefaultRegion, Endpoint: st.set.Endpoint,
-			AccessKeyID: st.set.AccessKeyID, SecretAccessKey: st.set.SecretAccessKey, HTTPClient: st.set.HTTPClient, SSE: sse})
+		other, err := New(ctx, Config{Bucket: st.Bucket(), Region: miniotest.DefaultRegion, Endpoint: st.d.set.Endpoint,
+			AccessKeyID: st.d.set.AccessKeyID, SecretAccessKey: st.d.set.SecretAccessKey, HTTPClient: st.d.set.HTTPClient, SSE: sse})
 		require.NoError(t, err)
 		_, _, err = other.Get(ctx, "small", nil)
 		require.Error(t, err, name)
@@ -331,7 +331,7 @@ func TestSSEManagedKeys(t *testing.T) {
 			}
 			u, err := st.PresignGet(ctx, "small", time.Minute)
 			require.NoError(t, err)
-			resp, err := st.set.HTTPClient.Get(u)
+			resp, err := st.d.set.HTTPClient.Get(u)
 			require.NoError(t, err)
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -348,11 +348,11 @@ func TestOpenURLSSEC(t *testing.T) {
 	st, _ := newTLSStore(t, nil)
 	key := testKey(3)
 	t.Setenv(SSECKeyEnv, base64.StdEncoding.EncodeToString(key))
-	u := fmt.Sprintf("s3://%s?endpoint=%s&region=us-east-1&sse=sse-c", st.Bucket(), st.set.Endpoint)
+	u := fmt.Sprintf("s3://%s?endpoint=%s&region=us-east-1&sse=sse-c", st.Bucket(), st.d.set.Endpoint)
 	cfg, err := ConfigFromURL(mustParse(t, u))
 	require.NoError(t, err)
 	assert.Equal(t, key, cfg.SSE.CustomerKey)
-	cfg.AccessKeyID, cfg.SecretAccessKey, cfg.HTTPClient = st.set.AccessKeyID, st.set.SecretAccessKey, st.set.HTTPClient
+	cfg.AccessKeyID, cfg.SecretAccessKey, cfg.HTTPClient = st.d.set.AccessKeyID, st.d.set.SecretAccessKey, st.d.set.HTTPClient
 	enc, err := New(t.Context(), cfg)
 	require.NoError(t, err)
 	_, err = enc.Put(t.Context(), "k", strings.NewReader("v"), nil)

@@ -1,14 +1,9 @@
 package s3
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -24,6 +19,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 // maxObjectSize is S3's limit on the size of an object (5 TiB).
@@ -34,62 +30,44 @@ const maxObjectSize = 5 << 40
 // ended.
 const cleanupTimeout = 30 * time.Second
 
-// Put implements storage.Provider.
+// Put implements driver.Driver.
 //
 // Put reads up to Concurrency+1 parts of PartSize bytes before it sends
 // anything. An object that ends within the first part is sent with one
 // PutObject; one that ends within those parts is sent as a multipart
-// upload; either way its SHA-256 is computed first and stored in its
-// metadata. A larger object is sent as a multipart upload while it is read
-// and hashed, Concurrency parts at a time; its SHA-256 is returned in the
-// Info but recorded in metadata only with Config.RecordLargeSHA256. Memory
-// stays within (Concurrency+1) × PartSize bytes.
+// upload; either way its SHA-256 (which body computes as it is read) is
+// known first and stored in its metadata. A larger object is sent as a
+// multipart upload while it is read, Concurrency parts at a time; its
+// SHA-256 is returned in the Info but recorded in metadata only with
+// Config.RecordLargeSHA256. Memory stays within (Concurrency+1) × PartSize
+// bytes.
 //
-// When opts.Size is given and the reader yields a different number of
-// bytes, Put fails with storage.ErrSizeMismatch and stores nothing. When the
-// reader fails or ctx ends, Put stores nothing and aborts the multipart
-// upload (with a fresh context, so that a cancelled call still cleans up).
-// With opts.IfNotExists the write is conditional on the server
-// (If-None-Match: * on PutObject or CompleteMultipartUpload), so of racing
-// Puts exactly one succeeds; the others fail with storage.ErrExist.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
-	const op = "put"
-	if err := s.begin(ctx, op, key, false); err != nil {
+// When the reader fails, yields another size than opts.Size, or ctx ends,
+// Put stores nothing and aborts the multipart upload (with a fresh
+// context, so that a cancelled call still cleans up). With
+// opts.IfNotExists the write is conditional on the server (If-None-Match: *
+// on PutObject or CompleteMultipartUpload), so of racing Puts exactly one
+// succeeds; the others fail with storage.ErrExist.
+func (s *drv) Put(ctx context.Context, key string, body *driver.Body, opts *storage.PutOptions) (storage.Info, error) {
+	if err := s.checkPrefixes(ctx, key); err != nil {
 		return storage.Info{}, err
 	}
-	if err := storage.CheckPut(key, opts); err != nil {
-		kind := storage.ErrInvalidArgument
-		if errors.Is(err, storage.ErrInvalidKey) {
-			kind = storage.ErrInvalidKey
-		}
-		return storage.Info{}, newErr(op, key, kind, err)
-	}
-	if opts == nil {
-		opts = &storage.PutOptions{}
-	}
-	if err := s.checkPrefixes(ctx, op, key); err != nil {
-		return storage.Info{}, err
-	}
-	if r == nil {
-		r = bytes.NewReader(nil)
-	}
-	partSize := s.set.partSize
+	partSize := s.set.PartSize
 	if opts.Size > maxObjectSize {
-		return storage.Info{}, newErr(op, key, storage.ErrTooLarge, fmt.Errorf("%d bytes is more than S3's 5 TiB limit", opts.Size))
+		return storage.Info{}, fmt.Errorf("%d bytes is more than S3's 5 TiB limit: %w", opts.Size, storage.ErrTooLarge)
 	}
 	if need := (opts.Size + maxParts - 1) / maxParts; need > partSize {
 		partSize = (need + 1<<20 - 1) &^ (1<<20 - 1)
 	}
 
-	u := newUpload(s, key, r, opts, partSize)
-	defer u.stopHasher()
+	u := newUpload(s, key, body, opts, partSize)
 	// Read up to Concurrency+1 parts before sending anything: an object
 	// that ends within them is hashed before its upload starts, so its
 	// SHA-256 goes into the metadata of CreateMultipartUpload (or of the
 	// single PutObject) at no extra cost. This is the memory an upload
 	// holds anyway. A larger object (or one whose Size says so) streams
 	// from its first part.
-	limit := s.set.concurrency + 1
+	limit := s.set.Concurrency + 1
 	if opts.Size > int64(limit)*partSize {
 		limit = 1
 	}
@@ -120,103 +98,52 @@ func releaseAll(chunks []*chunk) {
 	}
 }
 
-// upload is the state of one Put.
-//
-// The SHA-256 is computed by a goroutine of its own, part by part in
-// order, while the reader goes on reading and the parts are sent: hashing
-// is then off the path that feeds the uploads. A part goes back to the
-// pool when both the hasher and its upload are done with it, and at most
-// Concurrency+1 parts exist at once (slots), so the hasher falling behind
-// slows the reader instead of growing memory.
+// upload is the state of one Put. At most Concurrency+1 parts exist at
+// once (slots): one being read, the others being sent.
 type upload struct {
-	s        *Store
+	s        *drv
 	key      string
 	opts     *storage.PutOptions
-	r        io.Reader
+	body     *driver.Body
 	partSize int64
-	n        int64 // bytes read so far
 
-	slots    chan struct{} // one token per live part
-	hashQ    chan *chunk   // parts to hash, in order
-	hashDone chan struct{} // closed when the hasher has returned
-	h        hash.Hash
-	stopOnce sync.Once
+	slots chan struct{} // one token per live part
 }
 
-func newUpload(s *Store, key string, r io.Reader, opts *storage.PutOptions, partSize int64) *upload {
-	n := s.set.concurrency + 1
-	u := &upload{
-		s: s, key: key, opts: opts, r: r, partSize: partSize,
-		slots:    make(chan struct{}, n),
-		hashQ:    make(chan *chunk, n),
-		hashDone: make(chan struct{}),
-		h:        sha256.New(),
+func newUpload(s *drv, key string, body *driver.Body, opts *storage.PutOptions, partSize int64) *upload {
+	return &upload{
+		s: s, key: key, opts: opts, body: body, partSize: partSize,
+		slots: make(chan struct{}, s.set.Concurrency+1),
 	}
-	go func() {
-		defer close(u.hashDone)
-		for c := range u.hashQ {
-			c.hash(u.h)
-			c.release()
-		}
-	}()
-	return u
 }
 
-// stopHasher ends the hasher goroutine and waits for it. Put defers it, so
-// the goroutine never outlives the call.
-func (u *upload) stopHasher() {
-	u.stopOnce.Do(func() { close(u.hashQ) })
-	<-u.hashDone
-}
-
-// sha256 waits until every part read so far is hashed and returns the
-// hex SHA-256 of the whole object. Call it only after the reader ended.
-func (u *upload) sha256() string {
-	u.stopHasher()
-	return hex.EncodeToString(u.h.Sum(nil))
-}
-
-// next reads the next part and queues it for hashing. eof reports that
-// the reader has ended. It fails when the reader fails, ctx ends, or more
-// bytes arrived than opts.Size promised.
+// next reads the next part. eof reports that the body has ended. It fails
+// when the body fails (the caller's reader failed, or yielded another size
+// than opts.Size promised) or ctx ends.
 func (u *upload) next(ctx context.Context) (c *chunk, eof bool, err error) {
 	select {
 	case u.slots <- struct{}{}:
 	case <-ctx.Done():
-		return nil, false, u.readErr(ctx.Err())
+		return nil, false, ctx.Err()
 	}
 	c = &chunk{slot: u.slots}
 	c.refs.Store(1)
-	eof, err = c.fill(ctx, u.r, u.partSize)
-	u.n += c.n
-	if err == nil && u.opts.Size > 0 && u.n > u.opts.Size {
-		err = storage.CheckSize(u.opts, u.n)
-	}
+	eof, err = c.fill(ctx, u.body, u.partSize)
 	if err != nil {
 		c.release()
-		return nil, false, u.readErr(err)
+		if !storage.IsContextError(err) {
+			err = fmt.Errorf("reading the object: %w", err)
+		}
+		return nil, false, err
 	}
-	c.refs.Add(1)
-	u.hashQ <- c // never blocks: the queue holds as many parts as there are slots
 	return c, eof, nil
-}
-
-// readErr wraps an error met while reading the caller's data.
-func (u *upload) readErr(err error) error {
-	if errors.Is(err, storage.ErrSizeMismatch) {
-		return newErr("put", u.key, storage.ErrSizeMismatch, err)
-	}
-	return newErr("put", u.key, nil, err)
 }
 
 // single stores c, the whole object, with one PutObject.
 func (u *upload) single(ctx context.Context, c *chunk) (storage.Info, error) {
 	defer c.release()
-	if err := storage.CheckSize(u.opts, c.n); err != nil {
-		return storage.Info{}, newErr("put", u.key, storage.ErrSizeMismatch, err)
-	}
 	s := u.s
-	sha := u.sha256()
+	sha := u.body.SHA256()
 	body := c.reader()
 	defer body.kill()
 	in := &s3.PutObjectInput{
@@ -236,7 +163,7 @@ func (u *upload) single(ctx context.Context, c *chunk) (storage.Info, error) {
 	s.ssePut(in)
 	out, err := s.client.PutObject(ctx, in)
 	if err != nil {
-		return storage.Info{}, mapErr(ctx, "put", u.key, err)
+		return storage.Info{}, s.fail(ctx, "put", err)
 	}
 	return u.info(c.n, aws.ToString(out.ETag), responseTime(out.ResultMetadata), sha), nil
 }
@@ -273,7 +200,7 @@ func responseTime(md smithymiddleware.Metadata) time.Time {
 // object from the start of its upload, MinIO from its completion), so it
 // asks the server with a HeadObject, and falls back to the response's Date
 // when that fails or finds another object (a concurrent writer's).
-func (s *Store) completedTime(ctx context.Context, key, etag string, md smithymiddleware.Metadata) time.Time {
+func (s *drv) completedTime(ctx context.Context, key, etag string, md smithymiddleware.Metadata) time.Time {
 	in := &s3.HeadObjectInput{Bucket: &s.set.Bucket, Key: &key}
 	s.sseCHead(in)
 	out, err := s.client.HeadObject(ctx, in)
@@ -289,12 +216,8 @@ func (u *upload) multipart(ctx context.Context, chunks []*chunk, eof bool) (stor
 	s := u.s
 	sha := ""
 	if eof {
-		// The whole object is in memory: check and hash it first.
-		if err := storage.CheckSize(u.opts, u.n); err != nil {
-			releaseAll(chunks)
-			return storage.Info{}, newErr("put", u.key, storage.ErrSizeMismatch, err)
-		}
-		sha = u.sha256()
+		// The whole object is in memory, and hashed.
+		sha = u.body.SHA256()
 	}
 	create := &s3.CreateMultipartUploadInput{
 		Bucket:       &s.set.Bucket,
@@ -309,16 +232,11 @@ func (u *upload) multipart(ctx context.Context, chunks []*chunk, eof bool) (stor
 	created, err := s.client.CreateMultipartUpload(ctx, create)
 	if err != nil {
 		releaseAll(chunks)
-		return storage.Info{}, mapErr(ctx, "put", u.key, err)
+		return storage.Info{}, s.fail(ctx, "put", err)
 	}
 	uploadID := aws.ToString(created.UploadId)
 
 	parts, err := u.sendParts(ctx, uploadID, chunks, eof)
-	if err == nil {
-		if err = storage.CheckSize(u.opts, u.n); err != nil {
-			err = newErr("put", u.key, storage.ErrSizeMismatch, err)
-		}
-	}
 	if err != nil {
 		s.abort(ctx, u.key, uploadID)
 		return storage.Info{}, err
@@ -339,11 +257,11 @@ func (u *upload) multipart(ctx context.Context, chunks []*chunk, eof bool) (stor
 		// A failed Complete (such as 412 for IfNotExists) leaves the upload
 		// and its parts behind until it is aborted.
 		s.abort(ctx, u.key, uploadID)
-		return storage.Info{}, mapErr(ctx, "put", u.key, err)
+		return storage.Info{}, s.fail(ctx, "put", err)
 	}
-	size := u.n
+	size := u.body.N()
 	etag := aws.ToString(done.ETag)
-	info := u.info(size, etag, s.completedTime(ctx, u.key, etag, done.ResultMetadata), u.sha256())
+	info := u.info(size, etag, s.completedTime(ctx, u.key, etag, done.ResultMetadata), u.body.SHA256())
 	if sha != "" || !s.set.RecordLargeSHA256 {
 		return info, nil
 	}
@@ -368,7 +286,7 @@ func (u *upload) multipart(ctx context.Context, chunks []*chunk, eof bool) (stor
 }
 
 // sendParts uploads chunks and then, unless eof, the rest of the object
-// part by part, u.s.set.concurrency parts at a time, and returns the
+// part by part, Concurrency parts at a time, and returns the
 // completed parts in order. The reader runs in this goroutine; at most concurrency parts are
 // being sent while one more is being read.
 func (u *upload) sendParts(ctx context.Context, uploadID string, chunks []*chunk, eof bool) ([]types.CompletedPart, error) {
@@ -386,7 +304,7 @@ func (u *upload) sendParts(ctx context.Context, uploadID string, chunks []*chunk
 		parts []types.CompletedPart
 		wg    sync.WaitGroup
 	)
-	for range s.set.concurrency {
+	for range s.set.Concurrency {
 		wg.Go(func() {
 			for j := range jobs {
 				if pctx.Err() == nil {
@@ -426,8 +344,7 @@ func (u *upload) sendParts(ctx context.Context, uploadID string, chunks []*chunk
 			}
 			if num > maxParts {
 				c.release()
-				readErr = newErr("put", u.key, storage.ErrTooLarge,
-					fmt.Errorf("more than %d parts of %d bytes; set PutOptions.Size or a larger PartSize", maxParts, u.partSize))
+				readErr = fmt.Errorf("more than %d parts of %d bytes; set PutOptions.Size or a larger PartSize: %w", maxParts, u.partSize, storage.ErrTooLarge)
 				break
 			}
 			if !send(job{num, c}) {
@@ -453,10 +370,10 @@ func (u *upload) sendParts(ctx context.Context, uploadID string, chunks []*chunk
 
 	switch {
 	case ctx.Err() != nil:
-		return nil, newErr("put", u.key, nil, ctx.Err())
+		return nil, ctx.Err()
 	case context.Cause(pctx) != nil && !errors.Is(context.Cause(pctx), context.Canceled):
 		// A part failed; the reader may have seen the cancellation only.
-		return nil, mapErr(ctx, "put", u.key, context.Cause(pctx))
+		return nil, s.fail(ctx, "put", context.Cause(pctx))
 	case readErr != nil:
 		return nil, readErr
 	}
@@ -465,7 +382,7 @@ func (u *upload) sendParts(ctx context.Context, uploadID string, chunks []*chunk
 }
 
 // uploadPart sends one part and returns its ETag.
-func (s *Store) uploadPart(ctx context.Context, key, uploadID string, num int32, c *chunk) (string, error) {
+func (s *drv) uploadPart(ctx context.Context, key, uploadID string, num int32, c *chunk) (string, error) {
 	body := c.reader()
 	defer body.kill()
 	in := &s3.UploadPartInput{
@@ -487,7 +404,7 @@ func (s *Store) uploadPart(ctx context.Context, key, uploadID string, num int32,
 // abort aborts a multipart upload, even when ctx has ended, so that no
 // parts are left behind. A failure is logged, not returned: the caller
 // reports the error that made it abort.
-func (s *Store) abort(ctx context.Context, key, uploadID string) {
+func (s *drv) abort(ctx context.Context, key, uploadID string) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	_, err := s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
@@ -496,6 +413,6 @@ func (s *Store) abort(ctx context.Context, key, uploadID string) {
 	if status, _, _, _ := response(err); err != nil && status != http.StatusNotFound {
 		// A 404 (NoSuchUpload): the upload is gone already.
 		s.set.log.WarnContext(ctx, "s3: could not abort multipart upload; a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes it later",
-			slog.String("bucket", s.set.Bucket), slog.String("key", key), slog.String("upload_id", uploadID), slog.String("error", mapErr(actx, "abort", key, err).Error()))
+			slog.String("bucket", s.set.Bucket), slog.String("key", key), slog.String("upload_id", uploadID), slog.String("error", s.fail(actx, "abort", err).Error()))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -22,8 +23,9 @@ func init() {
 	storage.Register("s3", OpenURL)
 }
 
-// urlParams are the query parameters an s3:// URL may carry.
-var urlParams = []string{"region", "endpoint", "path_style", "addressing", "storage_class", "sse", "sse_kms_key_id", "part_size", "concurrency", "max_attempts", "prefix_conflicts", "record_large_sha256", "skip_verify_reads"}
+// urlParams are the query parameters of an s3:// URL besides the ones
+// shared with minio:// URLs (s3proto.URLParams).
+var urlParams = []string{"region", "endpoint", "path_style", "addressing", "storage_class", "sse", "sse_kms_key_id"}
 
 // OpenURL opens a Store from an s3:// URL; storage.Open calls it for the
 // "s3" scheme. See the package documentation for the parameters.
@@ -41,7 +43,7 @@ func OpenURL(ctx context.Context, u *url.URL) (storage.Provider, error) {
 // adjust it (add an HTTPClient or a Logger) before calling New.
 func ConfigFromURL(u *url.URL) (Config, error) {
 	bad := func(format string, args ...any) (Config, error) {
-		return Config{}, newErr("open", "", storage.ErrInvalidArgument,
+		return Config{}, openErr(storage.ErrInvalidArgument,
 			fmt.Errorf("URL %s: %s", storage.Redact(u), fmt.Sprintf(format, args...)))
 	}
 	if !strings.EqualFold(u.Scheme, "s3") {
@@ -60,18 +62,28 @@ func ConfigFromURL(u *url.URL) (Config, error) {
 	if err != nil {
 		return bad("malformed query")
 	}
+	t, err := s3proto.TuningFromURL(q)
+	if err != nil {
+		return bad("%v", err)
+	}
 	for name, vals := range q {
 		if !slices.Contains(urlParams, name) {
-			return bad("unknown parameter %q (known: %s)", name, strings.Join(urlParams, ", "))
+			return bad("unknown parameter %q (known: %s)", name, s3proto.KnownURLParams(urlParams...))
 		}
 		if len(vals) != 1 {
 			return bad("parameter %q is given %d times", name, len(vals))
 		}
 	}
 	cfg := Config{
-		Bucket:       u.Host,
-		Region:       q.Get("region"),
-		StorageClass: q.Get("storage_class"),
+		Bucket:            u.Host,
+		Region:            q.Get("region"),
+		StorageClass:      q.Get("storage_class"),
+		PartSize:          t.PartSize,
+		Concurrency:       t.Concurrency,
+		MaxAttempts:       t.MaxAttempts,
+		RecordLargeSHA256: t.RecordLargeSHA256,
+		PrefixCheck:       t.PrefixCheck,
+		SkipVerifyReads:   t.SkipVerifyReads,
 	}
 	if ep := q.Get("endpoint"); ep != "" {
 		if !strings.Contains(ep, "://") {
@@ -87,18 +99,6 @@ func ConfigFromURL(u *url.URL) (Config, error) {
 		cfg.Addressing = AddressingVirtualHost
 		if b {
 			cfg.Addressing = AddressingPath
-		}
-	}
-	for _, p := range []struct {
-		name string
-		dst  *bool
-	}{{"prefix_conflicts", &cfg.PrefixConflicts}, {"record_large_sha256", &cfg.RecordLargeSHA256}, {"skip_verify_reads", &cfg.SkipVerifyReads}} {
-		if v := q.Get(p.name); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return bad("%s must be true or false", p.name)
-			}
-			*p.dst = b
 		}
 	}
 	if v := q.Get("addressing"); v != "" {
@@ -140,48 +140,8 @@ func ConfigFromURL(u *url.URL) (Config, error) {
 	if q.Has("sse_kms_key_id") && cfg.SSE.Mode != SSEKMS {
 		return bad("sse_kms_key_id needs sse=sse-kms")
 	}
-	for _, p := range []struct {
-		name string
-		dst  *int
-	}{{"concurrency", &cfg.Concurrency}, {"max_attempts", &cfg.MaxAttempts}} {
-		if v := q.Get(p.name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return bad("%s must be a positive integer", p.name)
-			}
-			*p.dst = n
-		}
-	}
-	if v := q.Get("part_size"); v != "" {
-		n, err := parseSize(v)
-		if err != nil {
-			return bad("part_size: %v", err)
-		}
-		cfg.PartSize = n
-	}
 	if _, err := cfg.check(); err != nil {
 		return bad("%v", err)
 	}
 	return cfg, nil
-}
-
-// parseSize parses a byte count with an optional binary suffix: 16777216,
-// 16MiB, 16M, 1GiB.
-func parseSize(v string) (int64, error) {
-	s := strings.ToUpper(strings.TrimSpace(v))
-	mult := int64(1)
-	for _, suf := range []struct {
-		s string
-		m int64
-	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
-		if strings.HasSuffix(s, suf.s) {
-			s, mult = strings.TrimSuffix(s, suf.s), suf.m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("%q is not a size such as 16MiB", v)
-	}
-	return n * mult, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/conformance/miniotest"
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -28,8 +29,8 @@ func TestOpenURL(t *testing.T) {
 	require.NoError(t, err)
 	defer p.Close()
 	st := p.(*Store)
-	assert.Equal(t, int64(8<<20), st.set.partSize)
-	assert.Equal(t, 3, st.set.concurrency)
+	assert.Equal(t, int64(8<<20), st.d.set.PartSize)
+	assert.Equal(t, 3, st.d.set.Concurrency)
 	assert.True(t, st.Client().Options().UsePathStyle)
 	_, err = p.Put(ctx, "k", strings.NewReader("from a URL"), nil)
 	require.NoError(t, err)
@@ -51,9 +52,13 @@ func TestConfigFromURL(t *testing.T) {
 		{"s3://media?endpoint=http://127.0.0.1:9000&path_style=false", Config{Bucket: "media", Endpoint: "http://127.0.0.1:9000", Addressing: AddressingVirtualHost}},
 		{"s3://media?endpoint=acct.r2.cloudflarestorage.com&region=auto", Config{Bucket: "media", Endpoint: "https://acct.r2.cloudflarestorage.com", Region: "auto"}},
 		{"s3://media?addressing=path&sse=sse-kms&sse_kms_key_id=k1", Config{Bucket: "media", Addressing: AddressingPath, SSE: SSE{Mode: SSEKMS, KMSKeyID: "k1"}}},
-		{"s3://media?sse=aes256&part_size=64M&concurrency=8&max_attempts=5&prefix_conflicts=true", Config{Bucket: "media", SSE: SSE{Mode: SSES3}, PartSize: 64 << 20, Concurrency: 8, MaxAttempts: 5, PrefixConflicts: true}},
+		{"s3://media?sse=aes256&part_size=64M&concurrency=8&max_attempts=5&prefix_conflicts=true", Config{Bucket: "media", SSE: SSE{Mode: SSES3}, PartSize: 64 << 20, Concurrency: 8, MaxAttempts: 5, PrefixCheck: PrefixCheckOn}},
 		{"s3://media?skip_verify_reads=true", Config{Bucket: "media", SkipVerifyReads: true}},
 		{"s3://media?skip_verify_reads=false&record_large_sha256=1", Config{Bucket: "media", RecordLargeSHA256: true}},
+		{"s3://media?prefix_check=false", Config{Bucket: "media", PrefixCheck: PrefixCheckOff}},
+		// The minio package's names, and the deprecated ones, mean the same.
+		{"s3://media?threads=3&max_retries=2&skip_prefix_check=true&skip_multipart_sha256=false",
+			Config{Bucket: "media", Concurrency: 3, MaxAttempts: 2, PrefixCheck: PrefixCheckOff, RecordLargeSHA256: true}},
 	}
 	for _, tt := range tests {
 		cfg, err := ConfigFromURL(mustParse(t, tt.raw))
@@ -85,12 +90,37 @@ func TestConfigFromURL(t *testing.T) {
 func TestParseSize(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]int64{"5242880": 5 << 20, "16MiB": 16 << 20, "16M": 16 << 20, "1GiB": 1 << 30, "512k": 512 << 10, "7B": 7} {
-		got, err := parseSize(in)
+		got, err := s3proto.ParseSize(in)
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)
 	}
 	for _, in := range []string{"", "-1", "0", "MiB", "1.5M", "99999999999G"} {
-		_, err := parseSize(in)
+		_, err := s3proto.ParseSize(in)
 		assert.Error(t, err, in)
 	}
+}
+
+// TestConfigShared checks the settings the s3 and minio packages share:
+// the same defaults, and PrefixConflicts as the deprecated name of
+// PrefixCheckOn.
+func TestConfigShared(t *testing.T) {
+	t.Parallel()
+	set, err := Config{Bucket: "b"}.check()
+	require.NoError(t, err)
+	assert.Equal(t, int64(DefaultPartSize), set.PartSize)
+	assert.Equal(t, DefaultConcurrency, set.Concurrency)
+	assert.Equal(t, PrefixCheckAuto, set.PrefixCheck)
+	assert.False(t, set.RecordLargeSHA256)
+	set, err = Config{Bucket: "b", PrefixConflicts: true}.check()
+	require.NoError(t, err)
+	assert.Equal(t, PrefixCheckOn, set.PrefixCheck)
+	set, err = Config{Bucket: "b", PrefixConflicts: true, PrefixCheck: PrefixCheckOff}.check()
+	require.NoError(t, err)
+	assert.Equal(t, PrefixCheckOff, set.PrefixCheck, "the new name wins")
+	_, err = Config{Bucket: "b", PrefixCheck: PrefixCheck(9)}.check()
+	assert.Error(t, err)
+	st, err := New(t.Context(), Config{Bucket: "b", Endpoint: "http://127.0.0.1:1", AccessKeyID: "a", SecretAccessKey: "s", PartSize: 8 << 20})
+	require.NoError(t, err)
+	defer st.Close()
+	assert.Equal(t, storage.Parts{Size: 8 << 20}, st.Parts())
 }

@@ -2,8 +2,6 @@ package s3
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -69,7 +67,7 @@ func TestGetVerifiesContent(t *testing.T) {
 				assert.Len(t, got, len(tc.data), "the bytes were handed over before the end")
 				var se *storage.Error
 				require.ErrorAs(t, err, &se)
-				assert.Equal(t, "read", se.Op)
+				assert.Equal(t, "get", se.Op)
 				assert.Equal(t, key, se.Key)
 				assert.Equal(t, "s3", se.Provider)
 				assert.Contains(t, err.Error(), sha(orig), "the message names the recorded SHA-256")
@@ -126,73 +124,4 @@ func TestGetVerifiesContent(t *testing.T) {
 		got, _ := readAllGet(t, st, "whole-copy", &storage.Range{})
 		assert.Equal(t, "original", string(got), "a server-side copy keeps the checksum and verifies")
 	})
-}
-
-// body is a Get's response body for unit tests of reader: it serves data,
-// at most chunk bytes per Read, and records Close.
-type body struct {
-	r      io.Reader
-	chunk  int
-	closed bool
-}
-
-func (b *body) Read(p []byte) (int, error) {
-	if len(p) > b.chunk {
-		p = p[:b.chunk]
-	}
-	return b.r.Read(p)
-}
-
-func (b *body) Close() error { b.closed = true; return nil }
-
-func TestReaderVerifies(t *testing.T) {
-	t.Parallel()
-	for _, size := range []int{0, 1, 4096, 3<<20 + 7} {
-		data := conformance.RandomBytes(uint64(size), size)
-		other := conformance.RandomBytes(uint64(size)+1, size)
-		tests := []struct {
-			name     string
-			size     int64
-			sha      string
-			corrupt  bool
-			readSize int
-		}{
-			{"match", int64(size), sha(data), false, 32 << 10},
-			{"match, upper case", int64(size), strings.ToUpper(sha(data)), false, 1000},
-			{"other content", int64(size), sha(other), size > 0, 32 << 10},
-			{"other SHA-256", int64(size), sha(append(slices.Clone(data), 0)), true, 7777},
-			{"size announced larger", int64(size) + 1, sha(data), true, 32 << 10},
-			{"not hex", int64(size), "not a checksum", true, 32 << 10},
-		}
-		for _, tt := range tests {
-			b := &body{r: bytes.NewReader(data), chunk: tt.readSize}
-			r := &reader{ctx: t.Context(), r: b, c: b, key: "k", verify: newVerifier(tt.size, tt.sha)}
-			got, err := io.ReadAll(r)
-			if tt.corrupt {
-				require.ErrorIs(t, err, storage.ErrCorrupt, "size %d, %s", size, tt.name)
-			} else {
-				require.NoError(t, err, "size %d, %s", size, tt.name)
-			}
-			assert.True(t, bytes.Equal(data, got), "size %d, %s: every byte is passed on", size, tt.name)
-			require.NoError(t, r.Close())
-			assert.True(t, b.closed)
-		}
-	}
-}
-
-func TestReaderContextEnds(t *testing.T) {
-	t.Parallel()
-	// A cancelled context stops reading before the check.
-	size := 1 << 20
-	data := conformance.RandomBytes(3, size)
-	ctx, cancel := context.WithCancel(t.Context())
-	b := &body{r: bytes.NewReader(data), chunk: 64 << 10}
-	r := &reader{ctx: ctx, r: b, c: b, key: "k", verify: newVerifier(int64(size), sha(data))}
-	_, err := io.ReadFull(r, make([]byte, size/2))
-	require.NoError(t, err)
-	cancel()
-	_, err = io.ReadAll(r)
-	require.ErrorIs(t, err, context.Canceled)
-	require.False(t, errors.Is(err, storage.ErrCorrupt))
-	require.NoError(t, r.Close())
 }

@@ -50,6 +50,7 @@ type target struct {
 	access   string
 	secret   string
 	region   string
+	small    bool // the smallest part size
 }
 
 // driver opens a Store of one of the two S3 drivers on a target.
@@ -59,21 +60,31 @@ type driver struct {
 }
 
 // drivers are the two S3 drivers, each with one attempt per request, so
-// that a server that is gone fails fast.
+// that a server that is gone fails fast, and otherwise their defaults;
+// with tg.small, with the smallest part size S3 allows, so that objects
+// of a few MiB go up in parts.
 var drivers = []driver{
 	{"s3", func(t *testing.T, tg target) storage.Provider {
+		var partSize int64
+		if tg.small {
+			partSize = s3.MinPartSize
+		}
 		st, err := s3.New(context.Background(), s3.Config{
 			Bucket: tg.bucket, Region: tg.region, Endpoint: "http://" + tg.endpoint,
-			AccessKeyID: tg.access, SecretAccessKey: tg.secret, MaxAttempts: 1,
+			AccessKeyID: tg.access, SecretAccessKey: tg.secret, MaxAttempts: 1, PartSize: partSize,
 		})
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
 		return st
 	}},
 	{"minio", func(t *testing.T, tg target) storage.Provider {
+		var partSize int64
+		if tg.small {
+			partSize = minio.MinPartSize
+		}
 		st, err := minio.New(context.Background(), minio.Config{
 			Endpoint: tg.endpoint, Bucket: tg.bucket, Region: tg.region,
-			AccessKey: tg.access, SecretKey: tg.secret, MaxRetries: 1,
+			AccessKey: tg.access, SecretKey: tg.secret, MaxAttempts: 1, PartSize: partSize,
 		})
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
@@ -154,6 +165,25 @@ func put(key, body string, opts *storage.PutOptions) func(context.Context, stora
 	}
 }
 
+// large is the body of the questions about objects sent in parts: more
+// than two parts of the smallest size.
+var large = string(make([]byte, 2*s3.MinPartSize+12345))
+
+// putStream puts body through a reader that is only an io.Reader, so that
+// both drivers read it as a stream.
+func putStream(key, body string, opts *storage.PutOptions) func(context.Context, storage.Provider) error {
+	return func(ctx context.Context, p storage.Provider) error {
+		_, err := p.Put(ctx, key, struct{ io.Reader }{strings.NewReader(body)}, opts)
+		return err
+	}
+}
+
+// sized returns PutOptions promising n bytes, with IfNotExists when
+// ifNotExists.
+func sized(n int, ifNotExists bool) *storage.PutOptions {
+	return &storage.PutOptions{Size: int64(n), IfNotExists: ifNotExists}
+}
+
 func del(key string) func(context.Context, storage.Provider) error {
 	return func(ctx context.Context, p storage.Provider) error { return p.Delete(ctx, key) }
 }
@@ -218,6 +248,24 @@ func TestSameAnswers(t *testing.T) {
 		require.NoError(t, err)
 	}
 
+	small := func(f func(t *testing.T) target) func(t *testing.T) target {
+		return func(t *testing.T) target {
+			tg := f(t)
+			tg.small = true
+			return tg
+		}
+	}
+	missingBucket := func(t *testing.T) target {
+		return on("strata-no-such-bucket-"+randomSuffix(), srv.SecretKey, srv.Endpoint)
+	}
+	nothingStored := func(key string) func(ctx context.Context, p storage.Provider) error {
+		return func(ctx context.Context, p storage.Provider) error {
+			if _, err := p.Stat(ctx, key); !errors.Is(err, storage.ErrNotFound) {
+				return errors.Join(errors.New("stored after a size mismatch"), err)
+			}
+			return storage.ErrSizeMismatch
+		}
+	}
 	sections := []section{
 		{
 			name: "missing key", target: fresh, want: "ErrNotFound",
@@ -229,11 +277,9 @@ func TestSameAnswers(t *testing.T) {
 			},
 		},
 		{
-			name: "missing bucket",
-			target: func(t *testing.T) target {
-				return on("strata-no-such-bucket-"+randomSuffix(), srv.SecretKey, srv.Endpoint)
-			},
-			want: "ErrNoBucket+ErrInvalidArgument",
+			name:   "missing bucket",
+			target: missingBucket,
+			want:   "ErrNoBucket+ErrInvalidArgument",
 			questions: []question{
 				{"put", put("k", body, nil)},
 				{"put if not exists", put("k", body, &storage.PutOptions{IfNotExists: true})},
@@ -244,6 +290,7 @@ func TestSameAnswers(t *testing.T) {
 				{"delete", del("k")},
 				{"list", list},
 				{"copy", cp("dst", "k")},
+				{"copy under a parent", cp("dst/x", "k")},
 			},
 		},
 		{
@@ -265,12 +312,8 @@ func TestSameAnswers(t *testing.T) {
 			questions: []question{
 				{"reader short", put("short", body, &storage.PutOptions{Size: int64(len(body)) + 5})},
 				{"reader long", put("long", body, &storage.PutOptions{Size: int64(len(body)) - 5})},
-				{"nothing stored (short)", func(ctx context.Context, p storage.Provider) error {
-					if _, err := p.Stat(ctx, "short"); !errors.Is(err, storage.ErrNotFound) {
-						return errors.Join(errors.New("stored after a size mismatch"), err)
-					}
-					return storage.ErrSizeMismatch
-				}},
+				{"nothing stored (short)", nothingStored("short")},
+				{"nothing stored (long)", nothingStored("long")},
 			},
 		},
 		{
@@ -302,6 +345,52 @@ func TestSameAnswers(t *testing.T) {
 				{"delete", del("k")},
 				{"list", list},
 				{"copy", cp("dst", "k")},
+			},
+		},
+		{
+			// Each driver's default, PrefixCheckAuto, finds MinIO and
+			// checks (before the shared layer, only minio checked by
+			// default, and s3 stored "a/b" beside "a", which MinIO then
+			// lists without one of them).
+			name: "prefix conflict", target: fresh, want: "ErrExist",
+			setup: func(t *testing.T, p storage.Provider) {
+				for _, k := range []string{"a", "d/e"} {
+					_, err := p.Put(t.Context(), k, strings.NewReader(body), nil)
+					require.NoError(t, err)
+				}
+			},
+			questions: []question{
+				{"put under an object", put("a/b", body, nil)},
+				{"put over a prefix", put("d", body, nil)},
+				{"copy under an object", cp("a/b/c", "a")},
+				{"copy over a prefix", cp("d", "a")},
+			},
+		},
+		{
+			name: "missing bucket, objects in parts", target: small(missingBucket), want: "ErrNoBucket+ErrInvalidArgument",
+			questions: []question{
+				{"put a stream", putStream("k", large, nil)},
+				{"put a sized stream", putStream("k", large, sized(len(large), false))},
+				{"put a sized io.ReaderAt", put("k", large, sized(len(large), false))},
+			},
+		},
+		{
+			name: "conditional create of an existing key, objects in parts", target: small(fresh), setup: stored, want: "ErrExist",
+			questions: []question{
+				{"put a stream", putStream("there", large, &storage.PutOptions{IfNotExists: true})},
+				{"put a sized stream", putStream("there", large, sized(len(large), true))},
+				{"put a sized io.ReaderAt", put("there", large, sized(len(large), true))},
+			},
+		},
+		{
+			name: "size mismatch, objects in parts", target: small(fresh), want: "ErrSizeMismatch",
+			questions: []question{
+				{"stream short", putStream("short", large, sized(len(large)+1, false))},
+				{"stream long", putStream("long", large, sized(len(large)-1, false))},
+				{"io.ReaderAt short", put("short", large, sized(len(large)+1, false))},
+				{"io.ReaderAt long", put("long", large, sized(len(large)-1, false))},
+				{"nothing stored (short)", nothingStored("short")},
+				{"nothing stored (long)", nothingStored("long")},
 			},
 		},
 		{

@@ -160,7 +160,7 @@ func ConfirmMissing(err, bucketErr error) error {
 			c.Kind = storage.ErrNoBucket
 			return &c
 		}
-		return errors.Join(storage.ErrNoBucket, err)
+		return WithKind(storage.ErrNoBucket, err)
 	}
 	return bucketErr
 }
