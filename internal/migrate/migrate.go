@@ -290,10 +290,10 @@ type Migrator struct {
 	// parts is how the destination uploads large objects, when it says
 	// (a storage.PartWriter); the zero Parts otherwise.
 	parts storage.Parts
-	log      *slog.Logger
-	now      func() time.Time
-	large    chan struct{}
-	small    *budget
+	log   *slog.Logger
+	now   func() time.Time
+	large chan struct{}
+	small *budget
 
 	stopOnce sync.Once
 	stop     chan struct{}
