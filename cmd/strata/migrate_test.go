@@ -663,7 +663,7 @@ func TestUncheckedURL(t *testing.T) {
 		"b2://media":                                                 "",
 		"mem://":                                                     "",
 		"test://?inner=minio%3A%2F%2Fh%3A9000%2Fmedia":               "",
-		"%zz":                                                        "",
+		"%zz": "",
 	} {
 		got, ok := uncheckedURL(raw)
 		assert.Equal(t, want != "", ok, raw)
