@@ -75,6 +75,12 @@ the copy must show the same size and SHA-256 (a copy with no SHA-256 is read
 back). An object that differs is sent again first; an object with any error
 is never deleted.
 
+A store that cannot hold both "a" and "a/b" (MinIO) checks each key for
+such a neighbour with requests of its own. When DST is s3:// or minio://
+and its URL does not set prefix_check, migrate opens it a second time with
+prefix_check=false and writes through it the keys its listings show free
+of conflicts; the others still go through the check.
+
 A destination that refuses writes for a lasting reason (permission denied, a
 read-only file system, no such bucket, no space left) stops the migration
 after 5 such failures in a row; transient errors never do.

@@ -32,7 +32,9 @@ package main
 // STRATA_BENCH_BASELINE_BIN names other strata binaries (such as one built
 // from the commit before a change), separated by colons: each strata
 // variant runs each of them too, back to back with the binary under test
-// ("current"), named by its file name.
+// ("current"), named by its file name. STRATA_BENCH_ROUNDS=N runs the
+// binaries of each variant N times, in turn, so that a change in the load
+// of a shared machine falls on all of them alike.
 
 import (
 	"context"
@@ -216,8 +218,9 @@ func BenchmarkMigrate(b *testing.B) {
 			env     []string
 		}
 		// The URLs are the plain ones a user types: the driver's check
-		// for "a" beside "a/b" is on, and the migration vouches for the
-		// keys its listings show free of conflicts (all of them here).
+		// for "a" beside "a/b" is on, and the migration writes the keys
+		// its listings show free of conflicts (all of them here) through
+		// the bucket opened a second time with prefix_check=false.
 		variants := []variant{
 			{"strata-w1", 1, "", nil},
 			{"strata-w8", 8, "", nil},
@@ -232,7 +235,7 @@ func BenchmarkMigrate(b *testing.B) {
 			variants = append(variants, variant{"strata-w1-nosha", 1, "&skip_multipart_sha256=true", nil})
 		}
 		for _, v := range variants {
-			for _, bin := range benchBins() {
+			for _, bin := range benchRounds() {
 				name := wl.name + "/" + v.name + "/" + bin.name
 				b.Run(name, func(b *testing.B) {
 					r := &runner{env: append([]string{
@@ -280,6 +283,15 @@ func benchBins() []benchBin {
 		}
 	}
 	return append(bins, benchBin{"current", binPath})
+}
+
+// benchRounds returns benchBins STRATA_BENCH_ROUNDS times over.
+func benchRounds() []benchBin {
+	var bins []benchBin
+	for range envInt("STRATA_BENCH_ROUNDS", 1) {
+		bins = append(bins, benchBins()...)
+	}
+	return bins
 }
 
 // watchPeakRSS polls the peak resident set size (VmHWM) of the process

@@ -272,11 +272,12 @@ func TestMinIOBadCredentialsAndURLsGiveOneLine(t *testing.T) {
 	assert.Len(t, readTree(t, src), 5)
 }
 
-// MinIO cannot hold both "a" and "a/b". A migration vouches for the keys
-// its listings show free of such conflicts, so the driver skips its own
-// check (requests per object) for them; keys that do conflict with what
-// the bucket already holds still go through the driver's check and fail
-// with a clear error, while every other key is copied.
+// MinIO cannot hold both "a" and "a/b". A migration writes the keys its
+// listings show free of such conflicts through the bucket opened with
+// prefix_check=false, sparing the driver's check (requests per object);
+// keys that do conflict with what the bucket already holds still go
+// through the driver's check and fail with a clear error, while every
+// other key is copied.
 func TestMinIOMigrateReportsPrefixConflictsWithTheBucket(t *testing.T) {
 	srv := miniotest.Start(t)
 	bucket := srv.NewBucket(t)

@@ -172,8 +172,8 @@ type Options struct {
 	// Stat and no read (see Journal).
 	Journal Journal
 	// Unchecked, when not nil, is the destination opened a second time
-	// without its check for prefix conflicts (for the s3 and minio
-	// drivers, with the URL parameter prefix_check=false). Objects whose
+	// without its check for prefix conflicts (such as with the URL
+	// parameter prefix_check=false). Objects whose
 	// keys both listings show free of conflicts (see Prefix conflicts in
 	// the package documentation) are written through it; every other
 	// request goes to the destination given to New. The Migrator does not
