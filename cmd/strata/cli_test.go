@@ -179,3 +179,27 @@ func TestBenchInterruptedStillCleansUp(t *testing.T) {
 	_, err := os.Stat(dir)
 	require.NoError(t, err)
 }
+
+// cp within one store copies there (storage.Copy: on the store's side when
+// it can), with the content type, and reports a missing source in one
+// line.
+func TestCpWithinOneStore(t *testing.T) {
+	r := newRunner(t)
+	store := t.TempDir()
+	loc := fileURL(store)
+	res := r.runStdin([]byte("hello, media"), "cp", "-", "a/k", loc, "--content-type", "image/png")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+
+	res = r.run("cp", loc, "a/k", loc, "b/k")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Equal(t, map[string][]byte{"a/k": []byte("hello, media"), "b/k": []byte("hello, media")}, readTree(t, store))
+	res = r.run("stat", loc, "b/k")
+	assert.Contains(t, res.stdout, "content-type: image/png\n")
+	assert.Regexp(t, `sha256: +[0-9a-f]{64}\n`, res.stdout)
+
+	res = r.run("cp", loc, "missing", loc, "c/k")
+	assert.Equal(t, 1, res.code)
+	oneLine(t, res)
+	assert.Contains(t, res.stderr, "not found")
+	assert.NotContains(t, readTree(t, store), "c/k")
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -345,13 +344,13 @@ func runCp(ctx context.Context, e *env, in *invocation) int {
 	} else {
 		srcURL, _ := locationURL(pos[0])
 		dstURL, _ := locationURL(pos[2])
-		if c, ok := dst.(storage.Copier); ok && srcURL == dstURL && f.contentType == "" && !f.noClobber {
-			if _, err := c.Copy(ctx, dstKey, srcKey); err == nil || !errors.Is(err, storage.ErrUnsupported) {
-				if err != nil {
-					return opFailed(ctx, e, "cp", err, pos[2])
-				}
-				return exitOK
+		if srcURL == dstURL && f.contentType == "" && !f.noClobber {
+			// Within one store: a copy on the store's side when it can,
+			// a Get and a Put through it otherwise.
+			if _, err := storage.Copy(ctx, dst, dstKey, srcKey); err != nil {
+				return opFailed(ctx, e, "cp", err, pos[2])
 			}
+			return exitOK
 		}
 		rc, info, err := src.Get(ctx, srcKey, nil)
 		if err != nil {

@@ -10,9 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,6 +74,12 @@ is already there, read and hashed whatever the journal says; then a Stat of
 the copy must show the same size and SHA-256 (a copy with no SHA-256 is read
 back). An object that differs is sent again first; an object with any error
 is never deleted.
+
+A store that cannot hold both "a" and "a/b" (MinIO) checks each key for
+such a neighbour with requests of its own. When DST is s3:// or minio://
+and its URL does not set prefix_check, migrate opens it a second time with
+prefix_check=false and writes through it the keys its listings show free
+of conflicts; the others still go through the check.
 
 A destination that refuses writes for a lasting reason (permission denied, a
 read-only file system, no such bucket, no space left) stops the migration
@@ -178,6 +186,12 @@ func runMigrate(ctx context.Context, e *env, in *invocation) int {
 			}
 		}
 	}
+	var unchecked storage.Provider
+	if !f.dryRun {
+		if unchecked = openUnchecked(ctx, dstURL, log); unchecked != nil {
+			defer unchecked.Close()
+		}
+	}
 	m := migrate.New(src, dst, &migrate.Options{
 		Workers:             f.workers,
 		Prefix:              f.prefix,
@@ -189,6 +203,7 @@ func runMigrate(ctx context.Context, e *env, in *invocation) int {
 		ContentTypeFromName: f.ctFromName,
 		Logger:              log,
 		OnObject:            onObject,
+		Unchecked:           unchecked,
 	})
 
 	running.Store(m)
@@ -264,6 +279,52 @@ func openSrcDst(ctx context.Context, e *env, cmd, srcURL, dstURL string) (src, d
 		return nil, nil, fail(e, exitError, "%s: destination: %v%s", cmd, err, hint(err, dstURL)), false
 	}
 	return src, dst, 0, true
+}
+
+// prefixCheckSchemes are the URL schemes whose drivers take the parameter
+// prefix_check (auto, true or false): whether a Put first checks that the
+// store holds no object under a parent of the key ("a" for "a/b") and none
+// under the key as a prefix, for stores that cannot hold both.
+var prefixCheckSchemes = []string{"s3", "minio"}
+
+// uncheckedURL returns the destination URL of a migration with
+// prefix_check=false added, and true, when its driver takes that parameter
+// and the URL does not set it: the user's choice, whatever it is, is kept.
+func uncheckedURL(rawURL string) (string, bool) {
+	u, err := url.Parse(rawURL)
+	if err != nil || !slices.ContainsFunc(prefixCheckSchemes, func(s string) bool { return strings.EqualFold(s, u.Scheme) }) {
+		return "", false
+	}
+	if u.Query().Has("prefix_check") {
+		return "", false
+	}
+	if u.RawQuery != "" {
+		u.RawQuery += "&"
+	}
+	u.RawQuery += "prefix_check=false"
+	return u.String(), true
+}
+
+// openUnchecked opens the destination of a migration a second time, with
+// prefix_check=false (see uncheckedURL), for the objects whose keys the
+// migration's listings show free of prefix conflicts
+// (migrate.Options.Unchecked): they need no requests to check them. It
+// returns nil when the URL sets prefix_check or its driver has no such
+// check, or when the store cannot be opened so (a driver that does not
+// know the parameter): every object then goes through the destination as
+// the user opened it, which checks those that need it.
+func openUnchecked(ctx context.Context, dstURL string, log *slog.Logger) storage.Provider {
+	u, ok := uncheckedURL(dstURL)
+	if !ok {
+		return nil
+	}
+	p, err := storage.Open(ctx, u)
+	if err != nil {
+		log.Debug("every object goes through the destination's own prefix check: it cannot be opened without it", "err", err)
+		return nil
+	}
+	log.Debug("objects whose keys the listings show free of prefix conflicts are written without the destination's check", "destination", storage.RedactString(u))
+	return p
 }
 
 // abortGrace is how long a second Ctrl-C waits for the transfers in flight

@@ -29,6 +29,12 @@ package main
 // ID as this machine sees it, for server-cpu-ms/file): a MinIO whose /data
 // is a tmpfs measures the client rather than the disk's fsync latency.
 // STRATA_BENCH_SMALL and STRATA_BENCH_BIG change the number of files.
+// STRATA_BENCH_BASELINE_BIN names other strata binaries (such as one built
+// from the commit before a change), separated by colons: each strata
+// variant runs each of them too, back to back with the binary under test
+// ("current"), named by its file name. STRATA_BENCH_ROUNDS=N runs the
+// binaries of each variant N times, in turn, so that a change in the load
+// of a shared machine falls on all of them alike.
 
 import (
 	"context"
@@ -212,8 +218,9 @@ func BenchmarkMigrate(b *testing.B) {
 			env     []string
 		}
 		// The URLs are the plain ones a user types: the driver's check
-		// for "a" beside "a/b" is on, and the migration vouches for the
-		// keys its listings show free of conflicts (all of them here).
+		// for "a" beside "a/b" is on, and the migration writes the keys
+		// its listings show free of conflicts (all of them here) through
+		// the bucket opened a second time with prefix_check=false.
 		variants := []variant{
 			{"strata-w1", 1, "", nil},
 			{"strata-w8", 8, "", nil},
@@ -228,8 +235,8 @@ func BenchmarkMigrate(b *testing.B) {
 			variants = append(variants, variant{"strata-w1-nosha", 1, "&skip_multipart_sha256=true", nil})
 		}
 		for _, v := range variants {
-			name := wl.name + "/" + v.name
-			{
+			for _, bin := range benchRounds() {
+				name := wl.name + "/" + v.name + "/" + bin.name
 				b.Run(name, func(b *testing.B) {
 					r := &runner{env: append([]string{
 						"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "XDG_STATE_HOME=" + b.TempDir(),
@@ -240,6 +247,7 @@ func BenchmarkMigrate(b *testing.B) {
 						dst := fmt.Sprintf("minio://%s/%s?secure=false&region=%s%s", target.endpoint, bucket, target.region, v.params)
 						ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 						cmd, stdout, stderr := r.command(ctx, "migrate", "file://"+wl.dir, dst, "--workers", strconv.Itoa(v.workers), "-q")
+						cmd.Path, cmd.Args[0] = bin.path, bin.path
 						srvBefore := serverCPU(target.pid)
 						start := time.Now()
 						if err := cmd.Start(); err != nil {
@@ -260,6 +268,30 @@ func BenchmarkMigrate(b *testing.B) {
 			}
 		}
 	}
+}
+
+// benchBin is a strata binary a benchmark runs.
+type benchBin struct{ name, path string }
+
+// benchBins returns the binaries of STRATA_BENCH_BASELINE_BIN, then the
+// one under test.
+func benchBins() []benchBin {
+	var bins []benchBin
+	for p := range strings.SplitSeq(os.Getenv("STRATA_BENCH_BASELINE_BIN"), string(os.PathListSeparator)) {
+		if p != "" {
+			bins = append(bins, benchBin{filepath.Base(p), p})
+		}
+	}
+	return append(bins, benchBin{"current", binPath})
+}
+
+// benchRounds returns benchBins STRATA_BENCH_ROUNDS times over.
+func benchRounds() []benchBin {
+	var bins []benchBin
+	for range envInt("STRATA_BENCH_ROUNDS", 1) {
+		bins = append(bins, benchBins()...)
+	}
+	return bins
 }
 
 // watchPeakRSS polls the peak resident set size (VmHWM) of the process

@@ -643,3 +643,30 @@ func TestMigrateDeleteOnlyProgressShowsNoByteRate(t *testing.T) {
 	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
 	assert.Regexp(t, `"bytes_per_s":[1-9]`, res.stderr)
 }
+
+// A migration to an s3:// or minio:// location that does not set
+// prefix_check opens it a second time with prefix_check=false, for the
+// keys its listings show free of prefix conflicts; a URL that sets it, or
+// another scheme, is left alone.
+func TestUncheckedURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"minio://127.0.0.1:9000/media?secure=false&region=us-east-1": "minio://127.0.0.1:9000/media?secure=false&region=us-east-1&prefix_check=false",
+		"minio://minio.internal:9000/media":                          "minio://minio.internal:9000/media?prefix_check=false",
+		"s3://media-bucket?region=eu-central-1":                      "s3://media-bucket?region=eu-central-1&prefix_check=false",
+		"S3://media-bucket":                                          "s3://media-bucket?prefix_check=false",
+		"s3://media-bucket?endpoint=http%3A%2F%2F127.0.0.1%3A9000":   "s3://media-bucket?endpoint=http%3A%2F%2F127.0.0.1%3A9000&prefix_check=false",
+		"minio://h:9000/media?prefix_check=true":                     "",
+		"minio://h:9000/media?prefix_check=auto":                     "",
+		"s3://media-bucket?prefix_check=false":                       "",
+		"s3://media-bucket?region=x&prefix_check=":                   "",
+		"file:///srv/media":                                          "",
+		"b2://media":                                                 "",
+		"mem://":                                                     "",
+		"test://?inner=minio%3A%2F%2Fh%3A9000%2Fmedia":               "",
+		"%zz": "",
+	} {
+		got, ok := uncheckedURL(raw)
+		assert.Equal(t, want != "", ok, raw)
+		assert.Equal(t, want, got, raw)
+	}
+}

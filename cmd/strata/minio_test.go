@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/conformance/miniotest"
+	"github.com/strata-storage/strata/storage"
 )
 
 // minioURL is the minio:// location of bucket on srv.
@@ -271,11 +272,12 @@ func TestMinIOBadCredentialsAndURLsGiveOneLine(t *testing.T) {
 	assert.Len(t, readTree(t, src), 5)
 }
 
-// MinIO cannot hold both "a" and "a/b". A migration vouches for the keys
-// its listings show free of such conflicts, so the driver skips its own
-// check (requests per object) for them; keys that do conflict with what
-// the bucket already holds still go through the driver's check and fail
-// with a clear error, while every other key is copied.
+// MinIO cannot hold both "a" and "a/b". A migration writes the keys its
+// listings show free of such conflicts through the bucket opened with
+// prefix_check=false, sparing the driver's check (requests per object);
+// keys that do conflict with what the bucket already holds still go
+// through the driver's check and fail with a clear error, while every
+// other key is copied.
 func TestMinIOMigrateReportsPrefixConflictsWithTheBucket(t *testing.T) {
 	srv := miniotest.Start(t)
 	bucket := srv.NewBucket(t)
@@ -365,4 +367,40 @@ func TestMinIOMigrateToAMissingBucketReportsNoResult(t *testing.T) {
 	assert.Contains(t, sum["error"], "destination")
 	assert.Equal(t, files, readTree(t, src))
 	t.Log(strings.TrimSpace(res.stderr))
+}
+
+// A migration to MinIO opens the bucket a second time, with
+// prefix_check=false, for the objects whose keys its listings show free of
+// prefix conflicts, when the driver takes that parameter; a driver that
+// does not leaves every object to the bucket as the user opened it. Which
+// of the two happened is in the -v log, and the migration succeeds either
+// way.
+func TestMinIOMigrateOpensTheBucketWithoutPrefixCheckWhenTheDriverCan(t *testing.T) {
+	srv := miniotest.Start(t)
+	bucket := srv.NewBucket(t)
+	r := withMinio(newRunner(t), srv)
+	src := t.TempDir()
+	files := map[string][]byte{"local_content/ab/cd/efgh": []byte("one"), "local_content/ab/cd/ijkl": []byte("two")}
+	writeTree(t, src, files)
+
+	// Whether the driver takes the parameter, asked in this process.
+	t.Setenv("MINIO_ACCESS_KEY", srv.AccessKey)
+	t.Setenv("MINIO_SECRET_KEY", srv.SecretKey)
+	u, ok := uncheckedURL(minioURL(srv, bucket))
+	require.True(t, ok)
+	p, openErr := storage.Open(t.Context(), u)
+	if openErr == nil {
+		require.NoError(t, p.Close())
+	}
+
+	res := r.run("migrate", src, minioURL(srv, bucket), "-v", "--no-journal")
+	require.Equal(t, 0, res.code, "stdout: %s\nstderr: %s", res.stdout, res.stderr)
+	if openErr == nil {
+		assert.Contains(t, res.stderr, "written without the destination's check")
+	} else {
+		t.Logf("the minio driver does not take prefix_check=false yet: %v", openErr)
+		assert.Contains(t, res.stderr, "every object goes through the destination's own prefix check")
+	}
+	assert.NotContains(t, res.stderr, srv.SecretKey)
+	assert.Equal(t, files, bucketContents(t, srv.Client(), bucket))
 }

@@ -61,16 +61,19 @@
 //
 // # Prefix conflicts
 //
-// Some stores cannot hold both "a" and "a/b" (MinIO), and their driver
-// checks for such a neighbour before each Put, with requests of its own.
-// The two listings walked side by side show it too: a key is free of
-// conflicts when no earlier key of either listing is a parent of it and
-// the destination holds nothing under it as a prefix (found by reading the
-// destination listing a little ahead, at most maxAhead entries). For those
-// keys the Migrator sets storage.PutOptions.PrefixChecked, and the driver
-// skips its check; the others go through it, and fail with its message
-// when they do conflict. Objects another program writes into the
-// destination during the migration are not seen.
+// Some stores cannot hold both "a" and "a/b", and the store itself (its
+// driver, as whoever opened it chose) checks for such a neighbour before
+// each Put, with requests of its own. The two listings walked side by side
+// show it too: a key is free of conflicts when no earlier key of either
+// listing is a parent of it and the destination holds nothing under it as
+// a prefix (found by reading the destination listing a little ahead, at
+// most maxAhead entries). Given Options.Unchecked, the same destination
+// opened without that check, the Migrator writes the keys its listings
+// show free through it, sparing their requests; the others, conflicting
+// or beyond its read-ahead, go through the destination, which checks them
+// if its store needs it and fails those that conflict with its own
+// message. Objects another program writes into the destination during the
+// migration are not seen.
 //
 // # Errors
 //
@@ -138,10 +141,13 @@ type Options struct {
 	NoCount bool
 	// LargeObject is the size from which an object counts as large; at most
 	// MaxLarge large objects are transferred at the same time, so that the
-	// buffers a driver keeps per upload stay bounded whatever the number of
-	// workers. A large source that can be read at any offset (a file) is
-	// handed to the driver as it is, so it can send parts straight from it.
-	// Zero means 16 MiB (the part size of the S3 drivers).
+	// buffers a destination keeps per upload stay bounded whatever the
+	// number of workers. A large source that can be read at any offset (a
+	// file) is handed to Put as it is when the destination says it reads
+	// the parts of an upload from such a reader (storage.Parts.ReaderAt);
+	// otherwise it is streamed. Zero means the destination's part size
+	// when it is a storage.PartWriter (found through wrappers with
+	// storage.As), and 16 MiB otherwise.
 	LargeObject int64
 	// MaxLarge is the number of large objects transferred at the same time.
 	// Zero means 1: drivers already send the parts of one large object in
@@ -165,6 +171,14 @@ type Options struct {
 	// skips objects unchanged on both sides by their ETags alone, with no
 	// Stat and no read (see Journal).
 	Journal Journal
+	// Unchecked, when not nil, is the destination opened a second time
+	// without its check for prefix conflicts (such as with the URL
+	// parameter prefix_check=false). Objects whose
+	// keys both listings show free of conflicts (see Prefix conflicts in
+	// the package documentation) are written through it; every other
+	// request goes to the destination given to New. The Migrator does not
+	// close it.
+	Unchecked storage.Provider
 	// OnObject, when not nil, is called once for every object the migration
 	// looked at, when its outcome is known. It is called from the worker
 	// goroutines, concurrently.
@@ -273,10 +287,13 @@ type Summary struct {
 type Migrator struct {
 	src, dst storage.Provider
 	opts     Options
-	log      *slog.Logger
-	now      func() time.Time
-	large    chan struct{}
-	small    *budget
+	// parts is how the destination uploads large objects, when it says
+	// (a storage.PartWriter); the zero Parts otherwise.
+	parts storage.Parts
+	log   *slog.Logger
+	now   func() time.Time
+	large chan struct{}
+	small *budget
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -313,8 +330,15 @@ func New(src, dst storage.Provider, opts *Options) *Migrator {
 	if m.opts.Workers <= 0 {
 		m.opts.Workers = DefaultWorkers()
 	}
+	var pw storage.PartWriter
+	if storage.As(dst, &pw) {
+		m.parts = pw.Parts()
+	}
 	if m.opts.LargeObject <= 0 {
-		m.opts.LargeObject = 16 << 20
+		m.opts.LargeObject = m.parts.Size
+	}
+	if m.opts.LargeObject <= 0 {
+		m.opts.LargeObject = defaultLargeObject
 	}
 	if m.opts.MemoryBudget <= 0 {
 		m.opts.MemoryBudget = 64 << 20
@@ -334,6 +358,10 @@ func New(src, dst storage.Provider, opts *Options) *Migrator {
 	}
 	return m
 }
+
+// defaultLargeObject is Options.LargeObject for a destination that does
+// not tell its part size.
+const defaultLargeObject = 16 << 20
 
 // Stop makes Run take no new objects: the objects in flight finish, then
 // Run returns with Summary.Stopped set. To abort the objects in flight too,
@@ -359,8 +387,8 @@ type job struct {
 	src storage.Info
 	dst *storage.Info
 	// prefixFree reports that the listings show no object under a parent
-	// of the key and none under the key as a prefix (see
-	// storage.PutOptions.PrefixChecked).
+	// of the key and none under the key as a prefix, so that it may be
+	// written through Options.Unchecked. Only computed when that is set.
 	prefixFree bool
 }
 
@@ -468,7 +496,9 @@ func (m *Migrator) plan(ctx context.Context, start time.Time, jobs chan<- job) (
 	// Keys of either listing that may be parents of keys to come.
 	var srcParents, dstParents parentStack
 	dst.onPass = dstParents.push
-	prefixFree := m.prefixParentsFree(ctx)
+	// Whether keys are free of prefix conflicts matters only to choose
+	// the unchecked destination.
+	prefixFree := m.opts.Unchecked != nil && m.prefixParentsFree(ctx)
 	prev := ""
 	for info, err := range m.src.List(ctx, &storage.ListOptions{Prefix: m.opts.Prefix}) {
 		if err != nil {
@@ -782,7 +812,7 @@ func (m *Migrator) copyObject(ctx context.Context, j job) (int64, string, error)
 		return 0, "", fmt.Errorf("read source: %w", err)
 	}
 	defer rc.Close()
-	opts := &storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size, PrefixChecked: j.prefixFree}
+	opts := &storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size}
 	if opts.ContentType == "" && m.opts.ContentTypeFromName {
 		if ext := path.Ext(src.Key); ext != "" {
 			opts.ContentType = mime.TypeByExtension(strings.ToLower(ext))
@@ -793,10 +823,14 @@ func (m *Migrator) copyObject(ctx context.Context, j job) (int64, string, error)
 		sum string
 		put storage.Info
 	)
-	if ra, ok := rc.(readSeekerAt); ok && info.Size >= m.opts.LargeObject {
-		n, sum, put, err = m.putSeekable(ctx, src.Key, ra, info.Size, opts)
+	dst := m.dst
+	if j.prefixFree && m.opts.Unchecked != nil {
+		dst = m.opts.Unchecked
+	}
+	if ra, ok := rc.(readSeekerAt); ok && m.readsParts(info.Size) {
+		n, sum, put, err = m.putSeekable(ctx, dst, src.Key, ra, info.Size, opts)
 	} else {
-		n, sum, put, err = m.putStream(ctx, src, rc, opts)
+		n, sum, put, err = m.putStream(ctx, dst, src, rc, opts)
 	}
 	if err != nil {
 		return 0, "", err
@@ -831,14 +865,14 @@ func (m *Migrator) copyObject(ctx context.Context, j job) (int64, string, error)
 // Options.Delete, where a source is deleted on the strength of the sum: its
 // own hash then stays an independent check of the driver's. An object the
 // destination reports no SHA-256 for is hashed from the source afterwards.
-func (m *Migrator) putStream(ctx context.Context, src storage.Info, r io.Reader, opts *storage.PutOptions) (int64, string, storage.Info, error) {
+func (m *Migrator) putStream(ctx context.Context, dst storage.Provider, src storage.Info, r io.Reader, opts *storage.PutOptions) (int64, string, storage.Info, error) {
 	sr := &sendReader{r: r, total: &m.streamed}
 	own := m.opts.Delete || !m.dstHashes.Load()
 	if own {
 		sr.h = sha256.New()
 	}
 	seq := m.writeSeq.Add(1)
-	put, err := m.dst.Put(ctx, src.Key, sr, opts)
+	put, err := dst.Put(ctx, src.Key, sr, opts)
 	if err != nil {
 		return 0, "", put, &writeError{err, seq}
 	}
@@ -865,15 +899,23 @@ type readSeekerAt interface {
 	io.ReaderAt
 }
 
-// putSeekable sends a large seekable source as it is, so that a driver that
-// can upload parts straight from it (minio does) needs no part buffers and
-// can record the checksum up front. The SHA-256 is the one the driver
-// reports, checked against a reading of our own when the source is to be
-// deleted or the driver reports none.
-func (m *Migrator) putSeekable(ctx context.Context, key string, ra readSeekerAt, size int64, opts *storage.PutOptions) (int64, string, storage.Info, error) {
+// readsParts reports whether the destination reads the parts of an upload
+// of size bytes straight from a seekable reader given to Put: it says it
+// does (storage.Parts.ReaderAt), the object is large, and it is larger
+// than one part, so that it is sent in parts at all.
+func (m *Migrator) readsParts(size int64) bool {
+	return m.parts.ReaderAt && size >= m.opts.LargeObject && size > m.parts.Size
+}
+
+// putSeekable sends a large seekable source as it is, to a destination
+// that uploads the parts straight from it (see readsParts): it needs no
+// part buffers and can record the checksum up front. The SHA-256 is the one
+// the destination reports, checked against a reading of our own when the
+// source is to be deleted or the destination reports none.
+func (m *Migrator) putSeekable(ctx context.Context, dst storage.Provider, key string, ra readSeekerAt, size int64, opts *storage.PutOptions) (int64, string, storage.Info, error) {
 	body := &countingReadSeekerAt{r: ra, total: &m.streamed, size: size}
 	seq := m.writeSeq.Add(1)
-	put, err := m.dst.Put(ctx, key, body, opts)
+	put, err := dst.Put(ctx, key, body, opts)
 	if err != nil {
 		return 0, "", put, &writeError{err, seq}
 	}

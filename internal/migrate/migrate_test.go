@@ -47,8 +47,6 @@ type hooked struct {
 	// that recorded it would.
 	putSHA   func(n int, sha string) string
 	recorded map[string]string
-	// prefixChecked records PutOptions.PrefixChecked of each Put.
-	prefixChecked map[string]bool
 
 	mu       sync.Mutex
 	puts     map[string]int
@@ -58,7 +56,7 @@ type hooked struct {
 }
 
 func newHooked(p storage.Provider) *hooked {
-	return &hooked{Provider: p, puts: map[string]int{}, readerAt: map[string]bool{}, recorded: map[string]string{}, prefixChecked: map[string]bool{}}
+	return &hooked{Provider: p, puts: map[string]int{}, readerAt: map[string]bool{}, recorded: map[string]string{}}
 }
 
 // seekableBody is a Get reader with ReadAt and Seek, as a file is.
@@ -80,7 +78,6 @@ func (h *hooked) Put(ctx context.Context, key string, r io.Reader, opts *storage
 	if _, ok := r.(io.ReaderAt); ok {
 		h.readerAt[key] = true
 	}
-	h.prefixChecked[key] = opts != nil && opts.PrefixChecked
 	h.mu.Unlock()
 	if h.beforePut != nil {
 		if err := h.beforePut(ctx, key); err != nil {
@@ -625,7 +622,8 @@ func TestMigrateBoundsLargeObjectsInFlight(t *testing.T) {
 		return nil
 	}
 	smallDone := make(chan struct{}, 10)
-	m := New(src, dst, &Options{Workers: 4, LargeObject: 1000, MaxLarge: 1, OnObject: func(e Event) {
+	// Objects of the destination's part size count as large.
+	m := New(src, wrapped{partsDst{dst, storage.Parts{Size: 1000}}}, &Options{Workers: 4, MaxLarge: 1, OnObject: func(e Event) {
 		if strings.HasPrefix(e.Key, "small") {
 			smallDone <- struct{}{}
 		}
@@ -669,18 +667,42 @@ func TestMigrateContentTypeFromName(t *testing.T) {
 	}
 }
 
+// partsDst is a destination that tells how it uploads large objects.
+type partsDst struct {
+	*hooked
+	parts storage.Parts
+}
+
+func (p partsDst) Parts() storage.Parts { return p.parts }
+
+// wrapped wraps a provider and offers none of its abilities itself, as a
+// decorator may; storage.As finds them through Unwrap.
+type wrapped struct{ storage.Provider }
+
+func (w wrapped) Unwrap() storage.Provider { return w.Provider }
+
+// seekableSource returns a source whose Gets read like files, holding a
+// large object "big" (10,000 bytes) and a small one.
+func seekableSource(t *testing.T) (*hooked, []byte) {
+	t.Helper()
+	src := newHooked(memory.New())
+	src.seekableGet = true
+	big := bytes.Repeat([]byte("0123456789"), 1000)
+	_, err := src.Put(t.Context(), "big", bytes.NewReader(big), nil)
+	require.NoError(t, err)
+	_, err = src.Put(t.Context(), "small", strings.NewReader("small"), nil)
+	require.NoError(t, err)
+	return src, big
+}
+
+// A destination that reads the parts of an upload from a seekable reader
+// (found through a wrapper) gets a large file as it is.
 func TestMigratePassesLargeSeekableSourcesThrough(t *testing.T) {
 	for _, del := range []bool{false, true} {
 		t.Run(fmt.Sprintf("delete=%v", del), func(t *testing.T) {
-			src := newHooked(memory.New())
-			src.seekableGet = true
-			big := bytes.Repeat([]byte("0123456789"), 1000)
-			_, err := src.Put(t.Context(), "big", bytes.NewReader(big), nil)
-			require.NoError(t, err)
-			_, err = src.Put(t.Context(), "small", strings.NewReader("small"), nil)
-			require.NoError(t, err)
+			src, big := seekableSource(t)
 			dst := newHooked(memory.New())
-			sum, err := New(src, dst, &Options{LargeObject: 1000, Delete: del}).Run(t.Context())
+			sum, err := New(src, wrapped{partsDst{dst, storage.Parts{Size: 1000, ReaderAt: true}}}, &Options{Delete: del}).Run(t.Context())
 			require.NoError(t, err)
 			assert.EqualValues(t, 2, sum.Copied)
 			assert.Equal(t, map[string]bool{"big": true}, dst.readerAt, "only the large object goes as it is")
@@ -695,6 +717,41 @@ func TestMigratePassesLargeSeekableSourcesThrough(t *testing.T) {
 			assert.Equal(t, big, got["big"])
 		})
 	}
+}
+
+// A large file is streamed to a destination that does not say it reads
+// parts from a seekable reader, or that would send it in one request.
+func TestMigrateStreamsLargeSourcesToDestinationsThatDoNotReadParts(t *testing.T) {
+	for name, parts := range map[string]*storage.Parts{
+		"no PartWriter":  nil,
+		"parts buffered": {Size: 1000},
+		"one part":       {Size: 20000, ReaderAt: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			src, big := seekableSource(t)
+			inner := newHooked(memory.New())
+			var dst storage.Provider = inner
+			if parts != nil {
+				dst = partsDst{inner, *parts}
+			}
+			sum, err := New(src, wrapped{dst}, &Options{LargeObject: 1000}).Run(t.Context())
+			require.NoError(t, err)
+			assert.EqualValues(t, 2, sum.Copied)
+			assert.Empty(t, inner.readerAt, "streamed")
+			assert.Zero(t, sum.HashedBytes, "hashed as it streamed")
+			assert.Equal(t, big, contents(t, inner)["big"])
+		})
+	}
+}
+
+// Options.LargeObject defaults to the part size the destination tells,
+// through wrappers, and to 16 MiB for one that does not.
+func TestMigrateLargeObjectIsThePartSizeOfTheDestination(t *testing.T) {
+	src := memory.New()
+	assert.EqualValues(t, 16<<20, New(src, memory.New(), nil).opts.LargeObject)
+	assert.EqualValues(t, 5<<20, New(src, wrapped{partsDst{newHooked(memory.New()), storage.Parts{Size: 5 << 20}}}, nil).opts.LargeObject)
+	assert.EqualValues(t, 7, New(src, partsDst{newHooked(memory.New()), storage.Parts{Size: 5 << 20}}, &Options{LargeObject: 7}).opts.LargeObject, "an explicit size wins")
+	assert.EqualValues(t, 16<<20, New(src, partsDst{newHooked(memory.New()), storage.Parts{}}, nil).opts.LargeObject, "a part size of zero tells nothing")
 }
 
 func TestMigrateBoundsBytesOfSmallObjectsInFlight(t *testing.T) {

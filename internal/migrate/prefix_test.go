@@ -2,15 +2,18 @@ package migrate
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/memory"
+	"github.com/strata-storage/strata/storage"
 )
 
 // parentsBrute is what parentStack.hasParentOf computes, the slow way: the
@@ -97,9 +100,10 @@ func TestCursorAnyUnderReadsAheadAndKeepsWhatItRead(t *testing.T) {
 	assert.Equal(t, []string{"k-1", "k-2", "k-3"}, passed)
 }
 
-// migratePrefixChecked migrates src into dst (holding dstKeys) and returns
-// PutOptions.PrefixChecked of each object sent.
-func migratePrefixChecked(t *testing.T, srcKeys, dstKeys []string, opts *Options) (map[string]bool, Summary) {
+// migrateUnchecked migrates src into a destination holding dstKeys, opened
+// twice: checked, as given, and unchecked (Options.Unchecked). It returns,
+// for each object sent, whether it went through the unchecked one.
+func migrateUnchecked(t *testing.T, srcKeys, dstKeys []string, opts *Options) (map[string]bool, Summary) {
 	t.Helper()
 	src, mem := memory.New(), memory.New()
 	for _, k := range srcKeys {
@@ -110,25 +114,39 @@ func migratePrefixChecked(t *testing.T, srcKeys, dstKeys []string, opts *Options
 		_, err := mem.Put(t.Context(), k, bytes.NewReader([]byte("already at the destination")), nil)
 		require.NoError(t, err)
 	}
-	dst := newHooked(mem)
-	sum, err := New(src, dst, opts).Run(t.Context())
+	checked, unchecked := newHooked(mem), newHooked(mem)
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	o.Unchecked = unchecked
+	sum, err := New(src, checked, &o).Run(t.Context())
 	require.NoError(t, err)
-	return dst.prefixChecked, sum
+	via := map[string]bool{}
+	for k := range checked.putCounts() {
+		via[k] = false
+	}
+	for k := range unchecked.putCounts() {
+		_, twice := via[k]
+		require.False(t, twice, "%s was written through both", k)
+		via[k] = true
+	}
+	return via, sum
 }
 
-// A migration vouches for the keys its two listings show free of prefix
-// conflicts, so that a driver that checks them with requests of its own
-// (minio) need not, and for no other key.
-func TestMigrateTellsWhichKeysAreFreeOfPrefixConflicts(t *testing.T) {
+// A migration writes the keys its two listings show free of prefix
+// conflicts through the destination opened without its own check for them
+// (sparing the requests of a check that cannot fail), and no other key.
+func TestMigrateWritesKeysFreeOfPrefixConflictsUnchecked(t *testing.T) {
 	t.Run("empty destination", func(t *testing.T) {
 		var keys []string
 		for i := range 50 {
 			keys = append(keys, fmt.Sprintf("local_content/%02x/%02x/m%d", i%3, i%5, i), fmt.Sprintf("local_thumbnails/%02x/%02x/m%d/32-32-image-png", i%3, i%5, i))
 		}
-		checked, sum := migratePrefixChecked(t, keys, nil, nil)
+		unchecked, sum := migrateUnchecked(t, keys, nil, nil)
 		assert.EqualValues(t, len(keys), sum.Copied)
 		for _, k := range keys {
-			assert.True(t, checked[k], k)
+			assert.True(t, unchecked[k], k)
 		}
 	})
 	t.Run("conflicts", func(t *testing.T) {
@@ -147,32 +165,97 @@ func TestMigrateTellsWhichKeysAreFreeOfPrefixConflicts(t *testing.T) {
 			dst = append(dst, fmt.Sprintf("i-%d", n))
 		}
 		slices.Sort(dst)
-		checked, sum := migratePrefixChecked(t, src, dst, nil)
+		unchecked, sum := migrateUnchecked(t, src, dst, nil)
 		assert.Zero(t, sum.Failed)
 		want := map[string]bool{"a/b/c": false, "d": false, "f": true, "f.png/x": false, "g": true, "g/h": false, "i": false, "z/ok": true}
-		assert.Equal(t, want, checked)
+		assert.Equal(t, want, unchecked)
 	})
 	t.Run("read-ahead limit", func(t *testing.T) {
 		// More destination keys between "k" and "k/" than the
-		// migration reads ahead: it cannot tell, so it does not vouch.
+		// migration reads ahead: it cannot tell, so the destination
+		// checks.
 		var dst []string
 		for n := range maxAhead + 1 {
 			dst = append(dst, fmt.Sprintf("k-%05d", n))
 		}
-		checked, _ := migratePrefixChecked(t, []string{"k", "k-99999"}, dst, nil)
-		assert.Equal(t, map[string]bool{"k": false, "k-99999": true}, checked)
+		unchecked, _ := migrateUnchecked(t, []string{"k", "k-99999"}, dst, nil)
+		assert.Equal(t, map[string]bool{"k": false, "k-99999": true}, unchecked)
 	})
 	t.Run("parents of the prefix", func(t *testing.T) {
 		src := []string{"media/x/1", "media/x/2"}
-		checked, _ := migratePrefixChecked(t, src, nil, &Options{Prefix: "media/x/"})
-		assert.Equal(t, map[string]bool{"media/x/1": true, "media/x/2": true}, checked)
+		unchecked, _ := migrateUnchecked(t, src, nil, &Options{Prefix: "media/x/"})
+		assert.Equal(t, map[string]bool{"media/x/1": true, "media/x/2": true}, unchecked)
 		// "media" is a parent of every key, outside the listing of the
 		// prefix: the migration asks for it once.
-		checked, _ = migratePrefixChecked(t, src, []string{"media"}, &Options{Prefix: "media/x/"})
-		assert.Equal(t, map[string]bool{"media/x/1": false, "media/x/2": false}, checked)
-		checked, _ = migratePrefixChecked(t, src, []string{"media/x"}, &Options{Prefix: "media/x/"})
-		assert.Equal(t, map[string]bool{"media/x/1": false, "media/x/2": false}, checked)
+		unchecked, _ = migrateUnchecked(t, src, []string{"media"}, &Options{Prefix: "media/x/"})
+		assert.Equal(t, map[string]bool{"media/x/1": false, "media/x/2": false}, unchecked)
+		unchecked, _ = migrateUnchecked(t, src, []string{"media/x"}, &Options{Prefix: "media/x/"})
+		assert.Equal(t, map[string]bool{"media/x/1": false, "media/x/2": false}, unchecked)
 	})
+}
+
+// The keys that do conflict go to the destination as it was opened, and
+// fail with its own error when its store cannot hold them; the others are
+// sent.
+func TestMigrateConflictingKeysFailWithTheDestinationsCheck(t *testing.T) {
+	src, mem := memory.New(), memory.New()
+	for _, k := range []string{"a/b/c", "d", "e/f"} {
+		_, err := src.Put(t.Context(), k, strings.NewReader("source "+k), nil)
+		require.NoError(t, err)
+	}
+	for _, k := range []string{"a/b", "d/e"} {
+		_, err := mem.Put(t.Context(), k, strings.NewReader("there"), nil)
+		require.NoError(t, err)
+	}
+	checked, unchecked := newHooked(mem), newHooked(mem)
+	// The check of a store that cannot hold "a" and "a/b".
+	checked.beforePut = func(ctx context.Context, key string) error {
+		for i := range len(key) {
+			if key[i] != '/' {
+				continue
+			}
+			if _, err := mem.Stat(ctx, key[:i]); err == nil {
+				return &storage.Error{Op: "put", Key: key, Kind: storage.ErrExist, Err: fmt.Errorf("an object exists under %q, a parent of the key", key[:i])}
+			}
+		}
+		for range mem.List(ctx, &storage.ListOptions{Prefix: key + "/"}) {
+			return &storage.Error{Op: "put", Key: key, Kind: storage.ErrExist, Err: fmt.Errorf("objects exist under the prefix %q", key+"/")}
+		}
+		return nil
+	}
+	var mu sync.Mutex
+	errs := map[string]error{}
+	sum, err := New(src, checked, &Options{Unchecked: unchecked, OnObject: func(ev Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs[ev.Key] = ev.Err
+	}}).Run(t.Context())
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, sum.Copied)
+	assert.EqualValues(t, 2, sum.Failed)
+	assert.Equal(t, map[string]int{"e/f": 1}, unchecked.putCounts())
+	assert.ErrorIs(t, errs["a/b/c"], storage.ErrExist)
+	assert.ErrorContains(t, errs["a/b/c"], `"a/b/c"`)
+	assert.ErrorContains(t, errs["a/b/c"], `"a/b", a parent`)
+	assert.ErrorIs(t, errs["d"], storage.ErrExist)
+	assert.ErrorContains(t, errs["d"], `"d/"`)
+	assert.NoError(t, errs["e/f"])
+}
+
+// Without Options.Unchecked every write goes to the destination, and the
+// migration asks nothing about the parents of its prefix.
+func TestMigrateWithoutUncheckedWritesEverythingThroughTheDestination(t *testing.T) {
+	src, mem := memory.New(), memory.New()
+	for _, k := range []string{"media/x/1", "media/x/2"} {
+		_, err := src.Put(t.Context(), k, strings.NewReader("source "+k), nil)
+		require.NoError(t, err)
+	}
+	dst := newHooked(mem)
+	sum, err := New(src, dst, &Options{Prefix: "media/x/"}).Run(t.Context())
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, sum.Copied)
+	assert.Equal(t, map[string]int{"media/x/1": 1, "media/x/2": 1}, dst.putCounts())
+	assert.Zero(t, dst.stats, "no Stat of the prefix's parents")
 }
 
 func TestRunEnded(t *testing.T) {
