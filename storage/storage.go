@@ -139,13 +139,6 @@ type PutOptions struct {
 	// Providers use it to pick an upload strategy and fail the Put with
 	// ErrSizeMismatch when r yields a different count. Zero means unknown.
 	Size int64
-	// PrefixChecked tells that the caller has made sure that no object is
-	// stored under a parent of the key ("a" for "a/b") and none under the
-	// key as a prefix ("a/b/c" for "a/b"), as a migration that has listed
-	// the destination can. Providers that check this themselves before
-	// writing, because their server cannot hold both (the minio driver),
-	// then skip their check and its requests. Others ignore it.
-	PrefixChecked bool
 }
 
 // GetOptions are the optional arguments of Provider.Get. A nil *GetOptions
