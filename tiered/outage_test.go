@@ -64,8 +64,8 @@ func TestOutage(t *testing.T) {
 	newRemote := func() *minio.Store {
 		m, err := minio.New(t.Context(), minio.Config{
 			Endpoint: srv.Endpoint, Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey,
-			Bucket: bucket, MaxRetries: 1, // the tiered store does the retrying
-			SkipPrefixCheck: true, // the keys never conflict
+			Bucket: bucket, MaxAttempts: 1, // the tiered store does the retrying
+			PrefixCheck: minio.PrefixCheckOff, // the keys never conflict
 		})
 		require.NoError(t, err)
 		return m

@@ -50,7 +50,7 @@ func clusterProviders(t *testing.T, c *miniotest.Cluster, bucket string) (s3s, m
 		ms, err := minio.New(ctx, minio.Config{
 			Endpoint: n.Endpoint, Bucket: bucket, Region: c.Region,
 			AccessKey: c.AccessKey, SecretKey: c.SecretKey,
-			MaxRetries: 1, Transport: nodeTransport(), SkipPrefixCheck: true,
+			MaxAttempts: 1, Transport: nodeTransport(), PrefixCheck: minio.PrefixCheckOff,
 		})
 		require.NoError(t, err)
 		s3s = append(s3s, ss)

@@ -67,7 +67,7 @@ func childMain() int {
 	defer cancel()
 	remote, err := minio.New(ctx, minio.Config{
 		Endpoint: os.Getenv(envEndpoint), Bucket: os.Getenv(envBucket), Region: miniotest.DefaultRegion,
-		AccessKey: os.Getenv(envAccess), SecretKey: os.Getenv(envSecret), SkipPrefixCheck: true,
+		AccessKey: os.Getenv(envAccess), SecretKey: os.Getenv(envSecret), PrefixCheck: minio.PrefixCheckOff,
 	})
 	if err != nil {
 		fail("minio: %v", err)

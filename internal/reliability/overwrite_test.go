@@ -18,7 +18,7 @@ import (
 func newTieredOn(t *testing.T, srv *miniotest.Server, bucket string, mode tiered.Mode) *tiered.Store {
 	t.Helper()
 	remote, err := minio.New(context.Background(), minio.Config{Endpoint: srv.Endpoint, Bucket: bucket,
-		Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, SkipPrefixCheck: true})
+		Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, PrefixCheck: minio.PrefixCheckOff})
 	require.NoError(t, err)
 	c, err := cache.Open(t.TempDir(), cache.Options{MaxBytes: 64 << 20})
 	require.NoError(t, err)

@@ -190,7 +190,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 			{SecretKey: srv.SecretKey, SSECustomerKey: ssecKey[:31]},
 		} {
 			cfg.Bucket, cfg.Endpoint, cfg.Region, cfg.AccessKey = bucket, srv.Endpoint, srv.Region, srv.AccessKey
-			cfg.Logger, cfg.MaxRetries = s.logger(), 2
+			cfg.Logger, cfg.MaxAttempts = s.logger(), 2
 			p, err := minio.New(ctx, cfg)
 			s.err(err)
 			if err == nil {
