@@ -178,7 +178,7 @@ func s3Harness(t *testing.T) *harness {
 		return s3.Config{Bucket: bucket, Region: srv.Region, Endpoint: srv.URL,
 			AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey,
 			// MinIO cannot hold "a" and "a/b": refuse the second.
-			PrefixConflicts: true}
+			PrefixCheck: s3.PrefixCheckOn}
 	}
 	p, err := s3.New(t.Context(), cfg(srv.NewBucket(t)))
 	if err != nil {
