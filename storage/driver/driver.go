@@ -140,6 +140,20 @@ func (p *Provider) Check(ctx context.Context, op, key string) error {
 	return nil
 }
 
+// CheckKeys is Check for a call about several keys (Copy's destination
+// and source): it checks each key in turn and returns the first error.
+func (p *Provider) CheckKeys(ctx context.Context, op string, keys ...string) error {
+	if len(keys) == 0 {
+		return p.CheckOpen(ctx, op)
+	}
+	for _, k := range keys {
+		if err := p.Check(ctx, op, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CheckOpen is Check for a call that is not about one key (List,
 // CreateBucket): ErrClosed after Close, or the context's error.
 func (p *Provider) CheckOpen(ctx context.Context, op string) error {
