@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,10 @@ type target struct {
 	secret   string
 	region   string
 	small    bool // the smallest part size
+	// streamLarge makes an object of more than two parts stream (one
+	// part in flight) and have its SHA-256 recorded after its upload,
+	// with a copy of the object onto itself.
+	streamLarge bool
 }
 
 // driver opens a Store of one of the two S3 drivers on a target.
@@ -72,6 +77,7 @@ var drivers = []driver{
 		st, err := s3.New(context.Background(), s3.Config{
 			Bucket: tg.bucket, Region: tg.region, Endpoint: "http://" + tg.endpoint,
 			AccessKeyID: tg.access, SecretAccessKey: tg.secret, MaxAttempts: 1, PartSize: partSize,
+			Concurrency: concurrency(tg), RecordLargeSHA256: tg.streamLarge,
 		})
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
@@ -85,11 +91,21 @@ var drivers = []driver{
 		st, err := minio.New(context.Background(), minio.Config{
 			Endpoint: tg.endpoint, Bucket: tg.bucket, Region: tg.region,
 			AccessKey: tg.access, SecretKey: tg.secret, MaxAttempts: 1, PartSize: partSize,
+			Concurrency: concurrency(tg), RecordLargeSHA256: tg.streamLarge,
 		})
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
 		return st
 	}},
+}
+
+// concurrency is the Concurrency of a Store on tg: 1 with streamLarge
+// (Put then holds two parts before it starts an upload), else the default.
+func concurrency(tg target) int {
+	if tg.streamLarge {
+		return 1
+	}
+	return 0
 }
 
 // sentinels are the kinds an answer is compared by.
@@ -487,5 +503,111 @@ func TestSameObjects(t *testing.T) {
 				assert.Equal(t, in.SHA256, ginfo.SHA256)
 			})
 		}
+	}
+}
+
+// attrs are the HTTP attributes TestSameAttributes stores: a
+// Content-Encoding of gzip on bytes that are not gzip, so that a client
+// that decompresses transparently fails the read.
+var attrs = storage.PutOptions{
+	ContentType:        "text/plain; charset=utf-8",
+	CacheControl:       "public, max-age=3600, immutable",
+	ContentDisposition: `attachment; filename="a b.txt"; filename*=UTF-8''a%20b%C3%A9.txt`,
+	ContentEncoding:    "gzip",
+	ContentLanguage:    "en-GB, fr",
+	Metadata:           map[string]string{"owner": "bob"},
+}
+
+// requireAttrs checks that info carries the HTTP attributes, content type
+// and metadata of attrs.
+func requireAttrs(t *testing.T, info storage.Info, what string) {
+	t.Helper()
+	assert.Equal(t, attrs.ContentType, info.ContentType, "ContentType %s", what)
+	assert.Equal(t, attrs.CacheControl, info.CacheControl, "CacheControl %s", what)
+	assert.Equal(t, attrs.ContentDisposition, info.ContentDisposition, "ContentDisposition %s", what)
+	assert.Equal(t, attrs.ContentEncoding, info.ContentEncoding, "ContentEncoding %s", what)
+	assert.Equal(t, attrs.ContentLanguage, info.ContentLanguage, "ContentLanguage %s", what)
+	assert.Equal(t, attrs.Metadata, info.Metadata, "Metadata %s", what)
+}
+
+// TestSameAttributes stores the HTTP attributes with each driver, in one
+// request, in a multipart upload, in a multipart upload whose SHA-256 is
+// recorded afterwards (a copy of the object onto itself), and with Copy,
+// and reads them back with both: Put's Info, Stat and Get agree, and the
+// headers are the object's own (a plain HTTP GET of a presigned URL
+// returns them).
+func TestSameAttributes(t *testing.T) {
+	srv := miniotest.Start(t)
+	bucket := srv.NewBucket(t)
+	tg := target{endpoint: srv.Endpoint, bucket: bucket, access: srv.AccessKey, secret: srv.SecretKey, region: srv.Region}
+	streaming := tg
+	streaming.small, streaming.streamLarge = true, true
+	stores := make([]storage.Provider, len(drivers))
+	streamers := make([]storage.Provider, len(drivers))
+	for i, d := range drivers {
+		stores[i] = d.open(t, tg)
+		streamers[i] = d.open(t, streaming)
+	}
+	type object struct {
+		key, body string
+	}
+	var objects []object
+	for w, wd := range drivers {
+		ctx := t.Context()
+		opts := attrs
+		small := object{"by-" + wd.name + "/single", "not really gzip"}
+		in, err := stores[w].Put(ctx, small.key, strings.NewReader(small.body), &opts)
+		require.NoError(t, err)
+		requireAttrs(t, in, "from "+wd.name+"'s Put")
+
+		parts := object{"by-" + wd.name + "/parts", large}
+		in, err = streamers[w].Put(ctx, parts.key, struct{ io.Reader }{strings.NewReader(large)}, &opts)
+		require.NoError(t, err)
+		requireAttrs(t, in, "from "+wd.name+"'s multipart Put")
+		info, err := streamers[w].Stat(ctx, parts.key)
+		require.NoError(t, err)
+		require.NotEmpty(t, info.SHA256, "%s recorded the SHA-256 after the upload", wd.name)
+
+		copied := object{"by-" + wd.name + "/copy", small.body}
+		in, err = storage.Copy(ctx, stores[w], copied.key, small.key)
+		require.NoError(t, err)
+		requireAttrs(t, in, "from "+wd.name+"'s Copy")
+		objects = append(objects, small, parts, copied)
+	}
+	for _, o := range objects {
+		for r, rd := range drivers {
+			t.Run(o.key+" read by "+rd.name, func(t *testing.T) {
+				info, err := stores[r].Stat(t.Context(), o.key)
+				require.NoError(t, err)
+				requireAttrs(t, info, "from Stat")
+				b, ginfo, err := storage.ReadAll(t.Context(), stores[r], o.key)
+				require.NoError(t, err)
+				assert.Equal(t, o.body == large, len(b) == len(large))
+				assert.True(t, o.body == string(b), "body read back as stored")
+				requireAttrs(t, ginfo, "from Get")
+				assert.Equal(t, info.SHA256, ginfo.SHA256)
+				rc, rinfo, err := stores[r].Get(t.Context(), o.key, &storage.GetOptions{Range: &storage.Range{Offset: 1, Length: 3}})
+				require.NoError(t, err)
+				rc.Close()
+				requireAttrs(t, rinfo, "from a ranged Get")
+			})
+		}
+		t.Run(o.key+" served as stored", func(t *testing.T) {
+			u, err := storage.PresignGet(t.Context(), stores[0], o.key, time.Minute)
+			require.NoError(t, err)
+			// A client that asks for no compression, so that it shows
+			// the Content-Encoding as the server sent it.
+			client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+			resp, err := client.Get(u)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			for name, want := range map[string]string{
+				"Cache-Control": attrs.CacheControl, "Content-Disposition": attrs.ContentDisposition,
+				"Content-Encoding": attrs.ContentEncoding, "Content-Language": attrs.ContentLanguage,
+			} {
+				assert.Equal(t, want, resp.Header.Get(name), "the object's %s header", name)
+			}
+		})
 	}
 }
