@@ -558,15 +558,7 @@ func (s *Store) PresignPut(ctx context.Context, key string, expiry time.Duration
 		in.Metadata = map[string]string{metaSHA256: pp.SHA256}
 	}
 	d.ssePut(in)
-	req, err := d.presign.PresignPutObject(ctx, in, s3.WithPresignExpires(expiry), func(o *s3.PresignOptions) {
-		if pp.ContentType != "" {
-			// The SDK drops Content-Type from a presigned PutObject
-			// without a ContentLength; put it back, to be signed.
-			o.ClientOptions = append(o.ClientOptions, func(o *s3.Options) {
-				o.APIOptions = append(o.APIOptions, keepContentType(pp.ContentType))
-			})
-		}
-	})
+	req, err := d.presign.PresignPutObject(ctx, in, s3.WithPresignExpires(expiry))
 	if err != nil {
 		return nil, s.Wrap(op, key, d.fail(ctx, op, err))
 	}
@@ -580,19 +572,4 @@ func (s *Store) PresignPut(ctx context.Context, key string, expiry time.Duration
 		}
 	}
 	return &storage.PresignedRequest{Method: req.Method, URL: req.URL, Header: h}, nil
-}
-
-// keepContentType returns a middleware that sets the Content-Type header
-// of a request to ct after the SDK's Build step removed it.
-func keepContentType(ct string) func(*smithymiddleware.Stack) error {
-	return func(stack *smithymiddleware.Stack) error {
-		return stack.Build.Add(smithymiddleware.BuildMiddlewareFunc("StrataKeepContentType",
-			func(ctx context.Context, in smithymiddleware.BuildInput, next smithymiddleware.BuildHandler) (
-				smithymiddleware.BuildOutput, smithymiddleware.Metadata, error) {
-				if req, ok := in.Request.(*smithyhttp.Request); ok {
-					req.Header.Set("Content-Type", ct)
-				}
-				return next.HandleBuild(ctx, in)
-			}), smithymiddleware.After)
-	}
 }

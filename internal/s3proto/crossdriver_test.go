@@ -1,8 +1,11 @@
 package s3proto_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -10,6 +13,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -608,6 +613,169 @@ func TestSameAttributes(t *testing.T) {
 			} {
 				assert.Equal(t, want, resp.Header.Get(name), "the object's %s header", name)
 			}
+		})
+	}
+}
+
+// upload sends body with the presigned request pr through a plain HTTP
+// client, as a browser would: the headers pr lists, as they are, except
+// Content-Length, which the client sets from the body. It returns the
+// status and the response body.
+func upload(t *testing.T, pr *storage.PresignedRequest, body []byte, change func(http.Header)) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), pr.Method, pr.URL, bytes.NewReader(body))
+	require.NoError(t, err)
+	for k, vs := range pr.Header {
+		if http.CanonicalHeaderKey(k) == "Content-Length" {
+			continue
+		}
+		req.Header[http.CanonicalHeaderKey(k)] = vs
+	}
+	if change != nil {
+		change(req.Header)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestPresignPut uploads through the presigned PUT requests of each
+// driver with a plain HTTP client and reads the objects with both: what
+// PresignPutOptions gives is signed (a body of another size or digest, or
+// another content type, is refused by MinIO), a given SHA-256 is recorded
+// as strata's, and an expired request is refused.
+func TestPresignPut(t *testing.T) {
+	srv := miniotest.Start(t)
+	tg := target{endpoint: srv.Endpoint, bucket: srv.NewBucket(t), access: srv.AccessKey, secret: srv.SecretKey, region: srv.Region}
+	stores := make([]storage.Provider, len(drivers))
+	for i, d := range drivers {
+		stores[i] = d.open(t, tg)
+	}
+	body := []byte("uploaded by a browser")
+	sum := sha256.Sum256(body)
+	hexSum := hex.EncodeToString(sum[:])
+	full := &storage.PresignPutOptions{ContentType: "image/png", Size: int64(len(body)), SHA256: hexSum}
+	for w, wd := range drivers {
+		t.Run(wd.name, func(t *testing.T) {
+			presign := func(t *testing.T, key string, expiry time.Duration, opts *storage.PresignPutOptions) *storage.PresignedRequest {
+				t.Helper()
+				pr, err := storage.PresignPut(t.Context(), stores[w], key, expiry, opts)
+				require.NoError(t, err)
+				require.Equal(t, http.MethodPut, pr.Method)
+				return pr
+			}
+			readBack := func(t *testing.T, key string) []storage.Info {
+				t.Helper()
+				var infos []storage.Info
+				for r, rd := range drivers {
+					b, info, err := storage.ReadAll(t.Context(), stores[r], key)
+					require.NoError(t, err, "%s reads what was uploaded", rd.name)
+					assert.Equal(t, string(body), string(b), "read by %s", rd.name)
+					infos = append(infos, info)
+				}
+				return infos
+			}
+			t.Run("plain", func(t *testing.T) {
+				pr := presign(t, "plain/k", time.Minute, nil)
+				assert.Empty(t, pr.Header, "nothing to send but the body")
+				status, msg := upload(t, pr, body, nil)
+				require.Equal(t, http.StatusOK, status, msg)
+				for _, info := range readBack(t, "plain/k") {
+					assert.Empty(t, info.SHA256, "no SHA-256 was given")
+				}
+			})
+			t.Run("signed", func(t *testing.T) {
+				pr := presign(t, "signed/k", time.Minute, full)
+				want := http.Header{
+					"Content-Type":             {"image/png"},
+					"Content-Length":           {strconv.Itoa(len(body))},
+					"X-Amz-Checksum-Sha256":    {base64.StdEncoding.EncodeToString(sum[:])},
+					"X-Amz-Meta-Strata-Sha256": {hexSum},
+				}
+				got := http.Header{}
+				for k, vs := range pr.Header {
+					got[http.CanonicalHeaderKey(k)] = vs
+				}
+				assert.Equal(t, want, got, "the headers the client must send")
+				assert.Contains(t, pr.URL, "X-Amz-Signature=")
+				status, msg := upload(t, pr, body, nil)
+				require.Equal(t, http.StatusOK, status, msg)
+				for _, info := range readBack(t, "signed/k") {
+					assert.Equal(t, hexSum, info.SHA256, "the SHA-256 is recorded as strata's")
+					assert.Equal(t, "image/png", info.ContentType)
+					assert.Empty(t, info.Metadata, "strata's entry stays hidden")
+				}
+			})
+			refused := []struct {
+				name   string
+				body   []byte
+				change func(http.Header)
+			}{
+				{"wrong bytes, same size", []byte(strings.ToUpper(string(body))), nil},
+				{"one byte more", append(slices.Clone(body), '!'), nil},
+				{"one byte less", body[:len(body)-1], nil},
+				{"another content type", body, func(h http.Header) { h.Set("Content-Type", "text/html") }},
+			}
+			for _, tc := range refused {
+				t.Run("refused/"+tc.name, func(t *testing.T) {
+					key := "refused/" + strings.ReplaceAll(tc.name, " ", "-")
+					pr := presign(t, key, time.Minute, full)
+					status, msg := upload(t, pr, tc.body, tc.change)
+					assert.True(t, status >= 400 && status < 500, "MinIO answered %d: %s", status, msg)
+					for _, st := range stores {
+						_, err := st.Stat(t.Context(), key)
+						assert.ErrorIs(t, err, storage.ErrNotFound, "nothing stored")
+					}
+				})
+			}
+			t.Run("refused/only the checksum signed", func(t *testing.T) {
+				// Without a Size, MinIO still checks the digest.
+				pr := presign(t, "refused/sum-only", time.Minute, &storage.PresignPutOptions{SHA256: hexSum})
+				status, msg := upload(t, pr, append(slices.Clone(body), '!'), nil)
+				assert.True(t, status >= 400 && status < 500, "MinIO answered %d: %s", status, msg)
+			})
+			t.Run("refused/only the content type signed", func(t *testing.T) {
+				// (aws-sdk-go-v2 has a middleware that drops Content-Type
+				// from a presigned PutObject without a ContentLength.)
+				pr := presign(t, "refused/type-only", time.Minute, &storage.PresignPutOptions{ContentType: "image/png"})
+				assert.Equal(t, "image/png", pr.Header.Get("Content-Type"))
+				status, msg := upload(t, pr, body, func(h http.Header) { h.Set("Content-Type", "text/html") })
+				assert.True(t, status >= 400 && status < 500, "MinIO answered %d: %s", status, msg)
+				status, msg = upload(t, pr, body, nil)
+				require.Equal(t, http.StatusOK, status, msg)
+				for _, info := range readBack(t, "refused/type-only") {
+					assert.Equal(t, "image/png", info.ContentType)
+				}
+			})
+			t.Run("expired", func(t *testing.T) {
+				pr := presign(t, "expired/k", time.Second, nil)
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					status, msg := upload(t, pr, body, nil)
+					if status != http.StatusOK {
+						assert.Equal(t, http.StatusForbidden, status, msg)
+						break
+					}
+					require.True(t, time.Now().Before(deadline), "a 1 s presigned PUT still works after 30 s")
+					time.Sleep(250 * time.Millisecond)
+				}
+			})
+			t.Run("bad arguments", func(t *testing.T) {
+				for _, d := range []time.Duration{0, time.Second / 2, 7*24*time.Hour + time.Second} {
+					_, err := storage.PresignPut(t.Context(), stores[w], "k", d, nil)
+					assert.ErrorIs(t, err, storage.ErrInvalidArgument, "expiry %v", d)
+				}
+				for _, s := range []string{"abc", strings.ToUpper(hexSum), hexSum + "00"} {
+					_, err := storage.PresignPut(t.Context(), stores[w], "k", time.Minute, &storage.PresignPutOptions{SHA256: s})
+					assert.ErrorIs(t, err, storage.ErrInvalidArgument, "SHA256 %q", s)
+				}
+				_, err := storage.PresignPut(t.Context(), stores[w], "k", time.Minute, &storage.PresignPutOptions{Size: -1})
+				assert.ErrorIs(t, err, storage.ErrInvalidArgument, "negative size")
+				_, err = storage.PresignPut(t.Context(), stores[w], "../k", time.Minute, nil)
+				assert.ErrorIs(t, err, storage.ErrInvalidKey)
+			})
 		})
 	}
 }
