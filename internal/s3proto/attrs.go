@@ -70,18 +70,3 @@ func (a Attrs) SetInfo(info *storage.Info) {
 	info.ContentEncoding = a.ContentEncoding
 	info.ContentLanguage = a.ContentLanguage
 }
-
-// SetHeader sets in h the headers that store a, and only those of the
-// attributes that are not empty.
-func (a Attrs) SetHeader(h http.Header) {
-	for _, kv := range [...][2]string{
-		{HeaderCacheControl, a.CacheControl},
-		{HeaderContentDisposition, a.ContentDisposition},
-		{HeaderContentEncoding, a.ContentEncoding},
-		{HeaderContentLanguage, a.ContentLanguage},
-	} {
-		if kv[1] != "" {
-			h.Set(kv[0], kv[1])
-		}
-	}
-}
