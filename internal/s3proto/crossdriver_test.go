@@ -537,7 +537,8 @@ func requireAttrs(t *testing.T, info storage.Info, what string) {
 
 // TestSameAttributes stores the HTTP attributes with each driver, in one
 // request, in a multipart upload, in a multipart upload whose SHA-256 is
-// recorded afterwards (a copy of the object onto itself), and with Copy,
+// recorded afterwards (a copy of the object onto itself), in parts read
+// from an io.ReaderAt, and with Copy,
 // and reads them back with both: Put's Info, Stat and Get agree, and the
 // headers are the object's own (a plain HTTP GET of a presigned URL
 // returns them).
@@ -573,11 +574,19 @@ func TestSameAttributes(t *testing.T) {
 		require.NoError(t, err)
 		require.NotEmpty(t, info.SHA256, "%s recorded the SHA-256 after the upload", wd.name)
 
+		// A sized io.ReaderAt: minio reads its parts at their offsets.
+		sized := object{"by-" + wd.name + "/sized", large}
+		sopts := attrs
+		sopts.Size = int64(len(large))
+		in, err = streamers[w].Put(ctx, sized.key, strings.NewReader(large), &sopts)
+		require.NoError(t, err)
+		requireAttrs(t, in, "from "+wd.name+"'s sized multipart Put")
+
 		copied := object{"by-" + wd.name + "/copy", small.body}
 		in, err = storage.Copy(ctx, stores[w], copied.key, small.key)
 		require.NoError(t, err)
 		requireAttrs(t, in, "from "+wd.name+"'s Copy")
-		objects = append(objects, small, parts, copied)
+		objects = append(objects, small, parts, sized, copied)
 	}
 	for _, o := range objects {
 		for r, rd := range drivers {
