@@ -240,6 +240,13 @@ func presign(key string) func(context.Context, storage.Provider) error {
 	}
 }
 
+func presignPut(key string) func(context.Context, storage.Provider) error {
+	return func(ctx context.Context, p storage.Provider) error {
+		_, err := storage.PresignPut(ctx, p, key, time.Minute, &storage.PresignPutOptions{ContentType: "text/plain", Size: 3})
+		return err
+	}
+}
+
 // section is a group of questions put to Stores opened on one target,
 // with the kinds every answer must match (want) and must not (not).
 type section struct {
@@ -420,7 +427,10 @@ func TestSameAnswers(t *testing.T) {
 			target: func(t *testing.T) target {
 				return on("strata-no-such-bucket-"+randomSuffix(), srv.SecretKey, srv.Endpoint)
 			},
-			questions: []question{{"presign in a missing bucket", presign("k")}},
+			questions: []question{
+				{"presign in a missing bucket", presign("k")},
+				{"presign an upload in a missing bucket", presignPut("k")},
+			},
 		},
 	}
 	for _, sec := range sections {
