@@ -544,8 +544,8 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 	if d.sse != nil {
 		return "", s.Wrap(op, key, fmt.Errorf("presigned URLs cannot carry an SSE-C key: %w", storage.ErrUnsupported))
 	}
-	if expiry < time.Second || expiry > 7*24*time.Hour {
-		return "", s.Wrap(op, key, fmt.Errorf("expiry %v is outside 1s to 7 days: %w", expiry, storage.ErrInvalidArgument))
+	if err := s3proto.CheckExpiry(expiry); err != nil {
+		return "", s.Wrap(op, key, err)
 	}
 	u, err := d.core.PresignedGetObject(ctx, d.bucket, key, expiry, nil)
 	if err != nil {

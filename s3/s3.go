@@ -500,8 +500,8 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 	if d.set.sseC != nil {
 		return "", s.Wrap(op, key, fmt.Errorf("presigned URLs cannot carry an SSE-C key: %w", storage.ErrUnsupported))
 	}
-	if expiry < time.Second || expiry > 7*24*time.Hour {
-		return "", s.Wrap(op, key, fmt.Errorf("expiry %v is outside [1s, 168h]: %w", expiry, storage.ErrInvalidArgument))
+	if err := s3proto.CheckExpiry(expiry); err != nil {
+		return "", s.Wrap(op, key, err)
 	}
 	req, err := d.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &d.set.Bucket, Key: &key}, s3.WithPresignExpires(expiry))
 	if err != nil {
