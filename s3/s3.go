@@ -344,12 +344,7 @@ func (s *drv) Stat(ctx context.Context, key string) (storage.Info, error) {
 		ETag:    aws.ToString(out.ETag),
 	}
 	setMeta(&info, aws.ToString(out.ContentType), out.Metadata)
-	s3proto.Attrs{
-		CacheControl:       aws.ToString(out.CacheControl),
-		ContentDisposition: aws.ToString(out.ContentDisposition),
-		ContentEncoding:    aws.ToString(out.ContentEncoding),
-		ContentLanguage:    aws.ToString(out.ContentLanguage),
-	}.SetInfo(&info)
+	attrsOf(out.CacheControl, out.ContentDisposition, out.ContentEncoding, out.ContentLanguage).SetInfo(&info)
 	return info, nil
 }
 
@@ -387,12 +382,7 @@ func infoFromGet(key string, out *s3.GetObjectOutput) (storage.Info, error) {
 		info.Size = total
 	}
 	setMeta(&info, aws.ToString(out.ContentType), out.Metadata)
-	s3proto.Attrs{
-		CacheControl:       aws.ToString(out.CacheControl),
-		ContentDisposition: aws.ToString(out.ContentDisposition),
-		ContentEncoding:    aws.ToString(out.ContentEncoding),
-		ContentLanguage:    aws.ToString(out.ContentLanguage),
-	}.SetInfo(&info)
+	attrsOf(out.CacheControl, out.ContentDisposition, out.ContentEncoding, out.ContentLanguage).SetInfo(&info)
 	return info, nil
 }
 
@@ -409,6 +399,17 @@ func setMeta(info *storage.Info, contentType string, md map[string]string) {
 			info.Metadata = make(map[string]string, len(md))
 		}
 		info.Metadata[k] = s3proto.DecodeMetaValue(v)
+	}
+}
+
+// attrsOf returns the HTTP attributes of an object from the optional
+// fields of a GetObject or HeadObject response.
+func attrsOf(cacheControl, disposition, encoding, language *string) s3proto.Attrs {
+	return s3proto.Attrs{
+		CacheControl:       aws.ToString(cacheControl),
+		ContentDisposition: aws.ToString(disposition),
+		ContentEncoding:    aws.ToString(encoding),
+		ContentLanguage:    aws.ToString(language),
 	}
 }
 
