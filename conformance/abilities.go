@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"io/fs"
@@ -48,6 +49,10 @@ var closedCalls = []struct {
 		_, err := p.(storage.Presigner).PresignGet(c, "k", time.Minute)
 		return err
 	}},
+	{name: "PresignPut", ability: "presign-put", call: func(c context.Context, p storage.Provider) error {
+		_, err := p.(storage.PutPresigner).PresignPut(c, "k", time.Minute, nil)
+		return err
+	}},
 }
 
 func (s *suite) declared(ability string) bool {
@@ -56,6 +61,8 @@ func (s *suite) declared(ability string) bool {
 		return s.h.Copy
 	case "presign":
 		return s.h.Presign
+	case "presign-put":
+		return s.h.PresignPut
 	}
 	return true
 }
@@ -85,6 +92,14 @@ func (s *suite) testClose(t *testing.T) {
 	})
 }
 
+// client is the HTTP client of presigned requests.
+func (s *suite) client() *http.Client {
+	if s.h.PresignClient != nil {
+		return s.h.PresignClient
+	}
+	return http.DefaultClient
+}
+
 // fetch GETs u with the harness's client and returns the status and body.
 func (s *suite) fetch(t *testing.T, u string, header ...string) (int, []byte) {
 	t.Helper()
@@ -95,10 +110,7 @@ func (s *suite) fetch(t *testing.T, u string, header ...string) (int, []byte) {
 // fetchHeader is fetch that also returns the response header.
 func (s *suite) fetchHeader(t *testing.T, u string, header ...string) (int, http.Header, []byte) {
 	t.Helper()
-	client := s.h.PresignClient
-	if client == nil {
-		client = http.DefaultClient
-	}
+	client := s.client()
 	req, err := http.NewRequestWithContext(ctx(t), http.MethodGet, u, nil)
 	require.NoError(t, err, "presigned URL %q", storage.RedactString(u))
 	for i := 0; i+1 < len(header); i += 2 {
@@ -112,7 +124,134 @@ func (s *suite) fetchHeader(t *testing.T, u string, header ...string) (int, http
 	return resp.StatusCode, resp.Header, body
 }
 
+// send sends body with the presigned request pr through the harness's
+// plain HTTP client, as a browser would: the headers pr lists, as they
+// are, except Content-Length, which the client sets from the body. It
+// returns the status and the response body.
+func (s *suite) send(t *testing.T, pr *storage.PresignedRequest, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx(t), pr.Method, pr.URL, bytes.NewReader(body))
+	require.NoError(t, err, "presigned request to %q", storage.RedactString(pr.URL))
+	for k, vs := range pr.Header {
+		if http.CanonicalHeaderKey(k) != "Content-Length" {
+			req.Header[http.CanonicalHeaderKey(k)] = vs
+		}
+	}
+	resp, err := s.client().Do(req)
+	require.NoError(t, err, "%s of a presigned request", pr.Method)
+	defer resp.Body.Close()
+	msg, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, msg
+}
+
+// testPresignPut checks storage.PutPresigner: a declared provider's
+// requests upload with a plain HTTP client, and an undeclared one answers
+// storage.PresignPut with ErrUnsupported.
+func (s *suite) testPresignPut(t *testing.T) {
+	if !s.h.PresignPut {
+		t.Run("Unsupported", func(t *testing.T) {
+			t.Parallel()
+			p := s.provider(t)
+			_, err := storage.PresignPut(ctx(t), p, "k", time.Minute, nil)
+			requireErrorIs(t, err, storage.ErrUnsupported, "storage.PresignPut on a provider that does not declare PresignPut")
+		})
+		return
+	}
+	presigner := func(t *testing.T) (storage.Provider, storage.PutPresigner) {
+		p := s.provider(t)
+		ps, ok := p.(storage.PutPresigner)
+		require.True(t, ok, "Harness.PresignPut is set but %T does not implement storage.PutPresigner", p)
+		return p, ps
+	}
+	ok := func(t *testing.T, pr *storage.PresignedRequest, body []byte) {
+		t.Helper()
+		status, msg := s.send(t, pr, body)
+		require.True(t, status >= 200 && status < 300, "upload through a presigned request answered %d: %s", status, quote(msg))
+	}
+	t.Run("Upload", func(t *testing.T) {
+		// Everything PresignPutOptions offers, as a browser uploading a
+		// file would use it: the object reads back with its content
+		// type and the SHA-256 given.
+		t.Parallel()
+		p, ps := presigner(t)
+		data := RandomBytes(60, 70_000)
+		opts := &storage.PresignPutOptions{ContentType: "application/pdf", Size: int64(len(data)), SHA256: hashOf(data)}
+		pr, err := ps.PresignPut(ctx(t), "up/loaded.pdf", presignExpiry, opts)
+		require.NoError(t, err)
+		require.NotEmpty(t, pr.Method, "PresignedRequest.Method")
+		ok(t, pr, data)
+		info := requireContent(t, p, "up/loaded.pdf", data)
+		require.Equal(t, "application/pdf", info.ContentType, "content type of a presigned upload")
+		require.Equal(t, opts.SHA256, info.SHA256, "Info.SHA256 of a presigned upload given PresignPutOptions.SHA256")
+		require.Equal(t, []string{"up/loaded.pdf"}, listKeys(t, p, nil))
+	})
+	t.Run("NoOptions", func(t *testing.T) {
+		t.Parallel()
+		p, ps := presigner(t)
+		data := RandomBytes(61, 1000)
+		pr, err := ps.PresignPut(ctx(t), "k", presignExpiry, nil)
+		require.NoError(t, err)
+		ok(t, pr, data)
+		requireContent(t, p, "k", data)
+	})
+	t.Run("Overwrites", func(t *testing.T) {
+		t.Parallel()
+		p, ps := presigner(t)
+		put(t, p, "k", []byte("old content"), &storage.PutOptions{ContentType: "text/plain", Metadata: map[string]string{"old": "1"}})
+		// A provider that buffers writes sends them first: a write still
+		// buffered would replace the upload when sent.
+		require.NoError(t, storage.Flush(ctx(t), p), "Flush")
+		pr, err := ps.PresignPut(ctx(t), "k", presignExpiry, nil)
+		require.NoError(t, err)
+		ok(t, pr, []byte("new"))
+		info := requireContent(t, p, "k", []byte("new"))
+		require.Empty(t, info.Metadata, "metadata of an object replaced by a presigned upload")
+	})
+	t.Run("BadArguments", func(t *testing.T) {
+		t.Parallel()
+		_, ps := presigner(t)
+		for _, d := range []time.Duration{0, -time.Second} {
+			_, err := ps.PresignPut(ctx(t), "k", d, nil)
+			requireErrorIs(t, err, storage.ErrInvalidArgument, "PresignPut with expiry %v", d)
+		}
+		_, err := ps.PresignPut(ctx(t), "k", presignExpiry, &storage.PresignPutOptions{SHA256: "not a digest"})
+		requireErrorIs(t, err, storage.ErrInvalidArgument, "PresignPut with a SHA256 that is not one")
+		_, err = ps.PresignPut(ctx(t), "../k", presignExpiry, nil)
+		requireErrorIs(t, err, storage.ErrInvalidKey, "PresignPut of an invalid key")
+	})
+	t.Run("Expires", func(t *testing.T) {
+		// A request with a 1 s expiry stops working; polled for up to
+		// 30 s, as for PresignGet.
+		t.Parallel()
+		_, ps := presigner(t)
+		pr, err := ps.PresignPut(ctx(t), "k", time.Second, nil)
+		require.NoError(t, err)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			status, _ := s.send(t, pr, []byte("v"))
+			if status < 200 || status >= 300 {
+				require.True(t, status == http.StatusForbidden || status == http.StatusUnauthorized || status == http.StatusBadRequest,
+					"an expired presigned upload answered %d", status)
+				return
+			}
+			require.True(t, time.Now().Before(deadline), "a presigned upload with a 1 s expiry still works after 30 s")
+			select {
+			case <-time.After(250 * time.Millisecond):
+			case <-ctx(t).Done():
+				t.Fatal(ctx(t).Err())
+			}
+		}
+	})
+}
+
 func (s *suite) testPresign(t *testing.T) {
+	// PresignPut is an ability of its own, checked here so that its
+	// subtests are Presign/Put/....
+	t.Run("Put", func(t *testing.T) {
+		t.Parallel()
+		s.testPresignPut(t)
+	})
 	if !s.h.Presign {
 		t.Run("Unsupported", func(t *testing.T) {
 			t.Parallel()

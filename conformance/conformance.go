@@ -109,8 +109,14 @@ type Harness struct {
 	// implements storage.Presigner must answer storage.ErrUnsupported.
 	Presign bool
 
+	// PresignPut declares that the provider implements
+	// storage.PutPresigner and that its requests upload with a plain HTTP
+	// client. When false, storage.PresignPut on the provider must answer
+	// storage.ErrUnsupported.
+	PresignPut bool
+
 	// PresignClient is the HTTP client the suite fetches presigned URLs
-	// with. Nil means http.DefaultClient.
+	// (and sends presigned uploads) with. Nil means http.DefaultClient.
 	PresignClient *http.Client
 
 	// Copy declares that the provider implements storage.Copier. When

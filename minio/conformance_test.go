@@ -23,8 +23,9 @@ func TestConformance(t *testing.T) {
 			t.Cleanup(func() { envs.Delete(t) })
 			return e.store
 		},
-		Presign: true,
-		Copy:    true,
+		Presign:    true,
+		PresignPut: true,
+		Copy:       true,
 		// MinIO cannot hold both "a" and "a/b"; the Store refuses the
 		// second Put with ErrExist (Config.SkipPrefixCheck is false).
 		PrefixConflicts: true,

@@ -3,7 +3,8 @@
 //
 // Make a Store with New and a Config (only Endpoint and Bucket are
 // required), or open one from a URL with storage.Open. A Store implements
-// storage.Provider, storage.Presigner (PresignGet), storage.Copier (Copy),
+// storage.Provider, storage.Presigner (PresignGet), storage.PutPresigner
+// (PresignPut), storage.Copier (Copy),
 // storage.BucketCreator and storage.PartWriter (its part size, and that it
 // reads parts from an io.ReaderAt), and is safe for concurrent use. New
 // sends no request.
@@ -125,6 +126,33 @@
 // instead of minio-go's default aws-chunked streaming signature over plain
 // HTTP.
 //
+// # HTTP attributes
+//
+// PutOptions.CacheControl, ContentDisposition, ContentEncoding and
+// ContentLanguage are stored as the object's own S3 headers (not user
+// metadata), with a single PUT or a multipart upload alike, kept by Copy
+// and by the copy that records a large object's SHA-256 afterwards, and
+// returned by Get (ranged too) and Stat, as S3 returns them to any
+// client, presigned GETs included. List leaves them empty:
+// ListObjectsV2 does not return them. Content-Encoding is a label: the
+// bytes are stored and read back as given, never decompressed. The s3
+// and minio packages write and read the same headers (the names are in
+// internal/s3proto), so either reads what the other wrote.
+//
+// # Presigned uploads
+//
+// PresignPut (storage.PutPresigner) returns a PUT request that uploads
+// one object without credentials, for a browser. What
+// storage.PresignPutOptions gives is in the signature: the Content-Type,
+// the Content-Length, and for SHA256 both x-amz-checksum-sha256 (S3 and
+// MinIO refuse a body of another digest) and x-amz-meta-strata-sha256,
+// so that the object reads back with Info.SHA256 and Get verifies it.
+// PresignedRequest.Header lists the headers to send, as they are
+// (Content-Length is set by HTTP clients from the body). The expiry is
+// one second to seven days. The upload bypasses the Store: no prefix
+// check, no IfNotExists, and no SHA-256 recorded unless given. Under
+// SSE-C PresignPut fails with storage.ErrUnsupported.
+//
 // # Verified reads
 //
 // A Get of a whole object (no GetOptions.Range, or a range at offset 0 with
@@ -181,8 +209,8 @@
 // certificate (a public.crt and private.key in the directory named by
 // --certs-dir, as this package's tests do in a container) and set
 // Config.Secure, with a Config.Transport that trusts the certificate if it
-// is self-signed. Presigned URLs cannot carry the key, so PresignGet fails
-// with ErrUnsupported on such a Store.
+// is self-signed. Presigned URLs cannot carry the key, so PresignGet and
+// PresignPut fail with ErrUnsupported on such a Store.
 //
 // # Errors
 //

@@ -25,10 +25,11 @@ import (
 )
 
 var (
-	_ storage.Provider   = (*Store)(nil)
-	_ storage.Presigner  = (*Store)(nil)
-	_ storage.Copier     = (*Store)(nil)
-	_ storage.PartWriter = (*Store)(nil)
+	_ storage.Provider     = (*Store)(nil)
+	_ storage.Presigner    = (*Store)(nil)
+	_ storage.PutPresigner = (*Store)(nil)
+	_ storage.Copier       = (*Store)(nil)
+	_ storage.PartWriter   = (*Store)(nil)
 )
 
 // Defaults of Config. They are the s3 package's too.
@@ -480,6 +481,7 @@ func infoFrom(key string, size int64, oi miniogo.ObjectInfo) storage.Info {
 		ETag:        oi.ETag,
 		ContentType: oi.ContentType,
 	}
+	s3proto.HeaderAttrs(oi.Metadata).SetInfo(&info)
 	const prefix = "x-amz-meta-"
 	for k, vs := range oi.Metadata {
 		lk := strings.ToLower(k)
@@ -542,8 +544,8 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 	if d.sse != nil {
 		return "", s.Wrap(op, key, fmt.Errorf("presigned URLs cannot carry an SSE-C key: %w", storage.ErrUnsupported))
 	}
-	if expiry < time.Second || expiry > 7*24*time.Hour {
-		return "", s.Wrap(op, key, fmt.Errorf("expiry %v is outside 1s to 7 days: %w", expiry, storage.ErrInvalidArgument))
+	if err := s3proto.CheckExpiry(expiry); err != nil {
+		return "", s.Wrap(op, key, err)
 	}
 	u, err := d.core.PresignedGetObject(ctx, d.bucket, key, expiry, nil)
 	if err != nil {
@@ -607,7 +609,8 @@ func (s *drv) copy(ctx context.Context, dst, src string) (storage.Info, string, 
 
 // copyObject copies the object src, described by info, to dst with one
 // CopyObject request that replaces dst's metadata with info's and holds
-// only while src's ETag is info.ETag. It returns dst's Info. It returns
+// only while src's ETag is info.ETag (its content type and HTTP attributes
+// too). It returns dst's Info. It returns
 // minio-go's error unmapped.
 func (s *drv) copyObject(ctx context.Context, dst, src string, info storage.Info) (storage.Info, error) {
 	meta := s.userMetadata(info.Metadata, info.SHA256, copyMetaPrefix)
@@ -620,9 +623,12 @@ func (s *drv) copyObject(ctx context.Context, dst, src string, info storage.Info
 	if ct == "" {
 		ct = defaultContentType
 	}
+	a := s3proto.InfoAttrs(info)
 	res, err := s.core.Client.CopyObject(ctx,
 		miniogo.CopyDestOptions{Bucket: s.bucket, Object: dst, Encryption: s.sse,
-			ReplaceMetadata: true, UserMetadata: meta, ContentType: ct},
+			ReplaceMetadata: true, UserMetadata: meta, ContentType: ct,
+			CacheControl: a.CacheControl, ContentDisposition: a.ContentDisposition,
+			ContentEncoding: a.ContentEncoding, ContentLanguage: a.ContentLanguage},
 		miniogo.CopySrcOptions{Bucket: s.bucket, Object: src, Encryption: s.sse, MatchETag: info.ETag})
 	if err != nil {
 		return storage.Info{}, err
@@ -699,4 +705,41 @@ func (c *copyConn) ReadFrom(r io.Reader) (int64, error) {
 	buf := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(buf)
 	return io.CopyBuffer(struct{ io.Writer }{c.Conn}, r, *buf)
+}
+
+// PresignPut implements storage.PutPresigner: it returns a PUT request
+// that stores its body under key without credentials until expiry (one
+// second to seven days) has passed, made with minio-go's PresignHeader,
+// which signs the headers it is given. What opts gives is signed, so the
+// upload fails when the client sends something else: the Content-Type,
+// the Content-Length (opts.Size), and for opts.SHA256 both
+// x-amz-checksum-sha256 (S3 and MinIO refuse a body of another digest)
+// and strata's x-amz-meta-strata-sha256 (so the object reads back with
+// Info.SHA256 and whole reads are verified); the Store's storage class
+// too. Header lists every header the client must send, as it is;
+// Content-Length is the one HTTP clients set themselves from the body.
+//
+// The upload does not pass through the Store: the prefix check
+// (Config.PrefixCheck) and IfNotExists do not apply to it. With SSE-C
+// the call fails with storage.ErrUnsupported, as the client would need
+// the key. PresignPut sends no request when Config.Region is set.
+func (s *Store) PresignPut(ctx context.Context, key string, expiry time.Duration, opts *storage.PresignPutOptions) (*storage.PresignedRequest, error) {
+	const op = "presign-put"
+	if err := s.Check(ctx, op, key); err != nil {
+		return nil, err
+	}
+	d := s.d
+	if d.sse != nil {
+		return nil, s.Wrap(op, key, fmt.Errorf("presigned uploads cannot carry an SSE-C key: %w", storage.ErrUnsupported))
+	}
+	pp, err := s3proto.CheckPresignPut(expiry, opts)
+	if err != nil {
+		return nil, s.Wrap(op, key, err)
+	}
+	h := pp.Header(d.class)
+	u, err := d.core.PresignHeader(ctx, http.MethodPut, d.bucket, key, expiry, nil, h)
+	if err != nil {
+		return nil, s.Wrap(op, key, d.fail(ctx, op, err))
+	}
+	return &storage.PresignedRequest{Method: http.MethodPut, URL: u.String(), Header: h}, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	miniogo "github.com/minio/minio-go/v7"
 
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 	"github.com/strata-storage/strata/storage/driver"
 )
@@ -244,8 +245,13 @@ func (u *upload) putOptions(sum string) miniogo.PutObjectOptions {
 	if ct == "" {
 		ct = defaultContentType
 	}
+	a := s3proto.PutAttrs(u.opts)
 	return miniogo.PutObjectOptions{
 		ContentType:          ct,
+		CacheControl:         a.CacheControl,
+		ContentDisposition:   a.ContentDisposition,
+		ContentEncoding:      a.ContentEncoding,
+		ContentLanguage:      a.ContentLanguage,
 		UserMetadata:         u.s.userMetadata(u.opts.Metadata, sum, putMetaPrefix),
 		StorageClass:         u.s.class,
 		ServerSideEncryption: u.s.sse,
@@ -275,7 +281,7 @@ func (u *upload) info(size int64, etag, sum string, mod time.Time) storage.Info 
 	if ct == "" {
 		ct = defaultContentType
 	}
-	return storage.Info{
+	info := storage.Info{
 		Key:         u.key,
 		Size:        size,
 		ModTime:     mod,
@@ -284,6 +290,8 @@ func (u *upload) info(size int64, etag, sum string, mod time.Time) storage.Info 
 		ContentType: ct,
 		Metadata:    md,
 	}
+	s3proto.PutAttrs(u.opts).SetInfo(&info)
+	return info
 }
 
 // putSingle stores data, the whole object, with one PUT.

@@ -27,9 +27,10 @@ func conformanceHarness(change func(*Config)) conformance.Harness {
 			t.Cleanup(func() { stores.Delete(t) })
 			return st
 		},
-		Presign:  true,
-		Copy:     true,
-		ManyKeys: 250,
+		Presign:    true,
+		PresignPut: true,
+		Copy:       true,
+		ManyKeys:   250,
 		// MinIO keeps objects as directories: it cannot list "a" and "a/b"
 		// together, so the Store is configured to refuse the second.
 		PrefixConflicts: true,

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -57,10 +58,9 @@ func (s *drv) copy(ctx context.Context, dst, src string) (storage.Info, string, 
 		var etag string
 		var mod time.Time
 		if info.Size > s.copyThreshold {
-			md := copyMeta(info)
-			etag, mod, err = s.multipartCopy(ctx, dst, src, info.ETag, info.Size, info.ContentType, md)
+			etag, mod, err = s.multipartCopy(ctx, dst, src, info.ETag, info.Size, copyMeta(info))
 		} else {
-			etag, mod, err = s.copyObject(ctx, dst, src, info.ETag, "", nil)
+			etag, mod, err = s.copyObject(ctx, dst, src, info.ETag, nil)
 		}
 		if err == nil {
 			info.Key, info.ETag, info.ModTime = dst, etag, mod
@@ -74,11 +74,46 @@ func (s *drv) copy(ctx context.Context, dst, src string) (storage.Info, string, 
 	return storage.Info{}, dst, fmt.Errorf("source %q kept changing during the copy: %w", src, err)
 }
 
-// copyMeta is the metadata to give a copy of the object info describes,
-// strata's reserved entries included.
-func copyMeta(info storage.Info) map[string]string {
-	md := putMeta(&storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata}, info.SHA256)
-	return md
+// objMeta is what an object carries besides its bytes, as a copy that
+// replaces it, or a multipart upload, sets it.
+type objMeta struct {
+	contentType string
+	attrs       s3proto.Attrs
+	md          map[string]string // user metadata, strata's reserved entries included
+}
+
+// copyMeta is what to give a copy of the object info describes, strata's
+// reserved entries included.
+func copyMeta(info storage.Info) objMeta {
+	return objMeta{info.ContentType, s3proto.InfoAttrs(info), putMeta(&storage.PutOptions{Metadata: info.Metadata}, info.SHA256)}
+}
+
+// optional returns v as an optional field of an SDK input: nil for "".
+func optional(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+// attrFields returns a as the optional CacheControl, ContentDisposition,
+// ContentEncoding and ContentLanguage fields of an SDK input.
+func attrFields(a s3proto.Attrs) (cacheControl, disposition, encoding, language *string) {
+	return optional(a.CacheControl), optional(a.ContentDisposition), optional(a.ContentEncoding), optional(a.ContentLanguage)
+}
+
+// createInput returns the CreateMultipartUploadInput of an object under
+// key that carries m, without encryption.
+func (s *drv) createInput(key string, m objMeta) *s3.CreateMultipartUploadInput {
+	in := &s3.CreateMultipartUploadInput{
+		Bucket:       &s.set.Bucket,
+		Key:          &key,
+		Metadata:     m.md,
+		StorageClass: s.storageClass(),
+		ContentType:  optional(m.contentType),
+	}
+	in.CacheControl, in.ContentDisposition, in.ContentEncoding, in.ContentLanguage = attrFields(m.attrs)
+	return in
 }
 
 // copySource returns the x-amz-copy-source value for key: bucket/key,
@@ -102,11 +137,11 @@ func (s *drv) copySource(key string) string {
 }
 
 // copyObject copies src (whose ETag is srcETag) to dst with one
-// CopyObject. A nil md keeps the source's metadata and content type;
-// otherwise they are replaced by md and contentType. It returns the new
+// CopyObject. A nil m keeps the source's metadata, content type and HTTP
+// attributes; otherwise they are replaced by m's. It returns the new
 // ETag and modification time; a changed source fails with a 412
 // (preconditionFailed), which is ErrUnavailable.
-func (s *drv) copyObject(ctx context.Context, dst, src, srcETag, contentType string, md map[string]string) (string, time.Time, error) {
+func (s *drv) copyObject(ctx context.Context, dst, src, srcETag string, m *objMeta) (string, time.Time, error) {
 	in := &s3.CopyObjectInput{
 		Bucket:            &s.set.Bucket,
 		Key:               &dst,
@@ -114,12 +149,11 @@ func (s *drv) copyObject(ctx context.Context, dst, src, srcETag, contentType str
 		CopySourceIfMatch: aws.String(srcETag),
 		StorageClass:      s.storageClass(),
 	}
-	if md != nil {
+	if m != nil {
 		in.MetadataDirective = types.MetadataDirectiveReplace
-		in.Metadata = md
-		if contentType != "" {
-			in.ContentType = aws.String(contentType)
-		}
+		in.Metadata = m.md
+		in.ContentType = optional(m.contentType)
+		in.CacheControl, in.ContentDisposition, in.ContentEncoding, in.ContentLanguage = attrFields(m.attrs)
 	}
 	s.sseCopy(in)
 	out, err := s.client.CopyObject(ctx, in)
@@ -140,32 +174,24 @@ func (s *drv) copyObject(ctx context.Context, dst, src, srcETag, contentType str
 // rewriteMeta replaces the metadata of the object under key, whose ETag is
 // etag, by copying it onto itself. It fails with a 412 (preconditionFailed)
 // when the object changed.
-func (s *drv) rewriteMeta(ctx context.Context, key, etag string, size int64, contentType string, md map[string]string) (string, time.Time, error) {
+func (s *drv) rewriteMeta(ctx context.Context, key, etag string, size int64, m objMeta) (string, time.Time, error) {
 	if size > s.copyThreshold {
-		return s.multipartCopy(ctx, key, key, etag, size, contentType, md)
+		return s.multipartCopy(ctx, key, key, etag, size, m)
 	}
-	return s.copyObject(ctx, key, key, etag, contentType, md)
+	return s.copyObject(ctx, key, key, etag, &m)
 }
 
 // multipartCopy copies src (size bytes, ETag srcETag) to dst with
-// UploadPartCopy, Concurrency parts at a time, giving dst the content type
-// and metadata md. A failure aborts the upload.
-func (s *drv) multipartCopy(ctx context.Context, dst, src, srcETag string, size int64, contentType string, md map[string]string) (string, time.Time, error) {
+// UploadPartCopy, Concurrency parts at a time, giving dst the content type,
+// HTTP attributes and metadata of m. A failure aborts the upload.
+func (s *drv) multipartCopy(ctx context.Context, dst, src, srcETag string, size int64, m objMeta) (string, time.Time, error) {
 	const op = "copy"
 	partSize := max(s.set.PartSize, (size+maxParts-1)/maxParts)
 	if size > maxCopySize {
 		// Large parts mean fewer requests; the server does the work.
 		partSize = max(partSize, 512<<20)
 	}
-	create := &s3.CreateMultipartUploadInput{
-		Bucket:       &s.set.Bucket,
-		Key:          &dst,
-		Metadata:     md,
-		StorageClass: s.storageClass(),
-	}
-	if contentType != "" {
-		create.ContentType = aws.String(contentType)
-	}
+	create := s.createInput(dst, m)
 	s.sseCreate(create)
 	created, err := s.client.CreateMultipartUpload(ctx, create)
 	if err != nil {

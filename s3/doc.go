@@ -4,7 +4,8 @@
 //
 // A Store keeps objects in one bucket. Make one with New and a Config, or
 // with storage.Open and an s3:// URL. It also implements storage.Presigner
-// (presigned GET URLs), storage.Copier (server-side copy),
+// (presigned GET URLs), storage.PutPresigner (presigned uploads),
+// storage.Copier (server-side copy),
 // storage.BucketCreator and storage.PartWriter (its part size).
 //
 // A Store is the shared layer of package storage/driver over this
@@ -96,6 +97,33 @@
 // bench_test.go) it costs 10 to 15% of upload throughput; with a core to
 // spare, or a remote server, it overlaps with the network.
 //
+// # HTTP attributes
+//
+// PutOptions.CacheControl, ContentDisposition, ContentEncoding and
+// ContentLanguage are stored as the object's own S3 headers (not user
+// metadata), with a single PUT or a multipart upload alike, kept by Copy
+// and by the copy that records a large object's SHA-256 afterwards, and
+// returned by Get (ranged too) and Stat, as S3 returns them to any
+// client, presigned GETs included. List leaves them empty:
+// ListObjectsV2 does not return them. Content-Encoding is a label: the
+// bytes are stored and read back as given, never decompressed. The s3
+// and minio packages write and read the same headers (the names are in
+// internal/s3proto), so either reads what the other wrote.
+//
+// # Presigned uploads
+//
+// PresignPut (storage.PutPresigner) returns a PUT request that uploads
+// one object without credentials, for a browser. What
+// storage.PresignPutOptions gives is in the signature: the Content-Type,
+// the Content-Length, and for SHA256 both x-amz-checksum-sha256 (S3 and
+// MinIO refuse a body of another digest) and x-amz-meta-strata-sha256,
+// so that the object reads back with Info.SHA256 and Get verifies it.
+// PresignedRequest.Header lists the headers to send, as they are
+// (Content-Length is set by HTTP clients from the body). The expiry is
+// one second to seven days. The upload bypasses the Store: no prefix
+// check, no IfNotExists, and no SHA-256 recorded unless given. Under
+// SSE-C PresignPut fails with storage.ErrUnsupported.
+//
 // # Verified reads
 //
 // A Get of a whole object (no Range, or a Range of offset 0 and length 0)
@@ -147,8 +175,8 @@
 // (MINIO_KMS_SECRET_KEY=name:base64-of-32-bytes) for SSE-S3 and SSE-KMS.
 // This package's tests start such a MinIO: a self-signed certificate
 // passed with --certs-dir, trusted through Config.HTTPClient. PresignGet
-// fails with storage.ErrUnsupported under SSE-C, as a plain GET cannot
-// carry the key.
+// and PresignPut fail with storage.ErrUnsupported under SSE-C, as a plain
+// request cannot carry the key.
 //
 // # Errors
 //

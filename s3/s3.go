@@ -36,10 +36,11 @@ import (
 const metaSHA256 = s3proto.MetaSHA256
 
 var (
-	_ storage.Provider   = (*Store)(nil)
-	_ storage.Presigner  = (*Store)(nil)
-	_ storage.Copier     = (*Store)(nil)
-	_ storage.PartWriter = (*Store)(nil)
+	_ storage.Provider     = (*Store)(nil)
+	_ storage.Presigner    = (*Store)(nil)
+	_ storage.PutPresigner = (*Store)(nil)
+	_ storage.Copier       = (*Store)(nil)
+	_ storage.PartWriter   = (*Store)(nil)
 )
 
 // Store is a storage.Provider backed by one S3 bucket. Make one with New or
@@ -343,6 +344,7 @@ func (s *drv) Stat(ctx context.Context, key string) (storage.Info, error) {
 		ETag:    aws.ToString(out.ETag),
 	}
 	setMeta(&info, aws.ToString(out.ContentType), out.Metadata)
+	attrsOf(out.CacheControl, out.ContentDisposition, out.ContentEncoding, out.ContentLanguage).SetInfo(&info)
 	return info, nil
 }
 
@@ -380,6 +382,7 @@ func infoFromGet(key string, out *s3.GetObjectOutput) (storage.Info, error) {
 		info.Size = total
 	}
 	setMeta(&info, aws.ToString(out.ContentType), out.Metadata)
+	attrsOf(out.CacheControl, out.ContentDisposition, out.ContentEncoding, out.ContentLanguage).SetInfo(&info)
 	return info, nil
 }
 
@@ -396,6 +399,17 @@ func setMeta(info *storage.Info, contentType string, md map[string]string) {
 			info.Metadata = make(map[string]string, len(md))
 		}
 		info.Metadata[k] = s3proto.DecodeMetaValue(v)
+	}
+}
+
+// attrsOf returns the HTTP attributes of an object from the optional
+// fields of a GetObject or HeadObject response.
+func attrsOf(cacheControl, disposition, encoding, language *string) s3proto.Attrs {
+	return s3proto.Attrs{
+		CacheControl:       aws.ToString(cacheControl),
+		ContentDisposition: aws.ToString(disposition),
+		ContentEncoding:    aws.ToString(encoding),
+		ContentLanguage:    aws.ToString(language),
 	}
 }
 
@@ -487,8 +501,8 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 	if d.set.sseC != nil {
 		return "", s.Wrap(op, key, fmt.Errorf("presigned URLs cannot carry an SSE-C key: %w", storage.ErrUnsupported))
 	}
-	if expiry < time.Second || expiry > 7*24*time.Hour {
-		return "", s.Wrap(op, key, fmt.Errorf("expiry %v is outside [1s, 168h]: %w", expiry, storage.ErrInvalidArgument))
+	if err := s3proto.CheckExpiry(expiry); err != nil {
+		return "", s.Wrap(op, key, err)
 	}
 	req, err := d.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &d.set.Bucket, Key: &key}, s3.WithPresignExpires(expiry))
 	if err != nil {
@@ -500,4 +514,63 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 // storageClass returns the configured storage class for an input field.
 func (s *drv) storageClass() types.StorageClass {
 	return types.StorageClass(s.set.StorageClass)
+}
+
+// PresignPut implements storage.PutPresigner: it returns a PUT request
+// that stores its body under key without credentials until expiry (one
+// second to seven days) has passed. What opts gives is signed, so the
+// upload fails when the client sends something else: the Content-Type,
+// the Content-Length (opts.Size), and for opts.SHA256 both
+// x-amz-checksum-sha256 (S3 and MinIO refuse a body of another digest)
+// and strata's x-amz-meta-strata-sha256 (so the object reads back with
+// Info.SHA256 and whole reads are verified). The storage class and the
+// SSE-S3 or SSE-KMS settings of the Store are signed too. Header lists
+// every header the client must send, as it is; Content-Length is the
+// one HTTP clients set themselves from the body.
+//
+// The upload does not pass through the Store: the prefix check
+// (Config.PrefixCheck) and IfNotExists do not apply to it. With SSE-C
+// the call fails with storage.ErrUnsupported, as the client would need
+// the key. PresignPut sends no request.
+func (s *Store) PresignPut(ctx context.Context, key string, expiry time.Duration, opts *storage.PresignPutOptions) (*storage.PresignedRequest, error) {
+	const op = "presign-put"
+	if err := s.Check(ctx, op, key); err != nil {
+		return nil, err
+	}
+	d := s.d
+	if d.set.sseC != nil {
+		return nil, s.Wrap(op, key, fmt.Errorf("presigned uploads cannot carry an SSE-C key: %w", storage.ErrUnsupported))
+	}
+	pp, err := s3proto.CheckPresignPut(expiry, opts)
+	if err != nil {
+		return nil, s.Wrap(op, key, err)
+	}
+	in := &s3.PutObjectInput{
+		Bucket:       &d.set.Bucket,
+		Key:          &key,
+		ContentType:  optional(pp.ContentType),
+		StorageClass: d.storageClass(),
+	}
+	if pp.Size > 0 {
+		in.ContentLength = aws.Int64(pp.Size)
+	}
+	if pp.SHA256 != "" {
+		in.ChecksumSHA256 = aws.String(pp.ChecksumSHA256)
+		in.Metadata = map[string]string{metaSHA256: pp.SHA256}
+	}
+	d.ssePut(in)
+	req, err := d.presign.PresignPutObject(ctx, in, s3.WithPresignExpires(expiry))
+	if err != nil {
+		return nil, s.Wrap(op, key, d.fail(ctx, op, err))
+	}
+	h := make(http.Header, len(req.SignedHeader))
+	for k, vs := range req.SignedHeader {
+		if strings.EqualFold(k, "host") {
+			continue // the URL's; HTTP clients send it
+		}
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	return &storage.PresignedRequest{Method: req.Method, URL: req.URL, Header: h}, nil
 }

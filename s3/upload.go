@@ -18,6 +18,7 @@ import (
 	smithymiddleware "github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/storage"
 	"github.com/strata-storage/strata/storage/driver"
 )
@@ -154,9 +155,9 @@ func (u *upload) single(ctx context.Context, c *chunk) (storage.Info, error) {
 		Metadata:      putMeta(u.opts, sha),
 		StorageClass:  s.storageClass(),
 	}
-	if u.opts.ContentType != "" {
-		in.ContentType = aws.String(u.opts.ContentType)
-	}
+	in.ContentType = optional(u.opts.ContentType)
+	a := s3proto.PutAttrs(u.opts)
+	in.CacheControl, in.ContentDisposition, in.ContentEncoding, in.ContentLanguage = attrFields(a)
 	if u.opts.IfNotExists {
 		in.IfNoneMatch = aws.String("*")
 	}
@@ -178,6 +179,7 @@ func (u *upload) info(size int64, etag string, mod time.Time, sha string) storag
 		SHA256:      sha,
 		ContentType: u.opts.ContentType,
 	}
+	s3proto.PutAttrs(u.opts).SetInfo(&info)
 	if len(u.opts.Metadata) > 0 {
 		info.Metadata = maps.Clone(u.opts.Metadata)
 	}
@@ -219,15 +221,7 @@ func (u *upload) multipart(ctx context.Context, chunks []*chunk, eof bool) (stor
 		// The whole object is in memory, and hashed.
 		sha = u.body.SHA256()
 	}
-	create := &s3.CreateMultipartUploadInput{
-		Bucket:       &s.set.Bucket,
-		Key:          &u.key,
-		Metadata:     putMeta(u.opts, sha),
-		StorageClass: s.storageClass(),
-	}
-	if u.opts.ContentType != "" {
-		create.ContentType = aws.String(u.opts.ContentType)
-	}
+	create := s.createInput(u.key, objMeta{u.opts.ContentType, s3proto.PutAttrs(u.opts), putMeta(u.opts, sha)})
 	s.sseCreate(create)
 	created, err := s.client.CreateMultipartUpload(ctx, create)
 	if err != nil {
@@ -272,7 +266,7 @@ func (u *upload) multipart(ctx context.Context, chunks []*chunk, eof bool) (stor
 	// large upload. CopySourceIfMatch leaves a concurrent writer's object
 	// alone. A failure leaves a complete object without a recorded
 	// checksum, so Put still succeeds.
-	etag, mod, err := s.rewriteMeta(ctx, u.key, info.ETag, size, u.opts.ContentType, putMeta(u.opts, info.SHA256))
+	etag, mod, err := s.rewriteMeta(ctx, u.key, info.ETag, size, objMeta{u.opts.ContentType, s3proto.PutAttrs(u.opts), putMeta(u.opts, info.SHA256)})
 	switch {
 	case err == nil:
 		info.ETag, info.ModTime = etag, mod

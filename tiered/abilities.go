@@ -18,9 +18,20 @@ import (
 // cannot presign at all. Once the upload is confirmed, PresignGet works.
 var ErrNotUploaded = errors.New("the object is only on local disk until its pending upload is confirmed; read it through the store")
 
+// ErrPending is the cause of the error PresignPut returns for a key that
+// has a write or a delete not yet sent to the remote (write-behind, or
+// left by a write-behind run): sent after the client's upload, it would
+// replace or delete the uploaded object. That error also matches
+// storage.ErrUnsupported, so that a caller that falls back to uploading
+// through the store when presigning is unsupported does so; match
+// ErrPending to tell it from a remote that cannot presign at all. Once
+// the pending work is done (Flush waits for it), PresignPut works.
+var ErrPending = errors.New("the key has a write or delete that is not on the remote yet and would replace a presigned upload when sent; upload through the store, or Flush first")
+
 var (
-	_ storage.Presigner = (*Store)(nil)
-	_ storage.Copier    = (*Store)(nil)
+	_ storage.Presigner    = (*Store)(nil)
+	_ storage.PutPresigner = (*Store)(nil)
+	_ storage.Copier       = (*Store)(nil)
 )
 
 // PresignGet implements storage.Presigner by presigning the remote copy:
@@ -51,6 +62,65 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 		return "", s.remoteErr(ctx, "presign", key, w, err)
 	}
 	return u, nil
+}
+
+// PresignPut implements storage.PutPresigner by presigning an upload to
+// the remote (with storage.PresignPut): the store offers the ability
+// exactly when its remote does, and fails with storage.ErrUnsupported
+// otherwise. The client's upload goes to the remote only, so PresignPut
+// drops the store's local copy of key, if any: the next Get fetches the
+// object from the remote, the uploaded one once the client has sent it.
+//
+// A Get of key between PresignPut and the end of the upload may fetch
+// and cache the old object again, which the store then serves until it
+// is evicted, replaced or deleted through the store: call PresignPut
+// again (or Delete the key first) when that matters, or read with the
+// remote.
+//
+// A key with a write or delete still pending for the remote (write-behind
+// mode, or left by a write-behind run) fails with an error matching
+// ErrPending (and storage.ErrUnsupported), since that pending work would
+// replace or delete the uploaded object when it is sent. A Put or Delete
+// of the key through the store after PresignPut, in write-behind mode,
+// is sent after the client's upload and wins.
+func (s *Store) PresignPut(ctx context.Context, key string, expiry time.Duration, opts *storage.PresignPutOptions) (*storage.PresignedRequest, error) {
+	const op = "presign-put"
+	if err := s.Check(ctx, op, key); err != nil {
+		return nil, err
+	}
+	if _, ok := s.remote.(storage.PutPresigner); !ok {
+		return nil, s.Wrap(op, key, fmt.Errorf("%w: the remote (%T) cannot presign uploads", storage.ErrUnsupported, s.remote))
+	}
+	// The key's lock keeps Puts, Deletes and fetches of it out, and
+	// releasing it stops a fetch that started before from caching the
+	// old object; acquire waits for an upload of it in flight.
+	ks, err := s.lockKey(ctx, key)
+	if err != nil {
+		return nil, s.Wrap(op, key, err)
+	}
+	defer s.unlockKey(key, ks)
+	if err := s.acquire(ctx, key); err != nil {
+		return nil, s.Wrap(op, key, err)
+	}
+	defer s.release(key)
+	if it, ok := s.pendingItem(key); ok {
+		what := "an upload"
+		if it.op == opDelete {
+			what = "a delete"
+		}
+		return nil, s.Wrap(op, key, fmt.Errorf("%w: %w (%s is pending)", storage.ErrUnsupported, ErrPending, what))
+	}
+	w := s.watch(ctx)
+	pr, err := storage.PresignPut(w.ctx, s.remote, key, expiry, opts)
+	err = s.remoteErr(ctx, op, key, w, err)
+	w.done()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.c.Delete(context.WithoutCancel(ctx), key); err != nil {
+		return nil, s.localErr(op, key, err)
+	}
+	return pr, nil
 }
 
 // Copy implements storage.Copier: the store offers the ability exactly

@@ -1,14 +1,20 @@
 package s3proto_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +57,10 @@ type target struct {
 	secret   string
 	region   string
 	small    bool // the smallest part size
+	// streamLarge makes an object of more than two parts stream (one
+	// part in flight) and have its SHA-256 recorded after its upload,
+	// with a copy of the object onto itself.
+	streamLarge bool
 }
 
 // driver opens a Store of one of the two S3 drivers on a target.
@@ -72,6 +82,7 @@ var drivers = []driver{
 		st, err := s3.New(context.Background(), s3.Config{
 			Bucket: tg.bucket, Region: tg.region, Endpoint: "http://" + tg.endpoint,
 			AccessKeyID: tg.access, SecretAccessKey: tg.secret, MaxAttempts: 1, PartSize: partSize,
+			Concurrency: concurrency(tg), RecordLargeSHA256: tg.streamLarge,
 		})
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
@@ -85,11 +96,21 @@ var drivers = []driver{
 		st, err := minio.New(context.Background(), minio.Config{
 			Endpoint: tg.endpoint, Bucket: tg.bucket, Region: tg.region,
 			AccessKey: tg.access, SecretKey: tg.secret, MaxAttempts: 1, PartSize: partSize,
+			Concurrency: concurrency(tg), RecordLargeSHA256: tg.streamLarge,
 		})
 		require.NoError(t, err)
 		t.Cleanup(func() { st.Close() })
 		return st
 	}},
+}
+
+// concurrency is the Concurrency of a Store on tg: 1 with streamLarge
+// (Put then holds two parts before it starts an upload), else the default.
+func concurrency(tg target) int {
+	if tg.streamLarge {
+		return 1
+	}
+	return 0
 }
 
 // sentinels are the kinds an answer is compared by.
@@ -215,6 +236,13 @@ func presign(key string) func(context.Context, storage.Provider) error {
 			return storage.ErrUnsupported
 		}
 		_, err := ps.PresignGet(ctx, key, time.Minute)
+		return err
+	}
+}
+
+func presignPut(key string) func(context.Context, storage.Provider) error {
+	return func(ctx context.Context, p storage.Provider) error {
+		_, err := storage.PresignPut(ctx, p, key, time.Minute, &storage.PresignPutOptions{ContentType: "text/plain", Size: 3})
 		return err
 	}
 }
@@ -399,7 +427,10 @@ func TestSameAnswers(t *testing.T) {
 			target: func(t *testing.T) target {
 				return on("strata-no-such-bucket-"+randomSuffix(), srv.SecretKey, srv.Endpoint)
 			},
-			questions: []question{{"presign in a missing bucket", presign("k")}},
+			questions: []question{
+				{"presign in a missing bucket", presign("k")},
+				{"presign an upload in a missing bucket", presignPut("k")},
+			},
 		},
 	}
 	for _, sec := range sections {
@@ -487,5 +518,283 @@ func TestSameObjects(t *testing.T) {
 				assert.Equal(t, in.SHA256, ginfo.SHA256)
 			})
 		}
+	}
+}
+
+// attrs are the HTTP attributes TestSameAttributes stores: a
+// Content-Encoding of gzip on bytes that are not gzip, so that a client
+// that decompresses transparently fails the read.
+var attrs = storage.PutOptions{
+	ContentType:        "text/plain; charset=utf-8",
+	CacheControl:       "public, max-age=3600, immutable",
+	ContentDisposition: `attachment; filename="a b.txt"; filename*=UTF-8''a%20b%C3%A9.txt`,
+	ContentEncoding:    "gzip",
+	ContentLanguage:    "en-GB, fr",
+	Metadata:           map[string]string{"owner": "bob"},
+}
+
+// requireAttrs checks that info carries the HTTP attributes, content type
+// and metadata of attrs.
+func requireAttrs(t *testing.T, info storage.Info, what string) {
+	t.Helper()
+	assert.Equal(t, attrs.ContentType, info.ContentType, "ContentType %s", what)
+	assert.Equal(t, attrs.CacheControl, info.CacheControl, "CacheControl %s", what)
+	assert.Equal(t, attrs.ContentDisposition, info.ContentDisposition, "ContentDisposition %s", what)
+	assert.Equal(t, attrs.ContentEncoding, info.ContentEncoding, "ContentEncoding %s", what)
+	assert.Equal(t, attrs.ContentLanguage, info.ContentLanguage, "ContentLanguage %s", what)
+	assert.Equal(t, attrs.Metadata, info.Metadata, "Metadata %s", what)
+}
+
+// TestSameAttributes stores the HTTP attributes with each driver, in one
+// request, in a multipart upload, in a multipart upload whose SHA-256 is
+// recorded afterwards (a copy of the object onto itself), in parts read
+// from an io.ReaderAt, and with Copy,
+// and reads them back with both: Put's Info, Stat and Get agree, and the
+// headers are the object's own (a plain HTTP GET of a presigned URL
+// returns them).
+func TestSameAttributes(t *testing.T) {
+	srv := miniotest.Start(t)
+	bucket := srv.NewBucket(t)
+	tg := target{endpoint: srv.Endpoint, bucket: bucket, access: srv.AccessKey, secret: srv.SecretKey, region: srv.Region}
+	streaming := tg
+	streaming.small, streaming.streamLarge = true, true
+	stores := make([]storage.Provider, len(drivers))
+	streamers := make([]storage.Provider, len(drivers))
+	for i, d := range drivers {
+		stores[i] = d.open(t, tg)
+		streamers[i] = d.open(t, streaming)
+	}
+	type object struct {
+		key, body string
+	}
+	var objects []object
+	for w, wd := range drivers {
+		ctx := t.Context()
+		opts := attrs
+		small := object{"by-" + wd.name + "/single", "not really gzip"}
+		in, err := stores[w].Put(ctx, small.key, strings.NewReader(small.body), &opts)
+		require.NoError(t, err)
+		requireAttrs(t, in, "from "+wd.name+"'s Put")
+
+		parts := object{"by-" + wd.name + "/parts", large}
+		in, err = streamers[w].Put(ctx, parts.key, struct{ io.Reader }{strings.NewReader(large)}, &opts)
+		require.NoError(t, err)
+		requireAttrs(t, in, "from "+wd.name+"'s multipart Put")
+		info, err := streamers[w].Stat(ctx, parts.key)
+		require.NoError(t, err)
+		require.NotEmpty(t, info.SHA256, "%s recorded the SHA-256 after the upload", wd.name)
+
+		// A sized io.ReaderAt: minio reads its parts at their offsets.
+		sized := object{"by-" + wd.name + "/sized", large}
+		sopts := attrs
+		sopts.Size = int64(len(large))
+		in, err = streamers[w].Put(ctx, sized.key, strings.NewReader(large), &sopts)
+		require.NoError(t, err)
+		requireAttrs(t, in, "from "+wd.name+"'s sized multipart Put")
+
+		copied := object{"by-" + wd.name + "/copy", small.body}
+		in, err = storage.Copy(ctx, stores[w], copied.key, small.key)
+		require.NoError(t, err)
+		requireAttrs(t, in, "from "+wd.name+"'s Copy")
+		objects = append(objects, small, parts, sized, copied)
+	}
+	for _, o := range objects {
+		for r, rd := range drivers {
+			t.Run(o.key+" read by "+rd.name, func(t *testing.T) {
+				info, err := stores[r].Stat(t.Context(), o.key)
+				require.NoError(t, err)
+				requireAttrs(t, info, "from Stat")
+				b, ginfo, err := storage.ReadAll(t.Context(), stores[r], o.key)
+				require.NoError(t, err)
+				assert.Equal(t, o.body == large, len(b) == len(large))
+				assert.True(t, o.body == string(b), "body read back as stored")
+				requireAttrs(t, ginfo, "from Get")
+				assert.Equal(t, info.SHA256, ginfo.SHA256)
+				rc, rinfo, err := stores[r].Get(t.Context(), o.key, &storage.GetOptions{Range: &storage.Range{Offset: 1, Length: 3}})
+				require.NoError(t, err)
+				rc.Close()
+				requireAttrs(t, rinfo, "from a ranged Get")
+			})
+		}
+		t.Run(o.key+" served as stored", func(t *testing.T) {
+			u, err := storage.PresignGet(t.Context(), stores[0], o.key, time.Minute)
+			require.NoError(t, err)
+			// A client that asks for no compression, so that it shows
+			// the Content-Encoding as the server sent it.
+			client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+			resp, err := client.Get(u)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			for name, want := range map[string]string{
+				"Cache-Control": attrs.CacheControl, "Content-Disposition": attrs.ContentDisposition,
+				"Content-Encoding": attrs.ContentEncoding, "Content-Language": attrs.ContentLanguage,
+			} {
+				assert.Equal(t, want, resp.Header.Get(name), "the object's %s header", name)
+			}
+		})
+	}
+}
+
+// upload sends body with the presigned request pr through a plain HTTP
+// client, as a browser would: the headers pr lists, as they are, except
+// Content-Length, which the client sets from the body. It returns the
+// status and the response body.
+func upload(t *testing.T, pr *storage.PresignedRequest, body []byte, change func(http.Header)) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), pr.Method, pr.URL, bytes.NewReader(body))
+	require.NoError(t, err)
+	for k, vs := range pr.Header {
+		if http.CanonicalHeaderKey(k) == "Content-Length" {
+			continue
+		}
+		req.Header[http.CanonicalHeaderKey(k)] = vs
+	}
+	if change != nil {
+		change(req.Header)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestPresignPut uploads through the presigned PUT requests of each
+// driver with a plain HTTP client and reads the objects with both: what
+// PresignPutOptions gives is signed (a body of another size or digest, or
+// another content type, is refused by MinIO), a given SHA-256 is recorded
+// as strata's, and an expired request is refused.
+func TestPresignPut(t *testing.T) {
+	srv := miniotest.Start(t)
+	tg := target{endpoint: srv.Endpoint, bucket: srv.NewBucket(t), access: srv.AccessKey, secret: srv.SecretKey, region: srv.Region}
+	stores := make([]storage.Provider, len(drivers))
+	for i, d := range drivers {
+		stores[i] = d.open(t, tg)
+	}
+	body := []byte("uploaded by a browser")
+	sum := sha256.Sum256(body)
+	hexSum := hex.EncodeToString(sum[:])
+	full := &storage.PresignPutOptions{ContentType: "image/png", Size: int64(len(body)), SHA256: hexSum}
+	for w, wd := range drivers {
+		t.Run(wd.name, func(t *testing.T) {
+			presign := func(t *testing.T, key string, expiry time.Duration, opts *storage.PresignPutOptions) *storage.PresignedRequest {
+				t.Helper()
+				pr, err := storage.PresignPut(t.Context(), stores[w], key, expiry, opts)
+				require.NoError(t, err)
+				require.Equal(t, http.MethodPut, pr.Method)
+				return pr
+			}
+			readBack := func(t *testing.T, key string) []storage.Info {
+				t.Helper()
+				var infos []storage.Info
+				for r, rd := range drivers {
+					b, info, err := storage.ReadAll(t.Context(), stores[r], key)
+					require.NoError(t, err, "%s reads what was uploaded", rd.name)
+					assert.Equal(t, string(body), string(b), "read by %s", rd.name)
+					infos = append(infos, info)
+				}
+				return infos
+			}
+			t.Run("plain", func(t *testing.T) {
+				pr := presign(t, "plain/k", time.Minute, nil)
+				assert.Empty(t, pr.Header, "nothing to send but the body")
+				status, msg := upload(t, pr, body, nil)
+				require.Equal(t, http.StatusOK, status, msg)
+				for _, info := range readBack(t, "plain/k") {
+					assert.Empty(t, info.SHA256, "no SHA-256 was given")
+				}
+			})
+			t.Run("signed", func(t *testing.T) {
+				pr := presign(t, "signed/k", time.Minute, full)
+				want := http.Header{
+					"Content-Type":             {"image/png"},
+					"Content-Length":           {strconv.Itoa(len(body))},
+					"X-Amz-Checksum-Sha256":    {base64.StdEncoding.EncodeToString(sum[:])},
+					"X-Amz-Meta-Strata-Sha256": {hexSum},
+				}
+				got := http.Header{}
+				for k, vs := range pr.Header {
+					got[http.CanonicalHeaderKey(k)] = vs
+				}
+				assert.Equal(t, want, got, "the headers the client must send")
+				assert.Contains(t, pr.URL, "X-Amz-Signature=")
+				status, msg := upload(t, pr, body, nil)
+				require.Equal(t, http.StatusOK, status, msg)
+				for _, info := range readBack(t, "signed/k") {
+					assert.Equal(t, hexSum, info.SHA256, "the SHA-256 is recorded as strata's")
+					assert.Equal(t, "image/png", info.ContentType)
+					assert.Empty(t, info.Metadata, "strata's entry stays hidden")
+				}
+			})
+			refused := []struct {
+				name   string
+				body   []byte
+				change func(http.Header)
+			}{
+				{"wrong bytes, same size", []byte(strings.ToUpper(string(body))), nil},
+				{"one byte more", append(slices.Clone(body), '!'), nil},
+				{"one byte less", body[:len(body)-1], nil},
+				{"another content type", body, func(h http.Header) { h.Set("Content-Type", "text/html") }},
+			}
+			for _, tc := range refused {
+				t.Run("refused/"+tc.name, func(t *testing.T) {
+					key := "refused/" + strings.ReplaceAll(tc.name, " ", "-")
+					pr := presign(t, key, time.Minute, full)
+					status, msg := upload(t, pr, tc.body, tc.change)
+					assert.True(t, status >= 400 && status < 500, "MinIO answered %d: %s", status, msg)
+					for _, st := range stores {
+						_, err := st.Stat(t.Context(), key)
+						assert.ErrorIs(t, err, storage.ErrNotFound, "nothing stored")
+					}
+				})
+			}
+			t.Run("refused/only the checksum signed", func(t *testing.T) {
+				// Without a Size, MinIO still checks the digest.
+				pr := presign(t, "refused/sum-only", time.Minute, &storage.PresignPutOptions{SHA256: hexSum})
+				status, msg := upload(t, pr, append(slices.Clone(body), '!'), nil)
+				assert.True(t, status >= 400 && status < 500, "MinIO answered %d: %s", status, msg)
+			})
+			t.Run("refused/only the content type signed", func(t *testing.T) {
+				// (aws-sdk-go-v2 has a middleware that drops Content-Type
+				// from a presigned PutObject without a ContentLength.)
+				pr := presign(t, "refused/type-only", time.Minute, &storage.PresignPutOptions{ContentType: "image/png"})
+				assert.Equal(t, "image/png", pr.Header.Get("Content-Type"))
+				status, msg := upload(t, pr, body, func(h http.Header) { h.Set("Content-Type", "text/html") })
+				assert.True(t, status >= 400 && status < 500, "MinIO answered %d: %s", status, msg)
+				status, msg = upload(t, pr, body, nil)
+				require.Equal(t, http.StatusOK, status, msg)
+				for _, info := range readBack(t, "refused/type-only") {
+					assert.Equal(t, "image/png", info.ContentType)
+				}
+			})
+			t.Run("expired", func(t *testing.T) {
+				pr := presign(t, "expired/k", time.Second, nil)
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					status, msg := upload(t, pr, body, nil)
+					if status != http.StatusOK {
+						assert.Equal(t, http.StatusForbidden, status, msg)
+						break
+					}
+					require.True(t, time.Now().Before(deadline), "a 1 s presigned PUT still works after 30 s")
+					time.Sleep(250 * time.Millisecond)
+				}
+			})
+			t.Run("bad arguments", func(t *testing.T) {
+				for _, d := range []time.Duration{0, time.Second / 2, 7*24*time.Hour + time.Second} {
+					_, err := storage.PresignPut(t.Context(), stores[w], "k", d, nil)
+					assert.ErrorIs(t, err, storage.ErrInvalidArgument, "expiry %v", d)
+				}
+				for _, s := range []string{"abc", strings.ToUpper(hexSum), hexSum + "00"} {
+					_, err := storage.PresignPut(t.Context(), stores[w], "k", time.Minute, &storage.PresignPutOptions{SHA256: s})
+					assert.ErrorIs(t, err, storage.ErrInvalidArgument, "SHA256 %q", s)
+				}
+				_, err := storage.PresignPut(t.Context(), stores[w], "k", time.Minute, &storage.PresignPutOptions{Size: -1})
+				assert.ErrorIs(t, err, storage.ErrInvalidArgument, "negative size")
+				_, err = storage.PresignPut(t.Context(), stores[w], "../k", time.Minute, nil)
+				assert.ErrorIs(t, err, storage.ErrInvalidKey)
+			})
+		})
 	}
 }

@@ -8,6 +8,11 @@
 // response. Each driver keeps only a small function that takes those fields
 // out of its SDK's error type, and the context handling around them.
 //
+// It also holds what both drivers send and read the same way: the HTTP
+// attributes of an object ([Attrs], stored as the object's own headers),
+// strata's SHA-256 in user metadata ([MetaSHA256]) and the checks and
+// signed headers of a presigned upload ([CheckPresignPut]).
+//
 // # A 404 to a HEAD
 //
 // A HEAD response has no body, so its 404 says neither "no such key" nor

@@ -1,0 +1,34 @@
+package s3
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-storage/strata/storage"
+)
+
+// Copy of an object larger than the copy threshold goes part by part
+// (UploadPartCopy), which starts a new object: its HTTP attributes, content
+// type and metadata must be given again, and are.
+func TestCopyInPartsKeepsAttributes(t *testing.T) {
+	t.Parallel()
+	st, _ := newTestStore(t, func(c *Config) { c.PartSize = MinPartSize })
+	st.d.copyThreshold = MinPartSize
+	data := bytes.Repeat([]byte("0123456789abcdef"), (MinPartSize+12345)/16)
+	opts := &storage.PutOptions{
+		ContentType: "video/mp4", CacheControl: "max-age=60", ContentDisposition: `attachment; filename="v.mp4"`,
+		ContentEncoding: "identity", ContentLanguage: "en", Metadata: map[string]string{"k": "v"},
+	}
+	_, err := st.Put(t.Context(), "src", bytes.NewReader(data), opts)
+	require.NoError(t, err)
+	_, err = st.Copy(t.Context(), "dst", "src")
+	require.NoError(t, err)
+	b, info, err := storage.ReadAll(t.Context(), st, "dst")
+	require.NoError(t, err)
+	require.Equal(t, data, b)
+	opts.Size = int64(len(data))
+	require.Equal(t, opts, storage.PutOptionsOf(info), "what the copy carries")
+	require.NotEmpty(t, info.SHA256)
+}
