@@ -154,7 +154,8 @@ const MaxHTTPAttributeLen = 1024
 
 // ValidHTTPAttribute reports whether v can be stored as the HTTP attribute
 // name (such as "Cache-Control"): at most MaxHTTPAttributeLen bytes of
-// printable ASCII, as a header value that every store keeps as it is. A
+// printable ASCII, not starting or ending with a space, as a header value
+// that every store keeps as it is. A
 // file name with other characters goes in Content-Disposition encoded as
 // RFC 6266's filename* says. The empty string is valid and means none.
 func ValidHTTPAttribute(name, v string) error {
@@ -165,6 +166,10 @@ func ValidHTTPAttribute(name, v string) error {
 		if v[i] < ' ' || v[i] > '~' {
 			return metaErr(fmt.Sprintf("%s may hold only printable ASCII", name))
 		}
+	}
+	if v != "" && (v[0] == ' ' || v[len(v)-1] == ' ') {
+		// HTTP drops them, so an S3 store would return another value.
+		return metaErr(fmt.Sprintf("%s may not start or end with a space", name))
 	}
 	return nil
 }
