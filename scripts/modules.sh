@@ -6,6 +6,10 @@
 #   scripts/modules.sh tidy    `go mod tidy` in every module
 #   scripts/modules.sh check   fail unless every go.mod in the tree is in
 #                              go.work and every module is tidy (changes nothing)
+#   scripts/modules.sh set-version vX.Y.Z
+#                              make every module require the others at vX.Y.Z,
+#                              and go.work point that version at the
+#                              directories (a release, see RELEASING.md)
 #
 # No go.mod has a replace directive (they would break `go install
 # .../cmd/strata@latest`), and go.work is ignored by `go mod tidy`. So each
@@ -86,8 +90,23 @@ tidy | check)
 	done < <(modules)
 	exit $status
 	;;
+set-version)
+	v=${2:-}
+	if ! [[ $v =~ ^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]]; then
+		echo "usage: $0 set-version vX.Y.Z" >&2
+		exit 2
+	fi
+	while read -r _ dir; do
+		for req in $(awk -v p="$prefix" '{for (i = 1; i < NF; i++) if ($i == p || index($i, p "/") == 1) print $i}' "$dir/go.mod" | sort -u); do
+			"$GO" mod edit -require="$req@$v" "$dir/go.mod"
+		done
+	done < <(modules)
+	# go.work's replaces name the version the go.mod files require, so that
+	# the workspace never asks a proxy for this repository's modules.
+	sed -i -E "s#^(\t$prefix[^ ]*) v[^ ]+ => #\1 $v => #" go.work
+	;;
 *)
-	echo "usage: $0 list|tidy|check" >&2
+	echo "usage: $0 list|tidy|check|set-version" >&2
 	exit 2
 	;;
 esac
