@@ -1,6 +1,6 @@
 module github.com/strata-storage/strata/b2
 
-go 1.26.0
+go 1.25.0
 
 require (
 	github.com/Backblaze/blazer v0.7.2
@@ -9,7 +9,4 @@ require (
 	github.com/stretchr/testify v1.12.1
 )
 
-require (
-	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/sys v0.49.0 // indirect
-)
+require go.yaml.in/yaml/v3 v3.0.5 // indirect
