@@ -43,9 +43,10 @@ export TESTCONTAINERS_HOST_OVERRIDE  := 127.0.0.1
 ## test: every test, MinIO included (the README's test command): the
 ## modules' layout (each go.mod tidy and in go.work, a core-only program
 ## pulling in no third-party module), vet and staticcheck of every module,
-## every module's tests under the race detector, the core's under the
-## oldest supported Go, then the 4-node cluster test on its own (it is left
-## out of the first pass, not skipped, so it has the CPU).
+## every module's tests under the race detector, the core's (and any module
+## whose go line allows it) under the oldest supported Go, then the 4-node
+## cluster test on its own (it is left out of the first pass, not skipped,
+## so it has the CPU).
 test: minio-image test-modules
 	$(GO) vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
