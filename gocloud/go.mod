@@ -1,9 +1,12 @@
 module github.com/strata-storage/strata/gocloud
 
-go 1.26.8
+go 1.26.0
 
 require (
-	github.com/strata-storage/strata v0.0.0
+	github.com/strata-storage/strata v0.0.0-00010101000000-000000000000
+	github.com/strata-storage/strata/conformance/miniotest v0.0.0-00010101000000-000000000000
+	github.com/strata-storage/strata/minio v0.0.0-00010101000000-000000000000
+	github.com/strata-storage/strata/s3 v0.0.0-00010101000000-000000000000
 	gocloud.dev v0.49.0
 )
 
@@ -103,5 +106,3 @@ require (
 	google.golang.org/grpc v1.84.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
-
-replace github.com/strata-storage/strata => ../

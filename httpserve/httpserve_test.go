@@ -28,7 +28,6 @@ import (
 	"github.com/strata-storage/strata/internal/testlog"
 	"github.com/strata-storage/strata/local"
 	"github.com/strata-storage/strata/memory"
-	"github.com/strata-storage/strata/metrics"
 	"github.com/strata-storage/strata/storage"
 	"github.com/strata-storage/strata/storage/faults"
 	"github.com/strata-storage/strata/tiered"
@@ -688,25 +687,6 @@ func TestRedirectNeedsPresignerUnderAWrapper(t *testing.T) {
 	_, err = s.Put(t.Context(), "a/b", strings.NewReader("x"), nil)
 	require.NoError(t, err)
 	h, err := httpserve.NewHandler(s, &httpserve.Options{Prefix: "/media/", Redirect: true})
-	require.NoError(t, err)
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/media/a/b", nil))
-	assert.Equal(t, http.StatusFound, w.Code)
-	assert.Equal(t, "http://127.0.0.1:1/signed/a/b", w.Header().Get("Location"))
-}
-
-// A store wrapped for metrics redirects exactly when the store it wraps
-// can presign: the wrapper's PresignGet passes the ability through.
-func TestRedirectThroughMetricsWrapper(t *testing.T) {
-	m := metrics.New(nil)
-	_, err := httpserve.NewHandler(m.Wrap(memory.New(), "mem"), &httpserve.Options{Redirect: true})
-	require.ErrorIs(t, err, httpserve.ErrCannotRedirect, "memory cannot presign, wrapped or not")
-
-	p := m.Wrap(signingRemote{memory.New()}, "signing")
-	defer p.Close()
-	_, err = p.Put(t.Context(), "a/b", strings.NewReader("x"), nil)
-	require.NoError(t, err)
-	h, err := httpserve.NewHandler(p, &httpserve.Options{Prefix: "/media/", Redirect: true})
 	require.NoError(t, err)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/media/a/b", nil))

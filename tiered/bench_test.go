@@ -9,10 +9,8 @@ import (
 
 	"github.com/strata-storage/strata/cache"
 	"github.com/strata-storage/strata/conformance"
-	"github.com/strata-storage/strata/conformance/miniotest"
 	"github.com/strata-storage/strata/local"
 	"github.com/strata-storage/strata/memory"
-	"github.com/strata-storage/strata/minio"
 	"github.com/strata-storage/strata/storage"
 	"github.com/strata-storage/strata/storage/faults"
 	"github.com/strata-storage/strata/tiered"
@@ -88,21 +86,11 @@ func BenchmarkSlowRemote(b *testing.B) {
 // BenchmarkGet measures reads of 256 KiB objects: straight from the remote
 // (the baseline), through the store on a hit, and through the store on a
 // miss (fetched from the remote into the cache, then served; the local
-// copy is dropped, outside the timer, before each).
+// copy is dropped, outside the timer, before each). The remote is a
+// directory here; internal/integration/tieredminio runs the same over MinIO.
 func BenchmarkGet(b *testing.B) {
 	b.Run("remote=file", func(b *testing.B) {
 		remote, err := local.New(b.TempDir(), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchGet(b, remote)
-	})
-	b.Run("remote=minio", func(b *testing.B) {
-		srv := miniotest.Start(b)
-		remote, err := minio.New(b.Context(), minio.Config{
-			Endpoint: srv.Endpoint, Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey,
-			Bucket: srv.NewBucket(b),
-		})
 		if err != nil {
 			b.Fatal(err)
 		}

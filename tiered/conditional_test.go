@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/strata-storage/strata/conformance/miniotest"
 	"github.com/strata-storage/strata/internal/testlog"
 	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/storage"
@@ -177,23 +176,4 @@ func TestWriteBehindIfNotExistsRemoteAnswers(t *testing.T) {
 	e := newEnv(t, mem, behind(clk))
 	_, err := e.s.Put(context.Background(), "taken", strings.NewReader("x"), &storage.PutOptions{IfNotExists: true})
 	require.ErrorIs(t, err, storage.ErrExist)
-}
-
-// The same conflict over MinIO, whose own conditional create refuses the
-// upload: both objects are kept there.
-func TestWriteBehindIfNotExistsConflictMinIO(t *testing.T) {
-	t.Parallel()
-	srv := miniotest.Start(t)
-	m := newMinIO(t, srv)
-	clk := newFakeClock()
-	fp := faults.Wrap(m, faults.WithFault(faults.Fault{FailRate: 1}))
-	e := newEnv(t, fp, behind(clk))
-	info, err := e.s.Put(ctxT(t), "k", strings.NewReader("ours"), &storage.PutOptions{IfNotExists: true})
-	require.NoError(t, err)
-	put(t, m, "k", "theirs")
-	e.reopen(nil)
-	drain(t, e.s, fp, clk)
-	remoteHas(t, m, "k", "theirs")
-	remoteHas(t, m, tiered.ConflictKey("k", info.SHA256), "ours")
-	require.EqualValues(t, 1, e.s.Status().Conflicts)
 }

@@ -1,4 +1,4 @@
-package s3proto_test
+package crossdriver_test
 
 import (
 	"fmt"

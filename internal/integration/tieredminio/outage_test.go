@@ -1,4 +1,4 @@
-package tiered_test
+package tieredminio_test
 
 import (
 	"bytes"
