@@ -38,9 +38,12 @@ type item struct {
 	due      time.Time
 	attempts int
 	failed   bool // the last attempt failed
-	index    int  // in Store.due, or -1
-	parked   bool // taken off the heap because its key was busy
-	elem     *list.Element
+	// superseded counts attempts in a row that found the version to send
+	// replaced before the item changed (see errSuperseded).
+	superseded int
+	index      int  // in Store.due, or -1
+	parked     bool // taken off the heap because its key was busy
+	elem       *list.Element
 }
 
 // itemHeap orders items by due time, then by age.
@@ -100,6 +103,14 @@ func (s *Store) setLocked(key string, now time.Time, set func(*item)) {
 	}
 	set(it)
 	it.seq++
+	if it.superseded > 0 {
+		// The write an attempt found in the cache is here: send it now.
+		it.superseded = 0
+		it.due = now
+		if it.index >= 0 {
+			heap.Fix(&s.due, it.index)
+		}
+	}
 	s.signalLocked()
 }
 
@@ -251,6 +262,17 @@ func (s *Store) waitLocked(d time.Duration) {
 // errAbandon marks an upload whose local copy is gone: nothing can send it.
 var errAbandon = errors.New("the local copy of the pending upload is gone")
 
+// errSuperseded marks an upload whose version a newer write replaced in
+// the cache before the attempt read it. The newer write queues itself
+// (its key's item then changes) or settles the key itself; until one of
+// them happens, the item waits.
+var errSuperseded = errors.New("the version to upload was replaced by a newer one")
+
+// maxSuperseded is how many attempts in a row may find the version to send
+// replaced while the item stays the same, before the upload counts as
+// abandoned: a newer write queues itself within moments.
+const maxSuperseded = 3
+
 // finishLocked records the outcome of the attempt at snap and releases
 // its key. The caller holds s.mu.
 func (s *Store) finishLocked(it *item, snap item, err error) {
@@ -258,7 +280,21 @@ func (s *Store) finishLocked(it *item, snap item, err error) {
 	switch {
 	case !current:
 		// Forgotten meanwhile (a write-through call settled it).
-	case err == nil || errors.Is(err, errAbandon):
+	case errors.Is(err, errSuperseded) && it.seq == snap.seq:
+		// The write that replaced the version has not reached the queue
+		// yet: wait for it, keeping the item's place and age, rather than
+		// forget the key and report the upload abandoned.
+		it.superseded++
+		if it.superseded > maxSuperseded {
+			s.ctr.abandoned.Add(1)
+			s.log.Error("tiered: pending upload abandoned: its version was replaced and nothing queued the new one", "key", it.key)
+			s.removeLocked(it)
+			break
+		}
+		it.due = s.now().Add(s.opts.MinBackoff)
+		it.parked = true
+	case errors.Is(err, errSuperseded) || err == nil || errors.Is(err, errAbandon):
+		it.superseded = 0
 		if it.seq == snap.seq {
 			s.removeLocked(it)
 		} else {
@@ -355,6 +391,9 @@ func (o opKind) String() string {
 // once the remote copy is confirmed.
 func (s *Store) runUpload(snap item) error {
 	err := s.sendPending(s.work, snap)
+	if errors.Is(err, errVersionSuperseded) {
+		return errSuperseded
+	}
 	if errors.Is(err, errVersionGone) {
 		s.ctr.abandoned.Add(1)
 		s.log.Error("tiered: pending upload abandoned: its local copy is gone", "key", snap.key)

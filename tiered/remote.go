@@ -200,6 +200,10 @@ func (s *Store) remoteList(ctx context.Context, opts *storage.ListOptions) iter.
 // was to send.
 var errVersionGone = errors.New("the cache no longer holds that version")
 
+// errVersionSuperseded is errVersionGone when the cache holds a newer
+// version of the key: a write that replaced it is on its way to the queue.
+var errVersionSuperseded = fmt.Errorf("%w: a newer version replaced it", errVersionGone)
+
 // upload sends the cached object under key to the remote under rkey
 // (key itself, or its conflict key), if the cache still holds version
 // etag ("" for any), and confirms the remote copy: the bytes sent must be
@@ -219,7 +223,7 @@ func (s *Store) upload(ctx context.Context, key, rkey, etag string, ifNotExists 
 	}
 	defer rc.Close()
 	if etag != "" && info.ETag != etag {
-		return storage.Info{}, errVersionGone
+		return storage.Info{}, errVersionSuperseded
 	}
 	w := s.watch(ctx)
 	defer w.done()
