@@ -16,6 +16,9 @@ import (
 // the cache as it is, which hashes it once for both layers.
 func (t tier) Put(ctx context.Context, key string, body *driver.Body, o *storage.PutOptions) (storage.Info, error) {
 	s := t.Store
+	if reserved(key) {
+		return storage.Info{}, s.Wrap("put", key, fmt.Errorf("%w: keys under %q are the change log's", storage.ErrInvalidArgument, ChangesPrefix))
+	}
 	ks, err := s.lockKey(ctx, key)
 	if err != nil {
 		return storage.Info{}, err
@@ -151,6 +154,11 @@ func (s *Store) putThrough(ctx context.Context, key string, r io.Reader, o *stor
 		s.settle(pend)
 	}
 	s.unpin(key, info.ETag)
+	if !o.IfNotExists { // a created key had no older version to announce
+		if err := s.announce(ctx, key); err != nil {
+			return storage.Info{}, err
+		}
+	}
 	return info, nil
 }
 
@@ -161,6 +169,9 @@ func (s *Store) putThrough(ctx context.Context, key string, r io.Reader, o *stor
 // local copy removed, and the remote delete queued.
 func (t tier) Delete(ctx context.Context, key string) error {
 	s := t.Store
+	if reserved(key) {
+		return s.Wrap("delete", key, fmt.Errorf("%w: keys under %q are the change log's", storage.ErrInvalidArgument, ChangesPrefix))
+	}
 	ks, err := s.lockKey(ctx, key)
 	if err != nil {
 		return err
@@ -187,6 +198,14 @@ func (t tier) Delete(ctx context.Context, key string) error {
 	}
 	defer s.release(key)
 	if err := s.remoteDelete(ctx, key); err != nil {
+		return err
+	}
+	if err := s.announce(ctx, key); err != nil {
+		// The remote has lost the object: so must the cache, whatever
+		// the caller makes of the error (a retry deletes nothing more).
+		if derr := s.c.Delete(context.WithoutCancel(ctx), key); derr != nil {
+			s.log.Error("tiered: removing the local copy of a deleted object", "key", key, "err", derr)
+		}
 		return err
 	}
 	pend, hasPend := s.pendingItem(key)
