@@ -488,3 +488,46 @@ func (c *changes) maybeCompact() {
 		c.ctr.compacted.Add(1)
 	}
 }
+
+// deleteAnnounced is the write-through Delete when the change log is on.
+// The delete is recorded in the journal before the remote delete, and the
+// record is cleared only once the delete is announced, so that a process
+// that dies in between finishes both after a restart: no acknowledged
+// delete, nor one that reached the remote unacknowledged, goes
+// unannounced. A remote delete that fails leaves things as they were; an
+// announcement that fails is retried in the background with the delete,
+// and fails the call. The caller holds key's lock and holds it busy.
+func (s *Store) deleteAnnounced(ctx context.Context, key string) error {
+	pend, hasPend := s.pendingItem(key)
+	id, err := s.j.deleted(key)
+	if err != nil {
+		return fmt.Errorf("recording the delete in the journal: %w", err)
+	}
+	if err := s.remoteDelete(ctx, key); err != nil {
+		if hasPend && pend.op == opDelete {
+			s.queueDelete(key, id) // the pending delete, now under the new record
+		} else if jerr := s.j.done(key, id); jerr != nil {
+			s.log.Warn("tiered: clearing the record of a failed delete", "key", key, "err", jerr)
+		}
+		return err
+	}
+	aerr := s.announce(ctx, key)
+	// The local copy goes before the record: a crash between the two
+	// must not leave a copy of a deleted object.
+	lerr := s.c.Delete(context.WithoutCancel(ctx), key)
+	if aerr != nil {
+		s.queueDelete(key, id)
+		return aerr
+	}
+	if lerr != nil {
+		s.queueDelete(key, id)
+		return s.localErr("delete", key, lerr)
+	}
+	if err := s.j.done(key, id); err != nil {
+		s.log.Warn("tiered: recording a remote delete", "key", key, "err", err)
+	}
+	if hasPend {
+		s.settle(pend)
+	}
+	return nil
+}

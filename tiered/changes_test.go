@@ -299,3 +299,40 @@ func TestStalenessPollFailureRevalidates(t *testing.T) {
 	require.Equal(t, "other", get(t, a.s, "k"))
 	assert.Equal(t, stats, a.s.Counters().RemoteStats)
 }
+
+// A write-through change whose announcement fails (or whose process dies
+// before it) is announced after a restart: the Put stays pinned and the
+// Delete in the journal until the announcement is on the remote.
+func TestStalenessAnnouncementSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	fp := faults.Wrap(memory.New())
+	a := newEnv(t, fp, staleOpts(clk, tiered.WriteThrough))
+	a.opts.Uploaders = -1 // no background retries: only a restart can announce
+	a.reopen(nil)
+	b := newEnv(t, fp, staleOpts(clk, tiered.WriteThrough))
+	polled(t, clk, a)
+	polled(t, clk, b)
+	put(t, a.s, "p", "v1")
+	put(t, a.s, "d", "v1")
+	tick(t, clk, a, b)
+	require.Equal(t, "v1", get(t, b.s, "p"))
+	require.Equal(t, "v1", get(t, b.s, "d"))
+
+	fp.Set(faults.Fault{FailRate: 1, Keys: func(k string) bool { return strings.HasPrefix(k, tiered.ChangesPrefix) }}, faults.OpPut)
+	_, err := a.s.Put(ctxT(t), "p", strings.NewReader("v2"), nil)
+	require.ErrorIs(t, err, storage.ErrUnavailable)
+	require.ErrorIs(t, a.s.Delete(ctxT(t), "d"), storage.ErrUnavailable)
+	tick(t, clk, a, b)
+	require.Equal(t, "v1", get(t, b.s, "p"), "nothing announced yet")
+
+	fp.Clear(faults.OpPut)
+	a.opts.Uploaders = 0
+	a.reopen(nil)
+	require.NoError(t, a.s.Flush(ctxT(t)))
+	tick(t, clk, a, b)
+	require.Equal(t, "v2", get(t, b.s, "p"))
+	requireMissing(t, b.s, "d")
+	require.Equal(t, "v2", get(t, a.s, "p"))
+	requireMissing(t, a.s, "d")
+}

@@ -153,12 +153,15 @@ func (s *Store) putThrough(ctx context.Context, key string, r io.Reader, o *stor
 		}
 		s.settle(pend)
 	}
-	s.unpin(key, info.ETag)
 	if !o.IfNotExists { // a created key had no older version to announce
+		// Still pinned: were the process to die before the announcement,
+		// the upload (and its announcement) would resume after a restart.
 		if err := s.announce(ctx, key); err != nil {
+			s.queueUpload(key, info.ETag, info.Size, false)
 			return storage.Info{}, err
 		}
 	}
+	s.unpin(key, info.ETag)
 	return info, nil
 }
 
@@ -197,15 +200,10 @@ func (t tier) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	defer s.release(key)
-	if err := s.remoteDelete(ctx, key); err != nil {
-		return err
+	if s.chg != nil {
+		return s.deleteAnnounced(ctx, key)
 	}
-	if err := s.announce(ctx, key); err != nil {
-		// The remote has lost the object: so must the cache, whatever
-		// the caller makes of the error (a retry deletes nothing more).
-		if derr := s.c.Delete(context.WithoutCancel(ctx), key); derr != nil {
-			s.log.Error("tiered: removing the local copy of a deleted object", "key", key, "err", derr)
-		}
+	if err := s.remoteDelete(ctx, key); err != nil {
 		return err
 	}
 	pend, hasPend := s.pendingItem(key)
