@@ -60,7 +60,8 @@ type changes struct {
 	mu          sync.Mutex
 	cursor      int64            // unix nanos: polls list from cursor-margin
 	seen        map[string]int64 // entries applied, newer than cursor-margin
-	lastOK      time.Time        // when the last successful poll began
+	lastOK      time.Time        // when the last successful poll began, in this run or (from the cursor file) an earlier one
+	freshAt     time.Time        // the same, in this run only: what reads go by
 	unverified  map[string]struct{}
 	lastSave    time.Time
 	nextCompact time.Time
@@ -105,7 +106,7 @@ func (s *Store) ChangeStatus() ChangeStatus {
 		return ChangeStatus{}
 	}
 	c.mu.Lock()
-	st := ChangeStatus{Enabled: true, Bound: c.bound, Retention: c.retention, LastPoll: c.lastOK, Unverified: len(c.unverified)}
+	st := ChangeStatus{Enabled: true, Bound: c.bound, Retention: c.retention, LastPoll: c.freshAt, Unverified: len(c.unverified)}
 	c.mu.Unlock()
 	st.Polls, st.PollFailures = c.ctr.polls.Load(), c.ctr.pollFailures.Load()
 	st.Announced, st.Applied, st.Dropped = c.ctr.announced.Load(), c.ctr.applied.Load(), c.ctr.dropped.Load()
@@ -265,9 +266,11 @@ func (c *changes) poll() {
 	for _, e := range fresh {
 		if e.id != c.id {
 			if err := c.apply(e); err != nil {
+				// The cursor stays before this entry: the next poll
+				// tries it again.
 				c.fail("applying the change log", err)
 				ok = false
-				continue
+				break
 			}
 			c.ctr.applied.Add(1)
 		}
@@ -286,7 +289,7 @@ func (c *changes) poll() {
 			delete(c.seen, name)
 		}
 	}
-	c.lastOK = start
+	c.lastOK, c.freshAt = start, start
 	save := start.Sub(c.lastSave) >= saveEvery
 	cursor := c.cursor
 	if save {
@@ -409,7 +412,7 @@ func (s *Store) revalidate(ctx context.Context, op, key string) error {
 		return nil
 	}
 	c.mu.Lock()
-	fresh := !c.lastOK.IsZero() && s.now().Sub(c.lastOK) <= c.bound
+	fresh := !c.freshAt.IsZero() && s.now().Sub(c.freshAt) <= c.bound
 	_, unv := c.unverified[key]
 	c.mu.Unlock()
 	if fresh && !unv {

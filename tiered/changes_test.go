@@ -336,3 +336,25 @@ func TestStalenessAnnouncementSurvivesRestart(t *testing.T) {
 	require.Equal(t, "v2", get(t, a.s, "p"))
 	requireMissing(t, a.s, "d")
 }
+
+// A store started again serves no cached copy without a check until it
+// has read the log, however recently it read it before the restart.
+func TestStalenessRestartRevalidatesUntilTheFirstPoll(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	fp := faults.Wrap(memory.New())
+	a := newEnv(t, fp, staleOpts(clk, tiered.WriteThrough))
+	b := newEnv(t, fp, staleOpts(clk, tiered.WriteThrough))
+	polled(t, clk, a)
+	polled(t, clk, b)
+	put(t, a.s, "k", "v1")
+	require.Equal(t, "v1", get(t, b.s, "k"))
+	require.NoError(t, b.s.Close())
+	put(t, a.s, "k", "v2")
+
+	fp.Set(faults.Fault{FailRate: 1}, faults.OpList)
+	b.open()
+	eventually(t, "B's first poll fails", func() bool { return b.s.ChangeStatus().PollFailures > 0 })
+	require.Equal(t, "v2", get(t, b.s, "k"), "a copy served unchecked before the log was read")
+	assert.EqualValues(t, 1, b.s.ChangeStatus().Revalidations)
+}
