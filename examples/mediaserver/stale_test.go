@@ -23,13 +23,15 @@ import (
 )
 
 // cutProxy forwards TCP connections to target until cut, which closes
-// every connection and refuses new ones until heal: a partition between
-// one server and the remote.
+// every connection, and holds new ones unanswered until the cut is
+// healed, when it closes them: a partition between one server and the
+// remote.
 type cutProxy struct {
 	ln     net.Listener
 	target string
 	mu     sync.Mutex
 	cut    bool
+	healed chan struct{} // closed when the cut ends
 	conns  map[net.Conn]struct{}
 }
 
@@ -38,7 +40,7 @@ func startCutProxy(t *testing.T, target string) *cutProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	p := &cutProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(func() { ln.Close(); p.setCut(true) })
+	t.Cleanup(func() { ln.Close(); p.setCut(false) })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -55,6 +57,10 @@ func (p *cutProxy) track(cs ...net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cut {
+		healed := p.healed
+		p.mu.Unlock()
+		<-healed // no answer while cut
+		p.mu.Lock()
 		return false
 	}
 	for _, c := range cs {
@@ -85,12 +91,18 @@ func (p *cutProxy) serve(c net.Conn) {
 func (p *cutProxy) setCut(cut bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if cut == p.cut {
+		return
+	}
 	p.cut = cut
 	if cut {
+		p.healed = make(chan struct{})
 		for c := range p.conns {
 			c.Close()
 		}
 		clear(p.conns)
+	} else {
+		close(p.healed)
 	}
 }
 
