@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -64,28 +63,6 @@ func TestConformanceMemory(t *testing.T) {
 			conformance.Run(t, h)
 		})
 	}
-}
-
-// TestConformanceStaleness runs the suite with the change log on: its
-// entries, written to the remote by every overwrite and delete, never
-// show through the store (listed, counted or read).
-func TestConformanceStaleness(t *testing.T) {
-	t.Parallel()
-	for _, mode := range []tiered.Mode{tiered.WriteThrough, tiered.WriteBehind} {
-		t.Run(mode.String(), func(t *testing.T) {
-			t.Parallel()
-			h := harness(tiered.Options{Mode: mode, Staleness: time.Second}, func(*testing.T) storage.Provider { return memory.New() })
-			h.Copy = true
-			conformance.Run(t, h)
-		})
-	}
-	t.Run("minio", func(t *testing.T) {
-		t.Parallel()
-		srv := miniotest.Start(t)
-		h := harness(tiered.Options{Staleness: time.Second}, func(t *testing.T) storage.Provider { return newMinIO(t, srv) })
-		h.PrefixConflicts, h.Copy, h.Presign = true, true, true
-		conformance.Run(t, h)
-	})
 }
 
 // TestConformanceMinIO runs the suite with a real MinIO as the remote, one
