@@ -181,6 +181,8 @@ func TestThreeServersStaleness(t *testing.T) {
 		mu.Unlock()
 	}
 	client := &http.Client{Timeout: 40 * time.Second}
+	// The writer gives up sooner on the server cut off from MinIO.
+	writes := &http.Client{Timeout: 3 * time.Second}
 	fetch := func(u string) (int, []byte, error) {
 		resp, err := client.Get(u)
 		if err != nil {
@@ -252,7 +254,7 @@ func TestThreeServersStaleness(t *testing.T) {
 			i := rnd.IntN(3)
 			if len(live) < 5 || rnd.IntN(10) < 6 {
 				data := conformance.RandomBytes(n, 1000+rnd.IntN(20_000))
-				resp, err := http.Post(url(i)+"/upload", "application/octet-stream", bytes.NewReader(data))
+				resp, err := writes.Post(url(i)+"/upload", "application/octet-stream", bytes.NewReader(data))
 				if err != nil {
 					continue
 				}
@@ -282,7 +284,7 @@ func TestThreeServersStaleness(t *testing.T) {
 			mu.Unlock()
 			req, _ := http.NewRequest(http.MethodDelete, url(i)+"/media/"+key, nil)
 			req.Header.Set("Authorization", "Bearer "+token)
-			resp, err := client.Do(req)
+			resp, err := writes.Do(req)
 			if err != nil {
 				continue // left marked deleting: it may or may not be gone
 			}
