@@ -45,6 +45,9 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 	if err := s.Check(ctx, op, key); err != nil {
 		return "", err
 	}
+	if reserved(key) {
+		return "", s.Wrap(op, key, storage.ErrNotFound)
+	}
 	ps, ok := s.remote.(storage.Presigner)
 	if !ok {
 		return "", s.Wrap(op, key, fmt.Errorf("%w: the remote (%T) cannot presign URLs", storage.ErrUnsupported, s.remote))
@@ -144,6 +147,9 @@ func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 	if err := s.Check(ctx, op, src); err != nil {
 		return storage.Info{}, err
 	}
+	if reserved(dst) || reserved(src) {
+		return storage.Info{}, s.Wrap(op, dst, fmt.Errorf("%w: keys under %q are the change log's", storage.ErrInvalidArgument, ChangesPrefix))
+	}
 	cp, ok := s.remote.(storage.Copier)
 	if !ok {
 		return storage.Info{}, s.Wrap(op, dst, fmt.Errorf("%w: the remote (%T) cannot copy objects", storage.ErrUnsupported, s.remote))
@@ -178,6 +184,9 @@ func (s *Store) copyRemote(ctx context.Context, cp storage.Copier, dst, src stri
 	rinfo, err := cp.Copy(w.ctx, dst, src)
 	err = s.remoteErr(ctx, "copy", dst, w, err)
 	w.done()
+	if err == nil {
+		err = s.announce(ctx, dst)
+	}
 	if err != nil {
 		return storage.Info{}, true, err
 	}

@@ -206,15 +206,69 @@
 // several media workers). Each owns its cache directory: the cache locks it,
 // and a second process opening the same directory fails with an error
 // matching cache.ErrLocked. Each process reads the others' objects through
-// fetch on miss. For content that is never overwritten (media keys are
-// unique), nothing is lost or served stale. When two processes overwrite
-// the same key, the remote keeps whichever upload lands last (in
-// write-behind mode, that is the later upload, not necessarily the later
-// Put), and a process that holds the other version in its cache goes on
-// serving it until the entry is evicted or dropped (Offload drops a clean
-// copy that differs from the remote). A Delete in one process does not
-// remove other processes' cached copies either. Keep keys immutable, or
-// give each key one writer.
+// fetch on miss.
+//
+// Without Options.Staleness, a process that holds an object in its cache
+// goes on serving it after another process overwrote or deleted it, until
+// the entry is evicted or dropped (Offload drops a clean copy that differs
+// from the remote): keep keys immutable, or give each key one writer.
+//
+// With Options.Staleness set to a bound B (every process on the remote must
+// set it), an overwrite or a delete acknowledged by one process stops being
+// served by the others within B, through nothing but the remote:
+//
+//   - Each overwrite or delete, once the remote has it (before a
+//     write-through call returns; when the upload or delete reaches the
+//     remote in write-behind mode), is announced with one small object in
+//     the change log, under ChangesPrefix: its name holds its time, the
+//     process and the key. A Put with IfNotExists announces nothing (the
+//     key had no older version), so unique keys written that way cost
+//     nothing more. A write-through Put stays pinned, and a write-through
+//     Delete recorded in the journal (one fsync), until its announcement
+//     is on the remote, so that a process that dies in between announces
+//     it after a restart; a failed announcement fails the call and is
+//     retried in the background.
+//   - Every B/2, each process lists the log from where it last read it
+//     (one List, a few only when a page holds more than its entries), and
+//     drops its cached copies of the keys other processes changed (not a
+//     copy of its own pending upload, which is newer). A cached copy is
+//     served without any remote request as long as the last successful
+//     read of the log began less than B ago.
+//   - When the log cannot be read for longer than B (the remote is down,
+//     or this process is cut off from it), each read of a cached copy is
+//     first checked with a remote Stat (size and SHA-256); when that fails
+//     too the read fails with storage.ErrUnavailable rather than serve
+//     what may be stale. A pending upload's copy is served as ever.
+//   - Each poll re-reads the last Timeout + 30 s of the log before its
+//     cursor, so an entry whose Put was slow to land, and clocks that
+//     differ between hosts by less than that, lose nothing. Hosts' clocks
+//     must agree within that margin.
+//   - The log keeps entries for a retention of 10 B, at least 10 minutes
+//     (and 4 times the margin): each process removes its own entries past
+//     the retention, and anyone's past twice the retention (those of a
+//     process that went away), a few times per retention. It thus holds
+//     at most about twice the retention's worth of changes.
+//   - The cache's state directory records how far the log was read. A
+//     process that starts again within the retention reads what it
+//     missed; one that was away longer (or whose record is lost) checks
+//     each cached copy with a remote Stat before serving it for the first
+//     time, and drops those that differ.
+//
+// The change log is invisible to users of the store: List never yields
+// keys under ChangesPrefix, Stat and Get of them report
+// storage.ErrNotFound, and Put, Delete and Copy refuse them with
+// storage.ErrInvalidArgument; Offload never sees them (they are never
+// cached). Tools that list the remote bucket directly do see them.
+// ChangeStatus reports the log's work (polls, entries applied, copies
+// dropped, revalidations). At rest a process costs one List per B/2 and a
+// List of the log's oldest entries a few times per retention: about 3,600
+// requests an hour at B = 2 s (60 a minute, measured with three example
+// media servers on MinIO). With 10 changes per second across the
+// processes, the writers add one Put per change and, a retention later,
+// one Delete (36,000 of each an hour in all), and each process still makes
+// one List per B/2, of the last minute or so of entries (the margin: about
+// 600, one page). A List of the store from the top of the key space pages
+// through the log's entries too (and leaves them out).
 //
 // # Abilities
 //

@@ -40,6 +40,12 @@ type fill struct {
 // the package documentation).
 func (t tier) Get(ctx context.Context, key string, rng *storage.Range) (io.ReadCloser, storage.Info, error) {
 	s := t.Store
+	if reserved(key) {
+		return nil, storage.Info{}, s.Wrap("get", key, storage.ErrNotFound)
+	}
+	if err := s.revalidate(ctx, "get", key); err != nil {
+		return nil, storage.Info{}, err
+	}
 	var opts *storage.GetOptions
 	if rng != nil {
 		opts = &storage.GetOptions{Range: rng}
@@ -327,6 +333,12 @@ func cleanMetadata(md map[string]string) map[string]string {
 // otherwise (without fetching the object).
 func (t tier) Stat(ctx context.Context, key string) (storage.Info, error) {
 	s := t.Store
+	if reserved(key) {
+		return storage.Info{}, s.Wrap("stat", key, storage.ErrNotFound)
+	}
+	if err := s.revalidate(ctx, "stat", key); err != nil {
+		return storage.Info{}, err
+	}
 	info, err := s.cacheStat(ctx, key)
 	if err == nil {
 		return info, nil
@@ -417,7 +429,7 @@ func (t tier) List(ctx context.Context, o storage.ListOptions) iter.Seq2[storage
 			default:
 				return
 			}
-			if _, del := deleted[info.Key]; del || s.pendingDelete(info.Key) {
+			if _, del := deleted[info.Key]; del || s.pendingDelete(info.Key) || reserved(info.Key) {
 				continue
 			}
 			if err := ctx.Err(); err != nil {

@@ -230,6 +230,9 @@ func (s *Store) offloadEntry(ctx context.Context, e cache.Entry, o *OffloadOptio
 		if err != nil {
 			return err
 		}
+		if err := s.announce(ctx, e.Key); err != nil {
+			return err
+		}
 		report(up)
 		r.Uploaded++
 		r.UploadedBytes += e.Size

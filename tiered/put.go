@@ -16,6 +16,9 @@ import (
 // the cache as it is, which hashes it once for both layers.
 func (t tier) Put(ctx context.Context, key string, body *driver.Body, o *storage.PutOptions) (storage.Info, error) {
 	s := t.Store
+	if reserved(key) {
+		return storage.Info{}, s.Wrap("put", key, fmt.Errorf("%w: keys under %q are the change log's", storage.ErrInvalidArgument, ChangesPrefix))
+	}
 	ks, err := s.lockKey(ctx, key)
 	if err != nil {
 		return storage.Info{}, err
@@ -150,6 +153,14 @@ func (s *Store) putThrough(ctx context.Context, key string, r io.Reader, o *stor
 		}
 		s.settle(pend)
 	}
+	if !o.IfNotExists { // a created key had no older version to announce
+		// Still pinned: were the process to die before the announcement,
+		// the upload (and its announcement) would resume after a restart.
+		if err := s.announce(ctx, key); err != nil {
+			s.queueUpload(key, info.ETag, info.Size, false)
+			return storage.Info{}, err
+		}
+	}
 	s.unpin(key, info.ETag)
 	return info, nil
 }
@@ -161,6 +172,9 @@ func (s *Store) putThrough(ctx context.Context, key string, r io.Reader, o *stor
 // local copy removed, and the remote delete queued.
 func (t tier) Delete(ctx context.Context, key string) error {
 	s := t.Store
+	if reserved(key) {
+		return s.Wrap("delete", key, fmt.Errorf("%w: keys under %q are the change log's", storage.ErrInvalidArgument, ChangesPrefix))
+	}
 	ks, err := s.lockKey(ctx, key)
 	if err != nil {
 		return err
@@ -186,6 +200,9 @@ func (t tier) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	defer s.release(key)
+	if s.chg != nil {
+		return s.deleteAnnounced(ctx, key)
+	}
 	if err := s.remoteDelete(ctx, key); err != nil {
 		return err
 	}

@@ -415,6 +415,11 @@ func (s *Store) sendPending(ctx context.Context, snap item) error {
 	if err != nil {
 		return err
 	}
+	if !snap.cond { // a created key had no older version to announce
+		if err := s.announce(ctx, snap.key); err != nil {
+			return err
+		}
+	}
 	if snap.cond {
 		s.clearConditional(snap)
 	}
@@ -448,6 +453,10 @@ func (s *Store) unpin(key, etag string) {
 // runDelete deletes snap.key from the remote and records it done.
 func (s *Store) runDelete(snap item) error {
 	if err := s.remoteDelete(s.work, snap.key); err != nil {
+		s.ctr.deleteFailures.Add(1)
+		return err
+	}
+	if err := s.announce(s.work, snap.key); err != nil {
 		s.ctr.deleteFailures.Add(1)
 		return err
 	}

@@ -90,6 +90,15 @@ type Options struct {
 	// first.
 	RangeThreshold int64
 
+	// Staleness, when positive, bounds how long this store may go on
+	// serving a cached copy after another store on the same remote
+	// overwrote or deleted the object: each store announces its overwrites
+	// and deletes in a change log kept on the remote (under
+	// ChangesPrefix), and reads it every Staleness/2. Every store on the
+	// remote must set it. Zero leaves it off. See "Several processes, one
+	// remote" in the package documentation.
+	Staleness time.Duration
+
 	// Logger receives the store's logs. Nil discards them.
 	Logger *slog.Logger
 
@@ -125,7 +134,8 @@ type Store struct {
 	work   context.Context // of uploads and remote deletes: never ends, each bounded by its watchdog
 	wg     sync.WaitGroup  // workers and background fills
 
-	j *journal
+	j   *journal
+	chg *changes // the change log, when Options.Staleness is set
 
 	kmu  sync.Mutex
 	keys map[string]*keyState // per-key locks, epochs and fills, while in use
@@ -220,6 +230,11 @@ func New(c *cache.Cache, remote storage.Provider, opts Options) (*Store, error) 
 	}
 	s.j = j
 	if err := s.requeue(deletes); err != nil {
+		s.cancel()
+		j.close()
+		return nil, s.Wrap("open", "", err)
+	}
+	if err := s.startChanges(); err != nil {
 		s.cancel()
 		j.close()
 		return nil, s.Wrap("open", "", err)

@@ -18,6 +18,7 @@ type config struct {
 	maxBytes     int64
 	maxIdle      time.Duration
 	writeMode    string
+	staleness    time.Duration
 	maxUpload    int64
 	adminToken   string
 	flushTimeout time.Duration
@@ -34,6 +35,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	maxBytes := fs.String("max-bytes", "10GiB", "needs -remote: the cache's bound in bytes; suffixes KiB, MiB, GiB, TiB")
 	fs.DurationVar(&cfg.maxIdle, "max-idle", 30*24*time.Hour, "needs -remote: evict cached copies not read for this long; 0 keeps them")
 	fs.StringVar(&cfg.writeMode, "write-mode", "through", "needs -remote: through (upload before answering) or behind (answer once durable on local disk, upload in the background)")
+	fs.DurationVar(&cfg.staleness, "staleness", 2*time.Second, "needs -remote: how long after another server on the same remote overwrites or deletes an object this one may still serve its cached copy (a change log on the remote, read every half of it; see package tiered); 0 turns it off, for a server alone on its remote")
 	maxUpload := fs.String("max-upload", "100MiB", "largest upload accepted")
 	fs.DurationVar(&cfg.flushTimeout, "flush-timeout", 30*time.Second, "on shutdown, how long to wait for pending uploads")
 	verbose := fs.Bool("v", false, "log every request")
@@ -53,7 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		var ignored []string
 		fs.Visit(func(f *flag.Flag) {
 			switch f.Name {
-			case "write-mode", "max-bytes", "max-idle":
+			case "write-mode", "max-bytes", "max-idle", "staleness":
 				ignored = append(ignored, "-"+f.Name)
 			}
 		})
@@ -67,6 +69,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.maxUpload, err = parseBytes(*maxUpload); err != nil {
 		return cfg, fmt.Errorf("-max-upload: %w", err)
+	}
+	if cfg.staleness < 0 {
+		return cfg, fmt.Errorf("-staleness must not be negative, not %v", cfg.staleness)
 	}
 	if cfg.writeMode != "through" && cfg.writeMode != "behind" {
 		return cfg, fmt.Errorf("-write-mode must be through or behind, not %q", cfg.writeMode)

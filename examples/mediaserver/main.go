@@ -18,6 +18,13 @@
 //
 //	go run ./examples/mediaserver -remote 's3://media?region=eu-west-1' -write-mode behind
 //
+// Several servers may share one remote, each with its own -data: an object
+// one of them overwrites or deletes stops being served by the others
+// within -staleness (2s by default), through a change log the servers keep
+// on the remote itself (see package tiered, "Several processes, one
+// remote"). It costs each server one remote List per second at rest, and
+// one small Put per upload or delete.
+//
 // Endpoints:
 //
 //	GET    /                a page to upload a file and see or play it

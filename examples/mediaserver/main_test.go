@@ -521,6 +521,8 @@ func TestFlagErrorsSayWhat(t *testing.T) {
 		{[]string{"-write-mode", "through"}, "-write-mode needs -remote"},
 		{[]string{"-max-bytes", "1GiB"}, "-max-bytes needs -remote"},
 		{[]string{"-max-idle", "1h"}, "-max-idle needs -remote"},
+		{[]string{"-staleness", "5s"}, "-staleness needs -remote"},
+		{[]string{"-staleness", "-1s", "-remote", "mem://"}, "-staleness must not be negative"},
 		{[]string{"-max-upload", "10XB"}, `"10XB"`},
 		{[]string{"-max-upload", "-5MiB"}, `"-5MiB"`},
 		{[]string{"-max-bytes", "lots", "-remote", "mem://"}, `"lots"`},

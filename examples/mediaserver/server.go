@@ -77,7 +77,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 		if cfg.writeMode == "behind" {
 			mode = tiered.WriteBehind
 		}
-		ts, err := tiered.New(c, m.Wrap(remote, "remote"), tiered.Options{Mode: mode, Logger: log})
+		ts, err := tiered.New(c, m.Wrap(remote, "remote"), tiered.Options{Mode: mode, Staleness: cfg.staleness, Logger: log})
 		if err != nil {
 			c.Close()
 			remote.Close()
