@@ -86,10 +86,23 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 // replace or delete the uploaded object when it is sent. A Put or Delete
 // of the key through the store after PresignPut, in write-behind mode,
 // is sent after the client's upload and wins.
+//
+// With Options.Staleness set, PresignPut fails with an error matching
+// storage.ErrUnsupported: the upload happens out of the store's sight, so
+// nothing would tell the other processes to drop the object it replaces.
 func (s *Store) PresignPut(ctx context.Context, key string, expiry time.Duration, opts *storage.PresignPutOptions) (*storage.PresignedRequest, error) {
 	const op = "presign-put"
 	if err := s.Check(ctx, op, key); err != nil {
 		return nil, err
+	}
+	if reserved(key) {
+		return nil, s.Wrap(op, key, fmt.Errorf("%w: keys under %q are the change log's", storage.ErrInvalidArgument, ChangesPrefix))
+	}
+	if s.chg != nil {
+		// The upload happens later, out of the store's sight: nothing
+		// could announce it, so other processes would go on serving the
+		// object it replaces, past Options.Staleness.
+		return nil, s.Wrap(op, key, fmt.Errorf("%w: a presigned upload bypasses the change log that bounds staleness (Options.Staleness)", storage.ErrUnsupported))
 	}
 	if _, ok := s.remote.(storage.PutPresigner); !ok {
 		return nil, s.Wrap(op, key, fmt.Errorf("%w: the remote (%T) cannot presign uploads", storage.ErrUnsupported, s.remote))

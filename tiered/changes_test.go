@@ -358,3 +358,16 @@ func TestStalenessRestartRevalidatesUntilTheFirstPoll(t *testing.T) {
 	require.Equal(t, "v2", get(t, b.s, "k"), "a copy served unchecked before the log was read")
 	assert.EqualValues(t, 1, b.s.ChangeStatus().Revalidations)
 }
+
+// A presigned upload would happen out of the store's sight, past the
+// change log: with Staleness set the store refuses to hand one out, and a
+// key of the log is never presigned.
+func TestPresignPutWithStalenessIsRefused(t *testing.T) {
+	remote := &putPresigning{Provider: memory.New()}
+	s := newTiered(t, remote, tiered.Options{Mode: tiered.WriteThrough, Staleness: 2 * time.Second})
+	_, err := storage.PresignPut(ctxT(t), s, "media/a.png", time.Minute, nil)
+	require.ErrorIs(t, err, storage.ErrUnsupported)
+	require.Empty(t, remote.askedFor())
+	_, err = storage.PresignPut(ctxT(t), newTiered(t, remote, tiered.Options{Mode: tiered.WriteThrough}), tiered.ChangesPrefix+"x", time.Minute, nil)
+	require.ErrorIs(t, err, storage.ErrInvalidArgument)
+}
