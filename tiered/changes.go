@@ -334,11 +334,12 @@ func (c *changes) markAll() error {
 	if err := s.ctx.Err(); err != nil {
 		return err
 	}
+	n := len(keys) // keys is the store's once handed over: Gets delete from it
 	c.mu.Lock()
 	c.unverified = keys
 	c.mu.Unlock()
-	if len(keys) > 0 {
-		s.log.Info("tiered: change log: the log was not read for longer than it is kept; revalidating the cached copies before serving them", "entries", len(keys))
+	if n > 0 {
+		s.log.Info("tiered: change log: the log was not read for longer than it is kept; revalidating the cached copies before serving them", "entries", n)
 	}
 	return nil
 }
