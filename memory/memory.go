@@ -382,10 +382,7 @@ func (m *mem) page(prefix, cursor string, inclusive bool) ([]storage.Info, bool)
 // under dst, with its content type and metadata and a new ModTime.
 func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
 	const op = "copy"
-	if err := s.Check(ctx, op, dst); err != nil {
-		return storage.Info{}, err
-	}
-	if err := s.Check(ctx, op, src); err != nil {
+	if err := s.CheckKeys(ctx, op, dst, src); err != nil {
 		return storage.Info{}, err
 	}
 	obj, err := s.m.lookup(src)

@@ -562,10 +562,7 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 // for both source and destination.
 func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
 	const op = "copy"
-	if err := s.Check(ctx, op, dst); err != nil {
-		return storage.Info{}, err
-	}
-	if err := s.Check(ctx, op, src); err != nil {
+	if err := s.CheckKeys(ctx, op, dst, src); err != nil {
 		return storage.Info{}, err
 	}
 	info, key, err := s.d.copy(ctx, dst, src)
