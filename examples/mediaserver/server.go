@@ -35,8 +35,8 @@ import (
 )
 
 type server struct {
-	cfg   config
-	log   *slog.Logger
+	cfg config
+	log *slog.Logger
 	// store is what requests use: the local store or, with -remote, the
 	// tiered store, wrapped for metrics. storage.As reaches the tiered
 	// store's Status through the wrapper.
