@@ -170,8 +170,9 @@ func TestJournalOfBareETagsVouchesForQuoted(t *testing.T) {
 	assert.False(t, ok)
 	require.NoError(t, j.Record(JournalEntry{Key: "q", Size: 1, SrcETag: `"s"`, DstETag: `"d"`, SHA256: sumA}))
 	require.NoError(t, j.Close())
-	j, err = OpenJournal(path)
+	j2, err := OpenJournal(path)
 	require.NoError(t, err)
-	_, ok = j.Vouch("q", 1, "s", "d")
+	defer j2.Close()
+	_, ok = j2.Vouch("q", 1, "s", "d")
 	assert.True(t, ok, "bare ETags against a quoted entry")
 }
