@@ -236,6 +236,13 @@ func (t captureTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if ok {
 		c.reqURL, c.reqAuth = req.URL.String(), req.Header.Get("Authorization")
 	}
+	if req.Header.Get("Accept-Encoding") == "" {
+		// Ask for the bytes as stored: left alone, http.Transport asks
+		// for gzip and decompresses an object stored with
+		// Content-Encoding gzip (b2-content-encoding) on the way.
+		req = req.Clone(req.Context())
+		req.Header.Set("Accept-Encoding", "identity")
+	}
 	resp, err := t.next.RoundTrip(req)
 	if ok && resp != nil {
 		c.header, c.status = resp.Header, resp.StatusCode

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 // Defaults of Store.maxCopySize and Store.copyPartSize: b2_copy_file copies
@@ -24,7 +25,8 @@ const (
 // Copy copies the object under src to dst inside B2, without the bytes
 // passing through this process: b2_copy_file with metadataDirective COPY,
 // or for objects over 5 GB a large file assembled with b2_copy_part. The
-// copy keeps the content type, the user metadata and the stored SHA-256.
+// copy keeps the content type, the user metadata, the HTTP attributes and
+// the stored SHA-256.
 // A missing src fails with storage.ErrNotFound.
 func (st *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
 	const op = "copy"
@@ -39,6 +41,7 @@ func (st *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error
 		return storage.Info{}, st.Wrap(op, src, err)
 	}
 	info, err := st.c.copy(ctx, dst, srcInfo)
+	info.ETag = driver.QuoteETag(info.ETag)
 	return info, st.Wrap(op, dst, err)
 }
 
@@ -58,6 +61,7 @@ func (c *client) copy(ctx context.Context, dst string, srcInfo storage.Info) (st
 	}
 	info := storage.Info{Key: dst, Size: f.ContentLength, ModTime: time.UnixMilli(f.UploadTimestamp), ETag: f.FileID, ContentType: f.ContentType}
 	info.SHA256, info.Metadata = splitInfo(f.FileInfo)
+	setAttrs(&info, f.FileInfo)
 	return info, nil
 }
 
@@ -72,13 +76,7 @@ type copiedFile struct {
 // copyLarge copies a file too large for b2_copy_file: a large file whose
 // parts are copied ranges of the source.
 func (c *client) copyLarge(ctx context.Context, dst string, srcInfo storage.Info) (storage.Info, error) {
-	fileInfo := map[string]string{}
-	for k, v := range srcInfo.Metadata {
-		fileInfo[k] = v
-	}
-	if srcInfo.SHA256 != "" {
-		fileInfo[infoSHA256] = srcInfo.SHA256
-	}
+	fileInfo := fileInfoOf(storage.PutOptionsOf(srcInfo), srcInfo.SHA256)
 	var fileID string
 	err := c.call(ctx, "b2_start_large_file", func(ctx context.Context, s *session) error {
 		lf, err := s.bucket.StartLargeFile(ctx, dst, srcInfo.ContentType, fileInfo)
@@ -120,7 +118,9 @@ func (c *client) copyLarge(ctx context.Context, dst string, srcInfo storage.Info
 		f, err := s.bucket.File(fileID, dst).CompileParts(srcInfo.Size, hashes).FinishLargeFile(ctx)
 		if err == nil {
 			info = storage.Info{Key: dst, Size: srcInfo.Size, ModTime: f.Timestamp, ETag: f.ID,
-				SHA256: srcInfo.SHA256, ContentType: srcInfo.ContentType, Metadata: srcInfo.Metadata}
+				SHA256: srcInfo.SHA256, ContentType: srcInfo.ContentType, Metadata: srcInfo.Metadata,
+				CacheControl: srcInfo.CacheControl, ContentDisposition: srcInfo.ContentDisposition,
+				ContentEncoding: srcInfo.ContentEncoding, ContentLanguage: srcInfo.ContentLanguage}
 		}
 		return err
 	})

@@ -54,7 +54,18 @@
 // (storage.ValidMetadata: at most eight lower-case entries) becomes B2 file
 // info, which allows ten entries. strata keeps one for itself:
 // "strata-sha256", the SHA-256 of the content, which Stat, Get and List
-// return as Info.SHA256 and never as metadata. File info that other tools
+// return as Info.SHA256 and never as metadata. The HTTP attributes
+// (Cache-Control, Content-Disposition, Content-Encoding, Content-Language)
+// become the file info "b2-cache-control" and the others, which B2 sends as
+// those response headers on download (a presigned URL included). When user
+// metadata, attributes and the SHA-256 would need more than ten entries,
+// or a metadata key starts with "b2-", all the user metadata is packed into
+// the one entry "strata-metadata" ("key=length:value" per key), so no
+// valid Put is refused for the number of entries; B2 still limits file
+// name and file info together to 7000 bytes, which only a Put near every
+// limit at once (a 1 KiB key, 2 KiB of metadata, four 1 KiB attributes)
+// passes. Downloads ask for the stored bytes (Accept-Encoding: identity),
+// so an object stored with Content-Encoding gzip is returned as stored. File info that other tools
 // wrote (such as src_last_modified_millis from b2 sync) is not returned as
 // metadata. B2 checks the SHA1 of every upload and part, so corrupted
 // uploads are refused; Get checks the length of what it reads and the

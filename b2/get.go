@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"iter"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -93,18 +94,33 @@ func (d *download) info(key string) (storage.Info, error) {
 	}
 	info := storage.Info{Key: key, Size: size, ModTime: mtime, ETag: d.fr.ID, ContentType: d.fr.ContentType}
 	info.SHA256, info.Metadata = splitInfo(d.fr.Info)
+	setAttrs(&info, d.fr.Info)
+	setAttrsFromHeader(&info, d.header)
 	return info, nil
 }
 
 // splitInfo separates B2 file info into strata's SHA-256 and the user
-// metadata. Entries that are not valid strata metadata keys (B2's own, such
-// as src_last_modified_millis, or other tools') are left out.
+// metadata (unpacking "strata-metadata"). Entries that are not valid strata
+// metadata keys (B2's own, such as src_last_modified_millis or
+// b2-cache-control, or other tools') are left out.
 func splitInfo(fileInfo map[string]string) (sha string, md map[string]string) {
 	for k, v := range fileInfo {
 		k = strings.ToLower(k)
 		if k == infoSHA256 {
 			sha = v
 			continue
+		}
+		if k == infoMetadata {
+			if packed, err := unpackMetadata(v); err == nil && len(packed) > 0 {
+				if md == nil {
+					md = map[string]string{}
+				}
+				maps.Copy(md, packed)
+			}
+			continue
+		}
+		if strings.HasPrefix(k, "b2-") {
+			continue // B2's own, such as the HTTP attributes
 		}
 		if storage.ValidMetadata(map[string]string{k: v}) != nil {
 			continue
@@ -286,6 +302,7 @@ func fileInfo(f *b2base.File) storage.Info {
 	if f.Info != nil {
 		info.ContentType = f.Info.ContentType
 		info.SHA256, info.Metadata = splitInfo(f.Info.Info)
+		setAttrs(&info, f.Info.Info)
 	}
 	return info
 }

@@ -21,8 +21,8 @@ import (
 	"github.com/strata-storage/strata/storage/driver"
 )
 
-// Names of the B2 file info entries strata keeps for itself. B2 allows ten
-// entries; storage.ValidMetadata allows eight user entries, so these fit.
+// Names of the B2 file info entries strata keeps for itself (with
+// infoMetadata); fileInfoOf keeps them within B2's ten entries.
 const (
 	infoSHA256 = "strata-sha256"
 )
@@ -49,7 +49,8 @@ type uploaded struct {
 // context ends or a part cannot be stored, the large file is cancelled with
 // b2_cancel_large_file and nothing is stored.
 //
-// The content type and user metadata become B2 file info; the SHA-256 of
+// The content type, user metadata and HTTP attributes become B2 file info
+// (see fileInfoOf); the SHA-256 of
 // small objects is kept as file info "strata-sha256" (a large file's info is
 // fixed before its content is read, so large objects have no SHA256 in
 // Stat, Get and List; Put still returns it).
@@ -68,10 +69,6 @@ func (c *client) Put(ctx context.Context, key string, body *driver.Body, opts *s
 	ct := opts.ContentType
 	if ct == "" {
 		ct = defaultContentType
-	}
-	info := maps.Clone(opts.Metadata)
-	if info == nil {
-		info = map[string]string{}
 	}
 
 	br := bufio.NewReader(body)
@@ -93,10 +90,9 @@ func (c *client) Put(ctx context.Context, key string, body *driver.Body, opts *s
 	var up uploaded
 	if small {
 		// body has reached its end: it checked the size and has the hash.
-		info[infoSHA256] = body.SHA256()
-		up, err = c.uploadSmall(ctx, key, buf, ct, info)
+		up, err = c.uploadSmall(ctx, key, buf, ct, fileInfoOf(opts, body.SHA256()))
 	} else {
-		up, err = c.uploadLarge(ctx, key, br, buf, ct, info)
+		up, err = c.uploadLarge(ctx, key, br, buf, ct, fileInfoOf(opts, ""))
 	}
 	if err != nil {
 		return storage.Info{}, err
@@ -110,6 +106,8 @@ func (c *client) Put(ctx context.Context, key string, body *driver.Body, opts *s
 	return storage.Info{
 		Key: key, Size: body.N(), ModTime: up.stamp, ETag: up.id, SHA256: body.SHA256(),
 		ContentType: ct, Metadata: maps.Clone(opts.Metadata),
+		CacheControl: opts.CacheControl, ContentDisposition: opts.ContentDisposition,
+		ContentEncoding: opts.ContentEncoding, ContentLanguage: opts.ContentLanguage,
 	}, nil
 }
 

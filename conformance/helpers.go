@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,7 @@ func checkInfo(t *testing.T, info storage.Info, data []byte) {
 	require.WithinRange(t, info.ModTime, now.Add(-time.Hour), now.Add(time.Hour),
 		"Info.ModTime of %q is not within an hour of now", info.Key)
 	require.True(t, info.ETag != "" || info.SHA256 != "", "Info of %q has neither ETag nor SHA256", info.Key)
+	requireQuotedETag(t, info.ETag, "Info of "+strconv.Quote(info.Key))
 	if data != nil && info.SHA256 != "" {
 		require.Equal(t, hashOf(data), info.SHA256, "Info.SHA256 of %q is not the SHA-256 of its content", info.Key)
 	}

@@ -197,6 +197,27 @@ var mutants = map[string]mutantCase{
 			return m.Store.Put(ctx, key, r, opts)
 		}},
 	},
+	"drops-http-attributes": {
+		run:      "HTTPAttributes/RoundTrip",
+		mustFail: []string{"HTTPAttributes/RoundTrip"},
+		m: mutant{put: func(m *mutant, ctx context.Context, key string, r io.Reader, opts *storage.PutOptions) (storage.Info, error) {
+			if opts != nil {
+				o := *opts
+				o.ContentDisposition = ""
+				opts = &o
+			}
+			return m.Store.Put(ctx, key, r, opts)
+		}},
+	},
+	"bare-etag": {
+		run:      "HTTPAttributes/ETagQuoted",
+		mustFail: []string{"HTTPAttributes/ETagQuoted"},
+		m: mutant{stat: func(m *mutant, ctx context.Context, key string) (storage.Info, error) {
+			info, err := m.Store.Stat(ctx, key)
+			info.ETag = strings.Trim(info.ETag, `"`)
+			return info, err
+		}},
+	},
 	"delete-missing-fails": {
 		run:      "Delete/Missing",
 		mustFail: []string{"Delete/Missing"},

@@ -30,6 +30,16 @@
 //
 // # Safe headers
 //
+// The HTTP attributes stored with the object (storage.Info.CacheControl,
+// ContentDisposition, ContentEncoding, ContentLanguage) are sent as the
+// headers of the same names, as stored: a stored Cache-Control replaces
+// Options.CacheControl, and the bytes are sent as stored (a gzip-encoded
+// object goes out with Content-Encoding: gzip, its ranges ranges of the
+// encoded bytes). A stored Content-Disposition is sent unless
+// Options.Filename is set (which then decides, and sees the stored one in
+// its Info), with its type made attachment when the content is not
+// InlineSafe; the safety headers below are sent whatever is stored.
+//
 // Every response carries X-Content-Type-Options: nosniff and a
 // Content-Security-Policy chosen by the type it is served as:
 //
@@ -83,6 +93,7 @@
 package httpserve
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -135,13 +146,16 @@ type Options struct {
 	// sends none. A sandbox here stops videos opened directly from
 	// playing.
 	MediaContentSecurityPolicy string
-	// CacheControl is sent with every object, such as
-	// "public, max-age=31536000, immutable" for media keys that are never
-	// overwritten. Empty sends none.
+	// CacheControl is sent with every object stored without a
+	// Cache-Control of its own, such as "public, max-age=31536000,
+	// immutable" for media keys that are never overwritten. Empty sends
+	// none.
 	CacheControl string
 	// Filename, when set, names the file for Content-Disposition: it returns
 	// the file name and whether the response should download (attachment)
 	// rather than show inline. Unsafe types are attachments whatever it says.
+	// When set, it decides instead of the Content-Disposition stored with
+	// the object (info.ContentDisposition).
 	Filename func(r *http.Request, info storage.Info) (name string, attachment bool)
 	// Redirect answers GETs with a redirect to a presigned URL. The
 	// provider must be able to presign: NewHandler refuses one that
@@ -360,8 +374,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if csp != "-" {
 		hdr.Set("Content-Security-Policy", csp)
 	}
-	if h.opts.CacheControl != "" {
-		hdr.Set("Cache-Control", h.opts.CacheControl)
+	if cc := cmp.Or(info.CacheControl, h.opts.CacheControl); cc != "" {
+		hdr.Set("Cache-Control", cc)
+	}
+	if info.ContentEncoding != "" {
+		hdr.Set("Content-Encoding", info.ContentEncoding)
+	}
+	if info.ContentLanguage != "" {
+		hdr.Set("Content-Language", info.ContentLanguage)
 	}
 	h.setDisposition(w, r, info, ctype)
 
@@ -596,7 +616,18 @@ func InlineSafe(ctype string) bool {
 	return inlineText[mt]
 }
 
+// setDisposition sets the Content-Disposition of the response: the one
+// Options.Filename asks for, or else the stored one, made an attachment for
+// a type that is not InlineSafe, or else attachment for such a type.
 func (h *Handler) setDisposition(w http.ResponseWriter, r *http.Request, info storage.Info, ctype string) {
+	if h.opts.Filename == nil && info.ContentDisposition != "" {
+		disp := info.ContentDisposition
+		if !InlineSafe(ctype) {
+			disp = asAttachment(disp)
+		}
+		w.Header().Set("Content-Disposition", disp)
+		return
+	}
 	name, attachment := "", false
 	if h.opts.Filename != nil {
 		name, attachment = h.opts.Filename(r, info)
@@ -620,16 +651,40 @@ func (h *Handler) setDisposition(w http.ResponseWriter, r *http.Request, info st
 	w.Header().Set("Content-Disposition", disp)
 }
 
-// etag returns the strong ETag of info, quoted, or "".
+// asAttachment returns the Content-Disposition disp with its disposition
+// type made "attachment", its parameters (the file name) kept.
+func asAttachment(disp string) string {
+	typ, params, ok := strings.Cut(disp, ";")
+	if strings.EqualFold(strings.TrimSpace(typ), "attachment") {
+		return disp
+	}
+	if !ok {
+		return "attachment"
+	}
+	return "attachment;" + params
+}
+
+// etag returns the ETag header of info: its ETag, quoted as storage.Info
+// says (a bare one, as a provider not built on storage/driver may give,
+// is quoted here), or the quoted SHA-256 when it has none, or "" when
+// there is neither or the ETag cannot be sent as a header.
 func etag(info storage.Info) string {
-	t := strings.Trim(info.ETag, `"`)
+	t := info.ETag
 	if t == "" {
 		t = info.SHA256
 	}
-	if t == "" || strings.ContainsAny(t, "\"\r\n") {
+	opaque := strings.TrimPrefix(t, "W/")
+	if len(opaque) >= 2 && opaque[0] == '"' && opaque[len(opaque)-1] == '"' {
+		opaque = opaque[1 : len(opaque)-1]
+	} else if opaque != t {
+		return "" // W/ without quotes
+	} else {
+		t = `"` + t + `"`
+	}
+	if opaque == "" || strings.ContainsAny(opaque, "\"\r\n") {
 		return ""
 	}
-	return `"` + t + `"`
+	return t
 }
 
 // Status returns the HTTP status for a provider error.
@@ -688,6 +743,18 @@ type statusRecorder struct {
 	http.ResponseWriter
 	obj     *rangeReader // the body ServeContent reads
 	onError func()
+}
+
+// WriteHeader gives the whole-object answer for an object stored with a
+// Content-Encoding its Content-Length, which ServeContent leaves out then
+// (against handlers that compress on the fly; this one sends the stored
+// bytes as they are).
+func (s *statusRecorder) WriteHeader(code int) {
+	h := s.Header()
+	if code == http.StatusOK && h.Get("Content-Encoding") != "" && h.Get("Content-Length") == "" {
+		h.Set("Content-Length", strconv.FormatInt(s.obj.size, 10))
+	}
+	s.ResponseWriter.WriteHeader(code)
 }
 
 func (s *statusRecorder) Write(p []byte) (int, error) {

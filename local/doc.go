@@ -77,12 +77,16 @@
 //
 // # Metadata
 //
-// The content type, user metadata and SHA-256 of an object strata wrote are
-// kept, by default, in the extended attribute "user.strata" of its file,
-// as lines of "name=value" (getfattr -n user.strata shows them). The
-// attribute is set on the temporary file before the rename, so it appears
-// with the bytes, atomically. Tools that copy files keep it when told to
-// (cp -a, rsync -X).
+// The content type, user metadata, HTTP attributes (Cache-Control and the
+// others) and SHA-256 of an object strata wrote are kept, by default, in
+// the extended attribute "user.strata" of its file, as lines of
+// "name=value" (getfattr -n user.strata shows them). The attribute is set
+// on the temporary file before the rename, so it appears with the bytes,
+// atomically. Tools that copy files keep it when told to (cp -a, rsync
+// -X). ext4 keeps at most about 4 KiB of extended attributes per file: a
+// Put whose metadata and HTTP attributes together come near that (the
+// contract allows up to 2 KiB of metadata and 1 KiB per attribute) fails
+// there with storage.ErrTooLarge; MetadataSidecar has no such limit.
 //
 // Where the file system takes no user extended attributes (tmpfs before
 // Linux 6.6, some network file systems), which the first Put finds out on

@@ -22,6 +22,24 @@ type record struct {
 	sha256      string
 	contentType string
 	metadata    map[string]string
+	attrs       httpAttrs
+}
+
+// httpAttrs are the HTTP attributes of an object, in the order of
+// attrNames.
+type httpAttrs [4]string
+
+// attrNames are the record fields of the HTTP attributes.
+var attrNames = [4]string{"cache-control", "content-disposition", "content-encoding", "content-language"}
+
+// attrsOf returns the HTTP attributes of opts.
+func attrsOf(opts *storage.PutOptions) httpAttrs {
+	return httpAttrs{opts.CacheControl, opts.ContentDisposition, opts.ContentEncoding, opts.ContentLanguage}
+}
+
+// set fills in the HTTP attributes of info.
+func (a *httpAttrs) set(info *storage.Info) {
+	info.CacheControl, info.ContentDisposition, info.ContentEncoding, info.ContentLanguage = a[0], a[1], a[2], a[3]
 }
 
 // recordVersion starts every encoded record.
@@ -29,7 +47,9 @@ const recordVersion = "strata-record 1"
 
 // encode renders r as lines of "name=value", readable with getfattr or cat.
 // Values never hold a newline: storage.ValidMetadata and
-// storage.ValidContentType allow printable ASCII only.
+// storage.ValidContentType and storage.ValidHTTPAttribute allow printable
+// ASCII only. Records written before HTTP attributes existed read as they
+// are: a missing attribute is "".
 func (r *record) encode() []byte {
 	var b strings.Builder
 	b.WriteString(recordVersion)
@@ -37,6 +57,14 @@ func (r *record) encode() []byte {
 	if r.contentType != "" {
 		b.WriteString("\ncontent-type=")
 		b.WriteString(r.contentType)
+	}
+	for i, v := range r.attrs {
+		if v != "" {
+			b.WriteString("\n")
+			b.WriteString(attrNames[i])
+			b.WriteByte('=')
+			b.WriteString(v)
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.metadata)) {
 		b.WriteString("\nm.")
@@ -48,9 +76,10 @@ func (r *record) encode() []byte {
 	return []byte(b.String())
 }
 
-// maxRecord bounds an encoded record: metadata, content type, checksum and
-// a little framing.
-const maxRecord = storage.MaxMetadataBytes + storage.MaxMetadataEntries*4 + 256 + 256
+// maxRecord bounds an encoded record: metadata, content type, HTTP
+// attributes, checksum and a little framing.
+const maxRecord = storage.MaxMetadataBytes + storage.MaxMetadataEntries*4 + 256 + 256 +
+	len(attrNames)*(storage.MaxHTTPAttributeLen+24)
 
 // decodeRecord parses what encode wrote. It returns an error for anything
 // else, so a damaged record is ignored rather than half believed.
@@ -81,6 +110,9 @@ func decodeRecord(data []byte) (*record, error) {
 		case name == "content-type":
 			r.contentType = value
 			err = storage.ValidContentType(value)
+		case attrIndex(name) >= 0:
+			r.attrs[attrIndex(name)] = value
+			err = storage.ValidHTTPAttribute(name, value)
 		case strings.HasPrefix(name, "m."):
 			if r.metadata == nil {
 				r.metadata = map[string]string{}
@@ -106,4 +138,14 @@ func decodeRecord(data []byte) (*record, error) {
 // modification time.
 func (r *record) matches(size, mtime int64) bool {
 	return r != nil && r.size == size && r.mtime == mtime
+}
+
+// attrIndex returns the index in attrNames of the record field name, or -1.
+func attrIndex(name string) int {
+	for i, n := range attrNames {
+		if n == name {
+			return i
+		}
+	}
+	return -1
 }

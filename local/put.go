@@ -67,13 +67,14 @@ func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 		return storage.Info{}, s.Wrap(op, src, err)
 	}
 	defer f.Close()
-	opts := &storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size}
+	opts := storage.PutOptionsOf(info)
 	out, err := s.d.put(ctx, dst, dp, driver.NewBody(f, info.Size), opts)
 	if errors.Is(err, storage.ErrSizeMismatch) {
 		// The source changed under us: it was not written by strata and
 		// another program is writing to it in place.
 		return storage.Info{}, storage.NewError(op, ProviderName, src, storage.ErrCorrupt, err)
 	}
+	out.ETag = driver.QuoteETag(out.ETag)
 	return out, s.Wrap(op, dst, err)
 }
 
@@ -125,6 +126,7 @@ func (s *fileStore) put(ctx context.Context, key, p string, body *driver.Body, o
 		sha256:      body.SHA256(),
 		contentType: opts.ContentType,
 		metadata:    maps.Clone(opts.Metadata),
+		attrs:       attrsOf(opts),
 	}
 	sidecar, err := s.keepRecord(f, rec)
 	if err != nil {
@@ -159,6 +161,7 @@ func (s *fileStore) put(ctx context.Context, key, p string, body *driver.Body, o
 		SHA256:      rec.sha256,
 		ContentType: rec.contentType,
 	}
+	rec.attrs.set(&info)
 	if len(opts.Metadata) > 0 {
 		info.Metadata = maps.Clone(opts.Metadata)
 	}

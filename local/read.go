@@ -74,6 +74,7 @@ func (s *fileStore) info(key, p string, fi fs.FileInfo, xattr func() ([]byte, er
 	info.ETag = rec.sha256
 	info.SHA256 = rec.sha256
 	info.ContentType = rec.contentType
+	rec.attrs.set(&info)
 	if len(rec.metadata) > 0 {
 		info.Metadata = maps.Clone(rec.metadata)
 	}

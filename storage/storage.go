@@ -89,6 +89,11 @@ type Info struct {
 	ModTime time.Time
 	// ETag is an opaque string that changes when the content changes. It is
 	// not necessarily a content hash (S3 multipart and SSE-C ETags are not).
+	// It has the quoted form of an HTTP entity tag, `"..."` (or `W/"..."`
+	// for a weak one), on every provider, so that it can be sent as an
+	// ETag header as it is; providers built on package storage/driver get
+	// it quoted there. Values saved by older versions may be bare: compare
+	// an old value after quoting it (driver.QuoteETag).
 	ETag string
 	// SHA256 is the lowercase hex SHA-256 of the content when the provider
 	// knows it, or "" when it does not (for example a file strata never

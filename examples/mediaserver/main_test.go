@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/textproto"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -489,7 +491,11 @@ func TestUploadedVideoGetsItsType(t *testing.T) {
 		r, b := get(t, p.url+u.URL, nil)
 		assert.Equal(t, data, b, how)
 		assert.Equal(t, want, r.Header.Get("Content-Type"), how)
-		assert.Empty(t, r.Header.Get("Content-Disposition"), "%s: shown inline, not downloaded", how)
+		if strings.HasPrefix(how, "curl -F") {
+			assert.True(t, strings.HasPrefix(r.Header.Get("Content-Disposition"), "inline; filename="), "%s: shown inline, not downloaded", how)
+		} else {
+			assert.Empty(t, r.Header.Get("Content-Disposition"), "%s: shown inline, not downloaded", how)
+		}
 		assert.NotContains(t, r.Header.Get("Content-Security-Policy"), "sandbox", how)
 	}
 	resp, u := curlForm("clip.mp4", mp4)
@@ -505,7 +511,7 @@ func TestUploadedVideoGetsItsType(t *testing.T) {
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	assert.Equal(t, "text/html; charset=utf-8", u.ContentType)
 	r, _ := get(t, p.url+u.URL, nil)
-	assert.Equal(t, "attachment", r.Header.Get("Content-Disposition"))
+	assert.Equal(t, `attachment; filename="cat.jpg"; filename*=UTF-8''cat.jpg`, r.Header.Get("Content-Disposition"))
 	assert.True(t, strings.HasPrefix(r.Header.Get("Content-Security-Policy"), "sandbox;"))
 	p.stop(t)
 }
@@ -615,5 +621,54 @@ func TestDataDirOfTheOtherMode(t *testing.T) {
 
 	// An empty or missing -data suits either mode.
 	p = start(t, filepath.Join(t.TempDir(), "new"), nil, "-remote", "file://"+remote)
+	p.stop(t)
+}
+
+// TestUploadKeepsFileName uploads files under hostile names (quotes, CR LF,
+// a parameter of their own, non-ASCII, very long) as a browser's form
+// does, and checks that the file is served with its name, cleaned, in one
+// Content-Disposition header that a browser decodes, inline for an image
+// and as an attachment for HTML.
+func TestUploadKeepsFileName(t *testing.T) {
+	p := start(t, t.TempDir(), nil)
+	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{7}, 100)...)
+	html := []byte("<!DOCTYPE html><script>alert(document.cookie)</script>")
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		typ      string
+		wantName string
+	}{
+		{"a \"b\" \\c.png", png, "inline", `a "b" _c.png`},
+		{"x.png\"; filename=\"y.html", png, "inline", `x.png"; filename="y.html`},
+		{"evil\r\nSet-Cookie: s=1.png", png, "inline", "evilSet-Cookie: s=1.png"},
+		{"Ünïcødé 写真.png", png, "inline", "Ünïcødé 写真.png"},
+		{strings.Repeat("long", 500) + ".png", png, "inline", strings.Repeat("long", 49) + ".png"},
+		{"page.png", html, "attachment", "page.png"},
+	} {
+		// The name goes in filename*, as RFC 7578 allows, so that any byte
+		// reaches the server (Go's multipart writer escapes only quotes).
+		var form bytes.Buffer
+		mw := multipart.NewWriter(&form)
+		fw, err := mw.CreatePart(textproto.MIMEHeader{
+			"Content-Disposition": {mime.FormatMediaType("form-data", map[string]string{"name": "file", "filename": tc.name})},
+			"Content-Type":        {"application/octet-stream"},
+		})
+		require.NoError(t, err)
+		fw.Write(tc.data)
+		mw.Close()
+		resp, u := upload(t, p.url, form.Bytes(), mw.FormDataContentType())
+		require.Equal(t, http.StatusCreated, resp.StatusCode, "%q", tc.name)
+		r, b := get(t, p.url+u.URL, nil)
+		require.Equal(t, tc.data, b)
+		cds := r.Header.Values("Content-Disposition")
+		require.Len(t, cds, 1, "%q", tc.name)
+		assert.Empty(t, r.Header.Get("Set-Cookie"))
+		typ, params, err := mime.ParseMediaType(cds[0])
+		require.NoError(t, err, "%q: %s", tc.name, cds[0])
+		assert.Equal(t, tc.typ, typ, "%q", tc.name)
+		assert.Equal(t, tc.wantName, params["filename"], "%q: %s", tc.name, cds[0])
+		assert.Len(t, params, 1, "%q: %s", tc.name, cds[0])
+	}
 	p.stop(t)
 }

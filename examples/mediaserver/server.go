@@ -35,8 +35,8 @@ import (
 )
 
 type server struct {
-	cfg   config
-	log   *slog.Logger
+	cfg config
+	log *slog.Logger
 	// store is what requests use: the local store or, with -remote, the
 	// tiered store, wrapped for metrics. storage.As reaches the tiered
 	// store's Status through the wrapper.
@@ -263,8 +263,11 @@ func (s *server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	// write-behind tiered store it would cost a remote request per upload
 	// (up to the remote timeout while the remote hangs): the dependency on
 	// the remote that write-behind exists to remove.
+	// The file name goes with the object as its Content-Disposition,
+	// which httpserve sends as stored: "Save as" offers the name the file
+	// was uploaded under.
 	info, err := s.store.Put(r.Context(), key, body,
-		&storage.PutOptions{ContentType: ctype, Size: size})
+		&storage.PutOptions{ContentType: ctype, Size: size, ContentDisposition: contentDisposition(filename, ctype)})
 	if err != nil && lr.err != nil {
 		err = lr.err // the request's failure, not what it caused
 	}

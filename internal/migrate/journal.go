@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 // Journal remembers what earlier runs of a migration sent, so that a run
@@ -88,11 +90,14 @@ func keyHash(key string) uint64 {
 	return h.Sum64()
 }
 
+// ETags are hashed in their quoted form (driver.QuoteETag): journals
+// written before every provider quoted its ETags hold some bare, and their
+// entries still vouch for the objects the listings now show quoted.
 func etagHash(src, dst string) uint64 {
 	h := fnv.New64a()
-	h.Write([]byte(src))
+	h.Write([]byte(driver.QuoteETag(src)))
 	h.Write([]byte{0})
-	h.Write([]byte(dst))
+	h.Write([]byte(driver.QuoteETag(dst)))
 	return h.Sum64()
 }
 

@@ -150,3 +150,29 @@ func TestFileJournalLastEntryWinsAndStaysSmall(t *testing.T) {
 		}
 	}
 }
+
+// TestJournalOfBareETagsVouchesForQuoted checks that a journal written when
+// providers gave bare ETags (local, cache, minio before every ETag was
+// quoted) still vouches for the objects whose listings now show the same
+// ETags quoted, and the other way round.
+func TestJournalOfBareETagsVouchesForQuoted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.journal")
+	require.NoError(t, os.WriteFile(path, []byte("v1 1 "+sumA+" 9f86d0-1 abc%2F1 k\n"), 0o640))
+	j, err := OpenJournal(path)
+	require.NoError(t, err)
+	defer j.Close()
+	sum, ok := j.Vouch("k", 1, `"9f86d0-1"`, `"abc/1"`)
+	assert.True(t, ok, "quoted ETags against a bare entry")
+	assert.Equal(t, sumA, sum)
+	_, ok = j.Vouch("k", 1, `9f86d0-1`, `abc/1`)
+	assert.True(t, ok, "bare ETags against a bare entry")
+	_, ok = j.Vouch("k", 1, `"9f86d0-2"`, `"abc/1"`)
+	assert.False(t, ok)
+	require.NoError(t, j.Record(JournalEntry{Key: "q", Size: 1, SrcETag: `"s"`, DstETag: `"d"`, SHA256: sumA}))
+	require.NoError(t, j.Close())
+	j2, err := OpenJournal(path)
+	require.NoError(t, err)
+	defer j2.Close()
+	_, ok = j2.Vouch("q", 1, "s", "d")
+	assert.True(t, ok, "bare ETags against a quoted entry")
+}

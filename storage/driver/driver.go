@@ -236,6 +236,7 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts *stora
 	if info.SHA256 == "" && body.Done() {
 		info.SHA256 = body.SHA256()
 	}
+	info.ETag = QuoteETag(info.ETag)
 	return info, nil
 }
 
@@ -274,6 +275,7 @@ func (p *Provider) Get(ctx context.Context, key string, opts *storage.GetOptions
 	if info.Key == "" {
 		info.Key = key
 	}
+	info.ETag = QuoteETag(info.ETag)
 	if p.opts.ReadsChecked {
 		return rc, info, nil
 	}
@@ -293,6 +295,7 @@ func (p *Provider) Stat(ctx context.Context, key string) (storage.Info, error) {
 	if info.Key == "" {
 		info.Key = key
 	}
+	info.ETag = QuoteETag(info.ETag)
 	return info, nil
 }
 
@@ -375,6 +378,7 @@ func (p *Provider) List(ctx context.Context, opts *storage.ListOptions) iter.Seq
 					return
 				}
 				first, last = false, info.Key
+				info.ETag = QuoteETag(info.ETag)
 				if !yield(info, nil) {
 					return
 				}
@@ -384,6 +388,17 @@ func (p *Provider) List(ctx context.Context, opts *storage.ListOptions) iter.Seq
 			}
 		}
 	}
+}
+
+// QuoteETag returns etag in the quoted form of an HTTP entity tag, the one
+// form storage.Info.ETag takes: a bare value ("abc", as some stores and
+// older journals hold it) is quoted, and one already quoted ("\"abc\"") or
+// weak ("W/\"abc\"") is returned as it is, as is "".
+func QuoteETag(etag string) string {
+	if etag == "" || strings.HasPrefix(etag, `W/"`) || len(etag) >= 2 && etag[0] == '"' && etag[len(etag)-1] == '"' {
+		return etag
+	}
+	return `"` + etag + `"`
 }
 
 func outOfOrder(provider, key string) error {
