@@ -7,6 +7,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -282,7 +283,7 @@ func decodeHeader(b []byte) (header, error) {
 	h.gen = binary.LittleEndian.Uint64(b[32:])
 	h.modTime = int64(binary.LittleEndian.Uint64(b[40:]))
 	copy(h.sha[:], b[48:80])
-	if h.size < 0 || mn > storage.MaxMetadataEntries {
+	if h.size < 0 || mn > storage.MaxMetadataEntries+len(attrNames) {
 		return header{}, errBadHeader
 	}
 	p := hdrFixed
@@ -321,17 +322,22 @@ func decodeHeader(b []byte) (header, error) {
 	return h, nil
 }
 
-// etag formats the ETag of a version: 16 hex digits of its SHA-256 and its
-// generation, which is unique to each Put the cache ever made.
+// etag formats the ETag of a version, quoted as every provider's is: 16
+// hex digits of its SHA-256 and its generation, which is unique to each
+// Put the cache ever made.
 func etag(sha *[32]byte, gen uint64) string {
-	var b [16 + 1 + 16]byte
-	hex.Encode(b[:16], sha[:8])
-	b[16] = '-'
-	return string(strconv.AppendUint(b[:17], gen, 16))
+	var b [1 + 16 + 1 + 16 + 1]byte
+	b[0] = '"'
+	hex.Encode(b[1:17], sha[:8])
+	b[17] = '-'
+	return string(append(strconv.AppendUint(b[:18], gen, 16), '"'))
 }
 
 // genOf returns the generation named by an ETag the cache made.
+// It takes the ETag quoted, as the cache gives it, or bare, as versions
+// before the quoted form gave it (a tiered store's journal may hold those).
 func genOf(etag string) (uint64, bool) {
+	etag = strings.Trim(strings.TrimPrefix(etag, "W/"), `"`)
 	i := strings.LastIndexByte(etag, '-')
 	if i < 0 {
 		return 0, false
@@ -341,7 +347,7 @@ func genOf(etag string) (uint64, bool) {
 }
 
 func (h *header) info() storage.Info {
-	return storage.Info{
+	info := storage.Info{
 		Key:         h.key,
 		Size:        h.size,
 		ModTime:     time.Unix(0, h.modTime),
@@ -350,4 +356,53 @@ func (h *header) info() storage.Info {
 		ContentType: h.ct,
 		Metadata:    h.meta,
 	}
+	cloned := false
+	for _, a := range attrNames {
+		v, ok := h.meta[a.name]
+		if !ok {
+			continue
+		}
+		if !cloned {
+			info.Metadata, cloned = maps.Clone(h.meta), true // h.meta is shared: split a copy
+		}
+		*a.field(&info) = v
+		delete(info.Metadata, a.name)
+	}
+	if len(info.Metadata) == 0 {
+		info.Metadata = nil
+	}
+	return info
+}
+
+// The HTTP attributes are kept in the header as metadata pairs under
+// names users cannot give (storage.ReservedMetadataPrefix), so the header
+// layout stays the one older versions read: they see the attributes as
+// metadata. An object with more than storage.MaxMetadataEntries pairs in
+// all is refused by versions that predate the attributes.
+var attrNames = [...]struct {
+	name  string
+	field func(*storage.Info) *string
+}{
+	{"strata-cache-control", func(i *storage.Info) *string { return &i.CacheControl }},
+	{"strata-content-disposition", func(i *storage.Info) *string { return &i.ContentDisposition }},
+	{"strata-content-encoding", func(i *storage.Info) *string { return &i.ContentEncoding }},
+	{"strata-content-language", func(i *storage.Info) *string { return &i.ContentLanguage }},
+}
+
+// withAttrs returns the metadata pairs a header keeps for o: its user
+// metadata and its HTTP attributes.
+func withAttrs(o *storage.PutOptions) map[string]string {
+	m := maps.Clone(o.Metadata)
+	var probe storage.Info
+	probe.CacheControl, probe.ContentDisposition, probe.ContentEncoding, probe.ContentLanguage =
+		o.CacheControl, o.ContentDisposition, o.ContentEncoding, o.ContentLanguage
+	for _, a := range attrNames {
+		if v := *a.field(&probe); v != "" {
+			if m == nil {
+				m = make(map[string]string, len(attrNames))
+			}
+			m[a.name] = v
+		}
+	}
+	return m
 }

@@ -12,7 +12,6 @@ import (
 	"io"
 	"io/fs"
 	"iter"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -97,7 +96,7 @@ func (c *Cache) put(ctx context.Context, key string, body *driver.Body, o *stora
 			return storage.Info{}, storage.ErrExist
 		}
 	}
-	hd := header{key: key, ct: o.ContentType, meta: maps.Clone(o.Metadata), modTime: c.now().UnixNano()}
+	hd := header{key: key, ct: o.ContentType, meta: withAttrs(o), modTime: c.now().UnixNano()}
 	if len(hd.meta) == 0 {
 		hd.meta = nil
 	}

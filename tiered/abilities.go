@@ -224,5 +224,5 @@ func (s *Store) copyLocal(ctx context.Context, dst, src string) (storage.Info, e
 		return storage.Info{}, err
 	}
 	defer rc.Close()
-	return s.Put(ctx, dst, rc, &storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size})
+	return s.Put(ctx, dst, rc, storage.PutOptionsOf(info))
 }

@@ -55,7 +55,7 @@ func (s *Store) resolveConflict(ctx context.Context, snap item, exErr error) err
 	if err != nil {
 		return s.localErr("upload", snap.key, err)
 	}
-	if local.ETag != snap.etag {
+	if !sameETag(local.ETag, snap.etag) {
 		return errVersionGone
 	}
 	remote, err := s.remoteStat(ctx, snap.key)

@@ -231,6 +231,11 @@ func (s *Store) runFill(key string, ks *keyState, f *fill, epoch uint64) {
 	_, err = s.c.Put(wctx, key, fr, &storage.PutOptions{
 		ContentType: cleanContentType(info.ContentType), Metadata: cleanMetadata(info.Metadata),
 		Size: info.Size, IfNotExists: true,
+
+		CacheControl:       cleanAttr("Cache-Control", info.CacheControl),
+		ContentDisposition: cleanAttr("Content-Disposition", info.ContentDisposition),
+		ContentEncoding:    cleanAttr("Content-Encoding", info.ContentEncoding),
+		ContentLanguage:    cleanAttr("Content-Language", info.ContentLanguage),
 	})
 	if fr.locked {
 		<-ks.lock
@@ -306,6 +311,16 @@ func (r *fillReader) Read(p []byte) (int, error) {
 
 // cleanContentType drops a content type the cache would refuse: a remote
 // filled by other tools may hold anything.
+// cleanAttr returns v, an HTTP attribute the remote reports, or "" when
+// strata could not store it (another client wrote it); the object is
+// still cached, without it.
+func cleanAttr(name, v string) string {
+	if storage.ValidHTTPAttribute(name, v) != nil {
+		return ""
+	}
+	return v
+}
+
 func cleanContentType(ct string) string {
 	if storage.ValidContentType(ct) != nil {
 		return ""

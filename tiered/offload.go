@@ -293,7 +293,7 @@ func (s *Store) offloadEntry(ctx context.Context, e cache.Entry, o *OffloadOptio
 // and forgets its pending upload if it was for that version.
 func (s *Store) unpinSettled(e cache.Entry, pend item, hasPend bool) {
 	s.unpin(e.Key, e.ETag)
-	if hasPend && pend.op == opUpload && pend.etag == e.ETag {
+	if hasPend && pend.op == opUpload && sameETag(pend.etag, e.ETag) {
 		s.settle(pend)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/storage/driver"
 )
 
 // errStalled is the cause a watchdog cancels its context with.
@@ -200,6 +201,11 @@ func (s *Store) remoteList(ctx context.Context, opts *storage.ListOptions) iter.
 // was to send.
 var errVersionGone = errors.New("the cache no longer holds that version")
 
+// sameETag reports whether two ETags of the cache name the same version,
+// whatever their form: the cache's are quoted, and a journal written
+// before they were may hold bare ones.
+func sameETag(a, b string) bool { return driver.QuoteETag(a) == driver.QuoteETag(b) }
+
 // errVersionSuperseded is errVersionGone when the cache holds a newer
 // version of the key: a write that replaced it is on its way to the queue.
 var errVersionSuperseded = fmt.Errorf("%w: a newer version replaced it", errVersionGone)
@@ -222,7 +228,7 @@ func (s *Store) upload(ctx context.Context, key, rkey, etag string, ifNotExists 
 		return storage.Info{}, s.Wrap("upload", key, cause{err: err})
 	}
 	defer rc.Close()
-	if etag != "" && info.ETag != etag {
+	if etag != "" && !sameETag(info.ETag, etag) {
 		return storage.Info{}, errVersionSuperseded
 	}
 	w := s.watch(ctx)
@@ -230,9 +236,9 @@ func (s *Store) upload(ctx context.Context, key, rkey, etag string, ifNotExists 
 	hr := storage.NewHashingReader(rc)
 	body := &uploadBody{r: hr, w: w, s: s, key: key, size: info.Size, want: info.SHA256}
 	s.ctr.remotePuts.Add(1)
-	rinfo, err := s.remote.Put(w.ctx, rkey, body, &storage.PutOptions{
-		ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size, IfNotExists: ifNotExists,
-	})
+	po := storage.PutOptionsOf(info)
+	po.IfNotExists = ifNotExists
+	rinfo, err := s.remote.Put(w.ctx, rkey, body, po)
 	if err != nil {
 		s.ctr.uploadFailures.Add(1)
 		if errors.Is(body.err, storage.ErrCorrupt) {
