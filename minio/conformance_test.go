@@ -17,7 +17,6 @@ func TestConformance(t *testing.T) {
 	miniotest.Start(t) // skips (or fails under CI) here, once, when MinIO is unavailable
 	var envs sync.Map  // *testing.T -> *env
 	conformance.Run(t, conformance.Harness{
-		NoHTTPAttributes: true, // until s3 and minio store them (issue 17)
 		New: func(t *testing.T) storage.Provider {
 			e := newEnv(t, nil)
 			envs.Store(t, e)

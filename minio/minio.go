@@ -566,6 +566,7 @@ func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 		return storage.Info{}, err
 	}
 	info, key, err := s.d.copy(ctx, dst, src)
+	info.ETag = driver.QuoteETag(info.ETag)
 	return info, s.Wrap(op, key, err)
 }
 

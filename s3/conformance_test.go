@@ -13,7 +13,6 @@ import (
 func conformanceHarness(change func(*Config)) conformance.Harness {
 	var stores sync.Map // *testing.T -> *Store
 	return conformance.Harness{
-		NoHTTPAttributes: true, // until s3 and minio store them (issue 17)
 		New: func(t *testing.T) storage.Provider {
 			st, _ := newTestStore(t, func(c *Config) {
 				c.PrefixConflicts = true
