@@ -227,6 +227,7 @@ type drv struct {
 	log        *slog.Logger
 	ownedTrans *http.Transport // the transport New made, closed by Close
 	server     s3proto.Server  // what the Server header says, for PrefixCheckAuto
+	listPage   int             // MaxKeys of a listing page (0: the server's 1,000); tests lower it
 	p          *driver.Provider
 }
 
@@ -523,7 +524,7 @@ func (s *drv) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[stor
 		return s.listDelimited(ctx, opts)
 	}
 	return func(yield func(storage.Info, error) bool) {
-		lo := miniogo.ListObjectsOptions{Prefix: opts.Prefix, StartAfter: opts.StartAfter, Recursive: true}
+		lo := miniogo.ListObjectsOptions{Prefix: opts.Prefix, StartAfter: opts.StartAfter, Recursive: true, MaxKeys: s.listPage}
 		noOwner := false
 		lo.FetchOwner = &noOwner
 		// The iterator runs in this goroutine, page by page; stopping the
@@ -553,7 +554,7 @@ func (s *drv) listDelimited(ctx context.Context, opts storage.ListOptions) iter.
 	prefix, after := opts.Prefix, opts.StartAfter
 	return func(yield func(storage.Info, error) bool) {
 		lctx, requests := s3proto.CountRequests(ctx)
-		lo := miniogo.ListObjectsOptions{Prefix: prefix, StartAfter: s3proto.DelimitedStart(prefix, after)}
+		lo := miniogo.ListObjectsOptions{Prefix: prefix, StartAfter: s3proto.DelimitedStart(prefix, after), MaxKeys: s.listPage}
 		if lo.StartAfter < prefix {
 			lo.StartAfter = ""
 		}
