@@ -52,7 +52,7 @@ func newCountingEnv(t *testing.T) (*env, *listCounter) {
 }
 
 // putKeys stores each key with its name as its content, 16 at a time.
-func putKeys(t *testing.T, p storage.Provider, keys []string) {
+func putKeys(t testing.TB, p storage.Provider, keys []string) {
 	t.Helper()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
@@ -156,4 +156,42 @@ func TestListDelimiterDeleted(t *testing.T) {
 	}
 	assert.Equal(t, []string{"c", "d/"}, listed(t, e.store, &storage.ListOptions{Delimiter: "/"}))
 	assert.Empty(t, listed(t, e.store, &storage.ListOptions{Prefix: "a/", Delimiter: "/"}))
+}
+
+// BenchmarkListDelimiter lists one level of 100 directories of 100 files
+// each with the Delimiter "/": natively (one request) and folded by the
+// layer, as before the driver listed by delimiter (one request per
+// directory, each reading a page under it).
+func BenchmarkListDelimiter(b *testing.B) {
+	e := newEnv(b, nil)
+	var keys []string
+	for d := range 100 {
+		for f := range 100 {
+			keys = append(keys, fmt.Sprintf("dir%03d/file%03d", d, f))
+		}
+	}
+	putKeys(b, e.store, keys)
+	opts := &storage.ListOptions{Delimiter: "/"}
+	for _, bc := range []struct {
+		name string
+		p    storage.Provider
+	}{
+		{"fold", driver.New(providerName, e.store.d, nil)},
+		{"native", e.store},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				n := 0
+				for _, err := range bc.p.List(b.Context(), opts) {
+					if err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				if n != 100 {
+					b.Fatalf("listed %d entries, want 100", n)
+				}
+			}
+		})
+	}
 }
