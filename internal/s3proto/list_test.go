@@ -73,7 +73,9 @@ func TestCountRequests(t *testing.T) {
 		want int64
 	}{
 		{func() (*http.Request, error) { return http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil) }, 1},
-		{func() (*http.Request, error) { return http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil) }, 1},
+		{func() (*http.Request, error) {
+			return http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+		}, 1},
 		{func() (*http.Request, error) { return http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil) }, 2},
 	} {
 		req, err := tc.req()
