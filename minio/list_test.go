@@ -195,3 +195,20 @@ func BenchmarkListDelimiter(b *testing.B) {
 		})
 	}
 }
+
+// MinIO rolls up a directory of a versioned bucket whose objects are all
+// deleted (delete markers only) into a common prefix: List drops it, as a
+// listing without delimiter shows nothing under it.
+func TestListDelimiterVersioned(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	require.NoError(t, e.srv.Client().SetBucketVersioning(t.Context(), e.bucket,
+		miniogo.BucketVersioningConfiguration{Status: "Enabled"}))
+	putKeys(t, e.store, []string{"a/1", "a/b/2", "c", "d/1"})
+	for _, k := range []string{"a/1", "a/b/2"} {
+		require.NoError(t, e.store.Delete(t.Context(), k))
+	}
+	assert.Equal(t, []string{"c", "d/"}, listed(t, e.store, &storage.ListOptions{Delimiter: "/"}))
+	assert.Empty(t, listed(t, e.store, &storage.ListOptions{Prefix: "a/", Delimiter: "/"}))
+	assert.Equal(t, []string{"c", "d/"}, listed(t, e.store, &storage.ListOptions{StartAfter: "a/1", Delimiter: "/"}))
+}

@@ -228,6 +228,10 @@ type drv struct {
 	ownedTrans *http.Transport // the transport New made, closed by Close
 	server     s3proto.Server  // what the Server header says, for PrefixCheckAuto
 	listPage   int             // MaxKeys of a listing page (0: the server's 1,000); tests lower it
+	// versioning tells whether delimiter listings confirm their common
+	// prefixes (MinIO lists those of deleted directories in versioned
+	// buckets).
+	versioning s3proto.Versioning
 	p          *driver.Provider
 }
 
@@ -518,7 +522,9 @@ func (s *drv) Delete(ctx context.Context, key string) error {
 // after it (s3proto.DelimitedStart), so what lies under it is never
 // listed. minio-go hands out each page's objects, then its prefixes: List
 // keeps one page, told from the next by the requests counted on its
-// context (s3proto.CountRequests), and merges the two in key order.
+// context (s3proto.CountRequests), and merges the two in key order. On
+// MinIO, a versioned bucket's common prefixes are confirmed with one more
+// request each (livePrefixes).
 func (s *drv) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[storage.Info, error] {
 	if opts.Delimiter != "" {
 		return s.listDelimited(ctx, opts)
@@ -563,9 +569,15 @@ func (s *drv) listDelimited(ctx context.Context, opts storage.ListOptions) iter.
 		var objs, prefixes []storage.Info
 		page := int64(0) // the request that fetched objs and prefixes
 		flush := func() bool {
-			ok := s3proto.MergePage(objs, prefixes, func(info storage.Info) bool { return yield(info, nil) })
-			objs, prefixes = objs[:0], prefixes[:0]
-			return ok
+			defer func() { objs, prefixes = objs[:0], prefixes[:0] }()
+			if len(prefixes) > 0 {
+				var err error
+				if prefixes, err = s.livePrefixes(ctx, prefixes); err != nil {
+					yield(storage.Info{}, err)
+					return false
+				}
+			}
+			return s3proto.MergePage(objs, prefixes, func(info storage.Info) bool { return yield(info, nil) })
 		}
 		for oi := range s.core.ListObjectsIter(lctx, s.bucket, lo) {
 			if n := requests.Load(); n != page {

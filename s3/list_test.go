@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -156,4 +159,24 @@ func BenchmarkListDelimiter(b *testing.B) {
 			}
 		})
 	}
+}
+
+// MinIO rolls up a directory of a versioned bucket whose objects are all
+// deleted (delete markers only) into a common prefix: List drops it, as a
+// listing without delimiter shows nothing under it.
+func TestListDelimiterVersioned(t *testing.T) {
+	t.Parallel()
+	st, _ := newTestStore(t, nil)
+	_, err := st.Client().PutBucketVersioning(t.Context(), &s3.PutBucketVersioningInput{
+		Bucket:                  aws.String(st.Bucket()),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
+	})
+	require.NoError(t, err)
+	putKeys(t, st, []string{"a/1", "a/b/2", "c", "d/1"})
+	for _, k := range []string{"a/1", "a/b/2"} {
+		require.NoError(t, st.Delete(t.Context(), k))
+	}
+	assert.Equal(t, []string{"c", "d/"}, listed(t, st, &storage.ListOptions{Delimiter: "/"}))
+	assert.Empty(t, listed(t, st, &storage.ListOptions{Prefix: "a/", Delimiter: "/"}))
+	assert.Equal(t, []string{"c", "d/"}, listed(t, st, &storage.ListOptions{StartAfter: "a/1", Delimiter: "/"}))
 }

@@ -65,7 +65,11 @@ type drv struct {
 	presign   *s3.PresignClient
 	transport *http.Transport // ours to close; nil when Config.HTTPClient was given
 	server    s3proto.Server  // what the Server header says, for PrefixCheckAuto
-	p         *driver.Provider
+	// versioning tells whether delimiter listings confirm their common
+	// prefixes (MinIO lists those of deleted directories in versioned
+	// buckets).
+	versioning s3proto.Versioning
+	p          *driver.Provider
 
 	// copyThreshold is the size above which Copy and the SHA-256 rewrite
 	// after a multipart upload use UploadPartCopy; tests lower it.
@@ -447,7 +451,8 @@ func (s *drv) Delete(ctx context.Context, key string) error {
 // (the Store sets driver.Options.Delimiter): a page's CommonPrefixes are
 // merged with its Contents in key order, and a listing that resumes in or
 // at a common prefix starts after it (s3proto.DelimitedStart), so what lies
-// under it is never listed.
+// under it is never listed. On MinIO, a versioned bucket's common prefixes
+// are confirmed with one more request each (livePrefixes).
 func (s *drv) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[storage.Info, error] {
 	const op = "list"
 	prefix, after, delim := opts.Prefix, opts.StartAfter, opts.Delimiter
@@ -494,6 +499,12 @@ func (s *drv) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[stor
 					continue
 				}
 				prefixes = append(prefixes, storage.Info{Key: k, IsPrefix: true})
+			}
+			if len(prefixes) > 0 {
+				if prefixes, err = s.livePrefixes(ctx, prefixes); err != nil {
+					yield(storage.Info{}, err)
+					return
+				}
 			}
 			if !s3proto.MergePage(objs, prefixes, func(info storage.Info) bool { return yield(info, nil) }) {
 				return
