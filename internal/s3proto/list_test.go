@@ -1,6 +1,8 @@
 package s3proto
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -85,4 +87,46 @@ func TestCountRequests(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(t, tc.want, n.Load())
 	}
+}
+
+func TestVersioningConfirm(t *testing.T) {
+	ctx := t.Context()
+	minio, other := &Server{}, &Server{}
+	minio.Observe(http.Header{"Server": {"MinIO"}})
+	other.Observe(http.Header{"Server": {"AmazonS3"}})
+	calls := 0
+	answer := func(on bool, err error) func(context.Context) (bool, error) {
+		return func(context.Context) (bool, error) { calls++; return on, err }
+	}
+
+	var v Versioning
+	got, err := v.Confirm(ctx, other, answer(true, nil))
+	require.NoError(t, err)
+	assert.False(t, got, "AWS S3 lists no prefix of deleted objects")
+	assert.Zero(t, calls, "no GetBucketVersioning off MinIO")
+
+	got, err = v.Confirm(ctx, minio, answer(false, errors.New("AccessDenied")))
+	require.NoError(t, err)
+	assert.True(t, got, "an unknown versioning confirms")
+	got, err = v.Confirm(ctx, minio, answer(false, nil))
+	require.NoError(t, err)
+	assert.False(t, got)
+	got, err = v.Confirm(ctx, minio, answer(true, nil))
+	require.NoError(t, err)
+	assert.False(t, got, "no versions, remembered for a while")
+	assert.Equal(t, 2, calls, "the error is not remembered, the answer is")
+
+	var w Versioning
+	got, err = w.Confirm(ctx, minio, answer(true, nil))
+	require.NoError(t, err)
+	assert.True(t, got)
+	got, err = w.Confirm(ctx, minio, answer(false, nil))
+	require.NoError(t, err)
+	assert.True(t, got, "versions, remembered")
+	assert.Equal(t, 3, calls)
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = new(Versioning).Confirm(cctx, minio, answer(false, context.Canceled))
+	require.ErrorIs(t, err, context.Canceled)
 }
