@@ -227,6 +227,11 @@ type drv struct {
 	log        *slog.Logger
 	ownedTrans *http.Transport // the transport New made, closed by Close
 	server     s3proto.Server  // what the Server header says, for PrefixCheckAuto
+	listPage   int             // MaxKeys of a listing page (0: the server's 1,000); tests lower it
+	// versioning tells whether delimiter listings confirm their common
+	// prefixes (MinIO lists those of deleted directories in versioned
+	// buckets).
+	versioning s3proto.Versioning
 	p          *driver.Provider
 }
 
@@ -321,11 +326,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, openErr(err)
 	}
 	s.core = miniogo.Core{Client: client}
-	var opts *driver.Options
+	// List lists by delimiter on the server.
+	opts := &driver.Options{Delimiter: true}
 	if set.SkipVerifyReads {
 		// The driver's readers then classify their own read errors
 		// (s3proto.PlainReader), and nothing hashes them.
-		opts = &driver.Options{ReadsChecked: true}
+		opts.ReadsChecked = true
 	}
 	s.p = driver.New(providerName, s, opts)
 	return &Store{base: s.p, d: s}, nil
@@ -509,9 +515,22 @@ func (s *drv) Delete(ctx context.Context, key string) error {
 // List implements driver.Driver with ListObjectsV2 (recursive, without
 // metadata or owners), 1,000 keys a page, in the server's byte-wise order.
 // Its Infos carry Key, Size, ModTime and ETag; Stat gives the rest.
+//
+// With the Delimiter "/" (the Store sets driver.Options.Delimiter) the
+// listing is not recursive: the server rolls the keys under each common
+// prefix up, and a listing that resumes in or at a common prefix starts
+// after it (s3proto.DelimitedStart), so what lies under it is never
+// listed. minio-go hands out each page's objects, then its prefixes: List
+// keeps one page, told from the next by the requests counted on its
+// context (s3proto.CountRequests), and merges the two in key order. On
+// MinIO, a versioned bucket's common prefixes are confirmed with one more
+// request each (livePrefixes).
 func (s *drv) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[storage.Info, error] {
+	if opts.Delimiter != "" {
+		return s.listDelimited(ctx, opts)
+	}
 	return func(yield func(storage.Info, error) bool) {
-		lo := miniogo.ListObjectsOptions{Prefix: opts.Prefix, StartAfter: opts.StartAfter, Recursive: true}
+		lo := miniogo.ListObjectsOptions{Prefix: opts.Prefix, StartAfter: opts.StartAfter, Recursive: true, MaxKeys: s.listPage}
 		noOwner := false
 		lo.FetchOwner = &noOwner
 		// The iterator runs in this goroutine, page by page; stopping the
@@ -521,11 +540,73 @@ func (s *drv) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[stor
 				yield(storage.Info{}, s.fail(ctx, "list", oi.Err))
 				return
 			}
-			if !yield(storage.Info{Key: oi.Key, Size: oi.Size, ModTime: oi.LastModified, ETag: oi.ETag}, nil) {
+			if !yield(objectInfo(oi), nil) {
 				return
 			}
 		}
 		// minio-go ends the sequence quietly when ctx is done between pages.
+		if err := ctx.Err(); err != nil {
+			yield(storage.Info{}, err)
+		}
+	}
+}
+
+func objectInfo(oi miniogo.ObjectInfo) storage.Info {
+	return storage.Info{Key: oi.Key, Size: oi.Size, ModTime: oi.LastModified, ETag: oi.ETag}
+}
+
+// listDelimited is List with the Delimiter "/".
+func (s *drv) listDelimited(ctx context.Context, opts storage.ListOptions) iter.Seq2[storage.Info, error] {
+	prefix, after := opts.Prefix, opts.StartAfter
+	return func(yield func(storage.Info, error) bool) {
+		lctx, requests := s3proto.CountRequests(ctx)
+		lo := miniogo.ListObjectsOptions{Prefix: prefix, StartAfter: s3proto.DelimitedStart(prefix, after), MaxKeys: s.listPage}
+		if lo.StartAfter < prefix {
+			lo.StartAfter = ""
+		}
+		noOwner := false
+		lo.FetchOwner = &noOwner
+		var objs, prefixes []storage.Info
+		page := int64(0) // the request that fetched objs and prefixes
+		flush := func() bool {
+			defer func() { objs, prefixes = objs[:0], prefixes[:0] }()
+			if len(prefixes) > 0 {
+				var err error
+				if prefixes, err = s.livePrefixes(ctx, prefixes); err != nil {
+					yield(storage.Info{}, err)
+					return false
+				}
+			}
+			return s3proto.MergePage(objs, prefixes, func(info storage.Info) bool { return yield(info, nil) })
+		}
+		for oi := range s.core.ListObjectsIter(lctx, s.bucket, lo) {
+			if n := requests.Load(); n != page {
+				// The first entry of a new page: the one before is whole.
+				if !flush() {
+					return
+				}
+				page = n
+			}
+			if oi.Err != nil {
+				yield(storage.Info{}, s.fail(ctx, "list", oi.Err))
+				return
+			}
+			if oi.Key <= after {
+				continue
+			}
+			// A key with a "/" after the prefix is a common prefix: the
+			// server lists no such object with a delimiter.
+			if strings.HasPrefix(oi.Key, prefix) && strings.Contains(oi.Key[len(prefix):], "/") {
+				if s3proto.PrefixListable(oi.Key) {
+					prefixes = append(prefixes, storage.Info{Key: oi.Key, IsPrefix: true})
+				}
+				continue
+			}
+			objs = append(objs, objectInfo(oi))
+		}
+		if !flush() {
+			return
+		}
 		if err := ctx.Err(); err != nil {
 			yield(storage.Info{}, err)
 		}

@@ -41,3 +41,32 @@ func (s *drv) checkPrefixes(ctx context.Context, key string) error {
 			return "", nil
 		})
 }
+
+// livePrefixes drops the common prefixes of a delimiter listing under
+// which no object is left, when the server may list them: MinIO rolls up
+// the directories of a versioned bucket whose objects are all deleted (see
+// s3proto.Versioning).
+func (s *drv) livePrefixes(ctx context.Context, prefixes []storage.Info) ([]storage.Info, error) {
+	const op = "list"
+	confirm, err := s.versioning.Confirm(ctx, &s.server, func(ctx context.Context) (bool, error) {
+		cfg, err := s.core.GetBucketVersioning(ctx, s.bucket)
+		if err != nil {
+			return false, err
+		}
+		return cfg.Status != "", nil
+	})
+	if err != nil || !confirm {
+		return prefixes, err
+	}
+	noOwner := false
+	return s3proto.LivePrefixes(ctx, prefixes, func(ctx context.Context, prefix string) (bool, error) {
+		lo := miniogo.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: 1, FetchOwner: &noOwner}
+		for oi := range s.core.ListObjectsIter(ctx, s.bucket, lo) {
+			if oi.Err != nil {
+				return false, s.fail(ctx, op, oi.Err)
+			}
+			return true, nil
+		}
+		return false, ctx.Err()
+	})
+}

@@ -42,3 +42,37 @@ func (s *drv) checkPrefixes(ctx context.Context, key string) error {
 			return aws.ToString(out.Contents[0].Key), nil
 		})
 }
+
+// livePrefixes drops the common prefixes of a delimiter listing under
+// which no object is left, when the server may list them: MinIO rolls up
+// the directories of a versioned bucket whose objects are all deleted (see
+// s3proto.Versioning).
+func (s *drv) livePrefixes(ctx context.Context, prefixes []storage.Info) ([]storage.Info, error) {
+	const op = "list"
+	confirm, err := s.versioning.Confirm(ctx, &s.server, func(ctx context.Context) (bool, error) {
+		out, err := s.client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &s.set.Bucket})
+		if err != nil {
+			return false, err
+		}
+		return out.Status != "", nil
+	})
+	if err != nil || !confirm {
+		return prefixes, err
+	}
+	return s3proto.LivePrefixes(ctx, prefixes, func(ctx context.Context, prefix string) (bool, error) {
+		in := &s3.ListObjectsV2Input{Bucket: &s.set.Bucket, Prefix: aws.String(prefix), MaxKeys: aws.Int32(1)}
+		for {
+			out, err := s.client.ListObjectsV2(ctx, in)
+			if err != nil {
+				return false, s.fail(ctx, op, err)
+			}
+			if len(out.Contents) > 0 {
+				return true, nil
+			}
+			if !aws.ToBool(out.IsTruncated) || out.NextContinuationToken == nil {
+				return false, nil
+			}
+			in.ContinuationToken = out.NextContinuationToken
+		}
+	})
+}

@@ -65,7 +65,11 @@ type drv struct {
 	presign   *s3.PresignClient
 	transport *http.Transport // ours to close; nil when Config.HTTPClient was given
 	server    s3proto.Server  // what the Server header says, for PrefixCheckAuto
-	p         *driver.Provider
+	// versioning tells whether delimiter listings confirm their common
+	// prefixes (MinIO lists those of deleted directories in versioned
+	// buckets).
+	versioning s3proto.Versioning
+	p          *driver.Provider
 
 	// copyThreshold is the size above which Copy and the SHA-256 rewrite
 	// after a multipart upload use UploadPartCopy; tests lower it.
@@ -206,11 +210,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 	s.presign = s3.NewPresignClient(s.client)
-	var opts *driver.Options
+	// List lists by delimiter on the server.
+	opts := &driver.Options{Delimiter: true}
 	if set.SkipVerifyReads {
 		// The driver's readers then classify their own read errors
 		// (s3proto.PlainReader), and nothing hashes them.
-		opts = &driver.Options{ReadsChecked: true}
+		opts.ReadsChecked = true
 	}
 	s.p = driver.New(providerName, s, opts)
 	return &Store{base: s.p, d: s}, nil
@@ -441,18 +446,30 @@ func (s *drv) Delete(ctx context.Context, key string) error {
 // List implements driver.Driver with ListObjectsV2, a page of up to 1000
 // keys per request. S3 lists keys in byte-wise (UTF-8 binary) order, which
 // is the order the contract asks for. Keys that strata could not have
-// written (such as "dir/" markers made by consoles) are skipped.
+// written (such as "dir/" markers made by consoles) are skipped. With the
+// Delimiter "/" the server rolls the keys under each common prefix up
+// (the Store sets driver.Options.Delimiter): a page's CommonPrefixes are
+// merged with its Contents in key order, and a listing that resumes in or
+// at a common prefix starts after it (s3proto.DelimitedStart), so what lies
+// under it is never listed. On MinIO, a versioned bucket's common prefixes
+// are confirmed with one more request each (livePrefixes).
 func (s *drv) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[storage.Info, error] {
 	const op = "list"
-	prefix, after := opts.Prefix, opts.StartAfter
+	prefix, after, delim := opts.Prefix, opts.StartAfter, opts.Delimiter
 	return func(yield func(storage.Info, error) bool) {
 		in := &s3.ListObjectsV2Input{Bucket: &s.set.Bucket, MaxKeys: aws.Int32(s.listPage)}
 		if prefix != "" {
 			in.Prefix = aws.String(prefix)
 		}
-		if after != "" && after >= prefix {
-			in.StartAfter = aws.String(after)
+		start := after
+		if delim != "" {
+			in.Delimiter = aws.String(delim)
+			start = s3proto.DelimitedStart(prefix, after)
 		}
+		if start != "" && start >= prefix {
+			in.StartAfter = aws.String(start)
+		}
+		var objs, prefixes []storage.Info
 		for {
 			if err := ctx.Err(); err != nil {
 				yield(storage.Info{}, err)
@@ -463,20 +480,34 @@ func (s *drv) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[stor
 				yield(storage.Info{}, s.fail(ctx, op, err))
 				return
 			}
+			objs, prefixes = objs[:0], prefixes[:0]
 			for _, o := range out.Contents {
 				k := aws.ToString(o.Key)
 				if storage.ValidKey(k) != nil || k <= after {
 					continue
 				}
-				info := storage.Info{
+				objs = append(objs, storage.Info{
 					Key:     k,
 					Size:    aws.ToInt64(o.Size),
 					ModTime: aws.ToTime(o.LastModified),
 					ETag:    aws.ToString(o.ETag),
+				})
+			}
+			for _, cp := range out.CommonPrefixes {
+				k := aws.ToString(cp.Prefix)
+				if k <= after || !s3proto.PrefixListable(k) {
+					continue
 				}
-				if !yield(info, nil) {
+				prefixes = append(prefixes, storage.Info{Key: k, IsPrefix: true})
+			}
+			if len(prefixes) > 0 {
+				if prefixes, err = s.livePrefixes(ctx, prefixes); err != nil {
+					yield(storage.Info{}, err)
 					return
 				}
+			}
+			if !s3proto.MergePage(objs, prefixes, func(info storage.Info) bool { return yield(info, nil) }) {
+				return
 			}
 			if !aws.ToBool(out.IsTruncated) || out.NextContinuationToken == nil {
 				return

@@ -55,7 +55,8 @@ func (s *Server) MinIO() (minio, known bool) {
 }
 
 // Transport returns rt (http.DefaultTransport when nil) with every
-// response observed. It keeps CloseIdleConnections.
+// response observed, and the requests of a context from [CountRequests]
+// counted. It keeps CloseIdleConnections.
 func (s *Server) Transport(rt http.RoundTripper) http.RoundTripper {
 	if rt == nil {
 		rt = http.DefaultTransport
@@ -69,6 +70,9 @@ type observer struct {
 }
 
 func (o *observer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if n, ok := r.Context().Value(requestsKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
 	resp, err := o.rt.RoundTrip(r)
 	if resp != nil {
 		o.s.Observe(resp.Header)
