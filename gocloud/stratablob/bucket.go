@@ -53,9 +53,6 @@
 //
 // # What is not supported (yet)
 //
-//   - Cache-Control, Content-Disposition, Content-Encoding and
-//     Content-Language: strata does not store them yet, and a write that
-//     sets one fails with gcerrors.Unimplemented rather than drop it.
 //   - SignedURL for PUT and DELETE (gcerrors.Unimplemented); GET works
 //     where the provider presigns (s3, minio, b2, a tiered store over one).
 //   - MD5 is never reported (strata keeps SHA-256: see As).
@@ -223,12 +220,16 @@ func (b *bucket) Attributes(ctx context.Context, key string) (*driver.Attributes
 		return nil, err
 	}
 	return &driver.Attributes{
-		ContentType: contentType(info),
-		Metadata:    decodeMetadata(info.Metadata),
-		ModTime:     info.ModTime,
-		Size:        info.Size,
-		ETag:        etag(info),
-		AsFunc:      infoAs(info),
+		CacheControl:       info.CacheControl,
+		ContentDisposition: info.ContentDisposition,
+		ContentEncoding:    info.ContentEncoding,
+		ContentLanguage:    info.ContentLanguage,
+		ContentType:        contentType(info),
+		Metadata:           decodeMetadata(info.Metadata),
+		ModTime:            info.ModTime,
+		Size:               info.Size,
+		ETag:               etag(info),
+		AsFunc:             infoAs(info),
 	}, nil
 }
 
@@ -294,29 +295,6 @@ func (r *reader) Attributes() *driver.ReaderAttributes {
 // As implements driver.Reader: a *storage.Info gets the object's Info.
 func (r *reader) As(i any) bool { return infoAs(r.info)(i) }
 
-// unsupportedAttrs fails a write that sets an HTTP attribute strata does
-// not store yet, rather than drop it.
-func unsupportedAttrs(key string, opts *driver.WriterOptions) error {
-	var names []string
-	if opts.CacheControl != "" {
-		names = append(names, "Cache-Control")
-	}
-	if opts.ContentDisposition != "" {
-		names = append(names, "Content-Disposition")
-	}
-	if opts.ContentEncoding != "" {
-		names = append(names, "Content-Encoding")
-	}
-	if opts.ContentLanguage != "" {
-		names = append(names, "Content-Language")
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	return &storage.Error{Op: "put", Provider: "stratablob", Key: key, Kind: storage.ErrUnsupported,
-		Err: reasonError("strata does not store " + strings.Join(names, ", ") + " yet")}
-}
-
 // NewTypedWriter implements driver.Bucket. The writer streams into the
 // provider's Put: nothing is stored until Close returns nil, and a write
 // whose context ends, or whose Close finds it ended, stores nothing.
@@ -325,17 +303,16 @@ func (b *bucket) NewTypedWriter(ctx context.Context, key, contentType string, op
 	if err != nil {
 		return nil, err
 	}
-	if err := unsupportedAttrs(key, opts); err != nil {
-		return nil, err
-	}
 	md, err := encodeMetadata(opts.Metadata)
 	if err != nil {
 		return nil, err
 	}
-	if err := storage.ValidContentType(contentType); err != nil {
+	popts := &storage.PutOptions{ContentType: contentType, Metadata: md, IfNotExists: opts.IfNotExist,
+		CacheControl: opts.CacheControl, ContentDisposition: opts.ContentDisposition,
+		ContentEncoding: opts.ContentEncoding, ContentLanguage: opts.ContentLanguage}
+	if err := storage.CheckPut(nk, popts); err != nil {
 		return nil, err
 	}
-	popts := &storage.PutOptions{ContentType: contentType, Metadata: md, IfNotExists: opts.IfNotExist}
 	if opts.BeforeWrite != nil {
 		err := opts.BeforeWrite(func(i any) bool {
 			p, ok := i.(**storage.PutOptions)

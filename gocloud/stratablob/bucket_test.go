@@ -255,23 +255,6 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
-// A write that sets an HTTP attribute strata cannot store fails, and
-// stores nothing, rather than drop the attribute.
-func TestUnsupportedAttributes(t *testing.T) {
-	ctx := t.Context()
-	mem := memory.New()
-	defer mem.Close()
-	b := stratablob.OpenBucket(mem, nil)
-	defer b.Close()
-	err := b.WriteAll(ctx, "k", []byte("x"), &blob.WriterOptions{CacheControl: "no-cache"})
-	if gcerrors.Code(err) != gcerrors.Unimplemented || !strings.Contains(err.Error(), "Cache-Control") {
-		t.Errorf("WriteAll with CacheControl = %v, want Unimplemented naming Cache-Control", err)
-	}
-	if _, err := mem.Stat(ctx, "k"); !errors.Is(err, storage.ErrNotFound) {
-		t.Errorf("Stat after the refused write = %v, want ErrNotFound", err)
-	}
-}
-
 // A write whose context ends before Close stores nothing, even when the
 // provider has read every byte.
 func TestCanceledWriteStoresNothing(t *testing.T) {
