@@ -30,10 +30,7 @@ const (
 // A missing src fails with storage.ErrNotFound.
 func (st *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
 	const op = "copy"
-	if err := st.Check(ctx, op, dst); err != nil {
-		return storage.Info{}, err
-	}
-	if err := st.Check(ctx, op, src); err != nil {
+	if err := st.CheckKeys(ctx, op, dst, src); err != nil {
 		return storage.Info{}, err
 	}
 	srcInfo, err := st.c.Stat(ctx, src)

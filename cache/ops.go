@@ -1051,10 +1051,7 @@ func (c *Cache) do(ctx context.Context, op, key string, fn func() error) error {
 // metadata. It implements storage.Copier.
 func (c *Cache) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
 	const op = "copy"
-	if err := c.Check(ctx, op, src); err != nil {
-		return storage.Info{}, err
-	}
-	if err := c.Check(ctx, op, dst); err != nil {
+	if err := c.CheckKeys(ctx, op, src, dst); err != nil {
 		return storage.Info{}, err
 	}
 	h := hashKey(src)

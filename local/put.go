@@ -51,10 +51,7 @@ func (s *fileStore) Put(ctx context.Context, key string, body *driver.Body, opts
 // storage.Copier.
 func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
 	const op = "copy"
-	if err := s.Check(ctx, op, dst); err != nil {
-		return storage.Info{}, err
-	}
-	if err := s.Check(ctx, op, src); err != nil {
+	if err := s.CheckKeys(ctx, op, dst, src); err != nil {
 		return storage.Info{}, err
 	}
 	dp, err := s.d.start(dst)

@@ -154,10 +154,7 @@ func (s *Store) PresignPut(ctx context.Context, key string, expiry time.Duration
 // keeps the per-key order of writes.
 func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error) {
 	const op = "copy"
-	if err := s.Check(ctx, op, dst); err != nil {
-		return storage.Info{}, err
-	}
-	if err := s.Check(ctx, op, src); err != nil {
+	if err := s.CheckKeys(ctx, op, dst, src); err != nil {
 		return storage.Info{}, err
 	}
 	if reserved(dst) || reserved(src) {
