@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/storage"
-	"github.com/strata-storage/strata/storage/driver"
 )
 
 // Defaults of Store.maxCopySize and Store.copyPartSize: b2_copy_file copies
@@ -38,8 +37,7 @@ func (st *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error
 		return storage.Info{}, st.Wrap(op, src, err)
 	}
 	info, err := st.c.copy(ctx, dst, srcInfo)
-	info.ETag = driver.QuoteETag(info.ETag)
-	return info, st.Wrap(op, dst, err)
+	return st.Result(op, dst, info, err)
 }
 
 // copy copies the object of srcInfo to dst.

@@ -1072,7 +1072,7 @@ func (c *Cache) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 	if r.err != nil {
 		return storage.Info{}, r.err
 	}
-	return info, c.Wrap(op, dst, err)
+	return c.Result(op, dst, info, err)
 }
 
 // List implements driver.Driver: the Cache's List yields the cached

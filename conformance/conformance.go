@@ -145,14 +145,6 @@ type Harness struct {
 	// means DefaultManyKeys. Set it above the provider's page size.
 	ManyKeys int
 
-	// NoHTTPAttributes skips the HTTPAttributes subtests that need the
-	// provider to store Cache-Control, Content-Disposition,
-	// Content-Encoding and Content-Language (its ETag is still checked).
-	// It is temporary, for the providers that do not store them yet (s3
-	// and minio, issue 17), and goes away when they do: a provider must
-	// not set it.
-	NoHTTPAttributes bool
-
 	// SkipLarge skips the subtests that write objects of several MiB (one
 	// of them over 16 MiB). Use it only for a quick local run against a
 	// slow remote; a provider's own CI must not set it.

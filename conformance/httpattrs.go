@@ -74,12 +74,6 @@ func (s *suite) testHTTPAttributes(t *testing.T) {
 			requireQuotedETag(t, info.ETag, "List")
 		}
 	})
-	if s.h.NoHTTPAttributes {
-		t.Run("RoundTrip", func(t *testing.T) {
-			t.Skip("Harness.NoHTTPAttributes: the provider does not store HTTP attributes yet (issue 17)")
-		})
-		return
-	}
 	t.Run("RoundTrip", func(t *testing.T) {
 		t.Parallel()
 		p := s.provider(t)

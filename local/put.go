@@ -71,8 +71,7 @@ func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 		// another program is writing to it in place.
 		return storage.Info{}, storage.NewError(op, ProviderName, src, storage.ErrCorrupt, err)
 	}
-	out.ETag = driver.QuoteETag(out.ETag)
-	return out, s.Wrap(op, dst, err)
+	return s.Result(op, dst, out, err)
 }
 
 // put writes the object key at relative path p; see Put.

@@ -395,5 +395,5 @@ func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 	cp.info.Key = dst
 	cp.info.Metadata = cloneMeta(obj.info.Metadata)
 	info, err := s.m.commit(ctx, cp, false)
-	return info, s.Wrap(op, dst, err)
+	return s.Result(op, dst, info, err)
 }

@@ -28,7 +28,7 @@ func (s *Store) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 		return storage.Info{}, err
 	}
 	info, key, err := s.d.copy(ctx, dst, src)
-	return info, s.Wrap(op, key, err)
+	return s.Result(op, key, info, err)
 }
 
 // copy is Copy after the checks. On failure it returns the key the error

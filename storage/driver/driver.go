@@ -230,11 +230,23 @@ func (p *Provider) Put(ctx context.Context, key string, r io.Reader, opts *stora
 		}
 		return storage.Info{}, p.Wrap(op, key, err)
 	}
-	if info.Key == "" {
-		info.Key = key
-	}
 	if info.SHA256 == "" && body.Done() {
 		info.SHA256 = body.SHA256()
+	}
+	return p.Result(op, key, info, nil)
+}
+
+// Result returns what a call of operation op on key answers, from the
+// driver's info and err: err as Wrap makes it (and no Info), or info with
+// its Key filled in and its ETag in the one quoted form. Put, Get and
+// Stat end with it; so does a provider's own ability that returns an Info
+// (Copy).
+func (p *Provider) Result(op, key string, info storage.Info, err error) (storage.Info, error) {
+	if err != nil {
+		return storage.Info{}, p.Wrap(op, key, err)
+	}
+	if info.Key == "" {
+		info.Key = key
 	}
 	info.ETag = QuoteETag(info.ETag)
 	return info, nil
@@ -262,20 +274,14 @@ func (p *Provider) Get(ctx context.Context, key string, opts *storage.GetOptions
 			return nil, storage.Info{}, &storage.Error{Op: op, Provider: p.name, Key: key, Kind: storage.ErrInvalidRange,
 				Err: errors.New("range starts before the object")}
 		}
-		if r.Offset == 0 && r.Length <= 0 {
-			r = storage.Range{} // the whole object, verified as one
-		} else {
-			rng = &r
+		if r.Offset > 0 || r.Length > 0 {
+			rng = &r // otherwise the whole object, verified as one
 		}
 	}
 	rc, info, err := p.d.Get(ctx, key, rng)
-	if err != nil {
-		return nil, storage.Info{}, p.Wrap(op, key, err)
+	if info, err = p.Result(op, key, info, err); err != nil {
+		return nil, storage.Info{}, err
 	}
-	if info.Key == "" {
-		info.Key = key
-	}
-	info.ETag = QuoteETag(info.ETag)
 	if p.opts.ReadsChecked {
 		return rc, info, nil
 	}
@@ -289,14 +295,7 @@ func (p *Provider) Stat(ctx context.Context, key string) (storage.Info, error) {
 		return storage.Info{}, err
 	}
 	info, err := p.d.Stat(ctx, key)
-	if err != nil {
-		return storage.Info{}, p.Wrap(op, key, err)
-	}
-	if info.Key == "" {
-		info.Key = key
-	}
-	info.ETag = QuoteETag(info.ETag)
-	return info, nil
+	return p.Result(op, key, info, err)
 }
 
 // Delete implements storage.Provider.
