@@ -173,6 +173,7 @@ type Cache struct {
 	jsize       int64
 	snapSize    int64
 	pending     map[hkey][]byte // intent records of Puts not yet committed
+	jlost       bool            // a record that memory applied never reached the journal
 	maxGen      uint64          // while loading
 	wantCompact atomic.Bool
 	touched     atomic.Bool // a Get changed an access time since the last snapshot

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-storage/strata/internal/testlog"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -636,4 +638,51 @@ func TestPeekIsNotAnAccess(t *testing.T) {
 	require.NoError(t, c.Close())
 	_, _, err = c.Peek(ctx, "small")
 	assert.ErrorIs(t, err, storage.ErrClosed)
+}
+
+// A cache full of pinned data has no room for a new snapshot, yet Close
+// must still succeed and leave an index the next Open reads as clean: the
+// snapshot and journal on disk already describe every entry. CI once
+// failed TestBoundUnderRandomWorkload with "cache close: no room to
+// compact the index".
+func TestCloseWhenFullOfPinnedData(t *testing.T) {
+	dir := t.TempDir()
+	var logs testlog.Buffer
+	o := Options{MaxBytes: 256 << 10, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	c := open(t, dir, o)
+	ctx := context.Background()
+	pinned := map[string][]byte{}
+	for i := 0; ; i++ {
+		k := fmt.Sprintf("pinned/%d", i)
+		data := bytes.Repeat([]byte{byte(i)}, 8<<10)
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		_, err := c.PutPinned(wctx, k, bytes.NewReader(data), nil)
+		cancel()
+		if errors.Is(err, ErrFull) {
+			break
+		}
+		require.NoError(t, err)
+		pinned[k] = data
+	}
+	require.Greater(t, len(pinned), 20)
+	// a journal with more than the Puts in it
+	for k := range pinned {
+		require.NoError(t, c.Unpin(ctx, k, ""))
+		require.NoError(t, c.Pin(ctx, k))
+	}
+	require.NoError(t, c.Close())
+	assert.Empty(t, logs.Lines("could not write the index"))
+
+	c2 := open(t, dir, o)
+	assert.Empty(t, logs.Lines("unclean shutdown"), "a clean Close must not need recovery")
+	n := 0
+	for info, err := range c2.Pinned(ctx) {
+		require.NoError(t, err)
+		got, err := getBytes(c2, info.Key)
+		require.NoError(t, err)
+		assert.Equal(t, pinned[info.Key], got)
+		n++
+	}
+	assert.Equal(t, len(pinned), n)
+	checkConsistent(t, c2)
 }

@@ -51,6 +51,7 @@ func (c *Cache) appendLocked(b []byte, apply func(), force bool) error {
 		_ = c.jf.Truncate(c.jsize)
 		if force && apply != nil {
 			apply()
+			c.jlost = true
 		}
 		c.log.Error("cache: journal write failed", "err", err)
 		return err
@@ -625,6 +626,7 @@ func (c *Cache) compactJ(limit int64) (err error) {
 	old := c.jf
 	oldSeq := c.jseq
 	c.jf, c.jseq, c.jsize, c.snapSize = nf, seq, int64(len(buf)), sw.n
+	c.jlost = false
 	old.Close()
 	os.Remove(c.journalPath(oldSeq))
 	return nil
@@ -736,6 +738,13 @@ func (c *Cache) shutdown() error {
 	if c.jsize > jrnHeadLen || c.touched.Load() {
 		err = c.compact()
 	}
+	if errors.Is(err, errNoRoom) {
+		// A cache full of pinned data has no room for a new snapshot, but
+		// the snapshot and journal already name every entry: made durable,
+		// they are a clean index. Only access times since the last
+		// snapshot are lost, and only their order matters.
+		err = c.syncJournal()
+	}
 	if err == nil {
 		err = os.Remove(c.indexPath("dirty"))
 		if err == nil {
@@ -750,6 +759,17 @@ func (c *Cache) shutdown() error {
 	}
 	c.jmu.Unlock()
 	return err
+}
+
+// syncJournal makes the journal durable, or fails when a record that
+// memory applied never reached it (the next Open must then recover).
+func (c *Cache) syncJournal() error {
+	c.jmu.Lock()
+	defer c.jmu.Unlock()
+	if c.jlost {
+		return errors.New("a journal write failed since the last snapshot")
+	}
+	return c.jf.Sync()
 }
 
 func (c *Cache) sweepTmp() error {
