@@ -11,7 +11,7 @@ import (
 // blockSize is the unit of memory a part is made of. Parts are lists of
 // pooled blocks rather than one slice of PartSize bytes, so a small object
 // holds one block, not a whole part, and buffers are reused across uploads.
-const blockSize = 1 << 20
+const blockSize = 64 << 10
 
 var blockPool = sync.Pool{New: func() any { b := make([]byte, blockSize); return &b }}
 

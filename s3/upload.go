@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	smithymiddleware "github.com/aws/smithy-go/middleware"
@@ -162,7 +163,7 @@ func (u *upload) single(ctx context.Context, c *chunk) (storage.Info, error) {
 		in.IfNoneMatch = aws.String("*")
 	}
 	s.ssePut(in)
-	out, err := s.client.PutObject(ctx, in)
+	out, err := s.client.PutObject(ctx, in, withPayloadHash(sha))
 	if err != nil {
 		return storage.Info{}, s.fail(ctx, "put", err)
 	}
@@ -408,5 +409,26 @@ func (s *drv) abort(ctx context.Context, key, uploadID string) {
 		// A 404 (NoSuchUpload): the upload is gone already.
 		s.set.log.WarnContext(ctx, "s3: could not abort multipart upload; a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes it later",
 			slog.String("bucket", s.set.Bucket), slog.String("key", key), slog.String("upload_id", uploadID), slog.String("error", s.fail(actx, "abort", err).Error()))
+	}
+}
+
+// withPayloadHash hands the SDK the SHA-256 of a request body that is the
+// whole object, which Body has already computed, so that SigV4 over plain
+// HTTP does not read and hash the body a second time. Over TLS the SDK
+// sends UNSIGNED-PAYLOAD and this changes nothing.
+func withPayloadHash(sha string) func(*s3.Options) {
+	return func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, func(stack *smithymiddleware.Stack) error {
+			// Just before the SDK's own step, whose ID this is: the
+			// endpoint, and so the scheme, is resolved by then.
+			return stack.Finalize.Insert(smithymiddleware.FinalizeMiddlewareFunc("StrataPayloadHash",
+				func(ctx context.Context, in smithymiddleware.FinalizeInput, next smithymiddleware.FinalizeHandler) (
+					smithymiddleware.FinalizeOutput, smithymiddleware.Metadata, error) {
+					if req, ok := in.Request.(*smithyhttp.Request); ok && !req.IsHTTPS() && sha != "" {
+						ctx = v4.SetPayloadHash(ctx, sha)
+					}
+					return next.HandleFinalize(ctx, in)
+				}), "ComputePayloadHash", smithymiddleware.Before)
+		})
 	}
 }

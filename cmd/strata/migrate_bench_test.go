@@ -1,17 +1,21 @@
 package main
 
-// BenchmarkMigrate measures "strata migrate" from a directory to MinIO
-// against a plain sequential copy loop written with the SDK (minio-go), in
-// the same run:
+// BenchmarkMigrate measures "strata migrate" from a directory to MinIO,
+// through minio:// and s3://, against a plain copy loop written with the
+// SDK (minio-go), and against mc mirror and rclone copy when
+// STRATA_BENCH_MC and STRATA_BENCH_RCLONE name their binaries (see
+// benchTools), in the same run:
 //
-//	go test ./cmd/strata -run '^$' -bench Migrate -benchtime 1x -timeout 60m
+//	STRATA_BENCH_MC=/tmp/tools/mc STRATA_BENCH_RCLONE=/tmp/tools/rclone \
+//	  go test ./cmd/strata -run '^$' -bench Migrate -benchtime 1x -timeout 60m
 //
 // Workloads: 20,000 files of 32 KiB in a Synapse media_store layout, and
 // 10 files of 64 MiB. Each strata run is the binary, as users run it, with
 // --workers 1, 8 and 32; its CPU time and peak RSS come from the child's
-// rusage, its peak RSS from /proc/PID/status (VmHWM). Metrics: files/s,
-// MB/s (10^6 bytes), cpu-ms/file (user+system), maxrss-MiB (strata only;
-// the SDK loops run inside the test process), and server-cpu-ms/file, the
+// rusage, its peak RSS from /proc/PID/status (VmHWM); mc and rclone are
+// measured the same way. Metrics: files/s, MB/s (10^6 bytes), cpu-ms/file
+// (user+system), maxrss-MiB (child processes only; the SDK loops run
+// inside the test process), and server-cpu-ms/file, the
 // MinIO process's own CPU time per file (from /proc/PID/stat).
 //
 // Two baselines, both minio-go called directly with its default options
@@ -214,6 +218,7 @@ func BenchmarkMigrate(b *testing.B) {
 		type variant struct {
 			name    string
 			workers int
+			scheme  string // "minio" or "s3"
 			params  string
 			env     []string
 		}
@@ -222,52 +227,132 @@ func BenchmarkMigrate(b *testing.B) {
 		// its listings show free of conflicts (all of them here) through
 		// the bucket opened a second time with prefix_check=false.
 		variants := []variant{
-			{"strata-w1", 1, "", nil},
-			{"strata-w8", 8, "", nil},
-			{"strata-w32", 32, "", nil},
+			{"strata-w1", 1, "minio", "", nil},
+			{"strata-w8", 8, "minio", "", nil},
+			{"strata-w32", 32, "minio", "", nil},
+			// s3:// is the URL users are told to use for AWS.
+			{"strata-s3-w32", 32, "s3", "", nil},
 			// strata migrate runs Go code on half the CPUs; this is
 			// with all of them.
-			{"strata-w32-allcpus", 32, "", []string{"GOMAXPROCS=" + strconv.Itoa(runtime.NumCPU())}},
+			{"strata-w32-allcpus", 32, "minio", "", []string{"GOMAXPROCS=" + strconv.Itoa(runtime.NumCPU())}},
 		}
 		if strings.HasPrefix(wl.name, "big") {
-			// Without recording the SHA-256 of multipart uploads (a
-			// server-side copy of each object after its upload).
-			variants = append(variants, variant{"strata-w1-nosha", 1, "&skip_multipart_sha256=true", nil})
+			variants = append(variants,
+				variant{"strata-s3-w1", 1, "s3", "", nil},
+				// Recording the SHA-256 of multipart uploads (a
+				// server-side copy of each object after its upload).
+				variant{"strata-w1-sha", 1, "minio", "&record_large_sha256=true", nil})
 		}
 		for _, v := range variants {
 			for _, bin := range benchRounds() {
 				name := wl.name + "/" + v.name + "/" + bin.name
 				b.Run(name, func(b *testing.B) {
-					r := &runner{env: append([]string{
-						"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "XDG_STATE_HOME=" + b.TempDir(),
-						"MINIO_ACCESS_KEY=" + target.access, "MINIO_SECRET_KEY=" + target.secret,
-					}, v.env...)}
 					for range b.N {
 						bucket := newBenchBucket(b, target)
 						dst := fmt.Sprintf("minio://%s/%s?secure=false&region=%s%s", target.endpoint, bucket, target.region, v.params)
-						ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-						cmd, stdout, stderr := r.command(ctx, "migrate", "file://"+wl.dir, dst, "--workers", strconv.Itoa(v.workers), "-q")
-						cmd.Path, cmd.Args[0] = bin.path, bin.path
-						srvBefore := serverCPU(target.pid)
-						start := time.Now()
-						if err := cmd.Start(); err != nil {
-							b.Fatal(err)
+						if v.scheme == "s3" {
+							dst = fmt.Sprintf("s3://%s?endpoint=http://%s&region=%s%s", bucket, target.endpoint, target.region, v.params)
 						}
-						peak := watchPeakRSS(cmd.Process.Pid)
-						err := cmd.Wait()
-						elapsed := time.Since(start)
-						cancel()
-						if err != nil {
-							b.Fatalf("strata: %v\n%s%s", err, stdout, stderr)
-						}
-						ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-						report(b, wl.files, wl.bytes, elapsed, cpuOf(ru), peak())
-						reportServer(b, wl.files, srvBefore, serverCPU(target.pid))
+						cmd := exec.Command(bin.path, "migrate", "file://"+wl.dir, dst, "--workers", strconv.Itoa(v.workers), "-q")
+						cmd.Env = append([]string{
+							"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "XDG_STATE_HOME=" + b.TempDir(),
+							"MINIO_ACCESS_KEY=" + target.access, "MINIO_SECRET_KEY=" + target.secret,
+							"AWS_ACCESS_KEY_ID=" + target.access, "AWS_SECRET_ACCESS_KEY=" + target.secret,
+							"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+						}, v.env...)
+						runChild(b, cmd, target, wl.files, wl.bytes)
 					}
 				})
 			}
 		}
+		for _, tool := range benchTools(target) {
+			b.Run(wl.name+"/"+tool.name, func(b *testing.B) {
+				if tool.path == "" {
+					b.Skipf("%s: set %s to its binary (built with go install) to compare with it", tool.name, tool.envVar)
+				}
+				for range b.N {
+					bucket := newBenchBucket(b, target)
+					cmd := exec.Command(tool.path, tool.args(wl.dir, bucket)...)
+					cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir()}, tool.env...)
+					runChild(b, cmd, target, wl.files, wl.bytes)
+					if n := countObjects(b, target, bucket); n != wl.files {
+						b.Fatalf("%s left %d objects in the bucket, want %d", tool.name, n, wl.files)
+					}
+				}
+			})
+		}
 	}
+}
+
+// runChild runs cmd, a copy of files files (bytes in all) to the target,
+// and reports its throughput, CPU time, peak RSS and the server's CPU.
+func runChild(b *testing.B, cmd *exec.Cmd, target benchTarget, files int, bytes int64) {
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	srvBefore := serverCPU(target.pid)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	peak := watchPeakRSS(cmd.Process.Pid)
+	err := cmd.Wait()
+	elapsed := time.Since(start)
+	rss := peak()
+	if err != nil {
+		b.Fatalf("%s: %v\n%s", filepath.Base(cmd.Path), err, out.String())
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	report(b, files, bytes, elapsed, cpuOf(ru), rss)
+	reportServer(b, files, srvBefore, serverCPU(target.pid))
+}
+
+// benchTool is another program that copies a directory to a bucket: what
+// a user would run instead of strata migrate.
+type benchTool struct {
+	name, envVar, path string
+	env                []string
+	args               func(dir, bucket string) []string
+}
+
+// benchTools returns mc mirror and rclone copy, each with its default
+// options, configured for the target through its environment (no file,
+// nothing dialled but the target). Their binaries come from
+// STRATA_BENCH_MC and STRATA_BENCH_RCLONE:
+//
+//	GOBIN=/tmp/tools go install github.com/minio/mc@latest
+//	GOBIN=/tmp/tools go install github.com/rclone/rclone@latest
+func benchTools(t benchTarget) []benchTool {
+	return []benchTool{
+		{
+			name: "mc-mirror", envVar: "STRATA_BENCH_MC", path: os.Getenv("STRATA_BENCH_MC"),
+			env: []string{"MC_HOST_bench=http://" + t.access + ":" + t.secret + "@" + t.endpoint},
+			args: func(dir, bucket string) []string {
+				return []string{"mirror", "--quiet", dir, "bench/" + bucket}
+			},
+		},
+		{
+			name: "rclone-copy", envVar: "STRATA_BENCH_RCLONE", path: os.Getenv("STRATA_BENCH_RCLONE"),
+			env: []string{
+				"RCLONE_CONFIG_BENCH_TYPE=s3", "RCLONE_CONFIG_BENCH_PROVIDER=Minio",
+				"RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=" + t.access, "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=" + t.secret,
+				"RCLONE_CONFIG_BENCH_ENDPOINT=http://" + t.endpoint, "RCLONE_CONFIG_BENCH_REGION=" + t.region,
+				"RCLONE_CONFIG=/dev/null",
+			},
+			args: func(dir, bucket string) []string { return []string{"copy", "-q", dir, "bench:" + bucket} },
+		},
+	}
+}
+
+// countObjects returns the number of objects in bucket.
+func countObjects(b *testing.B, t benchTarget, bucket string) int {
+	n := 0
+	for o := range t.client.ListObjects(context.Background(), bucket, miniogo.ListObjectsOptions{Recursive: true}) {
+		if o.Err != nil {
+			b.Fatal(o.Err)
+		}
+		n++
+	}
+	return n
 }
 
 // benchBin is a strata binary a benchmark runs.
