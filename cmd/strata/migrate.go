@@ -23,6 +23,7 @@ import (
 
 	"github.com/strata-storage/strata/internal/migrate"
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/tiered"
 )
 
 type migrateFlags struct {
@@ -405,6 +406,7 @@ type migrateSummaryJSON struct {
 	Aborted      int64   `json:"aborted"`
 	Deleted      int64   `json:"deleted"`
 	Excluded     int64   `json:"excluded"`
+	ChangeLog    int64   `json:"change_log,omitempty"`
 	JournalHits  int64   `json:"journal_hits"`
 	DstStats     int64   `json:"dst_stats"`
 	HashedBytes  int64   `json:"hashed_bytes"`
@@ -435,7 +437,7 @@ func printMigrateSummary(w io.Writer, asJSON bool, srcURL, dstURL string, res mi
 			Copied: sum.Copied, CopiedBytes: sum.CopiedBytes,
 			Skipped: sum.Skipped, SkippedBytes: sum.SkippedBytes,
 			Failed: sum.Failed, FailedBytes: sum.FailedBytes, Aborted: sum.Aborted,
-			Deleted: sum.Deleted, Excluded: sum.Excluded,
+			Deleted: sum.Deleted, Excluded: sum.Excluded, ChangeLog: sum.ChangeLog,
 			JournalHits: sum.JournalHits, DstStats: sum.DstStats, HashedBytes: sum.HashedBytes,
 			ElapsedS: round3(sum.Elapsed.Seconds()),
 		}
@@ -468,6 +470,9 @@ func printMigrateSummary(w io.Writer, asJSON bool, srcURL, dstURL string, res mi
 	fmt.Fprintf(w, "%-9s %8d source objects\n", deleted+":", sum.Deleted)
 	if sum.Excluded > 0 {
 		fmt.Fprintf(w, "%-9s %8d objects newer than --older-than\n", "excluded:", sum.Excluded)
+	}
+	if sum.ChangeLog > 0 {
+		fmt.Fprintf(w, "%-9s %8d entries of a tiered store's change log (%s), not objects\n", "left out:", sum.ChangeLog, tiered.ChangesPrefix)
 	}
 	if sum.DryRun {
 		fmt.Fprintf(w, "elapsed %s\n", sum.Elapsed.Round(time.Millisecond))

@@ -107,6 +107,24 @@ func TestMigrateOlderThanAndPrefix(t *testing.T) {
 	assert.Equal(t, 20, num(t, summaryOf(t, res.stdout), "skipped"))
 }
 
+// A bucket that tiered stores share holds their change log; migrating it
+// leaves the log out and says so.
+func TestMigrateSaysItLeftOutTheChangeLog(t *testing.T) {
+	r := newRunner(t)
+	src, dst := t.TempDir(), t.TempDir()
+	files := mediaStore(t, src, 3, sizes(3))
+	entry := filepath.Join(src, "strata-changes", "00000001764979200000000000-p1-1", "local_content", "x")
+	require.NoError(t, os.MkdirAll(filepath.Dir(entry), 0o750))
+	require.NoError(t, os.WriteFile(entry, nil, 0o640))
+	res := r.run("migrate", src, dst)
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Contains(t, res.stdout, "left out:        1 entries of a tiered store's change log (strata-changes/), not objects")
+	assert.Len(t, readTree(t, dst), len(files))
+	res = r.run("migrate", src, t.TempDir(), "--json")
+	require.Equal(t, 0, res.code, "stderr: %s", res.stderr)
+	assert.Equal(t, 1, num(t, summaryOf(t, res.stdout), "change_log"))
+}
+
 func TestMigrateDryRunChangesNothing(t *testing.T) {
 	r := newRunner(t)
 	src, dst := t.TempDir(), t.TempDir()

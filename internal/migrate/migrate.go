@@ -106,6 +106,7 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/tiered"
 )
 
 // DefaultWorkers is the number of parallel transfers when Options.Workers
@@ -250,6 +251,10 @@ type Stats struct {
 	Deleted int64
 	// Excluded objects were left out by OlderThan.
 	Excluded int64
+	// ChangeLog counts the source keys under tiered.ChangesPrefix, left
+	// out: they are the change log of tiered stores on that bucket (see
+	// tiered.Options.Staleness), not objects, and their stores keep them.
+	ChangeLog int64
 	// Streamed is the number of bytes read from the source so far to send
 	// them, including objects still in flight.
 	Streamed int64
@@ -304,6 +309,7 @@ type Migrator struct {
 	skipped, skippedBytes                 atomic.Int64
 	failed, failedBytes, aborted          atomic.Int64
 	deleted, excluded, streamed, inFlight atomic.Int64
+	changeLog                             atomic.Int64
 	journalHits, dstStats, hashed         atomic.Int64
 	journalErr                            sync.Once
 	// dstHashes is set once the destination has reported for an object
@@ -375,7 +381,7 @@ func (m *Migrator) Stats() Stats {
 		Copied: m.copied.Load(), CopiedBytes: m.copiedBytes.Load(),
 		Skipped: m.skipped.Load(), SkippedBytes: m.skippedBytes.Load(),
 		Failed: m.failed.Load(), FailedBytes: m.failedBytes.Load(), Aborted: m.aborted.Load(),
-		Deleted: m.deleted.Load(), Excluded: m.excluded.Load(),
+		Deleted: m.deleted.Load(), Excluded: m.excluded.Load(), ChangeLog: m.changeLog.Load(),
 		Streamed: m.streamed.Load(), InFlight: m.inFlight.Load(),
 		JournalHits: m.journalHits.Load(), DstStats: m.dstStats.Load(), HashedBytes: m.hashed.Load(),
 	}
@@ -459,6 +465,9 @@ func (m *Migrator) Run(ctx context.Context) (Summary, error) {
 	return sum, err
 }
 
+// reserved reports whether key is a tiered store's change-log entry.
+func reserved(key string) bool { return strings.HasPrefix(key, tiered.ChangesPrefix) }
+
 // selected reports whether the source object passes the OlderThan filter.
 func (m *Migrator) selected(info storage.Info, start time.Time) bool {
 	if m.opts.OlderThan <= 0 {
@@ -479,7 +488,7 @@ func (m *Migrator) count(ctx context.Context, start time.Time) {
 			return
 		default:
 		}
-		if m.selected(info, start) {
+		if !reserved(info.Key) && m.selected(info, start) {
 			m.total.Add(1)
 			m.totalBytes.Add(info.Size)
 		}
@@ -511,6 +520,10 @@ func (m *Migrator) plan(ctx context.Context, start time.Time, jobs chan<- job) (
 			return false, fmt.Errorf("list source: key %q came after %q: listing is not in key order", info.Key, prev)
 		}
 		prev = info.Key
+		if reserved(info.Key) {
+			m.changeLog.Add(1)
+			continue
+		}
 		if !m.selected(info, start) {
 			m.excluded.Add(1)
 			continue

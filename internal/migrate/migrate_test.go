@@ -24,6 +24,7 @@ import (
 
 	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/storage"
+	"github.com/strata-storage/strata/tiered"
 )
 
 // hooked wraps a Provider to count and alter calls.
@@ -959,4 +960,33 @@ func TestMigrateKeepsGoingThroughTransientAndObjectErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, len(want), sum.Done())
 	assert.EqualValues(t, len(want)/refusalLimit, sum.Copied)
+}
+
+// A bucket shared by tiered stores with Options.Staleness holds their
+// change log under tiered.ChangesPrefix. Migrating the bucket itself
+// leaves those entries out: they are not objects, and their stores own
+// them (a Delete run must not remove them either).
+func TestMigrateLeavesOutTheChangeLog(t *testing.T) {
+	src, dst := memory.New(), memory.New()
+	want := mediaTree(t, src, 5)
+	logKeys := []string{
+		tiered.ChangesPrefix + "00000001764979200000000000-p1-1/local_content/ab/cd/x",
+		tiered.ChangesPrefix + "00000001764979200000000001-p2-1/other",
+	}
+	for _, k := range logKeys {
+		_, err := src.Put(t.Context(), k, strings.NewReader(""), nil)
+		require.NoError(t, err)
+	}
+	sum, err := New(src, dst, &Options{Workers: 2, Delete: true}).Run(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, want, contents(t, dst), "only the objects are copied")
+	assert.EqualValues(t, len(want), sum.Copied)
+	assert.EqualValues(t, len(want), sum.Total, "the change log is not counted")
+	assert.EqualValues(t, len(logKeys), sum.ChangeLog)
+	assert.EqualValues(t, len(want), sum.Deleted)
+	left := contents(t, src)
+	assert.Len(t, left, len(logKeys), "the change log stays at the source")
+	for _, k := range logKeys {
+		assert.Contains(t, left, k)
+	}
 }
