@@ -243,43 +243,47 @@ func BenchmarkMigrate(b *testing.B) {
 				// server-side copy of each object after its upload).
 				variant{"strata-w1-sha", 1, "minio", "&record_large_sha256=true", nil})
 		}
-		for _, v := range variants {
-			for _, bin := range benchRounds() {
-				name := wl.name + "/" + v.name + "/" + bin.name
-				b.Run(name, func(b *testing.B) {
+		// Round by round, so that a change in the load of a shared
+		// machine falls on strata and the other tools alike.
+		for range envInt("STRATA_BENCH_ROUNDS", 1) {
+			for _, v := range variants {
+				for _, bin := range benchBins() {
+					name := wl.name + "/" + v.name + "/" + bin.name
+					b.Run(name, func(b *testing.B) {
+						for range b.N {
+							bucket := newBenchBucket(b, target)
+							dst := fmt.Sprintf("minio://%s/%s?secure=false&region=%s%s", target.endpoint, bucket, target.region, v.params)
+							if v.scheme == "s3" {
+								dst = fmt.Sprintf("s3://%s?endpoint=http://%s&region=%s%s", bucket, target.endpoint, target.region, v.params)
+							}
+							cmd := exec.Command(bin.path, "migrate", "file://"+wl.dir, dst, "--workers", strconv.Itoa(v.workers), "-q")
+							cmd.Env = append([]string{
+								"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "XDG_STATE_HOME=" + b.TempDir(),
+								"MINIO_ACCESS_KEY=" + target.access, "MINIO_SECRET_KEY=" + target.secret,
+								"AWS_ACCESS_KEY_ID=" + target.access, "AWS_SECRET_ACCESS_KEY=" + target.secret,
+								"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+							}, v.env...)
+							runChild(b, cmd, target, wl.files, wl.bytes)
+						}
+					})
+				}
+			}
+			for _, tool := range benchTools(target) {
+				b.Run(wl.name+"/"+tool.name, func(b *testing.B) {
+					if tool.path == "" {
+						b.Skipf("%s: set %s to its binary (built with go install) to compare with it", tool.name, tool.envVar)
+					}
 					for range b.N {
 						bucket := newBenchBucket(b, target)
-						dst := fmt.Sprintf("minio://%s/%s?secure=false&region=%s%s", target.endpoint, bucket, target.region, v.params)
-						if v.scheme == "s3" {
-							dst = fmt.Sprintf("s3://%s?endpoint=http://%s&region=%s%s", bucket, target.endpoint, target.region, v.params)
-						}
-						cmd := exec.Command(bin.path, "migrate", "file://"+wl.dir, dst, "--workers", strconv.Itoa(v.workers), "-q")
-						cmd.Env = append([]string{
-							"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "XDG_STATE_HOME=" + b.TempDir(),
-							"MINIO_ACCESS_KEY=" + target.access, "MINIO_SECRET_KEY=" + target.secret,
-							"AWS_ACCESS_KEY_ID=" + target.access, "AWS_SECRET_ACCESS_KEY=" + target.secret,
-							"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-						}, v.env...)
+						cmd := exec.Command(tool.path, tool.args(wl.dir, bucket)...)
+						cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir()}, tool.env...)
 						runChild(b, cmd, target, wl.files, wl.bytes)
+						if n := countObjects(b, target, bucket); n != wl.files {
+							b.Fatalf("%s left %d objects in the bucket, want %d", tool.name, n, wl.files)
+						}
 					}
 				})
 			}
-		}
-		for _, tool := range benchTools(target) {
-			b.Run(wl.name+"/"+tool.name, func(b *testing.B) {
-				if tool.path == "" {
-					b.Skipf("%s: set %s to its binary (built with go install) to compare with it", tool.name, tool.envVar)
-				}
-				for range b.N {
-					bucket := newBenchBucket(b, target)
-					cmd := exec.Command(tool.path, tool.args(wl.dir, bucket)...)
-					cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir()}, tool.env...)
-					runChild(b, cmd, target, wl.files, wl.bytes)
-					if n := countObjects(b, target, bucket); n != wl.files {
-						b.Fatalf("%s left %d objects in the bucket, want %d", tool.name, n, wl.files)
-					}
-				}
-			})
 		}
 	}
 }
@@ -368,15 +372,6 @@ func benchBins() []benchBin {
 		}
 	}
 	return append(bins, benchBin{"current", binPath})
-}
-
-// benchRounds returns benchBins STRATA_BENCH_ROUNDS times over.
-func benchRounds() []benchBin {
-	var bins []benchBin
-	for range envInt("STRATA_BENCH_ROUNDS", 1) {
-		bins = append(bins, benchBins()...)
-	}
-	return bins
 }
 
 // watchPeakRSS polls the peak resident set size (VmHWM) of the process
