@@ -36,9 +36,10 @@ package main
 // STRATA_BENCH_BASELINE_BIN names other strata binaries (such as one built
 // from the commit before a change), separated by colons: each strata
 // variant runs each of them too, back to back with the binary under test
-// ("current"), named by its file name. STRATA_BENCH_ROUNDS=N runs the
-// binaries of each variant N times, in turn, so that a change in the load
-// of a shared machine falls on all of them alike.
+// ("current"), named by its file name. STRATA_BENCH_ROUNDS=N runs every
+// variant of every binary, and mc and rclone, N times, round by round, so
+// that a change in the load of a shared machine falls on all of them
+// alike. The default worker count (--workers) is 32 on this machine.
 
 import (
 	"context"
