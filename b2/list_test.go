@@ -8,27 +8,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/b2/b2test"
+	"github.com/strata-storage/strata/conformance"
 	"github.com/strata-storage/strata/storage"
 	"github.com/strata-storage/strata/storage/driver"
 )
-
-// foldKeys folds the keys of a plain listing as a listing with Delimiter
-// "/" must (the contract in storage.ListOptions).
-func foldKeys(keys []string, prefix, after string) []string {
-	var out []string
-	for _, k := range keys {
-		if !strings.HasPrefix(k, prefix) {
-			continue
-		}
-		if i := strings.IndexByte(k[len(prefix):], '/'); i >= 0 {
-			k = k[:len(prefix)+i+1]
-		}
-		if k > after && (len(out) == 0 || out[len(out)-1] != k) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
 
 func listKeys(t *testing.T, p storage.Provider, opts *storage.ListOptions) []string {
 	t.Helper()
@@ -112,7 +95,7 @@ func TestListDelimiterPages(t *testing.T) {
 		{"a/", "a/b0"}, {"a/", "a/c/"}, {"a/", "a/c/e"}, {"a/", "a"}, {"a/", "b"}, {"", "\U0010FFFF"},
 		{"", "a/\xff"}, // as a fold resumes
 	} {
-		require.Equal(t, foldKeys(all, c.prefix, c.after), listKeys(t, st, &storage.ListOptions{Prefix: c.prefix, StartAfter: c.after, Delimiter: "/"}),
+		require.Equal(t, conformance.FoldKeys(all, c.prefix, c.after), listKeys(t, st, &storage.ListOptions{Prefix: c.prefix, StartAfter: c.after, Delimiter: "/"}),
 			"Prefix %q, StartAfter %q", c.prefix, c.after)
 	}
 	require.Equal(t, []string{"a-b", "a.b", "a/", "a0", "ab/", "m/", "z", "日本/", "日本語"},
@@ -134,7 +117,7 @@ func TestListDelimiterPages(t *testing.T) {
 		after = got[0]
 		require.Less(t, len(paged), 100, "paging does not end")
 	}
-	require.Equal(t, foldKeys(all, "", ""), paged)
+	require.Equal(t, conformance.FoldKeys(all, "", ""), paged)
 }
 
 func TestPastFolder(t *testing.T) {

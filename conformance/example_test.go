@@ -47,3 +47,14 @@ func ExampleRandomReader() {
 	// true
 	// true
 }
+
+// FoldKeys says what a listing by delimiter must yield, for a test of a
+// provider's own delimiter listing to compare with.
+func ExampleFoldKeys() {
+	keys := []string{"thumbs/a/1.jpg", "media/b.mp4", "thumbs/a/2.jpg", "media/a.jpg", "index.json", "thumbs/b/1.jpg"}
+	fmt.Println(conformance.FoldKeys(keys, "", ""))
+	fmt.Println(conformance.FoldKeys(keys, "thumbs/", "thumbs/a/"))
+	// Output:
+	// [index.json media/ thumbs/]
+	// [thumbs/b/]
+}

@@ -84,11 +84,13 @@ var listCases = []struct {
 	{"StartAfter/AfterPrefix", "a/", "b"},
 }
 
-// expectDelimited folds the sorted keys as List with Delimiter "/" must: a
-// key with a "/" after prefix becomes its common prefix, marked with a
-// trailing "/" (as IsPrefix entries are), yielded once, and only when it
-// sorts after after.
-func expectDelimited(keys []string, prefix, after string) []string {
+// FoldKeys returns what a List with Prefix prefix, StartAfter after and
+// Delimiter "/" must yield over a store holding keys (in any order), as
+// the contract in storage.ListOptions says: each key under prefix with a
+// "/" after prefix becomes its common prefix (ending in "/", as IsPrefix
+// entries do), yielded once, and only when it sorts after after. Tests of
+// a provider's own delimiter listing compare with it.
+func FoldKeys(keys []string, prefix, after string) []string {
 	var out []string
 	for _, k := range sorted(keys) {
 		if !strings.HasPrefix(k, prefix) {
@@ -126,7 +128,7 @@ func (s *suite) testList(t *testing.T) {
 		p := s.provider(t)
 		writeBounded(t, p, orderKeys)
 		for _, tc := range listCases {
-			want := expectDelimited(orderKeys, tc.prefix, tc.after)
+			want := FoldKeys(orderKeys, tc.prefix, tc.after)
 			require.Equal(t, want, delimitedKeys(t, p, tc.prefix, tc.after), "%s: List with Delimiter %q, Prefix %q, StartAfter %q", tc.name, "/", tc.prefix, tc.after)
 		}
 		// Paging one entry at a time, resuming after a common prefix as
@@ -147,7 +149,7 @@ func (s *suite) testList(t *testing.T) {
 			after = got[0]
 			require.Less(t, len(paged), 1000, "paging does not end")
 		}
-		require.Equal(t, expectDelimited(orderKeys, "", ""), paged, "paging a delimiter listing one entry at a time")
+		require.Equal(t, FoldKeys(orderKeys, "", ""), paged, "paging a delimiter listing one entry at a time")
 		for info, err := range p.List(ctx(t), &storage.ListOptions{Delimiter: "|"}) {
 			requireErrorIs(t, err, storage.ErrInvalidArgument, "List with Delimiter %q", "|")
 			require.Zero(t, info)

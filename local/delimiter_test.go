@@ -9,29 +9,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-storage/strata/conformance"
 	"github.com/strata-storage/strata/local"
 	"github.com/strata-storage/strata/storage"
 )
-
-// foldKeys folds the keys of a plain listing as a listing with Delimiter
-// "/" must (the contract in storage.ListOptions): a key with a "/" after
-// prefix becomes its common prefix, yielded once, and only when it sorts
-// after after.
-func foldKeys(keys []string, prefix, after string) []string {
-	var out []string
-	for _, k := range keys {
-		if !strings.HasPrefix(k, prefix) {
-			continue
-		}
-		if i := strings.IndexByte(k[len(prefix):], '/'); i >= 0 {
-			k = k[:len(prefix)+i+1]
-		}
-		if k > after && (len(out) == 0 || out[len(out)-1] != k) {
-			out = append(out, k)
-		}
-	}
-	return out
-}
 
 // delimited lists with Delimiter "/" and returns the keys, checking that
 // exactly the common prefixes are marked IsPrefix and carry nothing but
@@ -109,7 +90,7 @@ func TestListDelimiterMatchesFold(t *testing.T) {
 			{"a/", "a/c/"}, {"a/", "a/c/e"}, {"a/", "a"}, {"a/", "b"}, {"", "\U0010FFFF"},
 		}
 		for _, c := range cases {
-			assert.Equal(t, foldKeys(all, c.prefix, c.after), delimited(t, s, c.prefix, c.after),
+			assert.Equal(t, conformance.FoldKeys(all, c.prefix, c.after), delimited(t, s, c.prefix, c.after),
 				"List with Delimiter, Prefix %q, StartAfter %q", c.prefix, c.after)
 		}
 		assert.Equal(t, []string{"A", "a-b", "a.b", "a/", "a0", "ab/", "deep/", "mixed/", "z", "日本/", "日本語"},
@@ -132,7 +113,7 @@ func TestListDelimiterMatchesFold(t *testing.T) {
 			after = got[0]
 			require.Less(t, len(paged), 100, "paging does not end")
 		}
-		assert.Equal(t, foldKeys(all, "", ""), paged, "paging one entry at a time")
+		assert.Equal(t, conformance.FoldKeys(all, "", ""), paged, "paging one entry at a time")
 	})
 }
 
