@@ -328,7 +328,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var (
 		obj    *storage.ObjectReader
-		opened *storage.Range // the range obj opened with its first Get, if it did
+		opened storage.Range // the range obj opened with its first Get, if it did
 		info   storage.Info
 		err    error
 	)
@@ -343,6 +343,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		planErr error // the Range header's, once parsed
 		parsed  bool
 	)
+	openedFirst := obj != nil
 	if obj != nil {
 		info = obj.Info()
 	} else {
@@ -379,7 +380,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctype = h.sniffed.get(key, info)
 	}
 	if ctype == "" {
-		if opened != nil && opened.Offset == 0 {
+		if openedFirst && opened.Offset == 0 {
 			ctype, err = sniffOpen(obj, opened.Length)
 		} else {
 			ctype, err = sniffAt(obj)
@@ -469,23 +470,23 @@ func (h *Handler) openFirst(r *http.Request) bool {
 // header), or one that starts past the end of the object, it returns no
 // reader and no error: the object's size is needed first, and ServeHTTP
 // asks Stat.
-func (h *Handler) open(ctx context.Context, key, rh string) (*storage.ObjectReader, *storage.Range, error) {
+func (h *Handler) open(ctx context.Context, key, rh string) (*storage.ObjectReader, storage.Range, error) {
 	var rng storage.Range // the whole object
 	if rh != "" {
 		off, length, ok := firstRange(rh)
 		if !ok {
-			return nil, nil, nil
+			return nil, rng, nil
 		}
 		rng = storage.Range{Offset: off, Length: length}
 	}
 	obj, err := storage.OpenReader(ctx, h.p, key, &storage.ReaderOptions{Ranges: []storage.Range{rng}})
 	if err != nil {
 		if rh != "" && errors.Is(err, storage.ErrInvalidRange) {
-			return nil, nil, nil // ServeHTTP answers as for any unsatisfiable range
+			return nil, rng, nil // ServeHTTP answers as for any unsatisfiable range
 		}
-		return nil, nil, err
+		return nil, rng, err
 	}
-	return obj, &rng, nil
+	return obj, rng, nil
 }
 
 // firstRange returns the range a Range header of one range with a first

@@ -48,12 +48,14 @@ type ObjectReader struct {
 	p    Provider
 	key  string
 	info Info
-	plan []Range // the ranges the caller said it would read
+	plan []Range  // the ranges the caller said it would read
+	one  [1]Range // plan's array when it holds one range
 
 	// direct is the provider's own reader, once a whole-object Get has
 	// returned one that seeks and reads at offsets itself. It is atomic
 	// because ReadAt, which may run beside Read, reads it.
-	direct atomic.Pointer[seekerAt]
+	direct    atomic.Pointer[seekerAt]
+	directBuf seekerAt // what direct points to, once set
 
 	pos int64 // offset of the next Read
 
@@ -123,6 +125,7 @@ func OpenReader(ctx context.Context, p Provider, key string, opts *ReaderOptions
 		o = *opts
 	}
 	r := &ObjectReader{ctx: ctx, p: p, key: key}
+	r.plan = r.one[:0]
 	for _, rg := range o.Ranges {
 		if rg.Offset < 0 {
 			return nil, &Error{Op: "open", Provider: "storage", Key: key, Kind: ErrInvalidRange,
@@ -190,7 +193,8 @@ func (r *ObjectReader) setBody(rc io.ReadCloser, off, end int64) error {
 		io.ReaderAt
 	}); ok && off == 0 && end == r.info.Size {
 		if _, err := d.Seek(r.pos, io.SeekStart); err == nil {
-			r.direct.Store(&seekerAt{d})
+			r.directBuf.r = d
+			r.direct.Store(&r.directBuf)
 			return nil
 		}
 	}

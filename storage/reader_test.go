@@ -516,3 +516,67 @@ func TestObjectReaderConcurrentReadAt(t *testing.T) {
 		t.Fatalf("Read after Close: %v", err)
 	}
 }
+
+// Close from another goroutine stops a Read blocked on the body.
+func TestObjectReaderCloseStopsARead(t *testing.T) {
+	ctx := context.Background()
+	m := memory.New()
+	if _, err := m.Put(ctx, "k", bytes.NewReader(content(1<<20)), nil); err != nil {
+		t.Fatal(err)
+	}
+	p := &blocking{Provider: m, entered: make(chan struct{})}
+	r, err := storage.OpenReader(ctx, p, "k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Seek(1000, io.SeekStart)
+		if err == nil {
+			_, err = r.Read(make([]byte, 10))
+		}
+		done <- err
+	}()
+	<-p.entered
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err == nil {
+		t.Fatal("a Read stopped by Close succeeded")
+	}
+	if _, err := r.Read(make([]byte, 1)); !errors.Is(err, storage.ErrClosed) {
+		t.Fatalf("Read after Close: %v, want ErrClosed", err)
+	}
+}
+
+// blocking hands out bodies whose Read blocks until they are closed.
+type blocking struct {
+	storage.Provider
+	entered chan struct{}
+}
+
+func (p *blocking) Get(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
+	rc, info, err := p.Provider.Get(ctx, key, opts)
+	if err != nil {
+		return nil, info, err
+	}
+	return &blockingBody{rc: rc, entered: p.entered, closed: make(chan struct{})}, info, nil
+}
+
+type blockingBody struct {
+	rc      io.ReadCloser
+	entered chan struct{}
+	closed  chan struct{}
+	once    sync.Once
+}
+
+func (b *blockingBody) Read([]byte) (int, error) {
+	close(b.entered)
+	<-b.closed
+	return 0, errors.New("closed")
+}
+
+func (b *blockingBody) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return b.rc.Close()
+}
