@@ -8,8 +8,8 @@
 // sniffed from the first 512 bytes when none was stored) and, for types a
 // browser would run or render as a page, Content-Disposition: attachment.
 // Conditional and range logic is net/http's own (http.ServeContent), fed by
-// a reader that turns each range into a ranged Get on the provider: a range
-// request never reads the whole object.
+// a storage.ObjectReader, which turns each range into a ranged Get on the
+// provider: a range request never reads the whole object.
 //
 // # Cost of a request
 //
@@ -25,8 +25,12 @@
 // If-Modified-Since, If-Match, If-Unmodified-Since, If-Range), a GET with
 // a suffix range or several ranges, and a GET to be redirected ask Stat
 // first, as they need the Info, or the size, before any bytes, and a 304
-// then reads none; a range that starts past the end costs a refused Get
-// before the Stat that answers it.
+// then reads none; each range served after that is one Get of just that
+// range (http.ServeContent reads several ranges one after the other). A
+// range that starts past the end costs a refused Get before the Stat that
+// answers it. On a tiered store, a range that starts past its
+// RangeThreshold of an object it has not cached is one ranged read of the
+// remote, not a fetch of the whole object first.
 //
 // # Safe headers
 //
@@ -87,8 +91,10 @@
 // storage.ErrInvalidKey to 400, storage.ErrPermission to 403 (logged at
 // Warn: the store refused, such as a local store asked for a symbolic link
 // that leads out of its root), storage.ErrInvalidRange and unsatisfiable
-// Range headers to 416, storage.ErrUnavailable and timeouts to 503 with
-// Retry-After, anything else to 500. Response bodies hold only the status
+// Range headers to 416, storage.ErrUnavailable, storage.ErrChanged (the
+// object was replaced between two requests the answer needed, such as a
+// Stat and a Get) and timeouts to 503 with Retry-After, anything else to
+// 500. Response bodies hold only the status
 // text; the details go to the Options.Logger.
 package httpserve
 
@@ -321,18 +327,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	var (
-		obj  *rangeReader
-		info storage.Info
-		err  error
+		obj    *storage.ObjectReader
+		opened storage.Range // the range obj opened with its first Get, if it did
+		info   storage.Info
+		err    error
 	)
 	if h.openFirst(r) {
-		obj, info, err = h.open(ctx, key, r.Header.Get("Range"))
+		obj, opened, err = h.open(ctx, key, r.Header.Get("Range"))
 		if err != nil {
 			h.fail(w, r, key, err)
 			return
 		}
 	}
-	if obj == nil {
+	var (
+		planErr error // the Range header's, once parsed
+		parsed  bool
+	)
+	openedFirst := obj != nil
+	if obj != nil {
+		info = obj.Info()
+	} else {
 		info, err = h.p.Stat(ctx, key)
 		if err != nil {
 			h.fail(w, r, key, err)
@@ -343,7 +357,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		obj = &rangeReader{ctx: ctx, p: h.p, key: key, size: info.Size}
+		// The reader opens a Get of each range the Range header asks
+		// for, as ServeContent reads it, and none before.
+		var ranges []storage.Range
+		if rh := r.Header.Get("Range"); rh != "" && r.Method == http.MethodGet {
+			var plan []byteRange
+			plan, planErr = parseRanges(rh, info.Size)
+			parsed = true
+			for _, br := range plan {
+				ranges = append(ranges, storage.Range{Offset: br.start, Length: br.length})
+			}
+		}
+		obj, err = storage.OpenReader(ctx, h.p, key, &storage.ReaderOptions{Info: &info, Ranges: ranges})
+		if err != nil {
+			h.fail(w, r, key, err)
+			return
+		}
 	}
 	defer obj.Close()
 	ctype := info.ContentType
@@ -351,10 +380,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctype = h.sniffed.get(key, info)
 	}
 	if ctype == "" {
-		if obj.rc != nil && obj.rcPos == 0 {
-			ctype, err = obj.sniff()
+		if openedFirst && opened.Offset == 0 {
+			ctype, err = sniffOpen(obj, opened.Length)
 		} else {
-			ctype, err = h.sniff(ctx, key, info.Size)
+			ctype, err = sniffAt(obj)
 		}
 		if err != nil {
 			h.fail(w, r, key, err)
@@ -386,24 +415,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.setDisposition(w, r, info, ctype)
 
 	if rh := r.Header.Get("Range"); rh != "" && r.Method == http.MethodGet {
-		plan, err := parseRanges(rh, info.Size)
+		if !parsed {
+			_, planErr = parseRanges(rh, info.Size)
+		}
 		switch {
-		case errors.Is(err, errNoOverlap) && r.Header.Get("If-Range") == "":
+		case errors.Is(planErr, errNoOverlap) && r.Header.Get("If-Range") == "":
 			// net/http would answer "bytes=-0" with a 206 of no bytes and an
 			// impossible Content-Range; answer 416 as RFC 9110 says.
 			w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
 			h.fail(w, r, key, storage.ErrInvalidRange)
 			return
-		case errors.Is(err, errMalformed):
+		case errors.Is(planErr, errMalformed):
 			// RFC 9110 lets a server ignore a Range header it cannot parse;
 			// net/http would answer some with 416 and accept others ("+0")
 			// with impossible ranges, so strict parsing decides here.
 			r.Header.Del("Range")
-		case err == nil:
-			obj.plan = plan
 		}
 	}
-	http.ServeContent(&statusRecorder{ResponseWriter: w, obj: obj, onError: func() { h.logReadError(r, key, obj.err) }}, r, "", info.ModTime, obj)
+	rec := &statusRecorder{ResponseWriter: w, obj: obj}
+	rec.onError = func() { h.logReadError(r, key, rec.err) }
+	http.ServeContent(rec, r, "", info.ModTime, obj)
 }
 
 // conditionalHeaders are the request headers whose answer may not need
@@ -431,37 +462,31 @@ func (h *Handler) openFirst(r *http.Request) bool {
 	return true
 }
 
-// open opens key with a Get of what the request's Range header asks for
-// (the whole object when it has none) and returns a rangeReader holding
-// the open reader, with the object's Info. For a Range header that is not
-// one range starting at a given offset (a suffix, several ranges, a
-// malformed header), or one that starts past the end of the object, it
-// returns no reader and no error: the object's size is needed first, and
-// ServeHTTP asks Stat.
-func (h *Handler) open(ctx context.Context, key, rh string) (*rangeReader, storage.Info, error) {
-	var rng *storage.Range
+// open opens key with a storage.ObjectReader whose first Get, made here,
+// is of what the request's Range header asks for (the whole object when
+// it has none); that Get gives the object's Info too. It returns the
+// reader and the range it opened. For a Range header that is not one
+// range starting at a given offset (a suffix, several ranges, a malformed
+// header), or one that starts past the end of the object, it returns no
+// reader and no error: the object's size is needed first, and ServeHTTP
+// asks Stat.
+func (h *Handler) open(ctx context.Context, key, rh string) (*storage.ObjectReader, storage.Range, error) {
+	var rng storage.Range // the whole object
 	if rh != "" {
 		off, length, ok := firstRange(rh)
 		if !ok {
-			return nil, storage.Info{}, nil
+			return nil, rng, nil
 		}
-		rng = &storage.Range{Offset: off, Length: length}
+		rng = storage.Range{Offset: off, Length: length}
 	}
-	rc, info, err := h.p.Get(ctx, key, &storage.GetOptions{Range: rng})
+	obj, err := storage.OpenReader(ctx, h.p, key, &storage.ReaderOptions{Ranges: []storage.Range{rng}})
 	if err != nil {
-		if rng != nil && errors.Is(err, storage.ErrInvalidRange) {
-			return nil, storage.Info{}, nil // ServeHTTP answers as for any unsatisfiable range
+		if rh != "" && errors.Is(err, storage.ErrInvalidRange) {
+			return nil, rng, nil // ServeHTTP answers as for any unsatisfiable range
 		}
-		return nil, storage.Info{}, err
+		return nil, rng, err
 	}
-	obj := &rangeReader{ctx: ctx, p: h.p, key: key, size: info.Size, rc: rc, rcEnd: info.Size}
-	if rng != nil {
-		obj.rcPos = rng.Offset
-		if rng.Length > 0 {
-			obj.rcEnd = min(rng.Offset+rng.Length, info.Size)
-		}
-	}
-	return obj, info, nil
+	return obj, rng, nil
 }
 
 // firstRange returns the range a Range header of one range with a first
@@ -507,75 +532,45 @@ func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, key string) b
 	return true
 }
 
-// sniff detects the content type from the first 512 bytes, read with a
-// ranged Get.
-func (h *Handler) sniff(ctx context.Context, key string, size int64) (string, error) {
-	if size == 0 {
-		return "application/octet-stream", nil
-	}
-	rc, _, err := h.p.Get(ctx, key, &storage.GetOptions{Range: &storage.Range{Offset: 0, Length: 512}})
-	if err != nil {
-		return "", err
-	}
-	defer rc.Close()
-	buf := make([]byte, 512)
-	n, err := io.ReadFull(rc, buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return "", err
-	}
-	return http.DetectContentType(buf[:n]), nil
-}
-
-// sniff detects the content type from the first 512 bytes of the object,
-// read from the open reader, which starts at the object's first byte; the
-// bytes read are kept, to be read again.
-func (o *rangeReader) sniff() (string, error) {
-	n := min(o.rcEnd-o.rcPos, sniffLen)
-	if n <= 0 {
-		return "application/octet-stream", nil
-	}
-	buf := make([]byte, n)
-	k, err := io.ReadFull(o.rc, buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return "", err
-	}
-	o.rc = &headReader{head: buf[:k], ReadCloser: o.rc}
-	return http.DetectContentType(buf[:k]), nil
-}
-
 // sniffLen is how many bytes http.DetectContentType looks at.
 const sniffLen = 512
 
-// headReader yields head, the bytes already read from the ReadCloser, and
-// then the rest of it.
-type headReader struct {
-	head []byte
-	io.ReadCloser
+// sniffAt detects the content type from the first 512 bytes of the
+// object, read with a Get of just those bytes.
+func sniffAt(obj *storage.ObjectReader) (string, error) {
+	n := min(obj.Size(), sniffLen)
+	if n == 0 {
+		return "application/octet-stream", nil
+	}
+	buf := make([]byte, n)
+	k, err := obj.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return http.DetectContentType(buf[:k]), nil
 }
 
-func (r *headReader) Read(p []byte) (int, error) {
-	if len(r.head) > 0 {
-		n := copy(p, r.head)
-		r.head = r.head[n:]
-		return n, nil
+// sniffOpen detects the content type from the first 512 bytes of the
+// object, or of the length bytes the reader's open Get holds from the
+// first byte on (0: to the end), read from that Get; the reader is then
+// put back at the start, where it reads them again from what it kept.
+func sniffOpen(obj *storage.ObjectReader, length int64) (string, error) {
+	n := min(obj.Size(), sniffLen)
+	if length > 0 {
+		n = min(n, length)
 	}
-	return r.ReadCloser.Read(p)
-}
-
-// WriteTo writes what is left of head, and then the rest of the reader,
-// through its own WriteTo when it has one.
-func (r *headReader) WriteTo(w io.Writer) (int64, error) {
-	var n int64
-	if len(r.head) > 0 {
-		k, err := w.Write(r.head)
-		n += int64(k)
-		r.head = r.head[k:]
-		if err != nil {
-			return n, err
-		}
+	if n == 0 {
+		return "application/octet-stream", nil
 	}
-	k, err := io.Copy(w, r.ReadCloser) // uses the reader's WriteTo, if any
-	return n + k, err
+	buf := make([]byte, n)
+	k, err := io.ReadFull(obj, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	if _, err := obj.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	return http.DetectContentType(buf[:k]), nil
 }
 
 // inlineText are the types besides inert media that a browser may show
@@ -700,7 +695,7 @@ func Status(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, storage.ErrInvalidRange):
 		return http.StatusRequestedRangeNotSatisfiable
-	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, storage.ErrChanged), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled):
 		// The client went away; the status is never seen.
@@ -741,7 +736,8 @@ func (h *Handler) logReadError(r *http.Request, key string, err error) {
 // writing headers, so the error is logged.
 type statusRecorder struct {
 	http.ResponseWriter
-	obj     *rangeReader // the body ServeContent reads
+	obj     *storage.ObjectReader // the body ServeContent reads
+	err     error                 // the first error reading it
 	onError func()
 }
 
@@ -752,7 +748,7 @@ type statusRecorder struct {
 func (s *statusRecorder) WriteHeader(code int) {
 	h := s.Header()
 	if code == http.StatusOK && h.Get("Content-Encoding") != "" && h.Get("Content-Length") == "" {
-		h.Set("Content-Length", strconv.FormatInt(s.obj.size, 10))
+		h.Set("Content-Length", strconv.FormatInt(s.obj.Size(), 10))
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
@@ -769,22 +765,20 @@ func (s *statusRecorder) Write(p []byte) (int, error) {
 // that a response does not allocate one.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// ReadFrom copies the body http.ServeContent hands over through io.CopyN
-// (an io.LimitedReader of the rangeReader). When the reader the
-// rangeReader has open holds exactly the bytes asked for, and can write
-// itself (io.WriterTo), it writes itself to the response: a local file
-// then goes to the socket with sendfile(2), and a cache hit's whole
-// object is still checked as it streams. Anything else is copied with a
-// pooled buffer; io.CopyN would allocate one per response.
+// ReadFrom copies the body http.ServeContent hands over through io.CopyN:
+// an io.LimitedReader of the object's reader, for a whole object or one
+// range, which then copies exactly those bytes with its CopyN, from one
+// Get of just them, through that Get's own reader's WriteTo when it has
+// one (a local file then goes to the socket with sendfile(2), and a cache
+// hit's whole object is still checked as it streams); or the pipe of a
+// multipart answer, copied with a pooled buffer (io.CopyN would allocate
+// one per response).
 func (s *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
 	dst := &sink{w: s.ResponseWriter}
 	var n int64
 	var err error
-	if lr, ok := src.(*io.LimitedReader); ok && lr.R == s.obj && s.obj.whole(lr.N) {
-		wt := s.obj.rc.(io.WriterTo)
-		n, err = wt.WriteTo(dst)
-		s.obj.pos += n
-		s.obj.rcPos += n
+	if lr, ok := src.(*io.LimitedReader); ok && lr.R == s.obj {
+		n, err = s.obj.CopyN(dst, lr.N)
 		lr.N -= n
 	} else {
 		bp := copyBufs.Get().(*[]byte)
@@ -792,8 +786,8 @@ func (s *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
 		n, err = io.CopyBuffer(writerOnly{dst}, src, *bp)
 	}
 	if err != nil {
-		if !dst.failed && s.obj.err == nil {
-			s.obj.err = err
+		if !dst.failed && s.err == nil {
+			s.err = err
 		}
 		s.onError()
 	}
@@ -835,118 +829,3 @@ type writerOnly struct{ io.Writer }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// rangeReader is the io.ReadSeeker that http.ServeContent reads. Seeking is
-// free; the first Read after a Seek opens a ranged Get at the current
-// offset, with the length of the planned range that starts there (from the
-// request's Range header), or to the end of the object.
-type rangeReader struct {
-	ctx  context.Context
-	p    storage.Provider
-	key  string
-	size int64
-	plan []byteRange
-
-	pos   int64 // offset of the next Read
-	rc    io.ReadCloser
-	rcPos int64 // offset of the next byte rc yields
-	rcEnd int64 // offset where rc's range ends
-	err   error
-}
-
-func (o *rangeReader) Read(p []byte) (int, error) {
-	for {
-		if o.pos >= o.size {
-			return 0, io.EOF
-		}
-		if o.rc == nil || o.rcPos != o.pos {
-			if err := o.open(); err != nil {
-				return 0, err
-			}
-		}
-		n, err := o.rc.Read(p)
-		o.pos += int64(n)
-		o.rcPos += int64(n)
-		if errors.Is(err, io.EOF) {
-			o.rc.Close()
-			o.rc = nil
-			if o.rcPos < o.rcEnd {
-				o.err = fmt.Errorf("object ended at %d of %d bytes: %w", o.rcPos, o.rcEnd, io.ErrUnexpectedEOF)
-				return n, o.err
-			}
-			if n == 0 {
-				continue // the planned range is done; open the next one
-			}
-			err = nil
-		}
-		if err != nil {
-			o.err = err
-		}
-		return n, err
-	}
-}
-
-// open starts a ranged Get at o.pos, as long as the planned range starting
-// there, or to the end of the object.
-func (o *rangeReader) open() error {
-	if o.rc != nil {
-		o.rc.Close()
-		o.rc = nil
-	}
-	length := int64(0)
-	for _, r := range o.plan {
-		if r.start == o.pos {
-			length = r.length
-			break
-		}
-	}
-	rc, _, err := o.p.Get(o.ctx, o.key, &storage.GetOptions{Range: &storage.Range{Offset: o.pos, Length: length}})
-	if err != nil {
-		o.err = err
-		return err
-	}
-	o.rc, o.rcPos, o.rcEnd = rc, o.pos, o.size
-	if length > 0 {
-		o.rcEnd = min(o.pos+length, o.size)
-	}
-	return nil
-}
-
-// whole reports whether the open reader is at the position of the next
-// Read, holds exactly the next n bytes and can write itself
-// (io.WriterTo).
-func (o *rangeReader) whole(n int64) bool {
-	if o.rc == nil || o.rcPos != o.pos || o.rcEnd-o.rcPos != n {
-		return false
-	}
-	_, ok := o.rc.(io.WriterTo)
-	return ok
-}
-
-func (o *rangeReader) Seek(offset int64, whence int) (int64, error) {
-	var abs int64
-	switch whence {
-	case io.SeekStart:
-		abs = offset
-	case io.SeekCurrent:
-		abs = o.pos + offset
-	case io.SeekEnd:
-		abs = o.size + offset
-	default:
-		return 0, errors.New("httpserve: bad whence")
-	}
-	if abs < 0 {
-		return 0, errors.New("httpserve: negative position")
-	}
-	o.pos = abs
-	return abs, nil
-}
-
-func (o *rangeReader) Close() error {
-	if o.rc != nil {
-		err := o.rc.Close()
-		o.rc = nil
-		return err
-	}
-	return nil
-}

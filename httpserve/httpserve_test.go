@@ -456,6 +456,7 @@ func TestOutageIs503WithoutDetails(t *testing.T) {
 func TestStatusMapping(t *testing.T) {
 	assert.Equal(t, 404, httpserve.Status(storage.NewError("get", "s3", "k", storage.ErrNotFound, nil)))
 	assert.Equal(t, 503, httpserve.Status(storage.NewError("get", "s3", "k", storage.ErrUnavailable, nil)))
+	assert.Equal(t, 503, httpserve.Status(storage.NewError("read", "storage", "k", storage.ErrChanged, nil)))
 	assert.Equal(t, 503, httpserve.Status(fmt.Errorf("wrapped: %w", context.DeadlineExceeded)))
 	assert.Equal(t, 416, httpserve.Status(storage.ErrInvalidRange))
 	assert.Equal(t, 403, httpserve.Status(storage.ErrPermission))

@@ -10,10 +10,12 @@
 // Open, Stat and ReadDir show under that name; Open("a/b") still finds the
 // other.
 //
-// Files are read through [storage.OpenReader]: they implement io.Seeker
-// and io.ReaderAt, and a Seek is one ranged Get, so http.FileServerFS
-// serves a byte range of a large video without reading what lies before
-// it.
+// Files are read through [storage.OpenReader]: Open makes one Stat and
+// reads nothing; files implement io.Seeker and io.ReaderAt, and the first
+// Read after a Seek is one ranged Get, so http.FileServerFS serves a byte
+// range of a large video with a Stat and one ranged Get, without reading
+// what lies before it (on a tiered store, without fetching the whole
+// object first), and a file read from its start is one whole Get.
 //
 // # Errors
 //
@@ -82,7 +84,7 @@ func (f *FS) Open(name string) (fs.File, error) {
 		return nil, err
 	}
 	if name != "." {
-		r, err := storage.OpenReader(f.ctx, f.p, key)
+		r, err := storage.OpenReader(f.ctx, f.p, key, nil)
 		if err == nil {
 			return &file{ObjectReader: r, name: name}, nil
 		}

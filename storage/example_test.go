@@ -54,14 +54,15 @@ type unwrapper struct{ p storage.Provider }
 func (u unwrapper) Unwrap() storage.Provider { return u.p }
 
 // OpenReader gives any provider's object to code that wants an
-// io.ReadSeeker or an io.ReaderAt, such as http.ServeContent: a Seek
-// becomes one ranged Get, never a read of what lies before it.
+// io.ReadSeeker or an io.ReaderAt, such as http.ServeContent: it reads
+// nothing until asked, and the first Read after a Seek is one ranged Get,
+// never a read of what lies before it.
 func ExampleOpenReader() {
 	ctx := context.Background()
 	p := memory.New()
 	p.Put(ctx, "notes.txt", strings.NewReader("first line\nsecond line\n"), nil)
 
-	r, err := storage.OpenReader(ctx, p, "notes.txt")
+	r, err := storage.OpenReader(ctx, p, "notes.txt", nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -72,4 +73,41 @@ func ExampleOpenReader() {
 	fmt.Printf("%q of %d bytes\n", b, r.Size())
 	// Output:
 	// "second line\n" of 23 bytes
+}
+
+// A caller that knows the ranges it will read gives them to OpenReader:
+// the first is opened with the Get that also answers for the object's
+// Info (no Stat), and each is read with a Get of just that range. A
+// caller that has the Info already passes it, and OpenReader makes no
+// request at all.
+func ExampleOpenReader_ranges() {
+	ctx := context.Background()
+	p := memory.New()
+	p.Put(ctx, "clip.txt", strings.NewReader("0123456789abcdefghij"), nil)
+
+	r, err := storage.OpenReader(ctx, p, "clip.txt", &storage.ReaderOptions{
+		Ranges: []storage.Range{{Offset: 10, Length: 3}, {Offset: 18}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Close()
+	for _, off := range []int64{10, 18} {
+		r.Seek(off, io.SeekStart)
+		b := make([]byte, 2)
+		io.ReadFull(r, b)
+		fmt.Printf("%d: %s\n", off, b)
+	}
+
+	info := r.Info()
+	again, _ := storage.OpenReader(ctx, p, "clip.txt", &storage.ReaderOptions{Info: &info})
+	defer again.Close()
+	b := make([]byte, 4)
+	again.ReadAt(b, 4)
+	fmt.Printf("4: %s\n", b)
+	// Output:
+	// 10: ab
+	// 18: ij
+	// 4: 4567
 }

@@ -132,7 +132,18 @@
 // background fetch copies the whole object into the cache. The cache holds
 // the object only once that fetch is complete, never a part of it. When the
 // cache cannot take the object (it is full of pinned data), it is served
-// from the remote without being cached.
+// from the remote without being cached. A ranged Get that starts at or
+// past RangeThreshold is of such an object whatever its size: it goes to
+// the remote at once, one ranged request, and the background fetch starts
+// beside it (unless Options.Uploaders large fetches are under way
+// already); a ranged Get that starts before it waits for the remote's
+// answer to that fetch to learn the size first.
+//
+// What a seek costs: storage.OpenReader over the store, a seek to the
+// middle of an uncached 64 MiB object and a read of 64 KiB make a Stat
+// (of the remote, on a miss) and one ranged Get that reads 64 KiB from the
+// remote for the caller; the background fetch reads the 64 MiB once, and
+// the reads after it are served from the cache.
 //
 // A definite not-found from the remote is storage.ErrNotFound. A remote
 // that fails or does not answer within Options.Timeout is an error

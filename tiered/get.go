@@ -74,6 +74,9 @@ func (t tier) Get(ctx context.Context, key string, rng *storage.Range) (io.ReadC
 		}
 		if round == 0 {
 			s.ctr.misses.Add(1)
+			if rng != nil && s.opts.RangeThreshold >= 0 && rng.Offset >= s.opts.RangeThreshold {
+				return s.seek(ctx, key, opts)
+			}
 		}
 		if round == maxFillRounds {
 			return s.direct(ctx, key, opts)
@@ -124,6 +127,27 @@ func (s *Store) direct(ctx context.Context, key string, opts *storage.GetOptions
 	}
 	s.ctr.directReads.Add(1)
 	return s.remoteGet(ctx, key, opts, true)
+}
+
+// seek answers a ranged Get that starts at or past RangeThreshold of an
+// object missing from the cache: the object is larger than the
+// threshold, so the range is read straight from the remote at once, with
+// one ranged request, as for any large object; and unless the remote
+// refused it, one background fetch copies the whole object into the cache
+// (or the one under way goes on), which the read does not wait for.
+// Without this, the read would wait for that fetch's remote answer to
+// learn the object's size first.
+func (s *Store) seek(ctx context.Context, key string, opts *storage.GetOptions) (io.ReadCloser, storage.Info, error) {
+	rc, info, err := s.direct(ctx, key, opts)
+	if err != nil {
+		return nil, storage.Info{}, err
+	}
+	if s.largeFills.Load() < int32(s.opts.Uploaders) {
+		// A full quota of large fills would make the fetch give up at
+		// once, after opening a whole-object Get for nothing.
+		s.joinFill(key) // fails only when the store is closed
+	}
+	return rc, info, nil
 }
 
 // joinFill returns the fetch of key in progress, or starts one.

@@ -84,10 +84,11 @@ type Options struct {
 	// RangeThreshold is the size above which an object missing locally is
 	// not made to wait for: a Get of it (ranged or not) is served straight
 	// from the remote while one background fetch copies the whole object
-	// into the cache. Objects up to this size are fetched whole into the
-	// cache first and served from there. Zero means
-	// DefaultRangeThreshold; a negative value fetches every object whole
-	// first.
+	// into the cache; a ranged Get that starts at or past it goes to the
+	// remote without first waiting to learn the size. Objects up to this
+	// size are fetched whole into the cache first and served from there.
+	// Zero means DefaultRangeThreshold; a negative value fetches every
+	// object whole first.
 	RangeThreshold int64
 
 	// Staleness, when positive, bounds how long this store may go on
