@@ -81,7 +81,12 @@ type ChangeStatus struct {
 	Bound, Retention time.Duration
 	// LastPoll is when the last successful read of the log began: until
 	// LastPoll+Bound, cached copies are served without a remote request.
+	// It is zero until the first successful poll of this Store.
 	LastPoll time.Time
+	// SinceLastPoll is how long ago LastPoll was, by the store's clock
+	// (Options.Now), or 0 while LastPoll is zero. Past Bound, each read
+	// of a cached copy costs a remote Stat: alert on it.
+	SinceLastPoll time.Duration
 	// Polls and PollFailures count reads of the log (one remote List
 	// each, or a few when many entries are new).
 	Polls, PollFailures int64
@@ -108,6 +113,9 @@ func (s *Store) ChangeStatus() ChangeStatus {
 	c.mu.Lock()
 	st := ChangeStatus{Enabled: true, Bound: c.bound, Retention: c.retention, LastPoll: c.freshAt, Unverified: len(c.unverified)}
 	c.mu.Unlock()
+	if !st.LastPoll.IsZero() {
+		st.SinceLastPoll = max(s.now().Sub(st.LastPoll), 0)
+	}
 	st.Polls, st.PollFailures = c.ctr.polls.Load(), c.ctr.pollFailures.Load()
 	st.Announced, st.Applied, st.Dropped = c.ctr.announced.Load(), c.ctr.applied.Load(), c.ctr.dropped.Load()
 	st.Revalidations, st.Compacted = c.ctr.revalidations.Load(), c.ctr.compacted.Load()

@@ -276,9 +276,11 @@ func TestStalenessPollFailureRevalidates(t *testing.T) {
 	eventually(t, "a failed poll", func() bool { return a.s.ChangeStatus().PollFailures > 0 })
 	require.Equal(t, "v1", get(t, a.s, "k"), "within the bound the cache serves")
 	assert.Zero(t, a.s.ChangeStatus().Revalidations)
+	assert.Equal(t, bound/2, a.s.ChangeStatus().SinceLastPoll)
 	n := a.s.ChangeStatus().PollFailures
 	clk.Advance(bound)
 	eventually(t, "another failed poll", func() bool { return a.s.ChangeStatus().PollFailures > n })
+	assert.Equal(t, bound+bound/2, a.s.ChangeStatus().SinceLastPoll, "what an operator alerts on: past the bound")
 
 	stats := a.s.Counters().RemoteStats
 	require.Equal(t, "v1", get(t, a.s, "k"))
@@ -295,6 +297,7 @@ func TestStalenessPollFailureRevalidates(t *testing.T) {
 
 	fp.Clear(faults.OpList, faults.OpStat)
 	tick(t, clk, a)
+	assert.Zero(t, a.s.ChangeStatus().SinceLastPoll)
 	stats = a.s.Counters().RemoteStats
 	require.Equal(t, "other", get(t, a.s, "k"))
 	assert.Equal(t, stats, a.s.Counters().RemoteStats)
