@@ -353,7 +353,9 @@ func (c *changes) markAll() error {
 }
 
 // apply drops the cached copy of the key e names, unless the key has a
-// pending upload (this process's newer version).
+// pending upload (this process's version, newer unless its upload has
+// reached the remote already: then it is checked at its first read once
+// settled; see dropCached).
 func (c *changes) apply(e entry) error {
 	s := c.s
 	key := e.key
@@ -381,6 +383,13 @@ func (c *changes) apply(e entry) error {
 // dropCached removes the unpinned cached copy of key (of version etag, or
 // any when ""), under key's lock so that a fetch in flight does not bring
 // the old bytes back.
+//
+// A copy with a pending upload is kept: it is this process's newest
+// version. But that upload may have reached the remote already, before
+// the change that made the entry (its announcement still in flight), so
+// the key is marked unverified: once the upload settles, the first read
+// checks the copy against the remote (revalidate), and drops it when the
+// remote holds other bytes.
 func (s *Store) dropCached(key, etag string) error {
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.Timeout)
 	defer cancel()
@@ -390,6 +399,11 @@ func (s *Store) dropCached(key, etag string) error {
 	}
 	defer s.unlockKey(key, ks)
 	if it, ok := s.pendingItem(key); ok && it.op == opUpload {
+		if c := s.chg; c != nil {
+			c.mu.Lock()
+			c.unverified[key] = struct{}{}
+			c.mu.Unlock()
+		}
 		return nil
 	}
 	dropped, err := s.c.Drop(ctx, key, etag)

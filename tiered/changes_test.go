@@ -374,3 +374,34 @@ func TestPresignPutWithStalenessIsRefused(t *testing.T) {
 	_, err = storage.PresignPut(ctxT(t), newTiered(t, remote, tiered.Options{Mode: tiered.WriteThrough}), tiered.ChangesPrefix+"x", time.Minute, nil)
 	require.ErrorIs(t, err, storage.ErrInvalidArgument)
 }
+
+// A write-behind store whose upload has reached the remote, but is not
+// yet settled (its announcement in flight), when another store's later
+// overwrite of the key is read from the log, must not go on serving its
+// own version once the upload settles: the entry is newer than the
+// upload. Its copy is checked against the remote at the next read.
+func TestStalenessEntryDuringPendingUpload(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	mem := memory.New()
+	g := newGated(mem)
+	g.filter = func(op, key string, _ *storage.GetOptions) bool { return strings.HasPrefix(key, tiered.ChangesPrefix) }
+	a := newEnv(t, mem, staleOpts(clk, tiered.WriteThrough))
+	b := newEnv(t, g, staleOpts(clk, tiered.WriteBehind))
+	polled(t, clk, a)
+	polled(t, clk, b)
+
+	g.hold("put") // B's announcements wait
+	put(t, b.s, "k", "v1")
+	<-g.entered // B's upload of v1 is on the remote; its announcement waits
+	put(t, a.s, "k", "v2")
+	tick(t, clk, a, b) // B reads A's entry while its own upload is pending
+	require.Equal(t, "v1", get(t, b.s, "k"), "B's pending upload is its newest version")
+
+	g.release("put")
+	require.NoError(t, b.s.Flush(ctxT(t)))
+	require.Equal(t, "v2", get(t, b.s, "k"), "B settled v1, which the remote no longer holds")
+	tick(t, clk, a, b)
+	require.Equal(t, "v2", get(t, b.s, "k"))
+	require.Equal(t, "v2", get(t, a.s, "k"))
+}

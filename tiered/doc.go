@@ -230,10 +230,13 @@
 //     retried in the background.
 //   - Every B/2, each process lists the log from where it last read it
 //     (one List, a few only when a page holds more than its entries), and
-//     drops its cached copies of the keys other processes changed (not a
-//     copy of its own pending upload, which is newer). A cached copy is
-//     served without any remote request as long as the last successful
-//     read of the log began less than B ago.
+//     drops its cached copies of the keys other processes changed. A copy
+//     of its own pending upload is kept, as the newer version; since that
+//     upload may have reached the remote before the other change, the
+//     copy is checked with a remote Stat at its first read once the
+//     upload is confirmed. A cached copy is served without any remote
+//     request as long as the last successful read of the log began less
+//     than B ago.
 //   - When the log cannot be read for longer than B (the remote is down,
 //     or this process is cut off from it), each read of a cached copy is
 //     first checked with a remote Stat (size and SHA-256); when that fails
