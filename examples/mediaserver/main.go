@@ -19,10 +19,12 @@
 //	go run ./examples/mediaserver -remote 's3://media?region=eu-west-1' -write-mode behind
 //
 // Several servers may share one remote, each with its own -data: an object
-// one of them overwrites or deletes stops being served by the others
-// within -staleness (2s by default), through a change log the servers keep
-// on the remote itself (see package tiered, "Several processes, one
-// remote"). It costs each server one remote List per second at rest, and
+// one of them overwrites (PUT) or deletes stops being served by the others
+// within -staleness (2s by default) of the acknowledgement, or, for a
+// server with -write-mode behind, of the change reaching the remote (plus
+// one small Put), through a change log the servers keep on the remote
+// itself (see package tiered, "Several processes, one remote"; /metrics
+// has its figures as strata_tiered_changes_*). It costs each server one remote List per second at rest, and
 // one small Put per upload, replacement or delete.
 //
 // Endpoints:

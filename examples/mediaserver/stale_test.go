@@ -340,7 +340,7 @@ func TestThreeServersStaleness(t *testing.T) {
 	}
 
 	stop := make(chan struct{})
-	var wg sync.WaitGroup // every goroutine but the watchers
+	var wg sync.WaitGroup // the checkers and the measures
 	var watchers sync.WaitGroup
 	// measure follows, through every server but the writer's, how long
 	// each goes on serving old (the bytes v replaced, nil if none) once v
@@ -487,11 +487,12 @@ func TestThreeServersStaleness(t *testing.T) {
 	// (so that each caches it), overwrites and deletes through one, and
 	// measures how long the other two go on serving the old bytes. It
 	// changes only keys whose last change has landed and been announced,
-	// so that the
-	// remote sees each key's changes in the order they were made.
-	wg.Add(1)
+	// so that the remote sees each key's changes in the order they were
+	// made.
+	var writer sync.WaitGroup
+	writer.Add(1)
 	go func() {
-		defer wg.Done()
+		defer writer.Done()
 		rnd := rand.New(rand.NewPCG(42, 2))
 		var live []string // neither deleted nor retired
 		for n := uint64(0); ; n++ {
@@ -598,6 +599,9 @@ func TestThreeServersStaleness(t *testing.T) {
 	proxy.setCut(false)
 	time.Sleep(10 * time.Second)
 	close(stop)
+	// The writer starts watchers and measures, and the watchers start
+	// measures: each group is waited for once nothing adds to it.
+	writer.Wait()
 	watchers.Wait() // every write-behind change has landed and been announced (or failed the test)
 	wg.Wait()
 
