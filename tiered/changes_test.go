@@ -405,3 +405,53 @@ func TestStalenessEntryDuringPendingUpload(t *testing.T) {
 	require.Equal(t, "v2", get(t, b.s, "k"))
 	require.Equal(t, "v2", get(t, a.s, "k"))
 }
+
+// A change whose upload and announcement reached the remote, but whose
+// store never learned so (the reply lost, or the process killed before
+// the copy was unpinned), is not sent again after a restart: the pinned
+// copy is recognised from its announcement, so another store's later
+// delete of the key stays deleted instead of being undone.
+func TestStalenessAnnouncedUploadIsNotResentAfterRestart(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []tiered.Mode{tiered.WriteThrough, tiered.WriteBehind} {
+		t.Run(mode.String(), func(t *testing.T) {
+			clk := newFakeClock()
+			fp := faults.Wrap(memory.New())
+			opts := staleOpts(clk, mode)
+			// No retry before the restart: no uploader in write-through mode
+			// (the Put's own attempt is the one), a long backoff after the
+			// first attempt in write-behind mode.
+			opts.MinBackoff, opts.MaxBackoff = time.Hour, time.Hour
+			if mode == tiered.WriteThrough {
+				opts.Uploaders = -1
+			}
+			a := newEnv(t, fp, opts)
+			b := newEnv(t, fp, staleOpts(clk, tiered.WriteThrough))
+			polled(t, clk, a)
+			polled(t, clk, b)
+
+			fp.Set(faults.Fault{LostReplyRate: 1, Keys: func(k string) bool { return strings.HasPrefix(k, tiered.ChangesPrefix) }}, faults.OpPut)
+			_, err := a.s.Put(ctxT(t), "k", strings.NewReader("v1"), nil)
+			if mode == tiered.WriteThrough {
+				require.ErrorIs(t, err, storage.ErrUnavailable)
+			} else {
+				require.NoError(t, err)
+			}
+			eventually(t, "the announcement, its reply lost", func() bool { return fp.Injected(faults.OpPut) > 0 })
+			fp.Clear(faults.OpPut)
+			require.Equal(t, 1, a.s.Status().PendingUploads, "a's copy is still pinned")
+			tick(t, clk, a, b)
+			require.Equal(t, "v1", get(t, b.s, "k"))
+			require.NoError(t, b.s.Delete(ctxT(t), "k"))
+
+			a.opts.MinBackoff, a.opts.MaxBackoff, a.opts.Uploaders = 0, 0, 0
+			a.reopen(nil)
+			require.NoError(t, a.s.Flush(ctxT(t)))
+			_, err = fp.Stat(ctxT(t), "k")
+			require.ErrorIs(t, err, storage.ErrNotFound, "the restart undid b's delete")
+			tick(t, clk, a, b)
+			requireMissing(t, a.s, "k")
+			requireMissing(t, b.s, "k")
+		})
+	}
+}

@@ -232,6 +232,15 @@
 //     is on the remote, so that a process that dies in between announces
 //     it after a restart; a failed announcement fails the call and is
 //     retried in the background.
+//   - An upload's entry also names the cache version it announces (in
+//     its metadata), and the cache's state directory keeps the ids of its
+//     last 8 runs. So a copy still pinned after a restart whose upload and
+//     announcement had both reached the remote (the process killed before
+//     unpinning it, or the announcement's reply lost) is recognised by its
+//     entry and unpinned, not sent again: sending it would undo what
+//     another process did to the key since, such as a delete. Its first
+//     read then checks it against the remote. (Only when the entry is
+//     gone, past the retention, is it sent again.)
 //   - Every B/2, each process lists the log from where it last read it
 //     (one List, a few only when a page holds more than its entries), and
 //     drops its cached copies of the keys other processes changed. A copy
