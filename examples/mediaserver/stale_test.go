@@ -148,12 +148,11 @@ type version struct {
 	landed, announced time.Time
 }
 
-// object is what the writer did to a key.
+// object is what the writer did to a key. A key whose last change has
+// an unknown outcome (no answer, an error) is changed no more: the
+// version's bytes are accepted, and its bound never starts.
 type object struct {
 	versions []*version
-	// retired: a change's outcome is unknown (no answer, an error), so
-	// the writer changes the key no more. Its bytes are still accepted.
-	retired bool
 }
 
 func (o *object) last() *version { return o.versions[len(o.versions)-1] }
@@ -494,7 +493,7 @@ func TestThreeServersStaleness(t *testing.T) {
 	go func() {
 		defer writer.Done()
 		rnd := rand.New(rand.NewPCG(42, 2))
-		var live []string // neither deleted nor retired
+		var live []string // neither deleted nor of an unknown state
 		for n := uint64(0); ; n++ {
 			select {
 			case <-stop:
@@ -558,8 +557,8 @@ func TestThreeServersStaleness(t *testing.T) {
 			mu.Lock()
 			if err != nil || code != want {
 				// It may or may not have happened: its bytes are
-				// accepted, its bound never starts.
-				o.retired = true
+				// accepted, its bound never starts, and the key is
+				// changed no more.
 				counts[what+" unknown"]++
 			} else {
 				v.sure = true
