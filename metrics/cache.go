@@ -18,6 +18,8 @@ type metricFunc[T any] struct {
 	desc  *prometheus.Desc
 	typ   prometheus.ValueType
 	value func(T) float64
+	// when, if set, reports whether the snapshot has the metric at all.
+	when func(T) bool
 }
 
 // funcCollector reports metrics read from a snapshot taken at scrape time.
@@ -36,7 +38,9 @@ func (c *funcCollector[T]) Describe(ch chan<- *prometheus.Desc) {
 func (c *funcCollector[T]) Collect(ch chan<- prometheus.Metric) {
 	s := c.snap()
 	for _, m := range c.metrics {
-		ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.value(s), c.label)
+		if m.when == nil || m.when(s) {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.value(s), c.label)
+		}
 	}
 }
 

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"math"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strata-storage/strata/tiered"
@@ -13,9 +15,16 @@ type TieredSource interface {
 	Counters() tiered.Counters
 }
 
+// ChangeSource is what TieredCollector reads the change log's figures
+// from when its TieredSource has it too: a *tiered.Store does.
+type ChangeSource interface {
+	ChangeStatus() tiered.ChangeStatus
+}
+
 type tieredSnapshot struct {
-	s tiered.Status
-	c tiered.Counters
+	s  tiered.Status
+	c  tiered.Counters
+	ch tiered.ChangeStatus
 }
 
 // TieredCollector returns a prometheus.Collector of the tiered store's
@@ -33,8 +42,25 @@ type tieredSnapshot struct {
 //	strata_tiered_conflicts_total (write-behind conditional creates
 //	found taken on the remote; see tiered.ConflictKey)
 //
+// When t is also a ChangeSource and its change log is on
+// (tiered.Options.Staleness; see tiered.ChangeStatus), it adds:
+//
+//	strata_tiered_changes_polls_total, strata_tiered_changes_poll_failures_total,
+//	strata_tiered_changes_announced_total (entries this process wrote),
+//	strata_tiered_changes_applied_total (other processes' entries read),
+//	strata_tiered_changes_dropped_total (cached copies they removed),
+//	strata_tiered_changes_revalidations_total (cached copies checked with
+//	a remote Stat before being served), strata_tiered_changes_compacted_total,
+//	strata_tiered_changes_unverified (copies still to check after a gap),
+//	strata_tiered_changes_bound_seconds (tiered.Options.Staleness),
+//	strata_tiered_changes_last_poll_age_seconds (since the last
+//	successful read of the log began; +Inf before the first)
+//
 // Alert on strata_tiered_oldest_pending_seconds: it grows while the remote
-// is unreachable.
+// is unreachable. With the change log on, alert too when
+// strata_tiered_changes_last_poll_age_seconds stays above
+// strata_tiered_changes_bound_seconds: every read of a cached copy then
+// costs a remote request, and fails while the remote does not answer.
 func TieredCollector(name string, t TieredSource) prometheus.Collector {
 	counter := func(n, help string, f func(tieredSnapshot) float64) metricFunc[tieredSnapshot] {
 		return metricFunc[tieredSnapshot]{
@@ -48,8 +74,20 @@ func TieredCollector(name string, t TieredSource) prometheus.Collector {
 		m.typ = prometheus.GaugeValue
 		return m
 	}
+	// The change log's metrics, only while it is on.
+	change := func(m metricFunc[tieredSnapshot]) metricFunc[tieredSnapshot] {
+		m.when = func(s tieredSnapshot) bool { return s.ch.Enabled }
+		return m
+	}
+	cs, _ := t.(ChangeSource)
 	return &funcCollector[tieredSnapshot]{
-		snap:  func() tieredSnapshot { return tieredSnapshot{t.Status(), t.Counters()} },
+		snap: func() tieredSnapshot {
+			s := tieredSnapshot{s: t.Status(), c: t.Counters()}
+			if cs != nil {
+				s.ch = cs.ChangeStatus()
+			}
+			return s
+		},
 		label: name,
 		metrics: []metricFunc[tieredSnapshot]{
 			gauge("pending_uploads", "Uploads not yet confirmed by the remote.", func(s tieredSnapshot) float64 { return float64(s.s.PendingUploads) }),
@@ -70,6 +108,21 @@ func TieredCollector(name string, t TieredSource) prometheus.Collector {
 			counter("bytes_to_remote_total", "Object bytes sent to the remote.", func(s tieredSnapshot) float64 { return float64(s.c.BytesToRemote) }),
 			counter("corrupt_total", "Damaged local copies found (reads that failed with ErrCorrupt).", func(s tieredSnapshot) float64 { return float64(s.c.Corrupt) }),
 			counter("offload_dropped_total", "Local copies dropped by Offload after verifying the remote copy.", func(s tieredSnapshot) float64 { return float64(s.c.OffloadDropped) }),
+			change(counter("changes_polls_total", "Reads of the change log.", func(s tieredSnapshot) float64 { return float64(s.ch.Polls) })),
+			change(counter("changes_poll_failures_total", "Reads of the change log that failed.", func(s tieredSnapshot) float64 { return float64(s.ch.PollFailures) })),
+			change(counter("changes_announced_total", "Change log entries written: this process's overwrites and deletes.", func(s tieredSnapshot) float64 { return float64(s.ch.Announced) })),
+			change(counter("changes_applied_total", "Other processes' change log entries read.", func(s tieredSnapshot) float64 { return float64(s.ch.Applied) })),
+			change(counter("changes_dropped_total", "Cached copies dropped because another process changed their key.", func(s tieredSnapshot) float64 { return float64(s.ch.Dropped) })),
+			change(counter("changes_revalidations_total", "Cached copies checked with a remote Stat before being served (the log not read within the bound, or read with a gap).", func(s tieredSnapshot) float64 { return float64(s.ch.Revalidations) })),
+			change(counter("changes_compacted_total", "Change log entries removed past the retention.", func(s tieredSnapshot) float64 { return float64(s.ch.Compacted) })),
+			change(gauge("changes_unverified", "Cached copies to check against the remote before serving them, after a gap in the log.", func(s tieredSnapshot) float64 { return float64(s.ch.Unverified) })),
+			change(gauge("changes_bound_seconds", "The staleness bound (tiered.Options.Staleness).", func(s tieredSnapshot) float64 { return s.ch.Bound.Seconds() })),
+			change(gauge("changes_last_poll_age_seconds", "Time since the last successful read of the change log began; +Inf before the first. Above the bound, cached reads are revalidated.", func(s tieredSnapshot) float64 {
+				if s.ch.LastPoll.IsZero() {
+					return math.Inf(1)
+				}
+				return s.ch.SinceLastPoll.Seconds()
+			})),
 		},
 	}
 }

@@ -24,7 +24,9 @@ import (
 // object per overwrite or delete, named
 // ChangesPrefix + "<unix nanoseconds, 20 digits>-<process>-<seq>/" + key,
 // so that a listing says what changed without reading anything. (A key too
-// long for that gets an entry ending in ".k" holding the key.) The store
+// long for that gets an entry ending in ".k" holding the key.) The entry
+// of an upload holds, as its metadata "version", the cache version it
+// announces. The store
 // hides the keys under this prefix: its List, Stat and Get never show
 // them, and Put, Delete and Copy refuse them.
 const ChangesPrefix = "strata-changes/"
@@ -43,6 +45,14 @@ const (
 	cursorFile = "changes-cursor"
 	// saveEvery is how often the cursor is saved.
 	saveEvery = 5 * time.Second
+	// idsFile, in the cache's state directory, holds the process ids of
+	// the latest runs on this cache, newest first, keepIDs of them: a
+	// restart recognises their entries in the log (see sentBefore).
+	idsFile = "changes-ids"
+	keepIDs = 8
+	// versionMeta is the metadata key of an upload's entry that holds
+	// the cache version it announces (its ETag, bare).
+	versionMeta = "version"
 )
 
 // changes is the change log: what a store announces to the others on its
@@ -56,6 +66,15 @@ type changes struct {
 	id        string        // this process, in entry names
 	seq       atomic.Uint64
 	path      string
+	started   int64 // unix nanos, when this run began
+
+	// The pending uploads found at the start (Store.recovered) and the
+	// ids of the earlier runs on this cache, for sentBefore, which
+	// builds sent on its first call.
+	rmu       sync.Mutex
+	prevIDs   map[string]bool
+	recovered map[string]recoveredUpload
+	sent      map[string][]string // key -> names of earlier runs' entries of it
 
 	mu          sync.Mutex
 	cursor      int64            // unix nanos: polls list from cursor-margin
@@ -81,7 +100,12 @@ type ChangeStatus struct {
 	Bound, Retention time.Duration
 	// LastPoll is when the last successful read of the log began: until
 	// LastPoll+Bound, cached copies are served without a remote request.
+	// It is zero until the first successful poll of this Store.
 	LastPoll time.Time
+	// SinceLastPoll is how long ago LastPoll was, by the store's clock
+	// (Options.Now), or 0 while LastPoll is zero. Past Bound, each read
+	// of a cached copy costs a remote Stat: alert on it.
+	SinceLastPoll time.Duration
 	// Polls and PollFailures count reads of the log (one remote List
 	// each, or a few when many entries are new).
 	Polls, PollFailures int64
@@ -108,10 +132,20 @@ func (s *Store) ChangeStatus() ChangeStatus {
 	c.mu.Lock()
 	st := ChangeStatus{Enabled: true, Bound: c.bound, Retention: c.retention, LastPoll: c.freshAt, Unverified: len(c.unverified)}
 	c.mu.Unlock()
+	if !st.LastPoll.IsZero() {
+		st.SinceLastPoll = max(s.now().Sub(st.LastPoll), 0)
+	}
 	st.Polls, st.PollFailures = c.ctr.polls.Load(), c.ctr.pollFailures.Load()
 	st.Announced, st.Applied, st.Dropped = c.ctr.announced.Load(), c.ctr.applied.Load(), c.ctr.dropped.Load()
 	st.Revalidations, st.Compacted = c.ctr.revalidations.Load(), c.ctr.compacted.Load()
 	return st
+}
+
+// recoveredUpload is a pending upload found in the cache at start: the
+// version (its ETag) and when it was written.
+type recoveredUpload struct {
+	etag string
+	mod  time.Time
 }
 
 // reserved reports whether key belongs to the change log.
@@ -135,6 +169,9 @@ func (s *Store) startChanges() error {
 	var idb [6]byte
 	rand.Read(idb[:])
 	c.id = hex.EncodeToString(idb[:])
+	c.started = s.now().UnixNano()
+	c.recovered, s.recovered = s.recovered, nil
+	c.prevIDs = c.recordID(filepath.Join(s.c.StateDir(), idsFile))
 	if data, err := os.ReadFile(c.path); err == nil {
 		f := strings.Fields(string(data))
 		if len(f) == 2 {
@@ -151,6 +188,31 @@ func (s *Store) startChanges() error {
 	s.wg.Add(1)
 	go c.run()
 	return nil
+}
+
+// recordID reads the ids of the earlier runs on this cache from path and
+// writes this run's before them. Losing the file only makes a restart
+// send again what an earlier run had sent.
+func (c *changes) recordID(path string) map[string]bool {
+	prev := map[string]bool{}
+	ids := []string{c.id}
+	if data, err := os.ReadFile(path); err == nil {
+		for _, id := range strings.Fields(string(data)) {
+			if len(ids) < keepIDs && !prev[id] {
+				prev[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	tmp := path + ".tmp"
+	err := os.WriteFile(tmp, []byte(strings.Join(ids, "\n")+"\n"), 0o600)
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		c.s.log.Warn("tiered: recording the change log id", "err", err)
+	}
+	return prev
 }
 
 // run polls the log every interval, and compacts it now and then, until
@@ -203,6 +265,12 @@ func stamp(ns int64) string { return fmt.Sprintf("%020d", max(ns, 0)) }
 // remote must already hold the change. It is a no-op without
 // Options.Staleness.
 func (s *Store) announce(ctx context.Context, key string) error {
+	return s.announceVersion(ctx, key, "")
+}
+
+// announceVersion is announce for the upload of the cache's version etag
+// of key, which the entry names (see sentBefore).
+func (s *Store) announceVersion(ctx context.Context, key, etag string) error {
 	c := s.chg
 	if c == nil {
 		return nil
@@ -212,15 +280,97 @@ func (s *Store) announce(ctx context.Context, key string) error {
 	if storage.ValidKey(name) != nil {
 		name, body = head+".k", key
 	}
+	po := &storage.PutOptions{Size: int64(len(body))}
+	if etag != "" {
+		po.Metadata = map[string]string{versionMeta: strings.Trim(etag, `"`)}
+	}
 	w := s.watch(ctx)
 	defer w.done()
 	s.ctr.remotePuts.Add(1)
-	_, err := s.remote.Put(w.ctx, name, strings.NewReader(body), &storage.PutOptions{Size: int64(len(body))})
+	_, err := s.remote.Put(w.ctx, name, strings.NewReader(body), po)
 	if err != nil {
 		err = s.remoteErr(ctx, "put", key, w, fmt.Errorf("the remote holds the change, but announcing it to the other processes failed: %w", err))
 		return err
 	}
 	c.ctr.announced.Add(1)
+	return nil
+}
+
+// sentBefore reports whether the pending upload of version etag of key
+// was sent and announced by an earlier run on this cache: found pinned at
+// the start, its entry in the log names it. Then the remote had it, and
+// the run ended (killed, or the announcement's reply lost) before
+// unpinning it. Sending it again could undo what another process did to
+// the key since (a delete, an overwrite): the caller unpins it instead, and
+// the key is marked, so that its first read checks the copy against the
+// remote. It is false for every other upload, and when the entry cannot
+// be found (compacted past the retention, or an entry holding its key in
+// its body): that upload is sent again, as without the change log.
+func (s *Store) sentBefore(ctx context.Context, key, etag string) (bool, error) {
+	c := s.chg
+	if c == nil {
+		return false, nil
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	r, ok := c.recovered[key]
+	if !ok {
+		return false, nil
+	}
+	if !sameETag(r.etag, etag) || len(c.prevIDs) == 0 {
+		delete(c.recovered, key) // a version of this run
+		return false, nil
+	}
+	if c.sent == nil {
+		if err := c.findSent(ctx); err != nil {
+			return false, err
+		}
+	}
+	names := c.sent[key]
+	for i := len(names) - 1; i >= 0; i-- { // the newest first
+		info, err := s.remoteStat(ctx, names[i])
+		if errors.Is(err, storage.ErrNotFound) {
+			continue // compacted meanwhile
+		}
+		if err != nil {
+			return false, err
+		}
+		if v := info.Metadata[versionMeta]; v != "" && sameETag(v, etag) {
+			delete(c.recovered, key)
+			c.mu.Lock()
+			c.unverified[key] = struct{}{}
+			c.mu.Unlock()
+			s.log.Info("tiered: change log: a pending upload was sent and announced before the restart; not sending it again", "key", key)
+			return true, nil
+		}
+	}
+	delete(c.recovered, key)
+	return false, nil
+}
+
+// findSent lists the log's entries of the earlier runs on this cache,
+// from the oldest recovered upload on (less the margin), into c.sent.
+// The caller holds c.rmu.
+func (c *changes) findSent(ctx context.Context) error {
+	s := c.s
+	from := c.started
+	for _, r := range c.recovered {
+		from = min(from, r.mod.UnixNano())
+	}
+	sent := map[string][]string{}
+	for info, err := range s.remoteList(ctx, &storage.ListOptions{Prefix: ChangesPrefix, StartAfter: ChangesPrefix + stamp(from-int64(c.margin))}) {
+		if err != nil {
+			return err
+		}
+		e, ok := parseEntry(info.Key)
+		if !ok || e.key == "" || !c.prevIDs[e.id] || e.ts >= c.started {
+			continue
+		}
+		if _, ok := c.recovered[e.key]; ok {
+			sent[e.key] = append(sent[e.key], e.name)
+		}
+	}
+	c.sent = sent
 	return nil
 }
 
@@ -345,7 +495,9 @@ func (c *changes) markAll() error {
 }
 
 // apply drops the cached copy of the key e names, unless the key has a
-// pending upload (this process's newer version).
+// pending upload (this process's version, newer unless its upload has
+// reached the remote already: then it is checked at its first read once
+// settled; see dropCached).
 func (c *changes) apply(e entry) error {
 	s := c.s
 	key := e.key
@@ -373,6 +525,13 @@ func (c *changes) apply(e entry) error {
 // dropCached removes the unpinned cached copy of key (of version etag, or
 // any when ""), under key's lock so that a fetch in flight does not bring
 // the old bytes back.
+//
+// A copy with a pending upload is kept: it is this process's newest
+// version. But that upload may have reached the remote already, before
+// the change that made the entry (its announcement still in flight), so
+// the key is marked unverified: once the upload settles, the first read
+// checks the copy against the remote (revalidate), and drops it when the
+// remote holds other bytes.
 func (s *Store) dropCached(key, etag string) error {
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.Timeout)
 	defer cancel()
@@ -382,6 +541,11 @@ func (s *Store) dropCached(key, etag string) error {
 	}
 	defer s.unlockKey(key, ks)
 	if it, ok := s.pendingItem(key); ok && it.op == opUpload {
+		if c := s.chg; c != nil {
+			c.mu.Lock()
+			c.unverified[key] = struct{}{}
+			c.mu.Unlock()
+		}
 		return nil
 	}
 	dropped, err := s.c.Drop(ctx, key, etag)

@@ -276,9 +276,11 @@ func TestStalenessPollFailureRevalidates(t *testing.T) {
 	eventually(t, "a failed poll", func() bool { return a.s.ChangeStatus().PollFailures > 0 })
 	require.Equal(t, "v1", get(t, a.s, "k"), "within the bound the cache serves")
 	assert.Zero(t, a.s.ChangeStatus().Revalidations)
+	assert.Equal(t, bound/2, a.s.ChangeStatus().SinceLastPoll)
 	n := a.s.ChangeStatus().PollFailures
 	clk.Advance(bound)
 	eventually(t, "another failed poll", func() bool { return a.s.ChangeStatus().PollFailures > n })
+	assert.Equal(t, bound+bound/2, a.s.ChangeStatus().SinceLastPoll, "what an operator alerts on: past the bound")
 
 	stats := a.s.Counters().RemoteStats
 	require.Equal(t, "v1", get(t, a.s, "k"))
@@ -295,6 +297,7 @@ func TestStalenessPollFailureRevalidates(t *testing.T) {
 
 	fp.Clear(faults.OpList, faults.OpStat)
 	tick(t, clk, a)
+	assert.Zero(t, a.s.ChangeStatus().SinceLastPoll)
 	stats = a.s.Counters().RemoteStats
 	require.Equal(t, "other", get(t, a.s, "k"))
 	assert.Equal(t, stats, a.s.Counters().RemoteStats)
@@ -370,4 +373,85 @@ func TestPresignPutWithStalenessIsRefused(t *testing.T) {
 	require.Empty(t, remote.askedFor())
 	_, err = storage.PresignPut(ctxT(t), newTiered(t, remote, tiered.Options{Mode: tiered.WriteThrough}), tiered.ChangesPrefix+"x", time.Minute, nil)
 	require.ErrorIs(t, err, storage.ErrInvalidArgument)
+}
+
+// A write-behind store whose upload has reached the remote, but is not
+// yet settled (its announcement in flight), when another store's later
+// overwrite of the key is read from the log, must not go on serving its
+// own version once the upload settles: the entry is newer than the
+// upload. Its copy is checked against the remote at the next read.
+func TestStalenessEntryDuringPendingUpload(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	mem := memory.New()
+	g := newGated(mem)
+	g.filter = func(op, key string, _ *storage.GetOptions) bool { return strings.HasPrefix(key, tiered.ChangesPrefix) }
+	a := newEnv(t, mem, staleOpts(clk, tiered.WriteThrough))
+	b := newEnv(t, g, staleOpts(clk, tiered.WriteBehind))
+	polled(t, clk, a)
+	polled(t, clk, b)
+
+	g.hold("put") // B's announcements wait
+	put(t, b.s, "k", "v1")
+	<-g.entered // B's upload of v1 is on the remote; its announcement waits
+	put(t, a.s, "k", "v2")
+	tick(t, clk, a, b) // B reads A's entry while its own upload is pending
+	require.Equal(t, "v1", get(t, b.s, "k"), "B's pending upload is its newest version")
+
+	g.release("put")
+	require.NoError(t, b.s.Flush(ctxT(t)))
+	require.Equal(t, "v2", get(t, b.s, "k"), "B settled v1, which the remote no longer holds")
+	tick(t, clk, a, b)
+	require.Equal(t, "v2", get(t, b.s, "k"))
+	require.Equal(t, "v2", get(t, a.s, "k"))
+}
+
+// A change whose upload and announcement reached the remote, but whose
+// store never learned so (the reply lost, or the process killed before
+// the copy was unpinned), is not sent again after a restart: the pinned
+// copy is recognised from its announcement, so another store's later
+// delete of the key stays deleted instead of being undone.
+func TestStalenessAnnouncedUploadIsNotResentAfterRestart(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []tiered.Mode{tiered.WriteThrough, tiered.WriteBehind} {
+		t.Run(mode.String(), func(t *testing.T) {
+			clk := newFakeClock()
+			fp := faults.Wrap(memory.New())
+			opts := staleOpts(clk, mode)
+			// No retry before the restart: no uploader in write-through mode
+			// (the Put's own attempt is the one), a long backoff after the
+			// first attempt in write-behind mode.
+			opts.MinBackoff, opts.MaxBackoff = time.Hour, time.Hour
+			if mode == tiered.WriteThrough {
+				opts.Uploaders = -1
+			}
+			a := newEnv(t, fp, opts)
+			b := newEnv(t, fp, staleOpts(clk, tiered.WriteThrough))
+			polled(t, clk, a)
+			polled(t, clk, b)
+
+			fp.Set(faults.Fault{LostReplyRate: 1, Keys: func(k string) bool { return strings.HasPrefix(k, tiered.ChangesPrefix) }}, faults.OpPut)
+			_, err := a.s.Put(ctxT(t), "k", strings.NewReader("v1"), nil)
+			if mode == tiered.WriteThrough {
+				require.ErrorIs(t, err, storage.ErrUnavailable)
+			} else {
+				require.NoError(t, err)
+			}
+			eventually(t, "the announcement, its reply lost", func() bool { return fp.Injected(faults.OpPut) > 0 })
+			fp.Clear(faults.OpPut)
+			require.Equal(t, 1, a.s.Status().PendingUploads, "a's copy is still pinned")
+			tick(t, clk, a, b)
+			require.Equal(t, "v1", get(t, b.s, "k"))
+			require.NoError(t, b.s.Delete(ctxT(t), "k"))
+
+			a.opts.MinBackoff, a.opts.MaxBackoff, a.opts.Uploaders = 0, 0, 0
+			a.reopen(nil)
+			require.NoError(t, a.s.Flush(ctxT(t)))
+			_, err = fp.Stat(ctxT(t), "k")
+			require.ErrorIs(t, err, storage.ErrNotFound, "the restart undid b's delete")
+			tick(t, clk, a, b)
+			requireMissing(t, a.s, "k")
+			requireMissing(t, b.s, "k")
+		})
+	}
 }

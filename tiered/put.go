@@ -156,7 +156,7 @@ func (s *Store) putThrough(ctx context.Context, key string, r io.Reader, o *stor
 	if !o.IfNotExists { // a created key had no older version to announce
 		// Still pinned: were the process to die before the announcement,
 		// the upload (and its announcement) would resume after a restart.
-		if err := s.announce(ctx, key); err != nil {
+		if err := s.announceVersion(ctx, key, info.ETag); err != nil {
 			s.queueUpload(key, info.ETag, info.Size, false)
 			return storage.Info{}, err
 		}

@@ -408,6 +408,16 @@ func (s *Store) runUpload(snap item) error {
 // kept under its conflict key on the remote and dropped locally (see
 // resolveConflict). The caller holds snap.key busy.
 func (s *Store) sendPending(ctx context.Context, snap item) error {
+	if !snap.cond {
+		sent, err := s.sentBefore(ctx, snap.key, snap.etag)
+		if err != nil {
+			return err
+		}
+		if sent {
+			s.unpin(snap.key, snap.etag)
+			return nil
+		}
+	}
 	_, err := s.upload(ctx, snap.key, snap.key, snap.etag, snap.cond)
 	if snap.cond && errors.Is(err, storage.ErrExist) {
 		err = s.resolveConflict(ctx, snap, err)
@@ -416,7 +426,7 @@ func (s *Store) sendPending(ctx context.Context, snap item) error {
 		return err
 	}
 	if !snap.cond { // a created key had no older version to announce
-		if err := s.announce(ctx, snap.key); err != nil {
+		if err := s.announceVersion(ctx, snap.key, snap.etag); err != nil {
 			return err
 		}
 	}

@@ -137,6 +137,9 @@ type Store struct {
 
 	j   *journal
 	chg *changes // the change log, when Options.Staleness is set
+	// recovered holds the pending uploads found at the start, for the
+	// change log (see sentBefore), until startChanges takes it.
+	recovered map[string]recoveredUpload
 
 	kmu  sync.Mutex
 	keys map[string]*keyState // per-key locks, epochs and fills, while in use
@@ -272,6 +275,12 @@ func (s *Store) requeue(deletes map[string]uint64) error {
 		}
 		cond := s.j.isConditional(info.Key)
 		s.setLocked(info.Key, now, func(it *item) { it.op, it.etag, it.size, it.cond = opUpload, info.ETag, info.Size, cond })
+		if !cond {
+			if s.recovered == nil {
+				s.recovered = map[string]recoveredUpload{}
+			}
+			s.recovered[info.Key] = recoveredUpload{etag: info.ETag, mod: info.ModTime}
+		}
 	}
 	// A conditional record whose object was never stored (a crash
 	// between the two) has nothing left to say.

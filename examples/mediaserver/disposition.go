@@ -1,6 +1,7 @@
 package main
 
 import (
+	"mime"
 	"path"
 	"strings"
 	"unicode"
@@ -100,4 +101,17 @@ func encodeRFC8187(s string) string {
 		b.WriteByte(hex[c&15])
 	}
 	return b.String()
+}
+
+// dispositionName returns the file name a stored Content-Disposition
+// gives (its filename*, else its filename), or "" when it gives none.
+func dispositionName(disp string) string {
+	if disp == "" {
+		return ""
+	}
+	_, params, err := mime.ParseMediaType(disp)
+	if err != nil {
+		return ""
+	}
+	return params["filename"]
 }

@@ -57,3 +57,15 @@ func TestContentDispositionOfHostileNames(t *testing.T) {
 	assert.Empty(t, contentDisposition("", "image/png"), "no name: nothing stored")
 	assert.Empty(t, contentDisposition("\r\n\x00 ..", "image/png"), "nothing left of the name")
 }
+
+// A replacement without a file name of its own keeps the old one: the name
+// read back from the stored Content-Disposition is the name stored.
+func TestDispositionNameRoundTrip(t *testing.T) {
+	for _, name := range []string{"cat.png", "été à la plage.jpg", `a "quoted"; name.txt`, "日本語.mp4"} {
+		disp := contentDisposition(name, "image/png")
+		assert.Equal(t, cleanName(name), dispositionName(disp), "%q", disp)
+	}
+	assert.Empty(t, dispositionName(""))
+	assert.Empty(t, dispositionName("inline"))
+	assert.Empty(t, dispositionName(`attachment; filename="unterminated`))
+}

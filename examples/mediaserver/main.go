@@ -19,11 +19,13 @@
 //	go run ./examples/mediaserver -remote 's3://media?region=eu-west-1' -write-mode behind
 //
 // Several servers may share one remote, each with its own -data: an object
-// one of them overwrites or deletes stops being served by the others
-// within -staleness (2s by default), through a change log the servers keep
-// on the remote itself (see package tiered, "Several processes, one
-// remote"). It costs each server one remote List per second at rest, and
-// one small Put per upload or delete.
+// one of them overwrites (PUT) or deletes stops being served by the others
+// within -staleness (2s by default) of the acknowledgement, or, for a
+// server with -write-mode behind, of the change reaching the remote (plus
+// one small Put), through a change log the servers keep on the remote
+// itself (see package tiered, "Several processes, one remote"; /metrics
+// has its figures as strata_tiered_changes_*). It costs each server one remote List per second at rest, and
+// one small Put per upload, replacement or delete.
 //
 // Endpoints:
 //
@@ -31,9 +33,24 @@
 //	GET    /?v={key}&t={s}  that page playing the video {key}, seeking to {s} seconds once it is ready (t is optional)
 //	POST   /upload          store the request body (or the "file" field of a form); 201 with JSON
 //	GET    /media/{key}     the object, with ranges and conditional requests (HEAD too)
+//	PUT    /media/{key}     replace its bytes (body or "file" field, as for /upload); 200 with JSON; needs the admin token
 //	DELETE /media/{key}     remove it; needs "Authorization: Bearer $MEDIASERVER_ADMIN_TOKEN"
 //	GET    /metrics         Prometheus metrics
 //	GET    /healthz         200 while serving, with JSON: "status" is "ok", or "degraded" while the remote is unreachable
+//
+// A replacement is a moderator's tool: it swaps an object's bytes for
+// others under the same media id (a redacted image, a photo stripped of
+// its location data, a video re-encoded so that it plays), so that the
+// messages linking to it show the new bytes. The type and file name
+// follow the new body; the old file name stays when the body brings
+// none. It answers 401 without the admin token, 400 for a key no store
+// accepts, 404 when no object has the key (new media get new keys from
+// POST /upload), 413 over -max-upload, and leaves the object as it was
+// when it fails. A browser that already fetched the old bytes keeps them
+// (they are sent as immutable, private): a replacement, like a delete,
+// reaches the servers, not the copies clients hold.
+//
+//	curl -X PUT -H "Authorization: Bearer $MEDIASERVER_ADMIN_TOKEN" -F file=@redacted.jpg http://127.0.0.1:8080/media/2026/11/22/...
 //
 // The server starts while the remote is down (it logs a warning): it
 // serves what its cache holds and, in write-behind mode, takes uploads,

@@ -95,9 +95,13 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	s.mux.HandleFunc("GET /{$}", s.handleIndex)
 	s.mux.HandleFunc("POST /upload", s.handleUpload)
 	media, err := httpserve.NewHandler(s.store, &httpserve.Options{
-		Prefix:       "/media/",
-		Logger:       log,
-		CacheControl: "private, max-age=31536000, immutable", // keys are never reused
+		Prefix: "/media/",
+		Logger: log,
+		// Keys are never reused for other media. A replacement (PUT, an
+		// admin's) changes a key's bytes, and a browser that already holds
+		// them keeps its copy, as it keeps a deleted object's: "private"
+		// keeps shared caches out, so no proxy serves the old bytes.
+		CacheControl: "private, max-age=31536000, immutable",
 	})
 	if err != nil {
 		s.close()
@@ -105,6 +109,7 @@ func newServer(ctx context.Context, cfg config, log *slog.Logger) (*server, erro
 	}
 	s.mux.Handle("GET /media/", media)
 	s.mux.Handle("HEAD /media/", media)
+	s.mux.HandleFunc("PUT /media/{key...}", s.handleReplace)
 	s.mux.HandleFunc("DELETE /media/{key...}", s.handleDelete)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
@@ -216,29 +221,86 @@ func (e *bodyError) Error() string { return "reading the request body: " + e.err
 func (e *bodyError) Unwrap() error { return e.err }
 
 // handleUpload stores the body (or the "file" field of a multipart form)
-// under a new key. The size limit is checked while streaming: an upload
-// over it fails with 413 and nothing is stored.
+// under a new key: 201 with JSON and a Location.
 func (s *server) handleUpload(w http.ResponseWriter, r *http.Request) {
+	res, ok := s.putBody(w, r, newKey(time.Now()), "")
+	if !ok {
+		return
+	}
+	w.Header().Set("Location", res.URL)
+	writeJSON(w, http.StatusCreated, res)
+}
+
+// handleReplace replaces the bytes of an existing object with the body (or
+// the "file" field of a multipart form), as a moderator does who swaps an
+// image for a redacted one, strips its location data or re-encodes a video
+// that does not play: the media id stays, so the messages that link to it
+// show the new bytes. It needs the admin bearer token, like a delete, and
+// answers 200 with JSON. A key no object has is a 404: new objects get
+// new keys from POST /upload. The type and the file name follow the new
+// body (the old name is kept when the body brings none). Other servers on
+// the same remote stop serving the old bytes within -staleness.
+//
+// The check that the object exists and the write are two steps: a delete
+// of the key between them is overwritten by the replacement.
+func (s *server) handleReplace(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(w, r) {
+		return
+	}
+	key := r.PathValue("key")
+	if err := storage.ValidKey(key); err != nil {
+		http.Error(w, fmt.Sprintf("bad media key %q: %v", key, err), http.StatusBadRequest)
+		return
+	}
+	old, err := s.store.Stat(r.Context(), key)
+	if errors.Is(err, storage.ErrNotFound) {
+		http.Error(w, fmt.Sprintf("no media %q to replace: PUT replaces an existing object; POST /upload stores a new one under a new key", key), http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		s.storeFailed(w, r, "replace failed: reading the object", key, err)
+		return
+	}
+	res, ok := s.putBody(w, r, key, dispositionName(old.ContentDisposition))
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// putBody stores the request's body (or the "file" field of a multipart
+// form) under key, named filename unless the form names the file itself.
+// The size limit is checked while streaming: an upload over it fails with
+// 413 and nothing is stored. When it fails, it has answered the request.
+func (s *server) putBody(w http.ResponseWriter, r *http.Request, key, filename string) (uploadResult, bool) {
 	// The multipart envelope may add a little to the file itself.
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.maxUpload+64<<10)
 	var body io.Reader = r.Body
 	ctype := r.Header.Get("Content-Type")
-	filename := ""
 	size := int64(0)
 	if mt, _, _ := mime.ParseMediaType(ctype); mt == "multipart/form-data" {
 		mr, err := r.MultipartReader()
 		if err != nil {
 			http.Error(w, "bad multipart form", http.StatusBadRequest)
-			return
+			return uploadResult{}, false
 		}
 		for {
 			part, err := mr.NextPart()
 			if err != nil {
 				http.Error(w, `the form has no "file" field`, http.StatusBadRequest)
-				return
+				return uploadResult{}, false
 			}
 			if part.FormName() == "file" {
-				body, ctype, filename = part, part.Header.Get("Content-Type"), part.FileName()
+				body, ctype = part, part.Header.Get("Content-Type")
+				if name := part.FileName(); name != "" {
+					filename = name
+				}
 				break
 			}
 		}
@@ -247,7 +309,7 @@ func (s *server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	if size > s.cfg.maxUpload {
 		http.Error(w, errTooLarge.Error(), http.StatusRequestEntityTooLarge)
-		return
+		return uploadResult{}, false
 	}
 	if mt, _, err := mime.ParseMediaType(ctype); err != nil || storage.ValidContentType(ctype) != nil {
 		ctype = ""
@@ -257,12 +319,11 @@ func (s *server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	lr := &limitedReader{r: body, n: s.cfg.maxUpload}
 	head, body := peek(lr, sniffLen)
 	ctype = uploadType(ctype, filename, head)
-	key := newKey(time.Now())
-	// No IfNotExists: the key is new by construction (128 random bits, see
-	// newKey), so a conditional create could only succeed, and over a
-	// write-behind tiered store it would cost a remote request per upload
-	// (up to the remote timeout while the remote hangs): the dependency on
-	// the remote that write-behind exists to remove.
+	// No IfNotExists for a new key: it is new by construction (128 random
+	// bits, see newKey), so a conditional create could only succeed, and
+	// over a write-behind tiered store it would cost a remote request per
+	// upload (up to the remote timeout while the remote hangs): the
+	// dependency on the remote that write-behind exists to remove.
 	// The file name goes with the object as its Content-Disposition,
 	// which httpserve sends as stored: "Save as" offers the name the file
 	// was uploaded under.
@@ -276,39 +337,55 @@ func (s *server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, errTooLarge) || errors.As(err, &maxErr):
 		http.Error(w, errTooLarge.Error(), http.StatusRequestEntityTooLarge)
-		return
+		return uploadResult{}, false
 	case errors.Is(err, storage.ErrSizeMismatch) || errors.As(err, &bodyErr):
 		// The client's doing (or its going): nothing for the error log.
 		s.log.InfoContext(r.Context(), "upload refused: the request body ended early", "key", key, "err", err)
 		http.Error(w, "the request body ended before its Content-Length, or was malformed", http.StatusBadRequest)
-		return
-	case errors.Is(err, cache.ErrFull):
+		return uploadResult{}, false
+	case err != nil:
+		s.storeFailed(w, r, "upload failed", key, err)
+		return uploadResult{}, false
+	}
+	return uploadResult{Key: key, URL: "/media/" + key, Size: info.Size, SHA256: info.SHA256, ContentType: ctype}, true
+}
+
+// storeFailed answers a request whose store call failed other than by the
+// client's doing: 503 with Retry-After when the cache is full, else the
+// status of the error, at least 500 (a 404 found on a write is the
+// server's trouble, not the client's). Errors other than a client gone
+// away are logged.
+func (s *server) storeFailed(w http.ResponseWriter, r *http.Request, msg, key string, err error) {
+	if errors.Is(err, cache.ErrFull) {
 		w.Header().Set("Retry-After", "30")
 		http.Error(w, "storage is full; try again later", http.StatusServiceUnavailable)
 		return
-	case err != nil:
-		if !storage.IsContextError(err) {
-			s.log.ErrorContext(r.Context(), "upload failed", "key", key, "err", err)
-		}
-		code := httpserve.Status(err)
-		if code < 500 || code == 499 {
-			code = http.StatusInternalServerError
-		}
-		http.Error(w, http.StatusText(code), code)
-		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Location", "/media/"+key)
-	w.WriteHeader(http.StatusCreated)
-	json.NewEncoder(w).Encode(uploadResult{Key: key, URL: "/media/" + key, Size: info.Size, SHA256: info.SHA256, ContentType: ctype})
+	if !storage.IsContextError(err) {
+		s.log.ErrorContext(r.Context(), msg, "key", key, "err", err)
+	}
+	code := httpserve.Status(err)
+	if code < 500 || code == 499 {
+		code = http.StatusInternalServerError
+	}
+	http.Error(w, http.StatusText(code), code)
 }
 
-// handleDelete removes an object; it needs the admin bearer token.
-func (s *server) handleDelete(w http.ResponseWriter, r *http.Request) {
+// authorized reports whether the request carries the admin bearer token,
+// and answers 401 when it does not.
+func (s *server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if s.cfg.adminToken == "" || !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.adminToken)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="mediaserver"`)
 		http.Error(w, "admin token required", http.StatusUnauthorized)
+		return false
+	}
+	return true
+}
+
+// handleDelete removes an object; it needs the admin bearer token.
+func (s *server) handleDelete(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(w, r) {
 		return
 	}
 	key := r.PathValue("key")
