@@ -227,7 +227,7 @@ type drv struct {
 	log        *slog.Logger
 	ownedTrans *http.Transport // the transport New made, closed by Close
 	server     s3proto.Server  // what the Server header says, for PrefixCheckAuto
-	listPage   int             // MaxKeys of a listing page (0: the server's 1,000); tests lower it
+	listPage   int             // MaxKeys of a listing page (0: the server's 1,000); tests lower it (s3proto.Knobs)
 	// versioning tells whether delimiter listings confirm their common
 	// prefixes (MinIO lists those of deleted directories in versioned
 	// buckets).
@@ -273,6 +273,16 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if s.tries <= 0 {
 		s.tries = miniogo.MaxRetry // minio-go's default, as for other requests
+	}
+	knobs := s3proto.KnobsFrom(ctx) // strata's own tests lower these
+	if knobs.ListPage > 0 {
+		s.listPage = knobs.ListPage
+	}
+	if knobs.RetryUnit > 0 {
+		s.retryUnit = knobs.RetryUnit
+	}
+	if knobs.RetryCap > 0 {
+		s.retryCap = knobs.RetryCap
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -327,7 +337,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.core = miniogo.Core{Client: client}
 	// List lists by delimiter on the server.
-	opts := &driver.Options{Delimiter: true}
+	opts := &driver.Options{Delimiter: !knobs.FoldDelimiter}
 	if set.SkipVerifyReads {
 		// The driver's readers then classify their own read errors
 		// (s3proto.PlainReader), and nothing hashes them.
