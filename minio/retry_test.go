@@ -6,12 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	miniogo "github.com/minio/minio-go/v7"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestUploadRetriesGiveUp checks that an upload that keeps failing is tried
@@ -60,6 +62,39 @@ func TestUploadRetriesGiveUp(t *testing.T) {
 	mu.Lock()
 	assert.Equal(t, 1, attempts)
 	mu.Unlock()
+}
+
+// TestUploadRetrySendsWholeBody checks that a PUT that failed is sent again
+// whole, once per attempt of sendBody's: minio-go before v7.3.0 takes the
+// body of Core.PutObject for one it can rewind, which it is not, and sent
+// what was left of it (nothing) again within the same attempt.
+func TestUploadRetrySendsWholeBody(t *testing.T) {
+	t.Parallel()
+	var (
+		mu      sync.Mutex
+		lengths []int64 // of each PUT's body, as received
+	)
+	s := newFakeServer(t, func(_ *fakeServer, w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		lengths = append(lengths, n)
+		first := len(lengths) == 1
+		mu.Unlock()
+		if first {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `<Error><Code>SlowDown</Code><Message>slow down</Message></Error>`)
+			return
+		}
+		w.Header().Set("ETag", `"etag"`)
+	}).store(t, func(c *Config) { c.MaxRetries = 4 })
+	s.d.retryUnit = time.Millisecond
+	data := strings.Repeat("x", 1000)
+	_, err := s.Put(t.Context(), "k", struct{ io.Reader }{strings.NewReader(data)}, nil)
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []int64{1000, 1000}, lengths, "two attempts, each with the whole body")
 }
 
 // TestRetryable checks which failures of an upload are tried again.
