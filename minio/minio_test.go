@@ -1,8 +1,6 @@
 package minio
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,42 +13,6 @@ import (
 
 	"github.com/strata-storage/strata/storage"
 )
-
-// testPartSize keeps multipart tests small: the smallest part S3 allows.
-const testPartSize = MinPartSize
-
-func sha(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-// randomBytes returns n bytes that differ from one seed to another.
-func randomBytes(seed byte, n int) []byte {
-	b := make([]byte, n)
-	x := uint32(seed)*2654435761 + 1
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	return b
-}
-
-// onlyReader hides everything but Read, as a network body would.
-type onlyReader struct{ r io.Reader }
-
-func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
-
-func readAll(t testing.TB, s *Store, key string, opts *storage.GetOptions) ([]byte, storage.Info) {
-	t.Helper()
-	rc, info, err := s.Get(t.Context(), key, opts)
-	require.NoError(t, err, "Get %q", key)
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	require.NoError(t, err)
-	return b, info
-}
 
 func TestUnavailable(t *testing.T) {
 	t.Parallel()

@@ -2,8 +2,6 @@ package s3
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,31 +20,6 @@ import (
 type onlyReader struct{ r io.Reader }
 
 func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
-
-func sha(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-// failingReader yields n bytes of data, then fails with err.
-type failingReader struct {
-	r   io.Reader
-	err error
-}
-
-func (f *failingReader) Read(p []byte) (int, error) {
-	n, err := f.r.Read(p)
-	if err == io.EOF {
-		return n, f.err
-	}
-	return n, err
-}
-
-// smallParts makes uploads of the smallest parts S3 allows.
-func smallParts(c *Config) {
-	c.PartSize = MinPartSize
-	c.Concurrency = 2
-}
 
 // TestServerDetected checks that a Store learns from its first response
 // that its server is MinIO, which turns PrefixCheckAuto on, and that

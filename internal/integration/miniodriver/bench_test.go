@@ -2,7 +2,7 @@ package miniodriver_test
 
 // Benchmarks against the shared MinIO container (run only with -bench):
 //
-//	go test -run '^$' -bench . -benchtime 3x ./minio/
+//	go test -run '^$' -bench . -benchtime 3x ./internal/integration/miniodriver/
 //
 // Each throughput benchmark times strata's Store and minio-go called
 // directly on the same data, alternating within every iteration so both

@@ -2,7 +2,7 @@ package s3driver_test
 
 // Benchmarks against the shared MinIO (they run only with -bench):
 //
-//	go test -run '^$' -bench . -benchtime 3x ./s3/
+//	go test -run '^$' -bench . -benchtime 3x ./internal/integration/s3driver/
 //
 // Each transfer benchmark runs the SDK called directly (the baseline: the
 // transfer manager for large uploads, PutObject and GetObject otherwise)

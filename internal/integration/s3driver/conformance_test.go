@@ -21,7 +21,7 @@ func conformanceHarness(knobs s3proto.Knobs, change func(*s3.Config)) conformanc
 	return conformance.Harness{
 		New: func(t *testing.T) storage.Provider {
 			st, _ := newKnobStore(t, knobs, func(c *s3.Config) {
-				c.PrefixConflicts = true
+				c.PrefixCheck = s3.PrefixCheckOn
 				if change != nil {
 					change(c)
 				}
