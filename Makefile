@@ -23,9 +23,10 @@ export STRATA_MINIO_IMAGE
 PKGS := github.com/strata-storage/strata/...
 
 # The older of the two Go releases strata supports (the core's go line,
-# 1.25.0, names it): a toolchain the go command fetches from the module
-# proxy (GOTOOLCHAIN), the newest 1.25.x it serves. The core is built and
-# tested with it too, so an API or language change newer than the go line
+# 1.25.0, names it, as does every module's but gocloud's): a toolchain the
+# go command fetches from the module proxy (GOTOOLCHAIN), the newest 1.25.x
+# it serves. Those modules are built and tested with it too
+# (test-oldest-go), so an API or language change newer than the go line
 # fails here. The newest Go is whatever `go` is (see go.work).
 GO_OLDEST ?= go1.25.14
 
@@ -43,10 +44,10 @@ export TESTCONTAINERS_HOST_OVERRIDE  := 127.0.0.1
 ## test: every test, MinIO included (the README's test command): the
 ## modules' layout (each go.mod tidy and in go.work, a core-only program
 ## pulling in no third-party module), vet and staticcheck of every module,
-## every module's tests under the race detector, the core's (and any module
-## whose go line allows it) under the oldest supported Go, then the 4-node
-## cluster test on its own (it is left out of the first pass, not skipped,
-## so it has the CPU).
+## every module's tests under the race detector, then again (without it)
+## under the oldest supported Go for every module whose go line allows it
+## (all but gocloud), then the 4-node cluster test on its own (it is left
+## out of the first passes, not skipped, so it has the CPU).
 test: minio-image test-modules
 	$(GO) vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
@@ -80,12 +81,14 @@ test-modules:
 	GO=$(GO) scripts/modules.sh check
 	GO=$(GO) scripts/core-deps.sh
 
-## test-oldest-go: vet and test the core (and the conformance suite its
-## tests run) with $(GO_OLDEST), in a workspace of those two modules alone,
-## so they are built with the core's own requirements, as a user on that Go
-## builds them. Without -race: the race run above already covers the same
-## code, and this pass is about what compiles and behaves on the older Go.
-test-oldest-go:
+## test-oldest-go: vet and test with $(GO_OLDEST) every module whose go
+## line is the core's (all but gocloud; scripts/oldest-go.sh -list names
+## them), MinIO tests included, in a workspace of those modules alone, so
+## they are built with their own requirements, as a user on that Go builds
+## them. Without -race (the race run above already covers the same code;
+## this pass is about what compiles and behaves on the older Go) and
+## without the cluster test (test-cluster).
+test-oldest-go: minio-image
 	GO=$(GO) GO_OLDEST=$(GO_OLDEST) scripts/oldest-go.sh
 
 ## tidy: go mod tidy in every module (see scripts/modules.sh).

@@ -174,16 +174,25 @@ func TestDeprecatedNames(t *testing.T) {
 }
 
 // TestServerDetected checks that a Store learns from its first response
-// that its server is MinIO, which turns PrefixCheckAuto on.
+// that its server is MinIO, which turns PrefixCheckAuto on, and that
+// another server leaves it off. (MinIO itself answers Server: MinIO; the
+// tests against it are in internal/integration.)
 func TestServerDetected(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
-	s := e.store
-	_, known := s.d.server.MinIO()
-	require.False(t, known, "no request yet")
-	_, err := s.Stat(t.Context(), "missing")
-	require.ErrorIs(t, err, storage.ErrNotFound)
-	isMinIO, known := s.d.server.MinIO()
-	assert.True(t, known && isMinIO, "an error response's Server header tells")
-	assert.True(t, s.d.set.PrefixCheck.On(&s.d.server))
+	for server, isMinIO := range map[string]bool{"MinIO": true, "AmazonS3": false} {
+		s := newFakeServer(t, func(_ *fakeServer, w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Server", server)
+			if r.URL.Path == "/bucket/missing" {
+				w.WriteHeader(http.StatusNotFound)
+			} // and 200 to the HEAD of the bucket
+		}).store(t, func(c *Config) { c.SkipPrefixCheck = false })
+		_, known := s.d.server.MinIO()
+		require.False(t, known, "no request yet")
+		_, err := s.Stat(t.Context(), "missing")
+		require.ErrorIs(t, err, storage.ErrNotFound)
+		minio, known := s.d.server.MinIO()
+		assert.True(t, known, "%s: an error response's Server header tells", server)
+		assert.Equal(t, isMinIO, minio, server)
+		assert.Equal(t, isMinIO, s.d.set.PrefixCheck.On(&s.d.server), server)
+	}
 }

@@ -80,8 +80,9 @@
 //     CRC64NVME checksum to copied objects that have none): measured
 //     against the same upload without it, 0.65 of the throughput for 64
 //     MiB, and the copy of a 256 MiB object took 2.2 s after a 2.8 s
-//     upload (see bench_test.go); a seekable reader of known size avoids
-//     the copy. If the copy fails, Put still succeeds and logs a warning.
+//     upload (the benchmarks in internal/integration/miniodriver); a
+//     seekable reader of known size avoids the copy. If the copy fails,
+//     Put still succeeds and logs a warning.
 //
 // Byte counts are checked before anything becomes visible: a reader that
 // yields fewer or more bytes than PutOptions.Size fails the Put with

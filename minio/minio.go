@@ -216,6 +216,7 @@ type base = driver.Provider
 // drv is the driver: the S3 protocol through minio-go.
 type drv struct {
 	core       miniogo.Core
+	bodyCore   miniogo.Core // for requests with a body: no retries of minio-go's (sendBody)
 	endpoint   string
 	bucket     string
 	sse        encrypt.ServerSide // nil without SSE-C
@@ -227,7 +228,7 @@ type drv struct {
 	log        *slog.Logger
 	ownedTrans *http.Transport // the transport New made, closed by Close
 	server     s3proto.Server  // what the Server header says, for PrefixCheckAuto
-	listPage   int             // MaxKeys of a listing page (0: the server's 1,000); tests lower it
+	listPage   int             // MaxKeys of a listing page (0: the server's 1,000); tests lower it (s3proto.Knobs)
 	// versioning tells whether delimiter listings confirm their common
 	// prefixes (MinIO lists those of deleted directories in versioned
 	// buckets).
@@ -274,6 +275,16 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if s.tries <= 0 {
 		s.tries = miniogo.MaxRetry // minio-go's default, as for other requests
 	}
+	knobs := s3proto.KnobsFrom(ctx) // strata's own tests lower these
+	if knobs.ListPage > 0 {
+		s.listPage = knobs.ListPage
+	}
+	if knobs.RetryUnit > 0 {
+		s.retryUnit = knobs.RetryUnit
+	}
+	if knobs.RetryCap > 0 {
+		s.retryCap = knobs.RetryCap
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -310,7 +321,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		s.ownedTrans = t
 		transport = t
 	}
-	client, err := miniogo.New(cfg.Endpoint, &miniogo.Options{
+	mopts := &miniogo.Options{
 		Creds:        creds,
 		Secure:       cfg.Secure,
 		Transport:    s.server.Transport(transport), // for PrefixCheckAuto
@@ -321,13 +332,23 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		// x-amz-checksum-* headers or trailers (no automatic CRC32C),
 		// which S3 clones reject. See the package documentation.
 		TrailingHeaders: false,
-	})
+	}
+	client, err := miniogo.New(cfg.Endpoint, mopts)
 	if err != nil {
 		return nil, openErr(err)
 	}
 	s.core = miniogo.Core{Client: client}
+	// Requests with a body are retried by sendBody, never by minio-go:
+	// their client tries once. (minio-go before v7.3.0 takes the body of
+	// Core.PutObject for one it can rewind, which it is not, and would send
+	// what is left of it again.)
+	once := *mopts
+	once.MaxRetries = 1
+	if s.bodyCore.Client, err = miniogo.New(cfg.Endpoint, &once); err != nil {
+		return nil, openErr(err)
+	}
 	// List lists by delimiter on the server.
-	opts := &driver.Options{Delimiter: true}
+	opts := &driver.Options{Delimiter: !knobs.FoldDelimiter}
 	if set.SkipVerifyReads {
 		// The driver's readers then classify their own read errors
 		// (s3proto.PlainReader), and nothing hashes them.
@@ -513,8 +534,11 @@ func (s *drv) Delete(ctx context.Context, key string) error {
 }
 
 // List implements driver.Driver with ListObjectsV2 (recursive, without
-// metadata or owners), 1,000 keys a page, in the server's byte-wise order.
-// Its Infos carry Key, Size, ModTime and ETag; Stat gives the rest.
+// metadata), 1,000 keys a page, in the server's byte-wise order.
+// Its Infos carry Key, Size, ModTime and ETag; Stat gives the rest. (The
+// module requires minio-go v7.0.95, so as not to upgrade programs that use
+// an older one; that version asks for the owners of the objects too, which
+// only v7.3.0 and later can leave out. List does not use them.)
 //
 // With the Delimiter "/" (the Store sets driver.Options.Delimiter) the
 // listing is not recursive: the server rolls the keys under each common
@@ -531,8 +555,6 @@ func (s *drv) List(ctx context.Context, opts storage.ListOptions) iter.Seq2[stor
 	}
 	return func(yield func(storage.Info, error) bool) {
 		lo := miniogo.ListObjectsOptions{Prefix: opts.Prefix, StartAfter: opts.StartAfter, Recursive: true, MaxKeys: s.listPage}
-		noOwner := false
-		lo.FetchOwner = &noOwner
 		// The iterator runs in this goroutine, page by page; stopping the
 		// loop stops it, with nothing left running.
 		for oi := range s.core.ListObjectsIter(ctx, s.bucket, lo) {
@@ -564,8 +586,6 @@ func (s *drv) listDelimited(ctx context.Context, opts storage.ListOptions) iter.
 		if lo.StartAfter < prefix {
 			lo.StartAfter = ""
 		}
-		noOwner := false
-		lo.FetchOwner = &noOwner
 		var objs, prefixes []storage.Info
 		page := int64(0) // the request that fetched objs and prefixes
 		flush := func() bool {

@@ -30,8 +30,6 @@ func (s *drv) checkPrefixes(ctx context.Context, key string) error {
 		},
 		func(ctx context.Context, prefix string) (string, error) {
 			lo := miniogo.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: 1}
-			noOwner := false
-			lo.FetchOwner = &noOwner
 			for oi := range s.core.ListObjectsIter(ctx, s.bucket, lo) {
 				if oi.Err != nil {
 					return "", s.fail(ctx, op, oi.Err)
@@ -58,9 +56,8 @@ func (s *drv) livePrefixes(ctx context.Context, prefixes []storage.Info) ([]stor
 	if err != nil || !confirm {
 		return prefixes, err
 	}
-	noOwner := false
 	return s3proto.LivePrefixes(ctx, prefixes, func(ctx context.Context, prefix string) (bool, error) {
-		lo := miniogo.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: 1, FetchOwner: &noOwner}
+		lo := miniogo.ListObjectsOptions{Prefix: prefix, Recursive: true, MaxKeys: 1}
 		for oi := range s.core.ListObjectsIter(ctx, s.bucket, lo) {
 			if oi.Err != nil {
 				return false, s.fail(ctx, op, oi.Err)

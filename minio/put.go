@@ -303,7 +303,7 @@ func (u *upload) putSingle(ctx context.Context, data []byte) (storage.Info, erro
 	po := u.commitOptions(u.putOptions(sum))
 	var res miniogo.UploadInfo
 	err := u.s.sendBody(ctx, func() io.Reader { return bytes.NewReader(data) }, func(body io.Reader) (err error) {
-		res, err = u.s.core.PutObject(ctx, u.s.bucket, u.key, body, int64(len(data)), "", sum, po)
+		res, err = u.s.bodyCore.PutObject(ctx, u.s.bucket, u.key, body, int64(len(data)), "", sum, po)
 		return err
 	})
 	if err != nil {
@@ -601,7 +601,7 @@ func (m *multipart) send(num int, newBody func() io.Reader, size int64, sum func
 		opts := miniogo.PutObjectPartOptions{SSE: m.s.sse, Sha256Hex: sum(), DisableContentSha256: true}
 		var p miniogo.ObjectPart
 		err := m.s.sendBody(m.ctx, newBody, func(body io.Reader) (err error) {
-			p, err = m.s.core.PutObjectPart(m.ctx, m.s.bucket, m.key, m.uploadID, num, body, size, opts)
+			p, err = m.s.bodyCore.PutObjectPart(m.ctx, m.s.bucket, m.key, m.uploadID, num, body, size, opts)
 			return err
 		})
 		if err != nil {
@@ -739,11 +739,13 @@ func (p *peekReader) more() (bool, error) {
 // transport.
 //
 // So requests with a body (PutObject, PutObjectPart) are retried here, not
-// in minio-go: minio-go gets a body it cannot seek, so it tries once, and a
-// fresh one for every attempt; each is ended when its attempt returns, after
-// which a late Read from the transport fails without touching the data
-// (part buffers and pooled object buffers are reused as soon as their Put
-// returns). Requests without a body keep minio-go's own retries.
+// in minio-go: they go through a client that tries once (drv.bodyCore; a
+// body that cannot seek keeps minio-go from retrying only from v7.3.0 on),
+// with a fresh body for every attempt; each is ended when its attempt
+// returns, after which a late Read from the transport fails without
+// touching the data (part buffers and pooled object buffers are reused as
+// soon as their Put returns). Requests without a body keep minio-go's own
+// retries.
 
 // errAttemptOver is what a request body's Read returns once its attempt has
 // returned.

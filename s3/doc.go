@@ -94,8 +94,8 @@
 // SDK sends unsigned payloads, so that is the only hash of the data on the
 // client; over plain HTTP the SDK hashes every part as well, to sign it.
 // Where client and server share two busy cores (the benchmarks in
-// bench_test.go) it costs 10 to 15% of upload throughput; with a core to
-// spare, or a remote server, it overlaps with the network.
+// internal/integration/s3driver) it costs 10 to 15% of upload throughput;
+// with a core to spare, or a remote server, it overlaps with the network.
 //
 // # HTTP attributes
 //
@@ -145,8 +145,9 @@
 // objects written by other tools. Config.SkipVerifyReads (skip_verify_reads
 // in a URL) turns verification off. It costs a SHA-256 of every byte
 // read, computed in the reader's goroutine. Measured against MinIO on
-// loopback on a shared two-core machine (bench_test.go, interleaved with
-// the SDK called directly), a verified 256 MiB download ran at 0.54 to 0.76
+// loopback on a shared two-core machine (the benchmarks in
+// internal/integration/s3driver, interleaved with the SDK called
+// directly), a verified 256 MiB download ran at 0.54 to 0.76
 // of the SDK's throughput (0.75 on the quietest run) with 2.3 to 2.7 times
 // its client CPU, against 0.78 to 1.12 (1.01) unverified; 2000 downloads of
 // 64 KiB ran at 0.88 to 1.25 of the SDK's, against 0.97 to 1.04, which is

@@ -72,10 +72,11 @@ type drv struct {
 	p          *driver.Provider
 
 	// copyThreshold is the size above which Copy and the SHA-256 rewrite
-	// after a multipart upload use UploadPartCopy; tests lower it.
+	// after a multipart upload use UploadPartCopy; tests lower it
+	// (s3proto.Knobs).
 	copyThreshold int64
 	// listPage is the MaxKeys of ListObjectsV2 (S3 caps it at 1000); tests
-	// lower it to exercise paging with fewer keys.
+	// lower it to exercise paging with fewer keys (s3proto.Knobs).
 	listPage int32
 }
 
@@ -92,6 +93,13 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, openErr(storage.ErrInvalidArgument, err)
 	}
 	s := &drv{set: set, copyThreshold: maxCopySize, listPage: 1000}
+	knobs := s3proto.KnobsFrom(ctx) // strata's own tests lower these limits
+	if knobs.CopyThreshold > 0 {
+		s.copyThreshold = knobs.CopyThreshold
+	}
+	if knobs.ListPage > 0 {
+		s.listPage = int32(min(knobs.ListPage, 1000))
+	}
 
 	// The SDK's own log lines (such as its warning when the instance
 	// metadata service refuses IMDSv2) would go to stderr: errors say it.
@@ -211,7 +219,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	})
 	s.presign = s3.NewPresignClient(s.client)
 	// List lists by delimiter on the server.
-	opts := &driver.Options{Delimiter: true}
+	opts := &driver.Options{Delimiter: !knobs.FoldDelimiter}
 	if set.SkipVerifyReads {
 		// The driver's readers then classify their own read errors
 		// (s3proto.PlainReader), and nothing hashes them.

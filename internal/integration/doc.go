@@ -1,6 +1,8 @@
 // Package integration holds no code: its subdirectories are the tests
-// that cross module boundaries (a core package against a real MinIO
-// through the minio or s3 driver), kept out of the core module so that
-// the core's go.mod needs no SDK and no testcontainers. See the README's
-// module table.
+// that need a real MinIO (testcontainers) or cross module boundaries: the
+// s3 and minio drivers against MinIO (s3driver, miniodriver), both drivers
+// against one server (crossdriver), the tiered store over MinIO
+// (tieredminio). They are kept out of the core and driver modules so that
+// those modules' go.mod files need no testcontainers and no MinIO test
+// helper. See the README's module table.
 package integration

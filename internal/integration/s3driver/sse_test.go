@@ -1,4 +1,4 @@
-package s3
+package s3driver_test
 
 // SSE-C and SSE-S3/KMS against a real MinIO. MinIO refuses SSE-C over
 // plain HTTP (400 InsecureSSECustomerRequest), and SSE-S3/SSE-KMS need a
@@ -32,7 +32,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
@@ -44,6 +44,8 @@ import (
 
 	"github.com/strata-storage/strata/conformance"
 	"github.com/strata-storage/strata/conformance/miniotest"
+	"github.com/strata-storage/strata/internal/s3proto"
+	"github.com/strata-storage/strata/s3"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -186,12 +188,13 @@ func selfSigned() (certPEM, keyPEM []byte, roots *x509.CertPool, err error) {
 }
 
 // newTLSStore returns a Store on a fresh bucket of the TLS MinIO, whose
-// requests rec records.
-func newTLSStore(t testing.TB, change func(*Config)) (*Store, *recorder) {
+// requests rec records, and its Config. knobs lowers limits no Config
+// offers.
+func newTLSStore(t testing.TB, knobs s3proto.Knobs, change func(*s3.Config)) (*s3.Store, *recorder, s3.Config) {
 	t.Helper()
 	srv := startTLSMinIO(t)
 	rec := &recorder{next: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.roots}}}
-	cfg := Config{
+	cfg := s3.Config{
 		Bucket:          fmt.Sprintf("sse-%d", time.Now().UnixNano()),
 		Region:          miniotest.DefaultRegion,
 		Endpoint:        srv.url,
@@ -202,17 +205,17 @@ func newTLSStore(t testing.TB, change func(*Config)) (*Store, *recorder) {
 	if change != nil {
 		change(&cfg)
 	}
-	st, err := New(context.Background(), cfg)
+	st, err := s3.New(s3proto.WithKnobs(context.Background(), knobs), cfg)
 	require.NoError(t, err)
-	_, err = st.Client().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(cfg.Bucket)})
+	_, err = st.Client().CreateBucket(context.Background(), &awss3.CreateBucketInput{Bucket: aws.String(cfg.Bucket)})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	return st, rec
+	return st, rec, cfg
 }
 
 func testKey(seed byte) []byte { return bytes.Repeat([]byte{seed}, 32) }
 
-func readAllGet(t *testing.T, st *Store, key string, rng *storage.Range) ([]byte, storage.Info) {
+func readAllGet(t *testing.T, st *s3.Store, key string, rng *storage.Range) ([]byte, storage.Info) {
 	t.Helper()
 	rc, info, err := st.Get(t.Context(), key, &storage.GetOptions{Range: rng})
 	require.NoError(t, err, "Get %q", key)
@@ -225,15 +228,14 @@ func readAllGet(t *testing.T, st *Store, key string, rng *storage.Range) ([]byte
 func TestSSECustomerKey(t *testing.T) {
 	t.Parallel()
 	key := testKey(1)
-	st, rec := newTLSStore(t, func(c *Config) {
-		c.SSE = SSE{Mode: SSEC, CustomerKey: key}
+	st, rec, cfg := newTLSStore(t, s3proto.Knobs{CopyThreshold: 2 * s3.MinPartSize}, func(c *s3.Config) {
+		c.SSE = s3.SSE{Mode: s3.SSEC, CustomerKey: key}
 		c.RecordLargeSHA256 = true
 		smallParts(c)
 	})
-	st.d.copyThreshold = 2 * MinPartSize
 	ctx := t.Context()
 	small := []byte("secret media")
-	large := conformance.RandomBytes(7, 3*MinPartSize+11)
+	large := conformance.RandomBytes(7, 3*s3.MinPartSize+11)
 	md := map[string]string{"who": "me"}
 
 	_, err := st.Put(ctx, "small", bytes.NewReader(small), &storage.PutOptions{Metadata: md})
@@ -246,8 +248,8 @@ func TestSSECustomerKey(t *testing.T) {
 	assert.Equal(t, small, got)
 	assert.Equal(t, sha(small), gi.SHA256)
 	assert.Equal(t, md, gi.Metadata)
-	got, gi = readAllGet(t, st, "large", &storage.Range{Offset: MinPartSize - 3, Length: 10})
-	assert.Equal(t, large[MinPartSize-3:MinPartSize+7], got, "ranged Get across a part boundary")
+	got, gi = readAllGet(t, st, "large", &storage.Range{Offset: s3.MinPartSize - 3, Length: 10})
+	assert.Equal(t, large[s3.MinPartSize-3:s3.MinPartSize+7], got, "ranged Get across a part boundary")
 	assert.Equal(t, int64(len(large)), gi.Size)
 	si, err := st.Stat(ctx, "large")
 	require.NoError(t, err)
@@ -287,9 +289,9 @@ func TestSSECustomerKey(t *testing.T) {
 	}
 
 	// Without the key, or with another one, the objects cannot be read.
-	for name, sse := range map[string]SSE{"no key": {}, "wrong key": {Mode: SSEC, CustomerKey: testKey(2)}} {
-		other, err := New(ctx, Config{Bucket: st.Bucket(), Region: miniotest.DefaultRegion, Endpoint: st.d.set.Endpoint,
-			AccessKeyID: st.d.set.AccessKeyID, SecretAccessKey: st.d.set.SecretAccessKey, HTTPClient: st.d.set.HTTPClient, SSE: sse})
+	for name, sse := range map[string]s3.SSE{"no key": {}, "wrong key": {Mode: s3.SSEC, CustomerKey: testKey(2)}} {
+		other, err := s3.New(ctx, s3.Config{Bucket: st.Bucket(), Region: miniotest.DefaultRegion, Endpoint: cfg.Endpoint,
+			AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey, HTTPClient: cfg.HTTPClient, SSE: sse})
 		require.NoError(t, err)
 		_, _, err = other.Get(ctx, "small", nil)
 		require.Error(t, err, name)
@@ -305,16 +307,16 @@ func TestSSECustomerKey(t *testing.T) {
 func TestSSEManagedKeys(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
-		sse  SSE
+		sse  s3.SSE
 		want types.ServerSideEncryption
 	}{
-		{SSE{Mode: SSES3}, types.ServerSideEncryptionAes256},
-		{SSE{Mode: SSEKMS, KMSKeyID: kmsKeyName}, types.ServerSideEncryptionAwsKms},
+		{s3.SSE{Mode: s3.SSES3}, types.ServerSideEncryptionAes256},
+		{s3.SSE{Mode: s3.SSEKMS, KMSKeyID: kmsKeyName}, types.ServerSideEncryptionAwsKms},
 	} {
 		t.Run(tt.sse.Mode.String(), func(t *testing.T) {
-			st, _ := newTLSStore(t, func(c *Config) { c.SSE = tt.sse; smallParts(c) })
+			st, _, cfg := newTLSStore(t, s3proto.Knobs{}, func(c *s3.Config) { c.SSE = tt.sse; smallParts(c) })
 			ctx := t.Context()
-			large := conformance.RandomBytes(8, MinPartSize+5)
+			large := conformance.RandomBytes(8, s3.MinPartSize+5)
 			for key, data := range map[string][]byte{"small": []byte("hello"), "large": large} {
 				_, err := st.Put(ctx, key, onlyReader{bytes.NewReader(data)}, nil)
 				require.NoError(t, err)
@@ -324,14 +326,14 @@ func TestSSEManagedKeys(t *testing.T) {
 					got, info := readAllGet(t, st, k, nil)
 					assert.True(t, bytes.Equal(data, got), k)
 					assert.Equal(t, sha(data), info.SHA256, k)
-					head, err := st.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String(k)})
+					head, err := st.Client().HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String(k)})
 					require.NoError(t, err)
 					assert.Equal(t, tt.want, head.ServerSideEncryption, "%s is encrypted at rest", k)
 				}
 			}
 			u, err := st.PresignGet(ctx, "small", time.Minute)
 			require.NoError(t, err)
-			resp, err := st.d.set.HTTPClient.Get(u)
+			resp, err := cfg.HTTPClient.Get(u)
 			require.NoError(t, err)
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -345,15 +347,15 @@ func TestSSEManagedKeys(t *testing.T) {
 // TestOpenURLSSEC opens an SSE-C store from a URL, the key coming from the
 // environment.
 func TestOpenURLSSEC(t *testing.T) {
-	st, _ := newTLSStore(t, nil)
+	st, _, stCfg := newTLSStore(t, s3proto.Knobs{}, nil)
 	key := testKey(3)
-	t.Setenv(SSECKeyEnv, base64.StdEncoding.EncodeToString(key))
-	u := fmt.Sprintf("s3://%s?endpoint=%s&region=us-east-1&sse=sse-c", st.Bucket(), st.d.set.Endpoint)
-	cfg, err := ConfigFromURL(mustParse(t, u))
+	t.Setenv(s3.SSECKeyEnv, base64.StdEncoding.EncodeToString(key))
+	u := fmt.Sprintf("s3://%s?endpoint=%s&region=us-east-1&sse=sse-c", st.Bucket(), stCfg.Endpoint)
+	cfg, err := s3.ConfigFromURL(mustParse(t, u))
 	require.NoError(t, err)
 	assert.Equal(t, key, cfg.SSE.CustomerKey)
-	cfg.AccessKeyID, cfg.SecretAccessKey, cfg.HTTPClient = st.d.set.AccessKeyID, st.d.set.SecretAccessKey, st.d.set.HTTPClient
-	enc, err := New(t.Context(), cfg)
+	cfg.AccessKeyID, cfg.SecretAccessKey, cfg.HTTPClient = stCfg.AccessKeyID, stCfg.SecretAccessKey, stCfg.HTTPClient
+	enc, err := s3.New(t.Context(), cfg)
 	require.NoError(t, err)
 	_, err = enc.Put(t.Context(), "k", strings.NewReader("v"), nil)
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package s3
+package s3driver_test
 
 import (
 	"bytes"
@@ -9,11 +9,13 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/conformance"
+	"github.com/strata-storage/strata/internal/s3proto"
+	"github.com/strata-storage/strata/s3"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -25,12 +27,12 @@ func TestGetVerifiesContent(t *testing.T) {
 	ctx := t.Context()
 	cfg := testConfig(srv, st.Bucket())
 	cfg.SkipVerifyReads = true
-	unverified, err := New(ctx, cfg)
+	unverified, err := s3.New(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { unverified.Close() })
 
 	// One PutObject, and a multipart upload of two parts.
-	for _, size := range []int{1000, MinPartSize + 5} {
+	for _, size := range []int{1000, s3.MinPartSize + 5} {
 		orig := conformance.RandomBytes(uint64(size), size)
 		flipped := slices.Clone(orig)
 		flipped[size/2] ^= 1
@@ -52,10 +54,10 @@ func TestGetVerifiesContent(t *testing.T) {
 				require.Equal(t, sha(orig), info.SHA256)
 
 				// Overwrite with the plain SDK, with the original's metadata.
-				_, err = st.Client().PutObject(ctx, &s3.PutObjectInput{
+				_, err = st.Client().PutObject(ctx, &awss3.PutObjectInput{
 					Bucket: aws.String(st.Bucket()), Key: aws.String(key),
 					Body: bytes.NewReader(tc.data), ContentLength: aws.Int64(int64(len(tc.data))),
-					Metadata: map[string]string{metaSHA256: sha(orig), "owner": "alice"},
+					Metadata: map[string]string{s3proto.MetaSHA256: sha(orig), "owner": "alice"},
 				})
 				require.NoError(t, err)
 
@@ -92,7 +94,7 @@ func TestGetVerifiesContent(t *testing.T) {
 	t.Run("not recorded", func(t *testing.T) {
 		// Objects written by other tools carry no SHA-256: nothing to
 		// check them against.
-		_, err := st.Client().PutObject(ctx, &s3.PutObjectInput{
+		_, err := st.Client().PutObject(ctx, &awss3.PutObjectInput{
 			Bucket: aws.String(st.Bucket()), Key: aws.String("foreign"), Body: strings.NewReader("hello"),
 		})
 		require.NoError(t, err)
@@ -106,14 +108,14 @@ func TestGetVerifiesContent(t *testing.T) {
 		// verified.
 		_, err := st.Put(ctx, "whole", strings.NewReader("original"), nil)
 		require.NoError(t, err)
-		_, err = st.Client().CopyObject(ctx, &s3.CopyObjectInput{
+		_, err = st.Client().CopyObject(ctx, &awss3.CopyObjectInput{
 			Bucket: aws.String(st.Bucket()), Key: aws.String("whole-copy"),
 			CopySource: aws.String(st.Bucket() + "/whole"),
 		})
 		require.NoError(t, err)
-		_, err = st.Client().PutObject(ctx, &s3.PutObjectInput{
+		_, err = st.Client().PutObject(ctx, &awss3.PutObjectInput{
 			Bucket: aws.String(st.Bucket()), Key: aws.String("whole"), Body: strings.NewReader("replaced"),
-			Metadata: map[string]string{metaSHA256: sha([]byte("original"))},
+			Metadata: map[string]string{s3proto.MetaSHA256: sha([]byte("original"))},
 		})
 		require.NoError(t, err)
 		rc, _, err := st.Get(ctx, "whole", &storage.GetOptions{Range: &storage.Range{}})

@@ -1,4 +1,4 @@
-package minio
+package miniodriver_test
 
 import (
 	"sync"

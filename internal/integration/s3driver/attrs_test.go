@@ -1,4 +1,4 @@
-package s3
+package s3driver_test
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-storage/strata/internal/s3proto"
+	"github.com/strata-storage/strata/s3"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -14,9 +16,8 @@ import (
 // type and metadata must be given again, and are.
 func TestCopyInPartsKeepsAttributes(t *testing.T) {
 	t.Parallel()
-	st, _ := newTestStore(t, func(c *Config) { c.PartSize = MinPartSize })
-	st.d.copyThreshold = MinPartSize
-	data := bytes.Repeat([]byte("0123456789abcdef"), (MinPartSize+12345)/16)
+	st, _ := newKnobStore(t, s3proto.Knobs{CopyThreshold: s3.MinPartSize}, func(c *s3.Config) { c.PartSize = s3.MinPartSize })
+	data := bytes.Repeat([]byte("0123456789abcdef"), (s3.MinPartSize+12345)/16)
 	opts := &storage.PutOptions{
 		ContentType: "video/mp4", CacheControl: "max-age=60", ContentDisposition: `attachment; filename="v.mp4"`,
 		ContentEncoding: "identity", ContentLanguage: "en", Metadata: map[string]string{"k": "v"},

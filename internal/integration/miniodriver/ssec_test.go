@@ -1,4 +1,4 @@
-package minio
+package miniodriver_test
 
 import (
 	"bytes"
@@ -28,6 +28,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/strata-storage/strata/conformance/miniotest"
+	"github.com/strata-storage/strata/minio"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -106,9 +107,9 @@ func startTLS(t *testing.T) *tlsServer {
 
 // store returns a Store on bucket of srv, with the SSE-C key sseKey (nil
 // for none).
-func (srv *tlsServer) store(t *testing.T, bucket string, sseKey []byte) *Store {
+func (srv *tlsServer) store(t *testing.T, bucket string, sseKey []byte) *minio.Store {
 	t.Helper()
-	s, err := New(t.Context(), Config{
+	s, err := minio.New(t.Context(), minio.Config{
 		Endpoint: srv.endpoint, Secure: true, Region: srv.region,
 		AccessKey: srv.access, SecretKey: srv.secret, Bucket: bucket,
 		SSECustomerKey: sseKey, PartSize: testPartSize, Transport: srv.transport,
@@ -198,7 +199,7 @@ func TestSSECRoundTrip(t *testing.T) {
 
 		// No key, or the wrong key: the object cannot be read, and that is
 		// not "not found".
-		for i, other := range []*Store{admin, srv.store(t, bucket, randomKey(t))} {
+		for i, other := range []*minio.Store{admin, srv.store(t, bucket, randomKey(t))} {
 			_, err = other.Stat(t.Context(), name)
 			require.Error(t, err, "Stat of %d bytes by store %d", n, i)
 			require.NotErrorIs(t, err, storage.ErrNotFound)

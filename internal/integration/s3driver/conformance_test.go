@@ -1,28 +1,31 @@
-package s3
+package s3driver_test
 
 import (
 	"sync"
 	"testing"
 
 	"github.com/strata-storage/strata/conformance"
+	"github.com/strata-storage/strata/internal/s3proto"
+	"github.com/strata-storage/strata/s3"
 	"github.com/strata-storage/strata/storage"
 )
 
 // conformanceHarness runs the suite with a fresh bucket per subtest on the
-// shared MinIO; change adjusts the Config.
-func conformanceHarness(change func(*Config)) conformance.Harness {
+// shared MinIO; change adjusts the Config, knobs the limits no Config
+// offers.
+func conformanceHarness(knobs s3proto.Knobs, change func(*s3.Config)) conformance.Harness {
 	var stores sync.Map // *testing.T -> *Store
+	// Pages of 100 keys, so that paging is tested with 250 keys rather
+	// than the 1100 that S3's page of 1000 would need.
+	knobs.ListPage = 100
 	return conformance.Harness{
 		New: func(t *testing.T) storage.Provider {
-			st, _ := newTestStore(t, func(c *Config) {
-				c.PrefixConflicts = true
+			st, _ := newKnobStore(t, knobs, func(c *s3.Config) {
+				c.PrefixCheck = s3.PrefixCheckOn
 				if change != nil {
 					change(c)
 				}
 			})
-			// Pages of 100 keys, so that paging is tested with 250 keys
-			// rather than the 1100 that S3's page of 1000 would need.
-			st.d.listPage = 100
 			stores.Store(t, st)
 			t.Cleanup(func() { stores.Delete(t) })
 			return st
@@ -39,13 +42,13 @@ func conformanceHarness(change func(*Config)) conformance.Harness {
 			if !ok {
 				return nil
 			}
-			return incompleteUploads(t, st.(*Store))
+			return incompleteUploads(t, st.(*s3.Store))
 		},
 	}
 }
 
 func TestConformance(t *testing.T) {
-	conformance.Run(t, conformanceHarness(nil))
+	conformance.Run(t, conformanceHarness(s3proto.Knobs{}, nil))
 }
 
 // TestConformanceSmallParts runs the suite with the smallest part size S3
@@ -54,19 +57,13 @@ func TestConformance(t *testing.T) {
 // the SHA-256 rewrite (a multipart copy of the object onto itself) and
 // server-side copies part by part (Copy/Large's 6 MiB in two parts).
 func TestConformanceSmallParts(t *testing.T) {
-	h := conformanceHarness(func(c *Config) {
-		c.PartSize = MinPartSize
+	h := conformanceHarness(s3proto.Knobs{CopyThreshold: s3.MinPartSize}, func(c *s3.Config) {
+		c.PartSize = s3.MinPartSize
 		// Put reads Concurrency+1 parts before it starts an upload (and
 		// hashes what ends within them): 15 MiB, so that the 17 MiB
 		// object streams and its SHA-256 is recorded afterwards.
 		c.Concurrency = 2
 		c.RecordLargeSHA256 = true
 	})
-	newStore := h.New
-	h.New = func(t *testing.T) storage.Provider {
-		st := newStore(t).(*Store)
-		st.d.copyThreshold = MinPartSize
-		return st
-	}
 	conformance.Run(t, h)
 }

@@ -1,8 +1,8 @@
-package s3
+package s3driver_test
 
 // Benchmarks against the shared MinIO (they run only with -bench):
 //
-//	go test -run '^$' -bench . -benchtime 3x ./s3/
+//	go test -run '^$' -bench . -benchtime 3x ./internal/integration/s3driver/
 //
 // Each transfer benchmark runs the SDK called directly (the baseline: the
 // transfer manager for large uploads, PutObject and GetObject otherwise)
@@ -29,12 +29,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/conformance"
 	"github.com/strata-storage/strata/internal/s3proto"
+	"github.com/strata-storage/strata/s3"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -45,19 +46,23 @@ import (
 // With STRATA_S3_BENCH_URL set to an s3:// URL (credentials from the
 // AWS_* environment), the benchmarks run against that existing bucket
 // instead of the test MinIO, writing keys under bench/.
-func benchStore(b *testing.B) (*Store, *transfermanager.Client) {
+func benchStore(b *testing.B) (*s3.Store, *transfermanager.Client) {
 	b.Helper()
-	var st *Store
+	var st *s3.Store
+	concurrency := s3.DefaultConcurrency
 	if raw := os.Getenv("STRATA_S3_BENCH_URL"); raw != "" {
 		u, err := url.Parse(raw)
 		require.NoError(b, err)
-		cfg, err := ConfigFromURL(u)
+		cfg, err := s3.ConfigFromURL(u)
 		require.NoError(b, err)
-		st, err = New(context.Background(), cfg)
+		if cfg.Concurrency != 0 {
+			concurrency = cfg.Concurrency
+		}
+		st, err = s3.New(context.Background(), cfg)
 		require.NoError(b, err)
 		b.Cleanup(func() { st.Close() })
 	} else {
-		st, _ = newTestStore(b, func(c *Config) {
+		st, _ = newTestStore(b, func(c *s3.Config) {
 			// STRATA_S3_BENCH_PREFIX_CHECK=false compares like with like
 			// against a release whose default was no check.
 			if v := os.Getenv("STRATA_S3_BENCH_PREFIX_CHECK"); v != "" {
@@ -68,8 +73,8 @@ func benchStore(b *testing.B) (*Store, *transfermanager.Client) {
 		})
 	}
 	tm := transfermanager.New(st.Client(), func(o *transfermanager.Options) {
-		o.PartSizeBytes = st.d.set.PartSize
-		o.Concurrency = st.d.set.Concurrency
+		o.PartSizeBytes = st.Parts().Size
+		o.Concurrency = concurrency
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	})
 	return st, tm
@@ -151,11 +156,11 @@ func BenchmarkLarge256MiB(b *testing.B) {
 		// streams, the SDK reads it as it is.
 		_, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{
 			Bucket: aws.String(st.Bucket()), Key: aws.String("bench/dl"), Body: onlyReader{bytes.NewReader(data)},
-			Metadata: map[string]string{metaSHA256: sha(data)},
+			Metadata: map[string]string{s3proto.MetaSHA256: sha(data)},
 		})
 		require.NoError(b, err)
 		pair(b, size, func() error {
-			out, err := st.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String("bench/dl")})
+			out, err := st.Client().GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String("bench/dl")})
 			if err != nil {
 				return err
 			}
@@ -186,10 +191,10 @@ func readAll(r io.ReadCloser, size int64) error {
 // over plain HTTP the SDK also hashes every part to sign it.
 func BenchmarkUploadTLS256MiB(b *testing.B) {
 	const size = 256 << 20
-	st, _ := newTLSStore(b, nil)
+	st, _, _ := newTLSStore(b, s3proto.Knobs{}, nil) // the default part size and concurrency
 	tm := transfermanager.New(st.Client(), func(o *transfermanager.Options) {
-		o.PartSizeBytes = st.d.set.PartSize
-		o.Concurrency = st.d.set.Concurrency
+		o.PartSizeBytes = st.Parts().Size
+		o.Concurrency = s3.DefaultConcurrency
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	})
 	data := conformance.RandomBytes(256, size)
@@ -248,7 +253,7 @@ func BenchmarkSmall2000x64KiB(b *testing.B) {
 	b.Run("Upload", func(b *testing.B) {
 		pair(b, count*size, func() error {
 			return each(func(i int) error {
-				_, err := st.Client().PutObject(ctx, &s3.PutObjectInput{
+				_, err := st.Client().PutObject(ctx, &awss3.PutObjectInput{
 					Bucket: aws.String(st.Bucket()), Key: aws.String(key("sdk", i)),
 					Body: bytes.NewReader(data), ContentLength: aws.Int64(size),
 				})
@@ -270,7 +275,7 @@ func BenchmarkSmall2000x64KiB(b *testing.B) {
 		}))
 		pair(b, count*size, func() error {
 			return each(func(i int) error {
-				out, err := st.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String(key("dl", i))})
+				out, err := st.Client().GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String(key("dl", i))})
 				if err != nil {
 					return err
 				}
@@ -290,9 +295,9 @@ func BenchmarkSmall2000x64KiB(b *testing.B) {
 
 // deleteAll removes the objects under prefix a thousand at a time, faster
 // than one by one.
-func deleteAll(b *testing.B, st *Store, prefix string) {
+func deleteAll(b *testing.B, st *s3.Store, prefix string) {
 	ctx := context.Background()
-	in := &s3.ListObjectsV2Input{Bucket: aws.String(st.Bucket()), Prefix: aws.String(prefix)}
+	in := &awss3.ListObjectsV2Input{Bucket: aws.String(st.Bucket()), Prefix: aws.String(prefix)}
 	for {
 		out, err := st.Client().ListObjectsV2(ctx, in)
 		if err != nil {
@@ -304,7 +309,7 @@ func deleteAll(b *testing.B, st *Store, prefix string) {
 			ids = append(ids, types.ObjectIdentifier{Key: o.Key})
 		}
 		if len(ids) > 0 {
-			if _, err := st.Client().DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			if _, err := st.Client().DeleteObjects(ctx, &awss3.DeleteObjectsInput{
 				Bucket: aws.String(st.Bucket()), Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
 			}); err != nil {
 				b.Errorf("delete for cleanup: %v", err)

@@ -1,4 +1,4 @@
-package s3
+package s3driver_test
 
 import (
 	"fmt"
@@ -8,13 +8,15 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-storage/strata/conformance/miniotest"
+	"github.com/strata-storage/strata/internal/s3proto"
+	"github.com/strata-storage/strata/s3"
 	"github.com/strata-storage/strata/storage"
-	"github.com/strata-storage/strata/storage/driver"
 )
 
 // putKeys stores each key with its name as its content, 16 at a time.
@@ -52,6 +54,21 @@ func listed(t *testing.T, p storage.Provider, opts *storage.ListOptions) []strin
 	return keys
 }
 
+// foldedStore returns a Store on bucket that leaves delimiter listings to
+// the shared layer (s3proto.Knobs.FoldDelimiter), as the driver did before
+// it listed by delimiter on the server.
+func foldedStore(t testing.TB, srv *miniotest.Server, bucket string, change func(*s3.Config)) *s3.Store {
+	t.Helper()
+	cfg := testConfig(srv, bucket)
+	if change != nil {
+		change(&cfg)
+	}
+	st, err := s3.New(s3proto.WithKnobs(t.Context(), s3proto.Knobs{FoldDelimiter: true}), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // One level of 20 directories of 50 files each is one ListObjectsV2
 // request: the server rolls the directories up. Folding in the layer (the
 // driver without Options.Delimiter) lists the first key of each directory
@@ -59,7 +76,7 @@ func listed(t *testing.T, p storage.Provider, opts *storage.ListOptions) []strin
 func TestListDelimiterOneRequest(t *testing.T) {
 	t.Parallel()
 	hc, rec := recordingClient()
-	st, _ := newTestStore(t, func(c *Config) { c.HTTPClient = hc })
+	st, srv := newTestStore(t, func(c *s3.Config) { c.HTTPClient = hc })
 	var keys, want []string
 	for d := range 20 {
 		want = append(want, fmt.Sprintf("dir%02d/", d))
@@ -74,7 +91,7 @@ func TestListDelimiterOneRequest(t *testing.T) {
 	assert.Equal(t, want, listed(t, st, opts))
 	assert.Equal(t, 1, len(rec.requests("ListObjectsV2")), "native delimiter listing")
 
-	fold := driver.New(providerName, st.d, nil)
+	fold := foldedStore(t, srv, st.Bucket(), func(c *s3.Config) { c.HTTPClient = hc })
 	rec.reset()
 	assert.Equal(t, want, listed(t, fold, opts))
 	assert.Equal(t, 21, len(rec.requests("ListObjectsV2")), "delimiter folded by the layer")
@@ -86,8 +103,7 @@ func TestListDelimiterOneRequest(t *testing.T) {
 func TestListDelimiterPages(t *testing.T) {
 	t.Parallel()
 	hc, rec := recordingClient()
-	st, _ := newTestStore(t, func(c *Config) { c.HTTPClient = hc })
-	st.d.listPage = 3
+	st, _ := newKnobStore(t, s3proto.Knobs{ListPage: 3}, func(c *s3.Config) { c.HTTPClient = hc })
 	keys := []string{"a", "b/1", "b/2", "b/c/3", "c", "d/1", "e", "f", "g/1", "g/2", "h", "i/1", "j", "p/a", "p/b/1", "p/c"}
 	putKeys(t, st, keys)
 	all := []string{"a", "b/", "c", "d/", "e", "f", "g/", "h", "i/", "j", "p/"}
@@ -128,7 +144,7 @@ func TestListDelimiterDeleted(t *testing.T) {
 // layer, as before the driver listed by delimiter (one request per
 // directory, each reading a page under it).
 func BenchmarkListDelimiter(b *testing.B) {
-	st, _ := newTestStore(b, nil)
+	st, srv := newTestStore(b, nil)
 	var keys []string
 	for d := range 100 {
 		for f := range 100 {
@@ -141,7 +157,7 @@ func BenchmarkListDelimiter(b *testing.B) {
 		name string
 		p    storage.Provider
 	}{
-		{"fold", driver.New(providerName, st.d, nil)},
+		{"fold", foldedStore(b, srv, st.Bucket(), nil)},
 		{"native", st},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -167,7 +183,7 @@ func BenchmarkListDelimiter(b *testing.B) {
 func TestListDelimiterVersioned(t *testing.T) {
 	t.Parallel()
 	st, _ := newTestStore(t, nil)
-	_, err := st.Client().PutBucketVersioning(t.Context(), &s3.PutBucketVersioningInput{
+	_, err := st.Client().PutBucketVersioning(t.Context(), &awss3.PutBucketVersioningInput{
 		Bucket:                  aws.String(st.Bucket()),
 		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
 	})

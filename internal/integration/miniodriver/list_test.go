@@ -1,4 +1,4 @@
-package minio
+package miniodriver_test
 
 import (
 	"fmt"
@@ -12,8 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-storage/strata/internal/s3proto"
+	"github.com/strata-storage/strata/minio"
 	"github.com/strata-storage/strata/storage"
-	"github.com/strata-storage/strata/storage/driver"
 )
 
 // listCounter is an http.RoundTripper that records the ListObjectsV2
@@ -42,13 +43,24 @@ func (c *listCounter) lists() []string {
 	return out
 }
 
-func newCountingEnv(t *testing.T) (*env, *listCounter) {
+func newCountingEnv(t *testing.T, knobs s3proto.Knobs) (*env, *listCounter) {
 	t.Helper()
 	tr, err := miniogo.DefaultTransport(false)
 	require.NoError(t, err)
 	t.Cleanup(tr.CloseIdleConnections)
 	c := &listCounter{next: tr}
-	return newEnv(t, func(cfg *Config) { cfg.Transport = c }), c
+	return newKnobEnv(t, knobs, func(cfg *minio.Config) { cfg.Transport = c }), c
+}
+
+// folded returns a Store like e's, on its bucket, that leaves delimiter
+// listings to the shared layer (s3proto.Knobs.FoldDelimiter), as the
+// driver did before it listed by delimiter on the server.
+func (e *env) folded(t testing.TB) *minio.Store {
+	t.Helper()
+	s, err := minio.New(s3proto.WithKnobs(t.Context(), s3proto.Knobs{FoldDelimiter: true}), e.cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // putKeys stores each key with its name as its content, 16 at a time.
@@ -94,7 +106,7 @@ func listed(t *testing.T, p storage.Provider, opts *storage.ListOptions) []strin
 // and starts a new listing after it: 21 requests.
 func TestListDelimiterOneRequest(t *testing.T) {
 	t.Parallel()
-	e, c := newCountingEnv(t)
+	e, c := newCountingEnv(t, s3proto.Knobs{})
 	var keys, want []string
 	for d := range 20 {
 		want = append(want, fmt.Sprintf("dir%02d/", d))
@@ -109,7 +121,7 @@ func TestListDelimiterOneRequest(t *testing.T) {
 	assert.Equal(t, want, listed(t, e.store, opts))
 	assert.Equal(t, 1, len(c.lists()), "native delimiter listing")
 
-	fold := driver.New(providerName, e.store.d, nil)
+	fold := e.folded(t)
 	assert.Equal(t, want, listed(t, fold, opts))
 	assert.Equal(t, 21, len(c.lists()), "delimiter folded by the layer")
 }
@@ -120,8 +132,7 @@ func TestListDelimiterOneRequest(t *testing.T) {
 // the prefix.
 func TestListDelimiterPages(t *testing.T) {
 	t.Parallel()
-	e, c := newCountingEnv(t)
-	e.store.d.listPage = 3
+	e, c := newCountingEnv(t, s3proto.Knobs{ListPage: 3})
 	keys := []string{"a", "b/1", "b/2", "b/c/3", "c", "d/1", "e", "f", "g/1", "g/2", "h", "i/1", "j", "p/a", "p/b/1", "p/c"}
 	putKeys(t, e.store, keys)
 	all := []string{"a", "b/", "c", "d/", "e", "f", "g/", "h", "i/", "j", "p/"}
@@ -176,7 +187,7 @@ func BenchmarkListDelimiter(b *testing.B) {
 		name string
 		p    storage.Provider
 	}{
-		{"fold", driver.New(providerName, e.store.d, nil)},
+		{"fold", e.folded(b)},
 		{"native", e.store},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

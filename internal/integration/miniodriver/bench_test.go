@@ -1,8 +1,8 @@
-package minio
+package miniodriver_test
 
 // Benchmarks against the shared MinIO container (run only with -bench):
 //
-//	go test -run '^$' -bench . -benchtime 3x ./minio/
+//	go test -run '^$' -bench . -benchtime 3x ./internal/integration/miniodriver/
 //
 // Each throughput benchmark times strata's Store and minio-go called
 // directly on the same data, alternating within every iteration so both
@@ -27,6 +27,7 @@ import (
 
 	"github.com/strata-storage/strata/conformance"
 	"github.com/strata-storage/strata/conformance/miniotest"
+	"github.com/strata-storage/strata/minio"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -34,9 +35,9 @@ const mib = 1 << 20
 
 // benchEnv is a Store with the default configuration (16 MiB parts, 4
 // threads) on a fresh bucket, and minio-go's client on the same bucket.
-func benchEnv(b *testing.B, mod func(*Config)) (*Store, *miniogo.Client, string) {
+func benchEnv(b *testing.B, mod func(*minio.Config)) (*minio.Store, *miniogo.Client, string) {
 	b.Helper()
-	e := newEnv(b, func(c *Config) {
+	e := newEnv(b, func(c *minio.Config) {
 		c.PartSize = 0 // the defaults, not the tests' small parts
 		if mod != nil {
 			mod(c)
@@ -132,7 +133,7 @@ func BenchmarkLarge(b *testing.B) {
 	// DownloadSkipVerify 0.85 to 1.57; before the check, Download was 1.08
 	// and 1.30.
 	srv := miniotest.Start(b)
-	noVerify, err := New(ctx, Config{Endpoint: srv.Endpoint, Region: srv.Region, AccessKey: srv.AccessKey,
+	noVerify, err := minio.New(ctx, minio.Config{Endpoint: srv.Endpoint, Region: srv.Region, AccessKey: srv.AccessKey,
 		SecretKey: srv.SecretKey, Bucket: bucket, SkipVerifyReads: true})
 	if err != nil {
 		b.Fatal(err)
@@ -140,7 +141,7 @@ func BenchmarkLarge(b *testing.B) {
 	defer noVerify.Close()
 	for _, st := range []struct {
 		name  string
-		store *Store
+		store *minio.Store
 	}{{"Download", s}, {"DownloadSkipVerify", noVerify}} {
 		b.Run(st.name, func(b *testing.B) {
 			pair(b, size, func(i int) {
@@ -188,9 +189,9 @@ func BenchmarkSmall(b *testing.B) {
 			name = "NoPrefixCheck"
 		}
 		b.Run(name, func(b *testing.B) {
-			s, c, bucket := benchEnv(b, func(cfg *Config) {
+			s, c, bucket := benchEnv(b, func(cfg *minio.Config) {
 				if skip {
-					cfg.PrefixCheck = PrefixCheckOff
+					cfg.PrefixCheck = minio.PrefixCheckOff
 				}
 			})
 			ctx := b.Context()
@@ -302,7 +303,7 @@ func BenchmarkMultipartSHA256(b *testing.B) {
 	// SHA-256 is known only after the upload.
 	const size = 128 * mib
 	data := conformance.RandomBytes(2, size)
-	with, _, _ := benchEnv(b, func(c *Config) { c.RecordLargeSHA256 = true })
+	with, _, _ := benchEnv(b, func(c *minio.Config) { c.RecordLargeSHA256 = true })
 	without, _, _ := benchEnv(b, nil)
 	// "strata" is with the checksum, "minio-go" without: the ratio is the
 	// throughput kept when recording it.
