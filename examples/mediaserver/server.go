@@ -416,8 +416,9 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// logRequests logs each request at Info: method, path, Range, status,
-// duration. Authorization headers are never logged.
+// logRequests logs each request at Info: method, path, status, duration,
+// Range, and which conditional headers it carried (a 304 answers one).
+// Authorization headers are never logged.
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -426,6 +427,15 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.code, "duration", time.Since(start)}
 		if rg := r.Header.Get("Range"); rg != "" {
 			attrs = append(attrs, "range", rg)
+		}
+		var cond []string
+		for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Range", "If-Match", "If-Unmodified-Since"} {
+			if r.Header.Get(h) != "" {
+				cond = append(cond, h)
+			}
+		}
+		if len(cond) > 0 {
+			attrs = append(attrs, "conditional", strings.Join(cond, ","))
 		}
 		s.log.InfoContext(r.Context(), "request", attrs...)
 	})
