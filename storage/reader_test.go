@@ -295,17 +295,8 @@ func TestObjectReaderOpen(t *testing.T) {
 
 // ReadAt makes one Get of exactly the bytes asked for.
 func TestObjectReaderReadAtGetsExactlyTheRange(t *testing.T) {
-	ctx := context.Background()
 	data := content(1 << 20)
-	g := &gets{Provider: memory.New()}
-	if _, err := g.Put(ctx, "k", bytes.NewReader(data), nil); err != nil {
-		t.Fatal(err)
-	}
-	r, err := storage.OpenReader(ctx, g, "k", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	g, r := openCounted(t, memory.New(), data)
 	b := make([]byte, 4096)
 	if n, err := r.ReadAt(b, 700_000); err != nil || n != len(b) || !bytes.Equal(b, data[700_000:704_096]) {
 		t.Fatalf("ReadAt: %d, %v", n, err)
@@ -324,17 +315,8 @@ func TestObjectReaderReadAtGetsExactlyTheRange(t *testing.T) {
 // http.ServeContent does to sniff a type) reads them again from the same
 // Get.
 func TestObjectReaderSeekBackOverTheFirstBytes(t *testing.T) {
-	ctx := context.Background()
 	data := content(100 << 10)
-	g := &gets{Provider: memory.New()}
-	if _, err := g.Put(ctx, "k", bytes.NewReader(data), nil); err != nil {
-		t.Fatal(err)
-	}
-	r, err := storage.OpenReader(ctx, g, "k", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	g, r := openCounted(t, memory.New(), data)
 	sniff := make([]byte, 512)
 	if _, err := io.ReadFull(r, sniff); err != nil {
 		t.Fatal(err)
@@ -354,17 +336,8 @@ func TestObjectReaderSeekBackOverTheFirstBytes(t *testing.T) {
 // CopyN opens one Get of exactly the bytes it copies, and hands its
 // reader to the writer as a whole.
 func TestObjectReaderCopyN(t *testing.T) {
-	ctx := context.Background()
 	data := content(1 << 20)
-	g := &gets{Provider: memory.New()}
-	if _, err := g.Put(ctx, "k", bytes.NewReader(data), nil); err != nil {
-		t.Fatal(err)
-	}
-	r, err := storage.OpenReader(ctx, g, "k", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	g, r := openCounted(t, memory.New(), data)
 	if _, err := r.Seek(300_000, io.SeekStart); err != nil {
 		t.Fatal(err)
 	}
@@ -391,17 +364,8 @@ func TestObjectReaderCopyN(t *testing.T) {
 // A local file read from its start is used as it is: seeks and reads at
 // offsets after that make no request.
 func TestObjectReaderUsesASeekableReaderAsItIs(t *testing.T) {
-	ctx := context.Background()
 	data := content(300 << 10)
-	g := &gets{Provider: newLocal(t)}
-	if _, err := g.Put(ctx, "k", bytes.NewReader(data), nil); err != nil {
-		t.Fatal(err)
-	}
-	r, err := storage.OpenReader(ctx, g, "k", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	g, r := openCounted(t, newLocal(t), data)
 	b := make([]byte, 100)
 	if _, err := io.ReadFull(r, b); err != nil || !bytes.Equal(b, data[:100]) {
 		t.Fatal(err)
@@ -579,4 +543,20 @@ func (b *blockingBody) Read([]byte) (int, error) {
 func (b *blockingBody) Close() error {
 	b.once.Do(func() { close(b.closed) })
 	return b.rc.Close()
+}
+
+// openCounted puts data under "k" in p, wrapped to record its Gets, and
+// opens it with OpenReader (closed when the test ends).
+func openCounted(t *testing.T, p storage.Provider, data []byte) (*gets, *storage.ObjectReader) {
+	t.Helper()
+	g := &gets{Provider: p}
+	if _, err := g.Put(t.Context(), "k", bytes.NewReader(data), nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := storage.OpenReader(t.Context(), g, "k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return g, r
 }
