@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/cache"
+	"github.com/strata-storage/strata/internal/fakeclock"
 	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/metrics"
 	"github.com/strata-storage/strata/storage"
@@ -23,46 +23,8 @@ import (
 )
 
 // fakeClock drives the tiered stores' change log polls: nothing fires
-// until Advance.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []fakeTimer
-}
-
-type fakeTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.timers = append(c.timers, fakeTimer{at: c.now.Add(d), ch: ch})
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, t := range c.timers {
-		if !t.at.After(c.now) {
-			t.ch <- c.now
-		} else {
-			kept = append(kept, t)
-		}
-	}
-	c.timers = kept
-}
+// until the test advances it.
+type fakeClock = fakeclock.Clock
 
 // waitFor waits until cond holds: the stores poll in their own goroutines.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -118,7 +80,7 @@ func newStaleStore(t *testing.T, remote storage.Provider, clk *fakeClock) *tiere
 // dropped, and how long ago each last read the log.
 func TestTieredCollectorChangeLog(t *testing.T) {
 	ctx := context.Background()
-	clk := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := fakeclock.New()
 	mem := memory.New()
 	a, b := newStaleStore(t, mem, clk), newStaleStore(t, mem, clk)
 	regA, regB := prometheus.NewPedanticRegistry(), prometheus.NewPedanticRegistry()
@@ -177,7 +139,7 @@ func TestTieredCollectorChangeLog(t *testing.T) {
 // past the bound, where every cached read costs a remote Stat.
 func TestTieredCollectorChangeLogUnreadable(t *testing.T) {
 	ctx := context.Background()
-	clk := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := fakeclock.New()
 	fp := faults.Wrap(memory.New())
 	fp.Set(faults.Fault{FailRate: 1}, faults.OpList)
 	s := newStaleStore(t, fp, clk)

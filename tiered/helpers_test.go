@@ -14,65 +14,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/cache"
+	"github.com/strata-storage/strata/internal/fakeclock"
 	"github.com/strata-storage/strata/storage"
 	"github.com/strata-storage/strata/tiered"
 )
 
 // fakeClock is a clock for Options.Now and Options.After that moves only
 // when the test says so.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []fakeTimer
-	waits  []time.Duration // every d After was called with
-}
+type fakeClock = fakeclock.Clock
 
-type fakeTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.waits = append(c.waits, d)
-	c.timers = append(c.timers, fakeTimer{at: c.now.Add(d), ch: ch})
-	return ch
-}
-
-// Advance moves the clock on by d and fires the timers due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, t := range c.timers {
-		if !t.at.After(c.now) {
-			t.ch <- c.now
-		} else {
-			kept = append(kept, t)
-		}
-	}
-	c.timers = kept
-}
-
-// Waits returns the durations After was asked for so far.
-func (c *fakeClock) Waits() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.waits...)
-}
+func newFakeClock() *fakeClock { return fakeclock.New() }
 
 // shared is a remote that several stores in turn can use: Close does not
 // close it.

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/strata-storage/strata/cache"
 	"github.com/strata-storage/strata/conformance/miniotest"
+	"github.com/strata-storage/strata/internal/fakeclock"
 	"github.com/strata-storage/strata/storage"
 	"github.com/strata-storage/strata/storage/faults"
 	"github.com/strata-storage/strata/tiered"
@@ -59,52 +59,9 @@ func remoteHas(t *testing.T, remote storage.Provider, key, want string) {
 
 // fakeClock is a clock for Options.Now and Options.After that moves only
 // when the test says so.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []fakeTimer
-	waits  []time.Duration // every d After was called with
-}
+type fakeClock = fakeclock.Clock
 
-type fakeTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.waits = append(c.waits, d)
-	c.timers = append(c.timers, fakeTimer{at: c.now.Add(d), ch: ch})
-	return ch
-}
-
-// Advance moves the clock on by d and fires the timers due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.timers[:0]
-	for _, t := range c.timers {
-		if !t.at.After(c.now) {
-			t.ch <- c.now
-		} else {
-			kept = append(kept, t)
-		}
-	}
-	c.timers = kept
-}
+func newFakeClock() *fakeClock { return fakeclock.New() }
 
 // shared is a remote that several stores in turn can use: Close does not
 // close it.
