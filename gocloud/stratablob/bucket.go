@@ -53,8 +53,10 @@
 //
 // # What is not supported (yet)
 //
-//   - SignedURL for PUT and DELETE (gcerrors.Unimplemented); GET works
-//     where the provider presigns (s3, minio, b2, a tiered store over one).
+//   - SignedURL for DELETE, and for a PUT with EnforceAbsentContentType
+//     (gcerrors.Unimplemented). GET and PUT work where the provider
+//     presigns them (s3, minio, b2, a tiered store over one), a PUT's
+//     ContentType signed.
 //   - MD5 is never reported (strata keeps SHA-256: see As).
 //
 // # As
@@ -71,7 +73,9 @@ package stratablob
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
 	"reflect"
 	"strings"
 
@@ -448,22 +452,50 @@ func (b *bucket) Delete(ctx context.Context, key string, opts *driver.DeleteOpti
 }
 
 // SignedURL implements driver.Bucket: GET URLs where the provider presigns
-// them (storage.PresignGet); PUT and DELETE are not supported yet.
+// them (storage.PresignGet), PUT URLs where it presigns uploads
+// (storage.PresignPut; a ContentType given is signed, so an upload with
+// another one is refused). A URL is all gocloud hands out, so a PUT whose
+// provider would make the client send other signed headers (a storage
+// class, say), EnforceAbsentContentType and DELETE are
+// gcerrors.Unimplemented.
 func (b *bucket) SignedURL(ctx context.Context, key string, opts *driver.SignedURLOptions) (string, error) {
 	nk, err := escapeKey(key)
 	if err != nil {
 		return "", err
 	}
-	if opts.Method != "" && opts.Method != "GET" {
-		return "", &storage.Error{Op: "presign", Provider: "stratablob", Key: key, Kind: storage.ErrUnsupported,
-			Err: reasonError("strata presigns GET URLs only")}
+	unsupported := func(why string) error {
+		return &storage.Error{Op: "presign", Provider: "stratablob", Key: key, Kind: storage.ErrUnsupported,
+			Err: reasonError(why)}
+	}
+	switch opts.Method {
+	case "", http.MethodGet, http.MethodPut:
+	default:
+		return "", unsupported("strata presigns GET and PUT URLs only")
+	}
+	if opts.Method == http.MethodPut && opts.EnforceAbsentContentType {
+		return "", unsupported("a presigned PUT cannot refuse a Content-Type")
 	}
 	if opts.BeforeSign != nil {
 		if err := opts.BeforeSign(noAs); err != nil {
 			return "", err
 		}
 	}
-	return storage.PresignGet(ctx, b.p, nk, opts.Expiry)
+	if opts.Method != http.MethodPut {
+		return storage.PresignGet(ctx, b.p, nk, opts.Expiry)
+	}
+	req, err := storage.PresignPut(ctx, b.p, nk, opts.Expiry, &storage.PresignPutOptions{ContentType: opts.ContentType})
+	if err != nil {
+		return "", err
+	}
+	for h := range req.Header {
+		if !strings.EqualFold(h, "Content-Type") {
+			return "", unsupported(fmt.Sprintf("the provider's presigned upload needs header %q, which a URL cannot carry", h))
+		}
+	}
+	if req.Method != http.MethodPut {
+		return "", unsupported(fmt.Sprintf("the provider's presigned upload is a %s, not a PUT", req.Method))
+	}
+	return req.URL, nil
 }
 
 // Close implements driver.Bucket: it closes the provider when

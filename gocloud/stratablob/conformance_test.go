@@ -6,13 +6,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/driver"
 	"gocloud.dev/blob/drivertest"
+	"gocloud.dev/gcerrors"
 
 	"github.com/strata-storage/strata/cache"
 	"github.com/strata-storage/strata/conformance/miniotest"
@@ -83,27 +83,10 @@ func (h *harness) Close() {
 	}
 }
 
-// gaps are the checks of gocloud's suite that fail for want of something
-// strata does not offer yet, by check (the test's name below the
-// provider's), with the providers they fail on ("" for all) and why.
-// They are skipped, saying why, unless STRATABLOB_RUN_GAPS is set. Remove
-// an entry as soon as strata gains what it needs.
-var gaps = map[string]struct{ providers, why string }{
-	"TestSignedURL": {"s3 minio tiered-write-through-minio tiered-write-behind-minio",
-		"the check wants GET, PUT and DELETE URLs: strata presigns GET and PUT (storage.PresignPut), " +
-			"not DELETE, and the bucket maps only GET so far (providers that cannot presign at all skip it themselves)"},
-}
-
 // run runs gocloud's conformance tests on buckets over the providers
 // newProvider makes, one per test.
 func run(t *testing.T, provider string, newProvider func(t *testing.T) *harness) {
 	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
-		// t is the check's own: TestConformance/<provider>/<check>.
-		check := strings.TrimPrefix(t.Name(), "TestConformance/"+provider+"/")
-		if g, ok := gaps[check]; ok && os.Getenv("STRATABLOB_RUN_GAPS") == "" &&
-			(g.providers == "" || slices.Contains(strings.Fields(g.providers), provider)) {
-			t.Skipf("known gap (STRATABLOB_RUN_GAPS=1 runs it): %s", g.why)
-		}
 		return newProvider(t), nil
 	}, []drivertest.AsTest{asTest{}})
 }
@@ -317,4 +300,63 @@ func (asTest) ListObjectCheck(o *blob.ListObject) error {
 		return errors.New("ListObject.As(*storage.Info) = false")
 	}
 	return nil
+}
+
+// TestSignedPutURL uploads through a PUT URL of the bucket with a plain
+// HTTP client and reads the object back with its signed content type; a
+// provider whose uploads need headers a URL cannot carry (a storage class)
+// says Unimplemented rather than hand out a URL that fails.
+func TestSignedPutURL(t *testing.T) {
+	ctx := t.Context()
+	srv := miniotest.Start(t)
+	cfg := s3.Config{Bucket: srv.NewBucket(t), Region: srv.Region, Endpoint: srv.URL,
+		AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey}
+	p, err := s3.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	b := stratablob.OpenBucket(p, nil)
+	defer b.Close()
+
+	u, err := b.SignedURL(ctx, "photos/cat.jpg", &blob.SignedURLOptions{Method: http.MethodPut, ContentType: "image/jpeg"})
+	if err != nil {
+		t.Fatalf("SignedURL PUT: %v", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, strings.NewReader("jpeg bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "image/jpeg")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT through the URL: %s", resp.Status)
+	}
+	attrs, err := b.Attributes(ctx, "photos/cat.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attrs.ContentType != "image/jpeg" || attrs.Size != int64(len("jpeg bytes")) {
+		t.Errorf("uploaded object: content type %q, size %d; want image/jpeg, %d", attrs.ContentType, attrs.Size, len("jpeg bytes"))
+	}
+
+	cfg.StorageClass = "REDUCED_REDUNDANCY"
+	pc, err := s3.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	bc := stratablob.OpenBucket(pc, nil)
+	defer bc.Close()
+	_, err = bc.SignedURL(ctx, "k", &blob.SignedURLOptions{Method: http.MethodPut})
+	if gcerrors.Code(err) != gcerrors.Unimplemented || !strings.Contains(err.Error(), "X-Amz-Storage-Class") {
+		t.Errorf("SignedURL PUT with a storage class = %v, want Unimplemented naming the header", err)
+	}
+	if _, err := b.SignedURL(ctx, "k", &blob.SignedURLOptions{Method: http.MethodDelete}); gcerrors.Code(err) != gcerrors.Unimplemented {
+		t.Errorf("SignedURL DELETE = %v, want Unimplemented", err)
+	}
 }
