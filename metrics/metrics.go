@@ -155,7 +155,7 @@ func (w *wrapped) Get(ctx context.Context, key string, opts *storage.GetOptions)
 	if err != nil {
 		return nil, info, err
 	}
-	return &countingReader{rc: rc, c: w.m.bytes.WithLabelValues(w.name, "out")}, info, nil
+	return newCountingReader(rc, w.m.bytes.WithLabelValues(w.name, "out")), info, nil
 }
 
 func (w *wrapped) Stat(ctx context.Context, key string) (storage.Info, error) {
@@ -256,17 +256,62 @@ func (w *wrapped) CreateBucket(ctx context.Context) error {
 	return err
 }
 
+// countingReader counts the bytes read from the reader of a Get. It keeps
+// the reader's WriteTo, and countingFile its Seek and ReadAt, so that a
+// wrapped local store's file still goes to a socket with sendfile(2) and
+// storage.ObjectReader still seeks in it rather than opening a new Get.
 type countingReader struct {
 	rc io.ReadCloser
 	c  prometheus.Counter
 }
 
+// newCountingReader returns a countingFile when rc seeks and reads at
+// offsets, a countingReader otherwise.
+func newCountingReader(rc io.ReadCloser, c prometheus.Counter) io.ReadCloser {
+	cr := countingReader{rc: rc, c: c}
+	if _, ok := rc.(interface {
+		io.Seeker
+		io.ReaderAt
+	}); ok {
+		return &countingFile{cr}
+	}
+	return &cr
+}
+
 func (r *countingReader) Read(p []byte) (int, error) {
 	n, err := r.rc.Read(p)
+	r.count(n)
+	return n, err
+}
+
+// WriteTo writes the rest of the reader to w with the reader's own
+// WriteTo, or w's ReadFrom, when they have one (io.Copy).
+func (r *countingReader) WriteTo(w io.Writer) (int64, error) {
+	n, err := io.Copy(w, r.rc)
 	if n > 0 {
 		r.c.Add(float64(n))
 	}
 	return n, err
 }
 
+func (r *countingReader) count(n int) {
+	if n > 0 {
+		r.c.Add(float64(n))
+	}
+}
+
 func (r *countingReader) Close() error { return r.rc.Close() }
+
+// countingFile is a countingReader over a reader that seeks and reads at
+// offsets too.
+type countingFile struct{ countingReader }
+
+func (r *countingFile) Seek(offset int64, whence int) (int64, error) {
+	return r.rc.(io.Seeker).Seek(offset, whence)
+}
+
+func (r *countingFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.rc.(io.ReaderAt).ReadAt(p, off)
+	r.count(n)
+	return n, err
+}

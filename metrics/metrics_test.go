@@ -1,7 +1,9 @@
 package metrics_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/strata-storage/strata/cache"
 	"github.com/strata-storage/strata/cache/cachetest"
 	"github.com/strata-storage/strata/conformance"
+	"github.com/strata-storage/strata/local"
 	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/metrics"
 	"github.com/strata-storage/strata/storage"
@@ -313,4 +316,61 @@ func TestCacheCollectorCountsCorruption(t *testing.T) {
 strata_cache_corrupt_total{cache="local"} 1
 `
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(expected), "strata_cache_corrupt_total"))
+}
+
+// TestWrapKeepsFileReaders checks that a wrapped local store's reader keeps
+// what makes serving it cheap: WriteTo (sendfile to a socket), Seek and
+// ReadAt (storage.ObjectReader seeks in the one open file rather than
+// opening another Get), with every byte still counted.
+func TestWrapKeepsFileReaders(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := metrics.New(reg)
+	loc, err := local.New(t.TempDir(), nil)
+	require.NoError(t, err)
+	p := m.Wrap(loc, "media")
+	defer p.Close()
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("0123456789"), 10_000)
+	_, err = p.Put(ctx, "v/big.mp4", bytes.NewReader(data), nil)
+	require.NoError(t, err)
+
+	rc, _, err := p.Get(ctx, "v/big.mp4", nil)
+	require.NoError(t, err)
+	require.Implements(t, (*io.WriterTo)(nil), rc)
+	require.Implements(t, (*io.Seeker)(nil), rc)
+	require.Implements(t, (*io.ReaderAt)(nil), rc)
+	rc.Close()
+
+	// Seeks back and forth over one Get of the whole object (after a
+	// Stat), as http.ServeContent does.
+	obj, err := storage.OpenReader(ctx, p, "v/big.mp4", nil)
+	require.NoError(t, err)
+	buf := make([]byte, 10)
+	_, err = io.ReadFull(obj, buf)
+	require.NoError(t, err)
+	_, err = obj.Seek(50_000, io.SeekStart)
+	require.NoError(t, err)
+	_, err = io.ReadFull(obj, buf)
+	require.NoError(t, err)
+	_, err = obj.Seek(0, io.SeekStart)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	n, err := obj.WriteTo(&out)
+	require.NoError(t, err)
+	require.Equal(t, int64(len(data)), n)
+	require.Equal(t, data, out.Bytes())
+	require.NoError(t, obj.Close())
+
+	expected := fmt.Sprintf(`
+# HELP strata_bytes_total Object bytes written by Put (in) and read from Get streams (out).
+# TYPE strata_bytes_total counter
+strata_bytes_total{direction="in",provider="media"} %d
+strata_bytes_total{direction="out",provider="media"} %d
+# HELP strata_operations_total Storage operations by provider, operation and result.
+# TYPE strata_operations_total counter
+strata_operations_total{op="get",provider="media",result="ok"} 2
+strata_operations_total{op="put",provider="media",result="ok"} 1
+strata_operations_total{op="stat",provider="media",result="ok"} 1
+`, len(data), len(data)+20)
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(expected), "strata_bytes_total", "strata_operations_total"))
 }

@@ -416,6 +416,16 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// ReadFrom keeps the ResponseWriter's own ReadFrom, through which
+// httpserve sends a local file to the socket with sendfile(2); without it
+// every body would be copied through a buffer.
+func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(struct{ io.Writer }{w.ResponseWriter}, src)
+}
+
 // logRequests logs each request at Info: method, path, status, duration,
 // Range, and which conditional headers it carried (a 304 answers one).
 // Authorization headers are never logged.
