@@ -591,8 +591,8 @@ var inlineText = map[string]bool{"text/plain": true, "text/csv": true, "applicat
 // can hold script). Inert media is served inline with
 // MediaContentSecurityPolicy, without a sandbox.
 func InertMedia(ctype string) bool {
-	mt, _, err := mime.ParseMediaType(ctype)
-	if err != nil {
+	mt, ok := mediaType(ctype)
+	if !ok {
 		return false
 	}
 	top, sub, _ := strings.Cut(mt, "/")
@@ -611,11 +611,38 @@ func InlineSafe(ctype string) bool {
 	if InertMedia(ctype) {
 		return true
 	}
-	mt, _, err := mime.ParseMediaType(ctype)
-	if err != nil {
-		return false
+	mt, ok := mediaType(ctype)
+	return ok && inlineText[mt]
+}
+
+// mediaType returns the media type of the Content-Type ctype, lower-case
+// and without parameters, as mime.ParseMediaType does, and whether ctype
+// parses. A plain lower-case type ("image/jpeg", what a store mostly
+// holds) is its own media type, which saves every request the parse and
+// its allocations.
+func mediaType(ctype string) (string, bool) {
+	if plainMediaType(ctype) {
+		return ctype, true
 	}
-	return inlineText[mt]
+	mt, _, err := mime.ParseMediaType(ctype)
+	return mt, err == nil
+}
+
+// plainMediaType reports whether s is type "/" subtype, both non-empty,
+// of lower-case letters, digits and "-", "+", ".": a media type that
+// mime.ParseMediaType returns unchanged.
+func plainMediaType(s string) bool {
+	slash := -1
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '+', c == '.':
+		case c == '/' && slash < 0:
+			slash = i
+		default:
+			return false
+		}
+	}
+	return slash > 0 && slash < len(s)-1
 }
 
 // setDisposition sets the Content-Disposition of the response: the one

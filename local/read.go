@@ -62,13 +62,13 @@ func (s *fileStore) info(key, p string, fi fs.FileInfo, xattr func() ([]byte, er
 		Key:     key,
 		Size:    fi.Size(),
 		ModTime: fi.ModTime(),
-		ETag:    plainETag(fi),
 	}
 	rec := s.readRecord(p, ino, xattr)
 	if !rec.matches(fi.Size(), fi.ModTime().UnixNano()) {
 		if rec != nil {
 			s.log.Debug("ignoring metadata written for other content", "key", key)
 		}
+		info.ETag = plainETag(fi)
 		return info
 	}
 	info.ETag = rec.sha256
@@ -85,7 +85,13 @@ func (s *fileStore) info(key, p string, fi fs.FileInfo, xattr func() ([]byte, er
 // modification time, which change when another program replaces or
 // rewrites it.
 func plainETag(fi fs.FileInfo) string {
-	return fmt.Sprintf("%x-%x-%x", fileID(fi), fi.Size(), fi.ModTime().UnixNano())
+	b := make([]byte, 0, 48)
+	b = strconv.AppendUint(b, fileID(fi), 16)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, fi.Size(), 16)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, fi.ModTime().UnixNano(), 16)
+	return string(b)
 }
 
 // readRecord returns the record kept for the file (inode ino) at relative
