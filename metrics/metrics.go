@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -284,10 +285,17 @@ func (r *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// copyBufs are the buffers WriteTo copies through when neither end copies
+// by itself, as the buffer a caller gave io.CopyBuffer would have been.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // WriteTo writes the rest of the reader to w with the reader's own
-// WriteTo, or w's ReadFrom, when they have one (io.Copy).
+// WriteTo, or w's ReadFrom, when they have one, or else through a pooled
+// buffer (io.CopyBuffer).
 func (r *countingReader) WriteTo(w io.Writer) (int64, error) {
-	n, err := io.Copy(w, r.rc)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	n, err := io.CopyBuffer(w, r.rc, *bp)
 	if n > 0 {
 		r.c.Add(float64(n))
 	}
