@@ -156,7 +156,12 @@
 //
 // The Info of an object comes from the tier that answered: the cache's
 // (whose ETag changes with each local copy) or the remote's. Compare
-// SHA256, not ETag, across tiers.
+// SHA256, not ETag, across tiers. An object another program wrote to the
+// remote has no SHA-256 recorded there, so a storage.ObjectReader opened
+// on it from the remote, and still reading when the background fetch has
+// cached it, cannot tell the cached copy for the same version: its next
+// Get fails with storage.ErrChanged, and the caller opens it again (a
+// known limit; httpserve opens each request anew).
 //
 // Losing the local tier is harmless: with an empty or wiped cache
 // directory every object already on the remote is still served. Only
