@@ -43,8 +43,8 @@ const benchClients = 16
 //
 //	go test -run '^$' -bench BenchmarkServe -benchtime 2s -count 3 ./httpserve/
 func BenchmarkServe(b *testing.B) {
-	small := payload(64 << 10)
-	big := payload(64 << 20)
+	small := media(jpegMagic, 64<<10)
+	big := media(mp4Magic, 64<<20)
 	for _, store := range []string{"local", "tiered"} {
 		for _, tree := range []string{"strata", "plain"} {
 			b.Run(store+"/"+tree, func(b *testing.B) {
@@ -75,6 +75,22 @@ func BenchmarkServe(b *testing.B) {
 			})
 		}
 	}
+}
+
+// The first bytes of a JPEG and of an MP4 file, which both servers (and
+// http.DetectContentType) know them by.
+const (
+	jpegMagic = "\xff\xd8\xff\xe0\x00\x10JFIF\x00"
+	mp4Magic  = "\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+)
+
+// media returns n bytes of a made-up file that starts as a real one of
+// its kind (magic), so that it is served as the image or video it stands
+// for, as a media server serves it: with its media type, inline.
+func media(magic string, n int) []byte {
+	b := payload(n)
+	copy(b, magic)
+	return b
 }
 
 // benchStore returns a handler serving files, and the directory holding
