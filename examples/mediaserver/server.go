@@ -431,6 +431,10 @@ func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 // Authorization headers are never logged.
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+			next.ServeHTTP(w, r) // without -v: nothing to log, nothing to record
+			return
+		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r)
