@@ -155,13 +155,15 @@
 // remote cannot be listed.
 //
 // The Info of an object comes from the tier that answered: the cache's
-// (whose ETag changes with each local copy) or the remote's. Compare
-// SHA256, not ETag, across tiers. An object another program wrote to the
-// remote has no SHA-256 recorded there, so a storage.ObjectReader opened
-// on it from the remote, and still reading when the background fetch has
-// cached it, cannot tell the cached copy for the same version: its next
-// Get fails with storage.ErrChanged, and the caller opens it again (a
-// known limit; httpserve opens each request anew).
+// or the remote's. A copy the store fetched from the remote answers with
+// the ETag the remote gave that version, so an object keeps its ETag when
+// it becomes cached (an HTTP client's If-None-Match and If-Range still
+// match, and a storage.ObjectReader opened from the remote reads on from
+// the cache, even for an object another program wrote, whose SHA-256 the
+// remote does not know). The store remembers this for the last 65,536
+// keys it fetched, while it runs: after a restart, or for a copy written
+// through the store, the ETag is the cache's own, which changes with each
+// local copy. Compare SHA256, not ETag, across tiers.
 //
 // Losing the local tier is harmless: with an empty or wiped cache
 // directory every object already on the remote is still served. Only

@@ -67,6 +67,7 @@ func (t tier) Get(ctx context.Context, key string, rng *storage.Range) (io.ReadC
 			if round == 0 {
 				s.ctr.hits.Add(1)
 			}
+			s.origins.apply(key, &info)
 			return rc, info, nil
 		}
 		if !errors.Is(err, storage.ErrNotFound) {
@@ -252,7 +253,7 @@ func (s *Store) runFill(key string, ks *keyState, f *fill, epoch uint64) {
 	// than Timeout ends it.
 	wctx := rc.w.ctx
 	fr := &fillReader{s: s, r: rc, h: sha256.New(), want: info.SHA256, key: key, ks: ks, epoch: epoch, ctx: wctx}
-	_, err = s.c.Put(wctx, key, fr, &storage.PutOptions{
+	cached, err := s.c.Put(wctx, key, fr, &storage.PutOptions{
 		ContentType: cleanContentType(info.ContentType), Metadata: cleanMetadata(info.Metadata),
 		Size: info.Size, IfNotExists: true,
 
@@ -261,6 +262,11 @@ func (s *Store) runFill(key string, ks *keyState, f *fill, epoch uint64) {
 		ContentEncoding:    cleanAttr("Content-Encoding", info.ContentEncoding),
 		ContentLanguage:    cleanAttr("Content-Language", info.ContentLanguage),
 	})
+	if err == nil {
+		// Recorded before the key's lock is let go, so that the first
+		// hit already answers with the remote's ETag.
+		s.origins.set(key, cached.ETag, info.ETag)
+	}
 	if fr.locked {
 		<-ks.lock
 	}
@@ -380,6 +386,7 @@ func (t tier) Stat(ctx context.Context, key string) (storage.Info, error) {
 	}
 	info, err := s.cacheStat(ctx, key)
 	if err == nil {
+		s.origins.apply(key, &info)
 		return info, nil
 	}
 	if !errors.Is(err, storage.ErrNotFound) {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-storage/strata/local"
 	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/storage"
 	"github.com/strata-storage/strata/tiered"
@@ -161,4 +164,57 @@ func TestRangedMissPastThresholdDoesNotWaitForTheFetch(t *testing.T) {
 	_, _, err = e.s.Get(ctxT(t), "short", &storage.GetOptions{Range: &storage.Range{Offset: 500 << 10}})
 	require.ErrorIs(t, err, storage.ErrInvalidRange)
 	require.EqualValues(t, 1, e.s.Counters().Fills)
+}
+
+// An object another program wrote to the remote has no SHA-256 recorded
+// with it, and its ETag is the remote's own. Once the background fetch
+// has cached it, a reader opened before goes on reading it (from the
+// cache) without taking the cached copy for another version, and the
+// object answers with the ETag it had before it was cached.
+func TestSeekInAForeignObjectAfterItIsCached(t *testing.T) {
+	t.Parallel()
+	const size = 4 << 20
+	data := content(9, size)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "video.mp4"), data, 0o644))
+	remote, err := local.New(dir, nil)
+	require.NoError(t, err)
+	info, err := remote.Stat(ctxT(t), "video.mp4")
+	require.NoError(t, err)
+	require.Empty(t, info.SHA256, "a file another program wrote has no SHA-256 recorded")
+	e := newEnv(t, remote, tiered.Options{RangeThreshold: 64 << 10})
+
+	r, err := storage.OpenReader(ctxT(t), e.s, "video.mp4", nil)
+	require.NoError(t, err)
+	defer r.Close()
+	require.Equal(t, info.ETag, r.Info().ETag, "opened from the remote")
+	b := make([]byte, 1000)
+	_, err = r.ReadAt(b, 3<<20) // a ranged miss: read from the remote, the fetch started
+	require.NoError(t, err)
+	require.Equal(t, data[3<<20:3<<20+1000], b)
+	eventually(t, "the background fetch fills the cache", func() bool {
+		_, err := e.s.Cache().Stat(ctxT(t), "video.mp4")
+		return err == nil
+	})
+	_, err = r.ReadAt(b, 1<<20) // now a cache hit
+	require.NoError(t, err, "the cached copy is the same version")
+	require.Equal(t, data[1<<20:1<<20+1000], b)
+
+	// The cached copy answers with the remote's ETag, through Get and Stat.
+	rc, hit, err := e.s.Get(ctxT(t), "video.mp4", &storage.GetOptions{Range: &storage.Range{Offset: 0, Length: 10}})
+	require.NoError(t, err)
+	rc.Close()
+	require.Equal(t, info.ETag, hit.ETag)
+	st, err := e.s.Stat(ctxT(t), "video.mp4")
+	require.NoError(t, err)
+	require.Equal(t, info.ETag, st.ETag)
+	require.EqualValues(t, 2, e.s.Counters().Hits, "the read and the Get after the fetch were hits")
+
+	// A copy written through the store has the cache's own ETag.
+	put, err := e.s.Put(ctxT(t), "video.mp4", bytes.NewReader(data[:1000]), nil)
+	require.NoError(t, err)
+	st, err = e.s.Stat(ctxT(t), "video.mp4")
+	require.NoError(t, err)
+	require.Equal(t, put.ETag, st.ETag)
+	require.NotEqual(t, info.ETag, st.ETag)
 }

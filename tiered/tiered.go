@@ -161,6 +161,7 @@ type Store struct {
 
 	largeFills atomic.Int32
 	ctr        counters
+	origins    origins // the remote's ETags of fetched copies
 }
 
 // base is the embedded shared layer; the alias keeps the field unexported.
