@@ -160,10 +160,11 @@
 // it becomes cached (an HTTP client's If-None-Match and If-Range still
 // match, and a storage.ObjectReader opened from the remote reads on from
 // the cache, even for an object another program wrote, whose SHA-256 the
-// remote does not know). The store remembers this for the last 65,536
-// keys it fetched, while it runs: after a restart, or for a copy written
-// through the store, the ETag is the cache's own, which changes with each
-// local copy. Compare SHA256, not ETag, across tiers.
+// remote does not know). The store remembers this, while it runs,
+// for up to 65,536 fetched keys (past that, one at random makes room):
+// after a restart, for a key it forgot, or for a copy written through
+// the store, the ETag is the cache's own, which changes with each local
+// copy. Compare SHA256, not ETag, across tiers.
 //
 // Losing the local tier is harmless: with an empty or wiped cache
 // directory every object already on the remote is still served. Only
