@@ -592,9 +592,11 @@ var inlineText = map[string]bool{"text/plain": true, "text/csv": true, "applicat
 // MediaContentSecurityPolicy, without a sandbox.
 func InertMedia(ctype string) bool {
 	mt, ok := mediaType(ctype)
-	if !ok {
-		return false
-	}
+	return ok && inert(mt)
+}
+
+// inert is InertMedia of a parsed media type mt.
+func inert(mt string) bool {
 	top, sub, _ := strings.Cut(mt, "/")
 	switch top {
 	case "image", "audio", "video":
@@ -608,11 +610,8 @@ func InertMedia(ctype string) bool {
 // inline by a browser without risk of running script in the server's
 // origin: inert media (see InertMedia), plain text, CSV and JSON.
 func InlineSafe(ctype string) bool {
-	if InertMedia(ctype) {
-		return true
-	}
 	mt, ok := mediaType(ctype)
-	return ok && inlineText[mt]
+	return ok && (inert(mt) || inlineText[mt])
 }
 
 // mediaType returns the media type of the Content-Type ctype, lower-case

@@ -281,7 +281,7 @@ func newCountingReader(rc io.ReadCloser, c prometheus.Counter) io.ReadCloser {
 
 func (r *countingReader) Read(p []byte) (int, error) {
 	n, err := r.rc.Read(p)
-	r.count(n)
+	r.count(int64(n))
 	return n, err
 }
 
@@ -296,13 +296,11 @@ func (r *countingReader) WriteTo(w io.Writer) (int64, error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	n, err := io.CopyBuffer(w, r.rc, *bp)
-	if n > 0 {
-		r.c.Add(float64(n))
-	}
+	r.count(n)
 	return n, err
 }
 
-func (r *countingReader) count(n int) {
+func (r *countingReader) count(n int64) {
 	if n > 0 {
 		r.c.Add(float64(n))
 	}
@@ -320,6 +318,6 @@ func (r *countingFile) Seek(offset int64, whence int) (int64, error) {
 
 func (r *countingFile) ReadAt(p []byte, off int64) (int, error) {
 	n, err := r.rc.(io.ReaderAt).ReadAt(p, off)
-	r.count(n)
+	r.count(int64(n))
 	return n, err
 }

@@ -22,7 +22,7 @@ const maxOrigins = 1 << 16
 // through the store, or replaced since, has no entry that matches its
 // ETag, and answers with the cache's own.
 type origins struct {
-	mu sync.Mutex
+	mu sync.RWMutex // read on every cache hit, written on every fill
 	m  map[string]origin
 }
 
@@ -51,9 +51,9 @@ func (o *origins) set(key, cached, remote string) {
 // apply gives info, the cache's answer for key, the remote's ETag when
 // the cached copy is one the store fetched.
 func (o *origins) apply(key string, info *storage.Info) {
-	o.mu.Lock()
+	o.mu.RLock()
 	e, ok := o.m[key]
-	o.mu.Unlock()
+	o.mu.RUnlock()
 	if ok && sameETag(e.cached, info.ETag) {
 		info.ETag = e.remote
 	}

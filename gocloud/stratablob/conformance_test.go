@@ -311,13 +311,7 @@ func TestSignedPutURL(t *testing.T) {
 	srv := miniotest.Start(t)
 	cfg := s3.Config{Bucket: srv.NewBucket(t), Region: srv.Region, Endpoint: srv.URL,
 		AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey}
-	p, err := s3.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	b := stratablob.OpenBucket(p, nil)
-	defer b.Close()
+	b := s3Bucket(t, cfg)
 
 	u, err := b.SignedURL(ctx, "photos/cat.jpg", &blob.SignedURLOptions{Method: http.MethodPut, ContentType: "image/jpeg"})
 	if err != nil {
@@ -345,18 +339,24 @@ func TestSignedPutURL(t *testing.T) {
 	}
 
 	cfg.StorageClass = "REDUCED_REDUNDANCY"
-	pc, err := s3.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	bc := stratablob.OpenBucket(pc, nil)
-	defer bc.Close()
-	_, err = bc.SignedURL(ctx, "k", &blob.SignedURLOptions{Method: http.MethodPut})
+	_, err = s3Bucket(t, cfg).SignedURL(ctx, "k", &blob.SignedURLOptions{Method: http.MethodPut})
 	if gcerrors.Code(err) != gcerrors.Unimplemented || !strings.Contains(err.Error(), "X-Amz-Storage-Class") {
 		t.Errorf("SignedURL PUT with a storage class = %v, want Unimplemented naming the header", err)
 	}
 	if _, err := b.SignedURL(ctx, "k", &blob.SignedURLOptions{Method: http.MethodDelete}); gcerrors.Code(err) != gcerrors.Unimplemented {
 		t.Errorf("SignedURL DELETE = %v, want Unimplemented", err)
 	}
+}
+
+// s3Bucket returns a bucket over an s3 store of cfg, both closed when the
+// test ends.
+func s3Bucket(t *testing.T, cfg s3.Config) *blob.Bucket {
+	t.Helper()
+	p, err := s3.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := stratablob.OpenBucket(p, &stratablob.Options{CloseProvider: true})
+	t.Cleanup(func() { b.Close() })
+	return b
 }
