@@ -330,24 +330,27 @@ func (c *Cache) openEntry(op, key string, h hkey, touch, small bool) (f *os.File
 		if !ok {
 			return nil, header{}, nil, false, nil
 		}
-		f, err := os.Open(c.objPath(h, e.pinned()))
-		if err != nil {
+		path := c.objPath(h, e.pinned())
+		if all := e.size + int64(e.hdr); small && all < smallObject {
+			// One byte more than the file should hold: a read that
+			// stops short of it, at the size expected, proves the
+			// file's size.
+			bp := getSmall(int(all) + 1)
+			b := (*bp)[:all+1]
+			n, err := readFile(path, b)
 			if errors.Is(err, fs.ErrNotExist) {
+				putSmall(bp)
 				if attempt > 0 {
 					c.dropStale(e)
 				}
 				continue // moved by a pin or unpin, or replaced: look again
 			}
-			return nil, header{}, nil, false, err
-		}
-		if all := e.size + int64(e.hdr); small && all < smallObject {
-			// One byte more than the file should hold: a read that
-			// stops at EOF just short of it proves the file's size.
-			bp := getSmall(int(all) + 1)
-			b := (*bp)[:all+1]
-			if n, rerr := f.ReadAt(b, 0); int64(n) == all && rerr == io.EOF {
+			if err != nil {
+				putSmall(bp)
+				return nil, header{}, nil, false, err
+			}
+			if int64(n) == all {
 				if hd, err := parseTrailer(b[e.size:all]); err == nil && hd.size == e.size {
-					f.Close()
 					if hd.key != key {
 						putSmall(bp)
 						return nil, header{}, nil, false, nil // another key with the same 128-bit hash
@@ -357,6 +360,16 @@ func (c *Cache) openEntry(op, key string, h hkey, touch, small bool) (f *os.File
 			}
 			putSmall(bp)
 			// changed since the lookup: read it as any other
+		}
+		f, err := openFile(path)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				if attempt > 0 {
+					c.dropStale(e)
+				}
+				continue // moved by a pin or unpin, or replaced: look again
+			}
+			return nil, header{}, nil, false, err
 		}
 		hd, err := readTrailer(f, e.size, int(e.hdr))
 		if err == nil && hd.gen == e.gen && hd.size != e.size {

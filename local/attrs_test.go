@@ -68,3 +68,39 @@ func TestRecordWithoutHTTPAttributes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, r, again)
 }
+
+// TestDamagedRecordsAreRefused feeds decodeRecord records that are not
+// whole or name a field twice: each is refused, so the object is served
+// as a file with no record rather than with half of one.
+func TestDamagedRecordsAreRefused(t *testing.T) {
+	sum := "sha256=" + strings.Repeat("a", 64) + "\n"
+	good := recordVersion + "\nsize=4\nmtime=7\n" + sum
+	_, err := decodeRecord([]byte(good))
+	require.NoError(t, err)
+	for name, rec := range map[string]string{
+		"empty":                 "",
+		"version only":          recordVersion + "\n",
+		"other version":         "strata-record 2\nsize=4\nmtime=7\n" + sum,
+		"no final newline":      strings.TrimSuffix(good, "\n"),
+		"no size":               recordVersion + "\nmtime=7\n" + sum,
+		"no sha256":             recordVersion + "\nsize=4\nmtime=7\n",
+		"size twice":            good + "size=5\n",
+		"content type twice":    good + "content-type=image/png\ncontent-type=image/gif\n",
+		"attribute twice":       good + "content-language=en\ncontent-language=fr\n",
+		"metadata twice":        good + "m.owner=alice\nm.owner=bob\n",
+		"line without =":        good + "owner\n",
+		"unknown field":         good + "owner=alice\n",
+		"empty line":            good + "\n",
+		"short sha256":          recordVersion + "\nsize=4\nmtime=7\nsha256=abc\n",
+		"size not a number":     recordVersion + "\nsize=four\nmtime=7\n" + sum,
+		"content type has a CR": good + "content-type=image/png\r\n",
+	} {
+		_, err := decodeRecord([]byte(rec))
+		require.Error(t, err, name)
+	}
+	two := good + "content-type=image/png\ncontent-language=en\nm.a=1\nm.b=2\n"
+	r, err := decodeRecord([]byte(two))
+	require.NoError(t, err)
+	require.Equal(t, "image/png", r.contentType)
+	require.Equal(t, map[string]string{"a": "1", "b": "2"}, r.metadata)
+}

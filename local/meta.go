@@ -84,36 +84,46 @@ const maxRecord = storage.MaxMetadataBytes + storage.MaxMetadataEntries*4 + 256 
 // decodeRecord parses what encode wrote. It returns an error for anything
 // else, so a damaged record is ignored rather than half believed.
 func decodeRecord(data []byte) (*record, error) {
-	lines := strings.Split(string(data), "\n")
-	if len(lines) < 5 || lines[0] != recordVersion || lines[len(lines)-1] != "" {
+	version, rest, ok := strings.Cut(string(data), "\n")
+	if !ok || version != recordVersion || !strings.HasSuffix(rest, "\n") {
 		return nil, fmt.Errorf("not a strata record")
 	}
 	r := &record{}
-	seen := map[string]bool{}
-	for _, line := range lines[1 : len(lines)-1] {
+	// seen has a bit for each field but metadata: fieldSize, fieldMtime,
+	// fieldSHA256, fieldType, then one per attrNames.
+	var seen uint
+	for line := range strings.SplitSeq(rest[:len(rest)-1], "\n") {
 		name, value, ok := strings.Cut(line, "=")
-		if !ok || seen[name] {
+		if !ok {
 			return nil, fmt.Errorf("bad record line %q", line)
 		}
-		seen[name] = true
+		var bit uint
 		var err error
 		switch {
 		case name == "size":
+			bit = fieldSize
 			r.size, err = strconv.ParseInt(value, 10, 64)
 		case name == "mtime":
+			bit = fieldMtime
 			r.mtime, err = strconv.ParseInt(value, 10, 64)
 		case name == "sha256":
+			bit = fieldSHA256
 			if len(value) != 64 || strings.Trim(value, "0123456789abcdef") != "" {
 				err = fmt.Errorf("bad sha256")
 			}
 			r.sha256 = value
 		case name == "content-type":
+			bit = fieldType
 			r.contentType = value
 			err = storage.ValidContentType(value)
 		case attrIndex(name) >= 0:
+			bit = fieldType << (1 + attrIndex(name))
 			r.attrs[attrIndex(name)] = value
 			err = storage.ValidHTTPAttribute(name, value)
 		case strings.HasPrefix(name, "m."):
+			if _, dup := r.metadata[name[2:]]; dup {
+				return nil, fmt.Errorf("bad record line %q", line)
+			}
 			if r.metadata == nil {
 				r.metadata = map[string]string{}
 			}
@@ -121,11 +131,15 @@ func decodeRecord(data []byte) (*record, error) {
 		default:
 			err = fmt.Errorf("unknown record field %q", name)
 		}
+		if seen&bit != 0 {
+			return nil, fmt.Errorf("bad record line %q", line)
+		}
+		seen |= bit
 		if err != nil {
 			return nil, err
 		}
 	}
-	if !seen["size"] || !seen["mtime"] || !seen["sha256"] {
+	if need := uint(fieldSize | fieldMtime | fieldSHA256); seen&need != need {
 		return nil, fmt.Errorf("record lacks size, mtime or sha256")
 	}
 	if err := storage.ValidMetadata(r.metadata); err != nil {
@@ -133,6 +147,14 @@ func decodeRecord(data []byte) (*record, error) {
 	}
 	return r, nil
 }
+
+// The fields of a record decodeRecord looks for once each.
+const (
+	fieldSize = 1 << iota
+	fieldMtime
+	fieldSHA256
+	fieldType
+)
 
 // matches reports whether r was written for a file of this size and
 // modification time.

@@ -170,7 +170,7 @@ func (s *fileStore) Get(ctx context.Context, key string, rng *storage.Range) (io
 		f.Close()
 		return nil, storage.Info{}, fmt.Errorf("range offset %d, object size %d: %w", rng.Offset, info.Size, err)
 	}
-	r := &reader{ctx: ctx, key: key, f: f, off: off, n: n}
+	r := &reader{ctx: ctx, key: key, f: f, off: off, n: n, fileAt: 0} // a file opens at offset 0
 	if off == 0 && n == info.Size {
 		return &wholeReader{r}, info, nil
 	}
@@ -187,6 +187,11 @@ type reader struct {
 	off int64 // where the section starts in the file
 	n   int64 // the length of the section
 	pos int64 // offset in the section of the next Read
+
+	// fileAt is the offset of f (which Read, using pread, leaves alone)
+	// when WriteTo last left it, or -1 when a use of the descriptor may
+	// have moved it: WriteTo seeks only when it is not where it starts.
+	fileAt int64
 }
 
 var (
@@ -281,9 +286,14 @@ func (r *reader) WriteTo(w io.Writer) (int64, error) {
 	if r.pos >= r.n {
 		return 0, r.ctx.Err()
 	}
-	if _, err := r.f.Seek(r.off+r.pos, io.SeekStart); err != nil {
-		return 0, err
+	if r.fileAt != r.off+r.pos {
+		if _, err := r.f.Seek(r.off+r.pos, io.SeekStart); err != nil {
+			r.fileAt = -1
+			return 0, err
+		}
 	}
+	// A failed copy may have read more than it wrote.
+	r.fileAt = -1
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	for r.pos < r.n {
@@ -298,9 +308,10 @@ func (r *reader) WriteTo(w io.Writer) (int64, error) {
 			return written, err
 		}
 		if k < want {
-			break // the file shrank
+			return written, nil // the file shrank
 		}
 	}
+	r.fileAt = r.off + r.pos
 	return written, nil
 }
 
@@ -346,6 +357,7 @@ func (c *rawFile) Read(fn func(fd uintptr) bool) error {
 	if err := c.r.ctx.Err(); err != nil {
 		return err
 	}
+	c.r.fileAt = -1
 	if _, err := c.r.f.Seek(c.r.off+c.r.pos, io.SeekStart); err != nil {
 		return err
 	}

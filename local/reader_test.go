@@ -254,6 +254,41 @@ func TestReaderWriteTo(t *testing.T) {
 	}
 }
 
+// TestReaderWriteToAgain copies a whole object to a socket (sendfile,
+// from the file's offset, which WriteTo leaves unmoved when it already
+// is where the copy starts), then copies again after a Seek back, after
+// a Read, and after a copy through the descriptor: each copy starts at the
+// reader's position.
+func TestReaderWriteToAgain(t *testing.T) {
+	s, data := readerStore(t)
+	r := getSeekable(t, s, t.Context(), nil)
+	send := func() []byte {
+		conn, received := tcpSink(t)
+		_, err := io.Copy(conn, r)
+		require.NoError(t, err)
+		require.NoError(t, conn.Close())
+		return <-received
+	}
+	require.True(t, bytes.Equal(data, send()), "the first copy, from the start")
+	_, err := r.Seek(10, io.SeekStart)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(data[10:], send()), "a copy after a Seek back")
+	_, err = r.Seek(0, io.SeekStart)
+	require.NoError(t, err)
+	_, err = io.ReadFull(r, make([]byte, 100))
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(data[100:], send()), "a copy after a Read")
+
+	_, err = r.Seek(0, io.SeekStart)
+	require.NoError(t, err)
+	conn, received := tcpSink(t)
+	_, err = conn.ReadFrom(&io.LimitedReader{R: r, N: 1000})
+	require.NoError(t, err)
+	require.NoError(t, conn.Close())
+	require.True(t, bytes.Equal(data[:1000], <-received))
+	require.True(t, bytes.Equal(data[1000:], send()), "a copy after one through the descriptor")
+}
+
 // tcpSink returns the client end of a loopback TCP connection and a
 // channel that yields everything the server end received once the client
 // end is closed (only its length with discard: the bytes are dropped).
