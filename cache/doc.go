@@ -54,8 +54,10 @@
 // for the cost of checksumming the bytes it streams and never a second
 // read of the file:
 //
-//   - an object under 128 KiB with its header is read whole and checked
-//     before Get returns, so Get itself fails;
+//   - an object under 128 KiB with its header is read whole, with one
+//     open, one read and one close (fewer system calls than os.ReadFile,
+//     and no *os.File), and checked before Get returns, so Get itself
+//     fails; its reader hands the checked bytes out of memory;
 //   - a larger one is checksummed as it streams, and the Read that would
 //     deliver its last bytes fails instead and withholds them, so that a
 //     reader that stops once it has the size it expects (io.ReadFull,

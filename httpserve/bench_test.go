@@ -42,6 +42,10 @@ const benchClients = 16
 // type). The file server serves the local store's directory.
 //
 //	go test -run '^$' -bench BenchmarkServe -benchtime 2s -count 3 ./httpserve/
+//
+// scripts/serve-bench.sh measures the same servers with wrk, a client
+// outside the process, and adds the server's CPU time per request and
+// nginx.
 func BenchmarkServe(b *testing.B) {
 	small := media(jpegMagic, 64<<10)
 	big := media(mp4Magic, 64<<20)

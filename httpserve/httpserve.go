@@ -20,8 +20,9 @@
 // 512 bytes, once per version of the object: the handler remembers it by
 // key and ETag). The body goes out through the reader's own WriteTo when
 // it has one, so a local file reaches the socket with sendfile(2) and a
-// tiered store's cache hit is still checked as it streams (a damaged one
-// is cut short and logged). A HEAD, a conditional GET (If-None-Match,
+// tiered store's cache hit is still checked: a small one (under 128 KiB)
+// read whole and checked before any byte goes out, a larger one as it
+// streams (a damaged one is cut short and logged). A HEAD, a conditional GET (If-None-Match,
 // If-Modified-Since, If-Match, If-Unmodified-Since, If-Range), a GET with
 // a suffix range or several ranges, and a GET to be redirected ask Stat
 // first, as they need the Info, or the size, before any bytes, and a 304

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# serve-bench.sh: serves the same files through http.FileServer, through
+# httpserve over a local store and over a tiered store's cache hit (files
+# written by strata, and plain files with no metadata), and through nginx
+# when it is installed, and measures each with wrk over TCP loopback: the
+# servers take turns, ROUNDS rounds of SECONDS each, for a 64 KiB JPEG, a
+# 64 KiB range of a 64 MiB MP4 and the whole MP4. It prints the medians of
+# requests/s, p99 latency and the server's CPU time per request (from
+# /proc), and their ratios to FileServer's.
+#
+#	scripts/serve-bench.sh [ROUNDS [SECONDS]]     (default 7 rounds of 3 s)
+#
+# wrk (apt-get install wrk) is the client: 2 threads, 16 keep-alive
+# connections. nginx, if on the PATH, runs one worker with sendfile; it is
+# the physical anchor. STRATA_SERVEBENCH_BASE=path names a servebench binary
+# built from another checkout (go build -o path ./httpserve/internal/servebench
+# there), whose local and tiered servers are measured in the same rounds:
+# a before-and-after comparison.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+rounds=${1:-7}
+secs=${2:-3}
+command -v wrk >/dev/null || { echo "serve-bench: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/serve-bench.XXXXXX)
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	[ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/servebench" ./httpserve/internal/servebench
+
+# name port binary flags...
+servers=(
+	"fileserver 18081 $work/servebench -mode fs"
+	"local 18082 $work/servebench -mode local"
+	"tiered 18083 $work/servebench -mode tiered"
+	"local-plain 18084 $work/servebench -mode local -plain"
+	"tiered-plain 18085 $work/servebench -mode tiered -plain"
+)
+if [ -n "${STRATA_SERVEBENCH_BASE:-}" ]; then
+	servers+=("base-local 18086 $STRATA_SERVEBENCH_BASE -mode local"
+		"base-tiered 18087 $STRATA_SERVEBENCH_BASE -mode tiered")
+fi
+declare -A pidof
+names=()
+for s in "${servers[@]}"; do
+	read -r name port bin flags <<<"$s"
+	# shellcheck disable=SC2086 # flags are words
+	"$bin" $flags -dir "$work/$name" -addr "127.0.0.1:$port" >"$work/$name.log" 2>&1 &
+	pids+=($!)
+	pidof[$name]=$!
+	names+=("$name:$port")
+done
+if command -v nginx >/dev/null; then
+	cat >"$work/nginx.conf" <<CONF
+user $(id -un);
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	types { image/jpeg jpg; video/mp4 mp4; }
+	server { listen 127.0.0.1:18090; location /media/ { alias $work/fileserver/data/; } }
+}
+CONF
+fi
+for s in "${servers[@]}"; do
+	read -r name port _ <<<"$s"
+	for _ in $(seq 600); do
+		grep -q '^ready' "$work/$name.log" 2>/dev/null && break
+		if ! kill -0 "${pidof[$name]}" 2>/dev/null; then cat "$work/$name.log" >&2; exit 1; fi
+		sleep 0.1
+	done
+done
+if [ -f "$work/nginx.conf" ]; then
+	nginx -c "$work/nginx.conf"
+	sleep 0.5
+	pidof[nginx]=$(pgrep -P "$(cat "$work/nginx.pid")")
+	names+=("nginx:18090")
+fi
+
+tck=$(getconf CLK_TCK)
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+measure() { # path range label
+	local path=$1 rng=$2 label=$3 raw="$work/raw"
+	: >"$raw"
+	for _ in $(seq "$rounds"); do
+		for np in "${names[@]}"; do
+			local name=${np%%:*} port=${np##*:} args=(-t2 -c16 "-d${secs}s" --latency)
+			[ -n "$rng" ] && args+=(-H "Range: $rng")
+			local a b out
+			a=$(cpu "${pidof[$name]}")
+			out=$(wrk "${args[@]}" "http://127.0.0.1:$port$path")
+			b=$(cpu "${pidof[$name]}")
+			echo "$out" | awk -v name="$name" -v cpu=$((b - a)) -v tck="$tck" '
+				function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /m$/) return v * 60e6; return v * 1e6 }
+				/requests in/ { n = $1 }
+				/^ +99%/ { p99 = us($2) }
+				/Requests\/sec/ { rps = $2 }
+				/Non-2xx/ { bad = 1 }
+				END { if (bad) { print name " answered errors" > "/dev/stderr"; exit 1 }
+				      printf "%s %f %f %f\n", name, rps, p99, cpu * 1e6 / tck / n }' >>"$raw"
+		done
+	done
+	echo "== $label (medians of $rounds runs of ${secs}s, wrk -t2 -c16)"
+	awk '
+		{ rps[$1] = rps[$1] " " $2; p99[$1] = p99[$1] " " $3; cpu[$1] = cpu[$1] " " $4; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
+		function med(s,   a, n, i, j, t) { n = split(s, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
+		END {
+			fr = med(rps["fileserver"]); fp = med(p99["fileserver"])
+			printf "%-13s %10s %8s %9s %8s %12s\n", "server", "req/s", "x-fs", "p99-ms", "x-fs", "cpu-us/req"
+			for (i = 1; i <= k; i++) { s = order[i]; r = med(rps[s]); p = med(p99[s])
+				printf "%-13s %10.0f %8.2f %9.2f %8.2f %12.1f\n", s, r, r / fr, p / 1000, p / fp, med(cpu[s]) }
+		}' "$raw"
+}
+
+measure /media/img/small.jpg "" "64 KiB JPEG"
+measure /media/vid/big.mp4 "bytes=33554432-33619967" "64 KiB range of a 64 MiB MP4"
+measure /media/vid/big.mp4 "" "whole 64 MiB MP4"
