@@ -8,8 +8,8 @@
 //
 //	go run ./httpserve/internal/servebench -mode tiered -dir /tmp/sb -addr 127.0.0.1:8083
 //
-// It writes the files under -dir (emptied first), prints "ready" once it
-// listens and serves until it is stopped.
+// It writes the files under -dir, which must be new or empty, prints
+// "ready" once it listens and serves until it is stopped.
 package main
 
 import (
@@ -33,7 +33,7 @@ import (
 
 func main() {
 	mode := flag.String("mode", "fs", "fs, local or tiered")
-	dir := flag.String("dir", "", "directory for the files (emptied first; required)")
+	dir := flag.String("dir", "", "new or empty directory for the files (required)")
 	addr := flag.String("addr", "127.0.0.1:8080", "loopback address to listen on")
 	plain := flag.Bool("plain", false, "write plain files with no metadata instead of through strata")
 	flag.Parse()
@@ -60,48 +60,70 @@ func media(magic string, n int, step byte) []byte {
 }
 
 func run(mode, dir, addr string, plain bool) error {
+	h, closeStore, err := setup(mode, dir, plain)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Println("ready", mode, l.Addr())
+	return http.Serve(l, h)
+}
+
+// setup writes the files under dir as mode and plain say and returns the
+// handler serving them, and what closes its store.
+func setup(mode, dir string, plain bool) (_ http.Handler, closeStore func(), err error) {
 	if dir == "" {
-		return fmt.Errorf("-dir is required")
+		return nil, nil, fmt.Errorf("-dir is required")
 	}
 	if mode != "fs" && mode != "local" && mode != "tiered" {
-		return fmt.Errorf("-mode %q: want fs, local or tiered", mode)
+		return nil, nil, fmt.Errorf("-mode %q: want fs, local or tiered", mode)
 	}
 	ctx := context.Background()
-	if err := os.RemoveAll(dir); err != nil {
-		return err
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, nil, fmt.Errorf("-dir %q is not empty: give a new or empty directory", dir)
 	}
 	data := filepath.Join(dir, "data")
 	loc, err := local.New(data, &local.Options{NoSync: true})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer loc.Close()
+	closeStore = func() { loc.Close() }
+	defer func() {
+		if err != nil {
+			closeStore()
+		}
+	}()
 	var p storage.Provider = loc
 	var ts *tiered.Store
 	if mode == "tiered" {
 		c, err := cache.Open(filepath.Join(dir, "cache"), cache.Options{MaxBytes: 512 << 20})
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		if ts, err = tiered.New(c, loc, tiered.Options{}); err != nil {
-			return err
+			c.Close()
+			return nil, nil, err
 		}
-		defer ts.Close()
+		closeStore = func() { ts.Close(); loc.Close() }
 		p = ts
 	}
 	for key, b := range files {
 		if plain || mode == "fs" {
 			path := filepath.Join(data, filepath.FromSlash(key))
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return err
+				return nil, nil, err
 			}
 			if err := os.WriteFile(path, b, 0o644); err != nil {
-				return err
+				return nil, nil, err
 			}
 			continue
 		}
 		if _, err := p.Put(ctx, key, bytes.NewReader(b), &storage.PutOptions{ContentType: http.DetectContentType(b)}); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	if ts != nil {
@@ -111,17 +133,17 @@ func run(mode, dir, addr string, plain bool) error {
 			for key := range files {
 				rc, _, err := ts.Get(ctx, key, nil)
 				if err != nil {
-					return err
+					return nil, nil, err
 				}
 				_, err = io.Copy(io.Discard, rc)
 				rc.Close()
 				if err != nil {
-					return err
+					return nil, nil, err
 				}
 			}
 		}
 		if err := ts.Flush(ctx); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	var h http.Handler
@@ -130,10 +152,5 @@ func run(mode, dir, addr string, plain bool) error {
 	} else {
 		h = httpserve.New(p, &httpserve.Options{Prefix: "/media/"})
 	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	fmt.Println("ready", mode, l.Addr())
-	return http.Serve(l, h)
+	return h, closeStore, nil
 }
