@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/strata-storage/strata/cache"
 	"github.com/strata-storage/strata/httpserve"
@@ -43,11 +44,16 @@ func main() {
 	}
 }
 
-// The files served: the first bytes of each are those of a real JPEG and
-// MP4, so that both servers serve them inline as the media they are.
-var files = map[string][]byte{
-	"img/small.jpg": media("\xff\xd8\xff\xe0\x00\x10JFIF\x00", 64<<10, 7),
-	"vid/big.mp4":   media("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom", 64<<20, 13),
+// files returns the files served: the first bytes of each are those of a
+// real JPEG and MP4, so that both servers serve them inline as the media
+// they are. They are made afresh for each use, not kept: a server that
+// held 64 MiB would have a heap that large, and collect garbage a
+// fraction as often as a real one.
+func files() map[string][]byte {
+	return map[string][]byte{
+		"img/small.jpg": media("\xff\xd8\xff\xe0\x00\x10JFIF\x00", 64<<10, 7),
+		"vid/big.mp4":   media("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom", 64<<20, 13),
+	}
 }
 
 func media(magic string, n int, step byte) []byte {
@@ -111,7 +117,7 @@ func setup(mode, dir string, plain bool) (_ http.Handler, closeStore func(), err
 		closeStore = func() { ts.Close(); loc.Close() }
 		p = ts
 	}
-	for key, b := range files {
+	for key, b := range files() {
 		if plain || mode == "fs" {
 			path := filepath.Join(data, filepath.FromSlash(key))
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -130,7 +136,7 @@ func setup(mode, dir string, plain bool) (_ http.Handler, closeStore func(), err
 		// The first read fetches into the cache (a plain file written
 		// to the remote's directory), the second must be a hit.
 		for range 2 {
-			for key := range files {
+			for _, key := range []string{"img/small.jpg", "vid/big.mp4"} {
 				rc, _, err := ts.Get(ctx, key, nil)
 				if err != nil {
 					return nil, nil, err
@@ -146,6 +152,7 @@ func setup(mode, dir string, plain bool) (_ http.Handler, closeStore func(), err
 			return nil, nil, err
 		}
 	}
+	runtime.GC() // let the heap shrink to what a server keeps
 	var h http.Handler
 	if mode == "fs" {
 		h = http.StripPrefix("/media/", http.FileServer(http.Dir(data)))
