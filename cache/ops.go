@@ -338,15 +338,11 @@ func (c *Cache) openEntry(op, key string, h hkey, touch, small bool) (f *os.File
 			bp := getSmall(int(all) + 1)
 			b := (*bp)[:all+1]
 			n, err := readFile(path, b)
-			if errors.Is(err, fs.ErrNotExist) {
-				putSmall(bp)
-				if attempt > 0 {
-					c.dropStale(e)
-				}
-				continue // moved by a pin or unpin, or replaced: look again
-			}
 			if err != nil {
 				putSmall(bp)
+				if c.moved(err, e, attempt) {
+					continue
+				}
 				return nil, header{}, nil, false, err
 			}
 			if int64(n) == all {
@@ -363,11 +359,8 @@ func (c *Cache) openEntry(op, key string, h hkey, touch, small bool) (f *os.File
 		}
 		f, err := openFile(path)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				if attempt > 0 {
-					c.dropStale(e)
-				}
-				continue // moved by a pin or unpin, or replaced: look again
+			if c.moved(err, e, attempt) {
+				continue
 			}
 			return nil, header{}, nil, false, err
 		}
@@ -389,6 +382,20 @@ func (c *Cache) openEntry(op, key string, h hkey, touch, small bool) (f *os.File
 		return f, hd, nil, true, nil
 	}
 	return nil, header{}, nil, false, nil
+}
+
+// moved reports whether err, from opening the file of entry e, says the
+// file is not there: moved by a pin or unpin, or replaced, so openEntry
+// looks again. From the second attempt on, an entry whose file is still
+// missing is dropped.
+func (c *Cache) moved(err error, e entry, attempt int) bool {
+	if !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	if attempt > 0 {
+		c.dropStale(e)
+	}
+	return true
 }
 
 // dropStale removes an entry whose file is missing, if it is still the

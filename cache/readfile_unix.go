@@ -20,24 +20,16 @@ func readFile(path string, b []byte) (int, error) {
 		return 0, err
 	}
 	defer unix.Close(fd)
-	n := 0
-	for n < len(b) {
-		m, err := unix.Pread(fd, b[n:], int64(n))
+	for {
+		n, err := unix.Pread(fd, b, 0)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return n, &fs.PathError{Op: "read", Path: path, Err: err}
+			return 0, &fs.PathError{Op: "read", Path: path, Err: err}
 		}
-		if m == 0 {
-			break
-		}
-		n += m
-		if n < len(b) {
-			break // stopped short: the end of the file
-		}
+		return n, nil
 	}
-	return n, nil
 }
 
 // openFile opens the file at path for reading, as os.Open does but with

@@ -1,25 +1,17 @@
 package httpserve_test
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/strata-storage/strata/cache"
-	"github.com/strata-storage/strata/httpserve"
-	"github.com/strata-storage/strata/local"
-	"github.com/strata-storage/strata/storage"
-	"github.com/strata-storage/strata/tiered"
+	"github.com/strata-storage/strata/httpserve/internal/benchserver"
 )
 
 // benchClients is how many keep-alive clients send requests at once.
@@ -47,12 +39,14 @@ const benchClients = 16
 // outside the process, and adds the server's CPU time per request and
 // nginx.
 func BenchmarkServe(b *testing.B) {
-	small := media(jpegMagic, 64<<10)
-	big := media(mp4Magic, 64<<20)
 	for _, store := range []string{"local", "tiered"} {
 		for _, tree := range []string{"strata", "plain"} {
 			b.Run(store+"/"+tree, func(b *testing.B) {
-				h, dir := benchStore(b, store, tree, map[string][]byte{"img/small.jpg": small, "vid/big.mp4": big})
+				h, dir, closeStore, err := benchserver.New(store, b.TempDir(), tree == "plain")
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer closeStore()
 				fs := httptest.NewServer(http.FileServer(http.Dir(dir)))
 				defer fs.Close()
 				hs := httptest.NewServer(h)
@@ -61,9 +55,9 @@ func BenchmarkServe(b *testing.B) {
 					name, path, rng string
 					want            int
 				}{
-					{"64KiB", "img/small.jpg", "", len(small)},
-					{"range64KiB", "vid/big.mp4", fmt.Sprintf("bytes=%d-%d", 32<<20, 32<<20+64<<10-1), 64 << 10},
-					{"whole64MiB", "vid/big.mp4", "", len(big)},
+					{"64KiB", benchserver.Image, "", 64 << 10},
+					{"range64KiB", benchserver.Video, fmt.Sprintf("bytes=%d-%d", 32<<20, 32<<20+64<<10-1), 64 << 10},
+					{"whole64MiB", benchserver.Video, "", 64 << 20},
 				} {
 					b.Run(c.name, func(b *testing.B) {
 						rates, p99s := benchRequests(b, [2]string{fs.URL + "/" + c.path, hs.URL + "/media/" + c.path}, c.rng, c.want)
@@ -79,85 +73,6 @@ func BenchmarkServe(b *testing.B) {
 			})
 		}
 	}
-}
-
-// The first bytes of a JPEG and of an MP4 file, which both servers (and
-// http.DetectContentType) know them by.
-const (
-	jpegMagic = "\xff\xd8\xff\xe0\x00\x10JFIF\x00"
-	mp4Magic  = "\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
-)
-
-// media returns n bytes of a made-up file that starts as a real one of
-// its kind (magic), so that it is served as the image or video it stands
-// for, as a media server serves it: with its media type, inline.
-func media(magic string, n int) []byte {
-	b := payload(n)
-	copy(b, magic)
-	return b
-}
-
-// benchStore returns a handler serving files, and the directory holding
-// them as plain files for the file server.
-func benchStore(b *testing.B, store, tree string, files map[string][]byte) (http.Handler, string) {
-	b.Helper()
-	ctx := context.Background()
-	dir := b.TempDir()
-	loc, err := local.New(dir, &local.Options{NoSync: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { loc.Close() })
-	var p storage.Provider = loc
-	var ts *tiered.Store
-	if store == "tiered" {
-		c, err := cache.Open(b.TempDir(), cache.Options{MaxBytes: 512 << 20})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ts, err = tiered.New(c, loc, tiered.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { ts.Close() })
-		p = ts
-	}
-	for key, data := range files {
-		if tree == "plain" {
-			path := filepath.Join(dir, filepath.FromSlash(key))
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				b.Fatal(err)
-			}
-			if err := os.WriteFile(path, data, 0o644); err != nil {
-				b.Fatal(err)
-			}
-			continue
-		}
-		if _, err := p.Put(ctx, key, bytes.NewReader(data), &storage.PutOptions{ContentType: http.DetectContentType(data)}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if ts != nil {
-		// Read every object twice: the first fills the cache, the
-		// second must be a hit.
-		for range 2 {
-			for key := range files {
-				rc, _, err := ts.Get(ctx, key, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, err = io.Copy(io.Discard, rc)
-				rc.Close()
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-		if err := ts.Flush(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return httpserve.New(p, &httpserve.Options{Prefix: "/media/"}), dir
 }
 
 // benchRounds is how many turns each server takes in benchRequests, at

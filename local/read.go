@@ -170,7 +170,7 @@ func (s *fileStore) Get(ctx context.Context, key string, rng *storage.Range) (io
 		f.Close()
 		return nil, storage.Info{}, fmt.Errorf("range offset %d, object size %d: %w", rng.Offset, info.Size, err)
 	}
-	r := &reader{ctx: ctx, key: key, f: f, off: off, n: n, fileAt: 0} // a file opens at offset 0
+	r := &reader{ctx: ctx, key: key, f: f, off: off, n: n} // fileAt 0: a file opens at offset 0
 	if off == 0 && n == info.Size {
 		return &wholeReader{r}, info, nil
 	}
@@ -286,14 +286,13 @@ func (r *reader) WriteTo(w io.Writer) (int64, error) {
 	if r.pos >= r.n {
 		return 0, r.ctx.Err()
 	}
-	if r.fileAt != r.off+r.pos {
+	seek := r.fileAt != r.off+r.pos
+	r.fileAt = -1 // unknown until the copy is done: a failed one may have read more than it wrote
+	if seek {
 		if _, err := r.f.Seek(r.off+r.pos, io.SeekStart); err != nil {
-			r.fileAt = -1
 			return 0, err
 		}
 	}
-	// A failed copy may have read more than it wrote.
-	r.fileAt = -1
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	for r.pos < r.n {

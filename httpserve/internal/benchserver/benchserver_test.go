@@ -1,4 +1,4 @@
-package main
+package benchserver
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ import (
 	"testing"
 )
 
-// TestServersServeTheSameBytes checks what scripts/serve-bench.sh
-// measures: every server, FileServer and httpserve over each store and
+// TestServersServeTheSameBytes checks what BenchmarkServe and
+// scripts/serve-bench.sh measure: every server, FileServer and httpserve over each store and
 // tree, answers the JPEG whole, a range of the MP4 and the whole MP4 with
 // the same bytes and media type, so the benchmark compares like with like.
 func TestServersServeTheSameBytes(t *testing.T) {
@@ -21,23 +21,23 @@ func TestServersServeTheSameBytes(t *testing.T) {
 		plain bool
 	}{{"fs", false}, {"local", false}, {"local", true}, {"tiered", false}, {"tiered", true}} {
 		t.Run(fmt.Sprintf("%s/plain=%v", c.mode, c.plain), func(t *testing.T) {
-			h, closeStore, err := setup(c.mode, t.TempDir(), c.plain)
+			h, _, closeStore, err := New(c.mode, t.TempDir(), c.plain)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer closeStore()
 			srv := httptest.NewServer(h)
 			defer srv.Close()
-			want := files()
-			big := want["vid/big.mp4"]
+			want := Files()
+			big := want[Video]
 			for _, g := range []struct {
 				path, rng, ctype string
 				status           int
 				want             []byte
 			}{
-				{"img/small.jpg", "", "image/jpeg", http.StatusOK, want["img/small.jpg"]},
-				{"vid/big.mp4", "bytes=33554432-33619967", "video/mp4", http.StatusPartialContent, big[32<<20 : 32<<20+64<<10]},
-				{"vid/big.mp4", "", "video/mp4", http.StatusOK, big},
+				{Image, "", "image/jpeg", http.StatusOK, want[Image]},
+				{Video, "bytes=33554432-33619967", "video/mp4", http.StatusPartialContent, big[32<<20 : 32<<20+64<<10]},
+				{Video, "", "video/mp4", http.StatusOK, big},
 			} {
 				req, err := http.NewRequest(http.MethodGet, srv.URL+"/media/"+g.path, nil)
 				if err != nil {
@@ -64,16 +64,16 @@ func TestServersServeTheSameBytes(t *testing.T) {
 	}
 }
 
-// TestSetupRefusesBadInput: no directory, an unknown mode, and a
+// TestNewRefusesBadInput: no directory, an unknown mode, and a
 // directory that holds something (which the server would write into).
-func TestSetupRefusesBadInput(t *testing.T) {
+func TestNewRefusesBadInput(t *testing.T) {
 	full := t.TempDir()
 	if err := os.WriteFile(filepath.Join(full, "keep"), []byte("mine"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ mode, dir string }{{"fs", ""}, {"nginx", t.TempDir()}, {"local", full}} {
-		if _, _, err := setup(c.mode, c.dir, false); err == nil {
-			t.Errorf("setup(%q, %q) did not fail", c.mode, c.dir)
+		if _, _, _, err := New(c.mode, c.dir, false); err == nil {
+			t.Errorf("New(%q, %q) did not fail", c.mode, c.dir)
 		}
 	}
 	if b, err := os.ReadFile(filepath.Join(full, "keep")); err != nil || string(b) != "mine" {
