@@ -3,10 +3,13 @@
 # httpserve over a local store and over a tiered store's cache hit (files
 # written by strata, and plain files with no metadata), and through nginx
 # when it is installed, and measures each with wrk over TCP loopback: the
-# servers take turns, ROUNDS rounds of SECONDS each, for a 64 KiB JPEG, a
-# 64 KiB range of a 64 MiB MP4 and the whole MP4. It prints the medians of
-# requests/s, p99 latency and the server's CPU time per request (from
-# /proc), and their ratios to FileServer's.
+# servers take turns, ROUNDS rounds of SECONDS each (four times as long
+# for the whole MP4), for a 64 KiB JPEG, a 64 KiB range of a 64 MiB MP4 and
+# the whole MP4. It prints the medians of requests/s, p99 latency and the
+# server's CPU time per request (from /proc), and the medians of their
+# ratios to FileServer's in the same round: a round's ratio compares
+# servers measured seconds apart, so a change in the machine's speed
+# between rounds moves every server of the round alike.
 #
 #	scripts/serve-bench.sh [ROUNDS [SECONDS]]     (default 7 rounds of 3 s)
 #
@@ -89,39 +92,43 @@ fi
 
 tck=$(getconf CLK_TCK)
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
-measure() { # path range label
-	local path=$1 rng=$2 label=$3 raw="$work/raw"
+measure() { # path range seconds label
+	local path=$1 rng=$2 dur=$3 label=$4 raw="$work/raw"
 	: >"$raw"
-	for _ in $(seq "$rounds"); do
+	for round in $(seq "$rounds"); do
 		for np in "${names[@]}"; do
-			local name=${np%%:*} port=${np##*:} args=(-t2 -c16 "-d${secs}s" --latency)
+			# --timeout: a slow answer is counted, not dropped as an error.
+			local name=${np%%:*} port=${np##*:} args=(-t2 -c16 "-d${dur}s" --timeout 60s --latency)
 			[ -n "$rng" ] && args+=(-H "Range: $rng")
 			local a b out
 			a=$(cpu "${pidof[$name]}")
 			out=$(wrk "${args[@]}" "http://127.0.0.1:$port$path")
 			b=$(cpu "${pidof[$name]}")
-			echo "$out" | awk -v name="$name" -v cpu=$((b - a)) -v tck="$tck" '
+			echo "$out" | awk -v round="$round" -v name="$name" -v cpu=$((b - a)) -v tck="$tck" '
 				function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /m$/) return v * 60e6; return v * 1e6 }
 				/requests in/ { n = $1 }
 				/^ +99%/ { p99 = us($2) }
 				/Requests\/sec/ { rps = $2 }
 				/Non-2xx/ { bad = 1 }
+				/Socket errors/ { bad = 1 }
 				END { if (bad) { print name " answered errors" > "/dev/stderr"; exit 1 }
-				      printf "%s %f %f %f\n", name, rps, p99, cpu * 1e6 / tck / n }' >>"$raw"
+				      printf "%s %s %f %f %f\n", round, name, rps, p99, cpu * 1e6 / tck / n }' >>"$raw"
 		done
 	done
-	echo "== $label (medians of $rounds runs of ${secs}s, wrk -t2 -c16)"
+	echo "== $label (medians of $rounds runs of ${dur}s, wrk -t2 -c16; x-fs: median of the rounds' ratios)"
 	awk '
-		{ rps[$1] = rps[$1] " " $2; p99[$1] = p99[$1] " " $3; cpu[$1] = cpu[$1] " " $4; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
-		function med(s,   a, n, i, j, t) { n = split(s, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
+		$2 == "fileserver" { frps[$1] = $3; fp99[$1] = $4 }
+		{ s = $2; rps[s] = rps[s] " " $3; p99[s] = p99[s] " " $4; cpu[s] = cpu[s] " " $5
+		  xr[s] = xr[s] " " $3 / frps[$1]; xp[s] = xp[s] " " $4 / fp99[$1]
+		  if (!(s in seen)) { seen[s] = 1; order[++k] = s } }
+		function med(s,   a, n, i, j, t) { n = split(s, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }; return a[int((n + 1) / 2)] }
 		END {
-			fr = med(rps["fileserver"]); fp = med(p99["fileserver"])
 			printf "%-13s %10s %8s %9s %8s %12s\n", "server", "req/s", "x-fs", "p99-ms", "x-fs", "cpu-us/req"
-			for (i = 1; i <= k; i++) { s = order[i]; r = med(rps[s]); p = med(p99[s])
-				printf "%-13s %10.0f %8.2f %9.2f %8.2f %12.1f\n", s, r, r / fr, p / 1000, p / fp, med(cpu[s]) }
+			for (i = 1; i <= k; i++) { s = order[i]
+				printf "%-13s %10.0f %8.2f %9.2f %8.2f %12.1f\n", s, med(rps[s]), med(xr[s]), med(p99[s]) / 1000, med(xp[s]), med(cpu[s]) }
 		}' "$raw"
 }
 
-measure /media/img/small.jpg "" "64 KiB JPEG"
-measure /media/vid/big.mp4 "bytes=33554432-33619967" "64 KiB range of a 64 MiB MP4"
-measure /media/vid/big.mp4 "" "whole 64 MiB MP4"
+measure /media/img/small.jpg "" "$secs" "64 KiB JPEG"
+measure /media/vid/big.mp4 "bytes=33554432-33619967" "$secs" "64 KiB range of a 64 MiB MP4"
+measure /media/vid/big.mp4 "" "$((secs * 4))" "whole 64 MiB MP4"
