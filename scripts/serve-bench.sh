@@ -24,6 +24,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 rounds=${1:-7}
 secs=${2:-3}
+for n in "$rounds" "$secs"; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] || { echo "serve-bench: ROUNDS and SECONDS are whole numbers above 0, not \"$n\" (usage: scripts/serve-bench.sh [ROUNDS [SECONDS]])" >&2; exit 2; }
+done
 command -v wrk >/dev/null || { echo "serve-bench: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/serve-bench.XXXXXX)
