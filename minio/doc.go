@@ -58,10 +58,14 @@
 //   - A larger object of known size (PutOptions.Size) from a seekable
 //     reader (an *os.File of a regular file, a *bytes.Reader: an
 //     io.ReaderAt whose Seek works) is read once to hash it, whole and
-//     part by part on two cores, and then uploaded in parts straight from
-//     the reader, Concurrency at a time, with no buffers. Each part is signed with its SHA-256 from the first read,
-//     so a file that changes during the upload fails it (ErrCorrupt)
-//     instead of being stored under a checksum that does not describe it.
+//     part by part on two cores (driver.Body.PartSums; at most
+//     GOMAXPROCS/2 such passes at once in a process, so that of several
+//     files uploaded together one is hashed while another is sent), and
+//     then uploaded in parts straight from the reader, Concurrency at a
+//     time, with no buffers. Each part is signed with its SHA-256 from the
+//     first read, so a file that changes during the upload fails it
+//     (ErrCorrupt) instead of being stored under a checksum that does not
+//     describe it.
 //   - A larger object from any other reader is uploaded in parts as it is
 //     read, Concurrency at a time. It holds at most Concurrency+1 parts in
 //     memory: 5 × 16 MiB = 80 MiB with the defaults, measured at 85 MiB

@@ -181,6 +181,9 @@ func partSizeFor(size, base int64) int64 {
 // err: the body's own error (a size mismatch, the reader's failure), or a
 // size mismatch when the reader ended early.
 func (u *upload) readErr(err error) error {
+	if errors.Is(err, storage.ErrSizeMismatch) {
+		return err
+	}
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return fmt.Errorf("reader ended after %d bytes, PutOptions.Size promised %d: %w", u.body.N(), u.opts.Size, storage.ErrSizeMismatch)
 	}
@@ -428,9 +431,6 @@ func (u *upload) streamParts(ctx context.Context, first []byte, partSize int64) 
 // ra, Concurrency at a time, with no buffers, each signed with the SHA-256
 // of the first read, so a source that changed in between fails the upload
 // instead of storing what the checksum does not describe.
-//
-// It does not use driver.Body.Sum, which hashes the whole object only: the
-// part sums would take a second pass over the data (see sums).
 func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (info storage.Info, err error) {
 	s := u.s
 	size := u.opts.Size
@@ -440,9 +440,9 @@ func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (info storage.
 		start := int64(i) * partSize
 		return io.NewSectionReader(ra, start, min(partSize, size-start))
 	}
-	sum, partSums, err := u.sums(ctx, ra, nparts, section)
+	sum, partSums, err := u.body.PartSums(ctx, partSize)
 	if err != nil {
-		return storage.Info{}, err
+		return storage.Info{}, u.readErr(err)
 	}
 	mp, err := s.startMultipart(ctx, u.key, u.putOptions(sum))
 	if err != nil {
@@ -467,72 +467,10 @@ func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (info storage.
 		return storage.Info{}, err
 	}
 	// The reader has been read, as a stream would have been.
-	if outer, off, n := outerOf(ra); outer != nil {
-		if sk, ok := outer.(io.Seeker); ok {
-			if _, err := sk.Seek(off+n, io.SeekStart); err != nil {
-				s.log.DebugContext(ctx, "minio: could not seek the reader to its end", "key", u.key, "err", err)
-			}
-		}
+	if err := u.body.Skip(); err != nil {
+		s.log.DebugContext(ctx, "minio: could not seek the reader to its end", "key", u.key, "err", err)
 	}
 	return u.info(size, done.ETag, sum, time.Now()), nil
-}
-
-// outerOf returns the reader ra is a section of, as Body.ReaderAt makes
-// it, with the section's offset and size; nil when ra is no section.
-func outerOf(ra io.ReaderAt) (io.ReaderAt, int64, int64) {
-	if sr, ok := ra.(*io.SectionReader); ok {
-		return sr.Outer()
-	}
-	return nil, 0, 0
-}
-
-// sums reads ra, the Size bytes of the object, once, and returns the hex
-// SHA-256 of the whole and of each part. The same bytes feed both hashes,
-// the whole object's on another core: the checksum and the part sums
-// cannot disagree, and the pass takes the time of one hash. A reader
-// that ends early, or has bytes past Size, fails with ErrSizeMismatch.
-func (u *upload) sums(ctx context.Context, ra io.ReaderAt, nparts int, section func(int) *io.SectionReader) (string, []string, error) {
-	size := u.opts.Size
-	whole := sha256.New()
-	partSums := make([]string, nparts)
-	buf := make([]byte, 1<<20)
-	var total int64
-	for i := range nparts {
-		sec := section(i)
-		ph := sha256.New()
-		var read int64
-		for read < sec.Size() {
-			if err := ctx.Err(); err != nil {
-				return "", nil, err
-			}
-			n, err := io.ReadFull(sec, buf[:min(int64(len(buf)), sec.Size()-read)])
-			read += int64(n)
-			total += int64(n)
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return "", nil, u.sizeErr(fmt.Sprintf("the reader yielded %d bytes, PutOptions.Size promised %d", total, size))
-			}
-			if err != nil {
-				return "", nil, u.readErr(err)
-			}
-			var wg sync.WaitGroup
-			wg.Go(func() { whole.Write(buf[:n]) })
-			ph.Write(buf[:n])
-			wg.Wait()
-		}
-		partSums[i] = hex.EncodeToString(ph.Sum(nil))
-	}
-	if outer, off, n := outerOf(ra); outer != nil {
-		var one [1]byte
-		if m, _ := outer.ReadAt(one[:], off+n); m > 0 {
-			return "", nil, u.sizeErr(fmt.Sprintf("the reader yields more than the %d bytes PutOptions.Size promised", size))
-		}
-	}
-	return hex.EncodeToString(whole.Sum(nil)), partSums, nil
-}
-
-// sizeErr is a size mismatch found by the driver itself.
-func (u *upload) sizeErr(why string) error {
-	return fmt.Errorf("%s: %w", why, storage.ErrSizeMismatch)
 }
 
 // multipart is a multipart upload in progress, sending parts Concurrency at

@@ -1,12 +1,15 @@
 package driver
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"runtime"
+	"sync"
 
 	"github.com/strata-storage/strata/storage"
 )
@@ -155,19 +158,113 @@ func (b *Body) Sum() (string, error) {
 	if b.eof {
 		return b.sum, nil
 	}
-	if ra, off, ok := b.readerAt(); ok {
-		h := sha256.New()
-		n, err := io.Copy(h, io.NewSectionReader(ra, off, b.size+1))
-		if err != nil {
-			return "", err
-		}
-		if n != b.size {
-			return "", b.mismatch(fmt.Sprintf("the reader yielded %d bytes, PutOptions.Size promised %d", n, b.size))
-		}
-		return hex.EncodeToString(h.Sum(nil)), nil
+	if _, _, ok := b.readerAt(); ok {
+		sum, _, err := b.PartSums(context.Background(), 0)
+		return sum, err
 	}
 	if _, err := io.Copy(io.Discard, b); err != nil {
 		return "", err
 	}
 	return b.sum, nil
+}
+
+// Skip moves the caller's reader past the object's bytes, where reading
+// them would have left it. A driver that uploaded from ReaderAt calls it
+// once the upload is done, so that a caller who hands Put a file finds its
+// offset where io.Copy would have left it.
+func (b *Body) Skip() error {
+	rs, off, ok := b.readerAt()
+	if !ok {
+		return errors.New("driver: Skip needs a Body that ReaderAt offers")
+	}
+	_, err := rs.(io.Seeker).Seek(off+b.size, io.SeekStart)
+	return err
+}
+
+// sumBuffer is how much PartSums reads at a time.
+const sumBuffer = 1 << 20
+
+// sumPasses bounds the PartSums passes that run at once in the process:
+// each keeps two cores busy. It also staggers uploads that start
+// together: the second hashes while the first is sent, rather than both
+// hashing while the server waits and then both sending.
+var sumPasses = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+
+// PartSums reads the caller's reader once through ReaderAt, which must
+// offer it, and returns the lowercase hex SHA-256 of the whole object and,
+// when partSize is above 0, of each part of partSize bytes (the last one
+// may be shorter), as a driver that signs each part of a multipart upload
+// with its SHA-256 needs. The same bytes feed both hashes, the whole
+// object's on another goroutine, so the checksum and the part sums cannot
+// disagree and the pass takes the time of one hash when a second core is
+// free; at most GOMAXPROCS/2 passes (at least one) run at once in the
+// process, and a call waits for its turn. It leaves the Body unread, for the driver to upload from ReaderAt.
+// A reader that ends before Size or has bytes past it fails with an error
+// matching storage.ErrSizeMismatch; ctx is checked between reads.
+func (b *Body) PartSums(ctx context.Context, partSize int64) (sum string, parts []string, err error) {
+	ra, off, ok := b.readerAt()
+	if !ok {
+		return "", nil, errors.New("driver: PartSums needs a Body that ReaderAt offers")
+	}
+	select {
+	case sumPasses <- struct{}{}:
+		defer func() { <-sumPasses }()
+	case <-ctx.Done():
+		return "", nil, ctx.Err()
+	}
+	asked := partSize > 0
+	split := asked && partSize < b.size
+	if !split {
+		partSize = b.size
+	}
+	whole := sha256.New()
+	part := sha256.New()
+	bufs := [2][]byte{make([]byte, min(sumBuffer, b.size)), make([]byte, min(sumBuffer, b.size))}
+	var (
+		wg     sync.WaitGroup
+		read   int64
+		inPart int64
+	)
+	for i := 0; read < b.size; i++ {
+		if err := ctx.Err(); err != nil {
+			wg.Wait()
+			return "", nil, err
+		}
+		// Two buffers: the whole object's hash of one runs while the next
+		// is read and hashed as a part.
+		buf := bufs[i%2]
+		want := min(int64(len(buf)), b.size-read, partSize-inPart)
+		n, err := ra.ReadAt(buf[:want], off+read)
+		if int64(n) < want {
+			wg.Wait()
+			if err == nil || err == io.EOF {
+				return "", nil, b.mismatch(fmt.Sprintf("the reader yielded %d bytes, PutOptions.Size promised %d", read+int64(n), b.size))
+			}
+			return "", nil, err
+		}
+		chunk := buf[:n]
+		wg.Wait() // the whole hash is done with the other buffer
+		wg.Go(func() { whole.Write(chunk) })
+		if split {
+			part.Write(chunk)
+		}
+		read += int64(n)
+		if inPart += int64(n); inPart == partSize || read == b.size {
+			if split {
+				parts = append(parts, hex.EncodeToString(part.Sum(nil)))
+				part.Reset()
+			}
+			inPart = 0
+		}
+	}
+	wg.Wait()
+	var one [1]byte
+	if n, _ := ra.ReadAt(one[:], off+b.size); n > 0 {
+		return "", nil, b.mismatch(fmt.Sprintf("the reader yields more than the %d bytes PutOptions.Size promised", b.size))
+	}
+	sum = hex.EncodeToString(whole.Sum(nil))
+	if asked && !split {
+		parts = []string{sum} // one part: the whole object
+	}
+	return sum, parts, nil
 }

@@ -3,9 +3,12 @@ package driver_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"iter"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -111,6 +114,56 @@ func TestBodyReaderAtAndSum(t *testing.T) {
 	}
 	if _, ok := driver.NewBody(strings.NewReader("hello"), 0).ReaderAt(); ok {
 		t.Fatal("no io.ReaderAt without a known size")
+	}
+}
+
+func TestBodyPartSums(t *testing.T) {
+	ctx := context.Background()
+	hexsum := func(p []byte) string { h := sha256.Sum256(p); return hex.EncodeToString(h[:]) }
+	// More than sumBuffer (1 MiB), so that parts end inside and at the
+	// edges of its reads.
+	data := make([]byte, 3<<20+12345)
+	for i := range data {
+		data[i] = byte(i * 7 / 3)
+	}
+	for _, partSize := range []int64{0, 1 << 20, 1<<20 + 1, 5 << 20, int64(len(data)), 1<<20 - 7} {
+		// A reader at an offset: the Body is what follows it.
+		r := bytes.NewReader(append([]byte("skip"), data...))
+		if _, err := r.Seek(4, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		b := driver.NewBody(r, int64(len(data)))
+		sum, parts, err := b.PartSums(ctx, partSize)
+		if err != nil {
+			t.Fatalf("part size %d: %v", partSize, err)
+		}
+		if sum != hexsum(data) {
+			t.Fatalf("part size %d: whole sum %s, want %s", partSize, sum, hexsum(data))
+		}
+		var want []string
+		for off := int64(0); partSize > 0 && off < int64(len(data)); off += partSize {
+			want = append(want, hexsum(data[off:min(off+partSize, int64(len(data)))]))
+		}
+		if !slices.Equal(parts, want) {
+			t.Fatalf("part size %d: %d part sums, want %d, or they differ", partSize, len(parts), len(want))
+		}
+		if b.N() != 0 || b.Done() {
+			t.Fatalf("part size %d: PartSums read the Body itself (N %d)", partSize, b.N())
+		}
+	}
+
+	for name, r := range map[string]*bytes.Reader{"Longer": bytes.NewReader(append(data, 'x')), "Shorter": bytes.NewReader(data[:len(data)-1])} {
+		if _, _, err := driver.NewBody(r, int64(len(data))).PartSums(ctx, 1<<20); !errors.Is(err, storage.ErrSizeMismatch) {
+			t.Errorf("%s reader: %v, want ErrSizeMismatch", name, err)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := driver.NewBody(bytes.NewReader(data), int64(len(data))).PartSums(cancelled, 1<<20); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v", err)
+	}
+	if _, _, err := driver.NewBody(io.MultiReader(strings.NewReader("hello")), 5).PartSums(ctx, 0); err == nil {
+		t.Error("PartSums of a reader that is no io.ReaderAt succeeded")
 	}
 }
 
