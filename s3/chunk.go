@@ -199,3 +199,37 @@ func (r *chunkReader) kill() {
 	r.dead = true
 	r.mu.Unlock()
 }
+
+// sectionBody is the body of a part read from the caller's io.ReaderAt.
+// Like chunkReader, it is cut off by kill, so that a read by the
+// transport after its request has returned fails instead of racing the
+// SDK's rewind for the next attempt.
+type sectionBody struct {
+	mu   sync.Mutex
+	r    *io.SectionReader
+	dead bool
+}
+
+// Read implements io.Reader.
+func (b *sectionBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dead {
+		return 0, errBodyDone
+	}
+	return b.r.Read(p)
+}
+
+// Seek implements io.Seeker.
+func (b *sectionBody) Seek(offset int64, whence int) (int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.r.Seek(offset, whence)
+}
+
+// kill ends the body: later reads fail. It waits for a read in progress.
+func (b *sectionBody) kill() {
+	b.mu.Lock()
+	b.dead = true
+	b.mu.Unlock()
+}

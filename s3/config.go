@@ -199,9 +199,10 @@ type Config struct {
 	// AWS_MAX_ATTEMPTS).
 	MaxAttempts int
 
-	// RecordLargeSHA256 makes Put record the SHA-256 of objects too large
+	// RecordLargeSHA256 makes Put record the SHA-256 of streams too large
 	// to be held in memory before they are sent (more than
-	// (Concurrency+1) × PartSize bytes, 80 MiB by default) by copying each
+	// (Concurrency+1) × PartSize bytes, 80 MiB by default; a file of known
+	// size is hashed before its upload and needs no copy) by copying each
 	// onto itself, after its upload, with the checksum added to its
 	// metadata. The server copies the data to do so (AWS and MinIO alike;
 	// over 5 GiB part by part), which about halves the throughput of large
@@ -441,6 +442,12 @@ func (c Config) check() (*settings, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	return s, nil
+}
+
+// plainHTTP reports whether the endpoint is plain HTTP, where the SDK signs
+// a request's body with its SHA-256 (over HTTPS it sends UNSIGNED-PAYLOAD).
+func (s *settings) plainHTTP() bool {
+	return s.endpoint != nil && s.endpoint.Scheme == "http"
 }
 
 // pathStyle reports whether requests put the bucket in the path.

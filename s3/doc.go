@@ -29,7 +29,7 @@
 //   - MaxAttempts (max_attempts): tries of each request; the SDK's
 //     default when zero.
 //   - RecordLargeSHA256 (record_large_sha256): record the SHA-256 of
-//     objects too large to be held before they are sent, with a copy of
+//     streams too large to be held before they are sent, with a copy of
 //     the object onto itself; off by default (see Checksums).
 //   - PrefixCheck (prefix_check=auto|true|false): refuse, with
 //     storage.ErrExist, a key whose parent is an object or that is a
@@ -74,13 +74,28 @@
 // the SHA-256 of what it reads (the shared layer's driver.Body hashes it as
 // it is read) and stores it in user metadata as
 // x-amz-meta-strata-sha256 (the "strata-" prefix is reserved; it is hidden
-// from Info.Metadata and returned as Info.SHA256). Put reads up to
-// Concurrency+1 parts before sending anything, so every object of up to that
-// size (80 MiB by default) is hashed before its upload starts and gets the
-// checksum at no extra cost. For larger objects the checksum is known only
-// after the upload, when the metadata can no longer change: Put returns it
-// in its Info, and records it only with Config.RecordLargeSHA256, by
-// copying the object onto itself with the checksum added. Measured on
+// from Info.Metadata and returned as Info.SHA256).
+//
+// A reader of a known size (PutOptions.Size) larger than one part that is
+// an io.ReaderAt whose Seek works (a file, a *bytes.Reader; see
+// driver.Body.ReaderAt) is read once to hash it, whole and, over plain
+// HTTP, part by part in the same pass on two cores; then it is uploaded
+// in parts read at their offsets, Concurrency at a time, with no part
+// buffers, so its checksum is in its metadata from the start, whatever
+// its size. Over plain HTTP each part is signed with its SHA-256 from that
+// pass, so the SDK does not hash it again, and a file that changes during
+// the upload fails it (storage.ErrCorrupt: the server's hash of what it
+// got differs) instead of being stored under a checksum that does not
+// describe it. A Store's Parts says so (storage.Parts.ReaderAt), and
+// strata migrate hands it large files as they are.
+//
+// Any other reader is read as a stream. Put reads up to Concurrency+1
+// parts before sending anything, so every object of up to that size (80
+// MiB by default) is hashed before its upload starts and gets the checksum
+// at no extra cost. For larger streams the checksum is known only after
+// the upload, when the metadata can no longer change: Put returns it in
+// its Info, and records it only with Config.RecordLargeSHA256, by copying
+// the object onto itself with the checksum added. Measured on
 // MinIO, that copy rewrites the data and took about as long as the upload
 // itself (1.3 to 4 s for 256 MiB), halving throughput, so it is off by
 // default; raise PartSize to cover larger objects for free instead. S3's
@@ -88,12 +103,15 @@
 // checksums of part checksums, and S3-compatible servers support them
 // unevenly.
 //
-// The SHA-256 costs client CPU, about 0.1 s per 256 MiB with SHA-NI, spent
-// on the goroutine that reads the parts while earlier parts are sent. Over
-// TLS the
-// SDK sends unsigned payloads, so that is the only hash of the data on the
-// client; over plain HTTP the SDK hashes every part as well, to sign it.
-// Where client and server share two busy cores (the benchmarks in
+// The SHA-256 costs client CPU, about 0.1 s per 256 MiB with SHA-NI. For
+// a stream it is spent on the goroutine that reads the parts while earlier
+// parts are sent; for a file, before the upload starts, and at most
+// GOMAXPROCS/2 such passes run at once in a process, so that of several
+// files uploaded together one is hashed while another is sent. Over TLS
+// the SDK sends unsigned payloads, so that is the only hash of the data on
+// the client; over plain HTTP every part is hashed as well, to sign it (by
+// the SDK for a stream; in the same pass for a file). Where client and
+// server share two busy cores (the benchmarks in
 // internal/integration/s3driver) it costs 10 to 15% of upload throughput;
 // with a core to spare, or a remote server, it overlaps with the network.
 //
@@ -140,7 +158,7 @@
 // A reader closed before its end is not verified.
 //
 // Ranged reads are not verified (the checksum is of the whole object), nor
-// are objects without a recorded SHA-256: objects larger than
+// are objects without a recorded SHA-256: streams larger than
 // (Concurrency+1) × PartSize stored without Config.RecordLargeSHA256, and
 // objects written by other tools. Config.SkipVerifyReads (skip_verify_reads
 // in a URL) turns verification off. It costs a SHA-256 of every byte

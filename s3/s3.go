@@ -258,9 +258,9 @@ func (s *Store) Client() *s3.Client { return s.d.client }
 func (s *Store) Bucket() string { return s.d.set.Bucket }
 
 // Parts implements storage.PartWriter: the part size of multipart
-// uploads. Parts are not read from an io.ReaderAt: Put reads every reader
-// as a stream.
-func (s *Store) Parts() storage.Parts { return storage.Parts{Size: s.d.set.PartSize} }
+// uploads, and that Put reads the parts of a large object from an
+// io.ReaderAt (a file) at their offsets rather than buffering them.
+func (s *Store) Parts() storage.Parts { return storage.Parts{Size: s.d.set.PartSize, ReaderAt: true} }
 
 // Close implements driver.Driver: it closes idle connections. A Get's
 // reader that is still open keeps working until it is closed.

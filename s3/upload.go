@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -34,8 +35,14 @@ const cleanupTimeout = 30 * time.Second
 
 // Put implements driver.Driver.
 //
-// Put reads up to Concurrency+1 parts of PartSize bytes before it sends
-// anything. An object that ends within the first part is sent with one
+// A reader of a known size larger than one part that is an io.ReaderAt and
+// an io.Seeker (a file, a *bytes.Reader) is read once to hash it and then
+// uploaded in parts read at their offsets, Concurrency at a time, with no
+// part buffers; its SHA-256 is in its metadata from the start (see
+// putReaderAt).
+//
+// Any other reader is read as a stream: Put reads up to Concurrency+1
+// parts of PartSize bytes before it sends anything. An object that ends within the first part is sent with one
 // PutObject; one that ends within those parts is sent as a multipart
 // upload; either way its SHA-256 (which body computes as it is read) is
 // known first and stored in its metadata. A larger object is sent as a
@@ -63,6 +70,11 @@ func (s *drv) Put(ctx context.Context, key string, body *driver.Body, opts *stor
 	}
 
 	u := newUpload(s, key, body, opts, partSize)
+	if opts.Size > partSize {
+		if ra, ok := body.ReaderAt(); ok {
+			return u.putReaderAt(ctx, ra)
+		}
+	}
 	// Read up to Concurrency+1 parts before sending anything: an object
 	// that ends within them is hashed before its upload starts, so its
 	// SHA-256 goes into the metadata of CreateMultipartUpload (or of the
@@ -280,6 +292,103 @@ func (u *upload) multipart(ctx context.Context, chunks []*chunk, eof bool) (stor
 	return info, nil
 }
 
+// putReaderAt uploads an object of a known size larger than one part
+// from ra, its Size bytes (driver.Body.ReaderAt). It reads ra once to hash
+// it whole, so that the SHA-256 goes into the metadata of
+// CreateMultipartUpload with no copy afterwards, and, over plain HTTP,
+// part by part in the same pass, so that each part's request is signed
+// with the sum of that first read (see withPayloadHash) and the SDK does
+// not read the part a second time to hash it. A source that changed in
+// between then fails the upload (the server's hash of the body differs)
+// instead of storing what the checksum does not describe. Then it uploads
+// the parts straight from ra, Concurrency at a time.
+func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (storage.Info, error) {
+	s := u.s
+	size := u.opts.Size
+	var signWith int64 // the part size to hash by, when parts are signed with their SHA-256
+	if s.set.plainHTTP() {
+		signWith = u.partSize
+	}
+	sha, partSums, err := u.body.PartSums(ctx, signWith)
+	if err != nil {
+		if !storage.IsContextError(err) && !errors.Is(err, storage.ErrSizeMismatch) {
+			err = fmt.Errorf("reading the object: %w", err)
+		}
+		return storage.Info{}, err
+	}
+	create := s.createInput(u.key, objMeta{u.opts.ContentType, s3proto.PutAttrs(u.opts), putMeta(u.opts, sha)})
+	s.sseCreate(create)
+	created, err := s.client.CreateMultipartUpload(ctx, create)
+	if err != nil {
+		return storage.Info{}, s.fail(ctx, "put", err)
+	}
+	uploadID := aws.ToString(created.UploadId)
+
+	nparts := int((size + u.partSize - 1) / u.partSize)
+	parts := make([]types.CompletedPart, nparts)
+	pctx, cancel := context.WithCancelCause(ctx)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, s.set.Concurrency)
+	for i := range nparts {
+		select {
+		case sem <- struct{}{}:
+		case <-pctx.Done():
+		}
+		if pctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			off := int64(i) * u.partSize
+			part := &sectionBody{r: io.NewSectionReader(ra, off, min(u.partSize, size-off))}
+			defer part.kill()
+			partSum := ""
+			if partSums != nil {
+				partSum = partSums[i]
+			}
+			num := int32(i + 1)
+			etag, err := s.uploadPart(pctx, u.key, uploadID, num, part, part.r.Size(), partSum)
+			if err != nil {
+				cancel(err)
+				return
+			}
+			parts[i] = types.CompletedPart{ETag: aws.String(etag), PartNumber: aws.Int32(num)}
+		})
+	}
+	wg.Wait()
+	cause := context.Cause(pctx)
+	cancel(nil)
+	switch {
+	case ctx.Err() != nil:
+		s.abort(ctx, u.key, uploadID)
+		return storage.Info{}, ctx.Err()
+	case cause != nil:
+		s.abort(ctx, u.key, uploadID)
+		return storage.Info{}, s.fail(ctx, "put", cause)
+	}
+
+	complete := &s3.CompleteMultipartUploadInput{
+		Bucket:          &s.set.Bucket,
+		Key:             &u.key,
+		UploadId:        &uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	}
+	if u.opts.IfNotExists {
+		complete.IfNoneMatch = aws.String("*")
+	}
+	s.sseComplete(complete)
+	done, err := s.client.CompleteMultipartUpload(ctx, complete)
+	if err != nil {
+		s.abort(ctx, u.key, uploadID)
+		return storage.Info{}, s.fail(ctx, "put", err)
+	}
+	if err := u.body.Skip(); err != nil {
+		s.set.log.DebugContext(ctx, "s3: could not seek the reader to its end", slog.String("key", u.key), slog.String("error", err.Error()))
+	}
+	etag := aws.ToString(done.ETag)
+	return u.info(size, etag, s.completedTime(ctx, u.key, etag, done.ResultMetadata), sha), nil
+}
+
 // sendParts uploads chunks and then, unless eof, the rest of the object
 // part by part, Concurrency parts at a time, and returns the
 // completed parts in order. The reader runs in this goroutine; at most concurrency parts are
@@ -303,7 +412,9 @@ func (u *upload) sendParts(ctx context.Context, uploadID string, chunks []*chunk
 		wg.Go(func() {
 			for j := range jobs {
 				if pctx.Err() == nil {
-					etag, err := s.uploadPart(pctx, u.key, uploadID, j.num, j.c)
+					body := j.c.reader()
+					etag, err := s.uploadPart(pctx, u.key, uploadID, j.num, body, j.c.n, "")
+					body.kill()
 					if err != nil {
 						cancel(err)
 					} else {
@@ -376,20 +487,24 @@ func (u *upload) sendParts(ctx context.Context, uploadID string, chunks []*chunk
 	return parts, nil
 }
 
-// uploadPart sends one part and returns its ETag.
-func (s *drv) uploadPart(ctx context.Context, key, uploadID string, num int32, c *chunk) (string, error) {
-	body := c.reader()
-	defer body.kill()
+// uploadPart sends one part, size bytes read from body, and returns its
+// ETag. sha, when not empty, is the part's SHA-256, to sign the request with
+// (see withPayloadHash).
+func (s *drv) uploadPart(ctx context.Context, key, uploadID string, num int32, body io.ReadSeeker, size int64, sha string) (string, error) {
 	in := &s3.UploadPartInput{
 		Bucket:        &s.set.Bucket,
 		Key:           &key,
 		UploadId:      &uploadID,
 		PartNumber:    aws.Int32(num),
 		Body:          body,
-		ContentLength: aws.Int64(c.n),
+		ContentLength: aws.Int64(size),
 	}
 	s.ssePart(in)
-	out, err := s.client.UploadPart(ctx, in)
+	var optFns []func(*s3.Options)
+	if sha != "" {
+		optFns = append(optFns, withPayloadHash(sha))
+	}
+	out, err := s.client.UploadPart(ctx, in, optFns...)
 	if err != nil {
 		return "", err
 	}

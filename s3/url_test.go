@@ -111,5 +111,5 @@ func TestConfigShared(t *testing.T) {
 	st, err := New(t.Context(), Config{Bucket: "b", Endpoint: "http://127.0.0.1:1", AccessKeyID: "a", SecretAccessKey: "s", PartSize: 8 << 20})
 	require.NoError(t, err)
 	defer st.Close()
-	assert.Equal(t, storage.Parts{Size: 8 << 20}, st.Parts())
+	assert.Equal(t, storage.Parts{Size: 8 << 20, ReaderAt: true}, st.Parts())
 }
