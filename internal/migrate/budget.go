@@ -53,6 +53,19 @@ func (b *budget) acquire(ctx context.Context, n int64) (int64, error) {
 	}
 }
 
+// tryAcquire takes n units (at most size) if they are free and nobody is
+// waiting, and reports whether it did.
+func (b *budget) tryAcquire(n int64) bool {
+	n = min(max(n, 1), b.size)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.waiters) > 0 || b.used+n > b.size {
+		return false
+	}
+	b.used += n
+	return true
+}
+
 // release gives back n units from acquire.
 func (b *budget) release(n int64) {
 	b.mu.Lock()

@@ -150,9 +150,12 @@ type Options struct {
 	// when it is a storage.PartWriter (found through wrappers with
 	// storage.As), and 16 MiB otherwise.
 	LargeObject int64
-	// MaxLarge is the number of large objects transferred at the same time.
-	// Zero means 1: drivers already send the parts of one large object in
-	// parallel, and each upload holds part buffers.
+	// MaxLarge is the number of large objects transferred at the same time
+	// whose parts the destination holds in buffers. Zero means 1: drivers
+	// already send the parts of one large object in parallel, and each
+	// such upload holds part buffers. A large file the destination reads
+	// in place (storage.Parts.ReaderAt) holds none, and counts as half of
+	// one, so that by default one file is hashed while another is sent.
 	MaxLarge int
 	// MemoryBudget bounds the bytes of smaller objects in flight at once:
 	// a driver may hold such an object whole while it sends it. Zero means
@@ -297,8 +300,16 @@ type Migrator struct {
 	parts storage.Parts
 	log   *slog.Logger
 	now   func() time.Time
-	large chan struct{}
+	// large bounds the large objects in flight: 2 units for one whose
+	// parts the destination buffers, 1 for one it reads in place; 2 ×
+	// MaxLarge units in all.
+	large *budget
 	small *budget
+	// srcSeeks tells what the source's reader of the last large object
+	// was: zero before the first, then seekable when it was one the
+	// destination reads in place (readsParts) and streamed when not, so
+	// that the next one asks for the units it most likely needs.
+	srcSeeks atomic.Int32
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -353,7 +364,7 @@ func New(src, dst storage.Provider, opts *Options) *Migrator {
 	if m.opts.MaxLarge <= 0 {
 		m.opts.MaxLarge = 1
 	}
-	m.large = make(chan struct{}, m.opts.MaxLarge)
+	m.large = newBudget(2 * int64(m.opts.MaxLarge))
 	m.now = m.opts.Now
 	if m.now == nil {
 		m.now = time.Now
@@ -807,24 +818,84 @@ func (s *sendReader) Read(p []byte) (int, error) {
 func (m *Migrator) copyObject(ctx context.Context, j job) (int64, string, error) {
 	src := j.src
 	if src.Size >= m.opts.LargeObject {
-		select {
-		case m.large <- struct{}{}:
-			defer func() { <-m.large }()
-		case <-ctx.Done():
-			return 0, "", ctx.Err()
-		}
-	} else {
-		n, err := m.small.acquire(ctx, src.Size)
-		if err != nil {
-			return 0, "", err
-		}
-		defer m.small.release(n)
+		return m.copyLarge(ctx, j)
 	}
+	n, err := m.small.acquire(ctx, src.Size)
+	if err != nil {
+		return 0, "", err
+	}
+	defer m.small.release(n)
 	rc, info, err := m.src.Get(ctx, src.Key, nil)
 	if err != nil {
 		return 0, "", fmt.Errorf("read source: %w", err)
 	}
 	defer rc.Close()
+	return m.send(ctx, j, rc, nil, false, info)
+}
+
+// copyLarge is copyObject for a large object. It holds two units of
+// m.large while it sends one whose parts the destination buffers, and one
+// while it sends one the destination reads in place. Which it is shows
+// only once the source's reader is open: it asks for what the last large
+// object needed (one unit for a destination that reads in place, before
+// the first), and when that was too little and the second unit is not
+// free, it closes the reader, gives back what it holds, waits for two
+// units and opens the object again, so that no reader of the source stays
+// open while it waits.
+func (m *Migrator) copyLarge(ctx context.Context, j job) (int64, string, error) {
+	units := int64(2)
+	if m.parts.ReaderAt && m.srcSeeks.Load() != streamed {
+		units = 1
+	}
+	held, err := m.large.acquire(ctx, units)
+	if err != nil {
+		return 0, "", err
+	}
+	defer func() { m.large.release(held) }() // held as it is then
+	for {
+		rc, info, err := m.src.Get(ctx, j.src.Key, nil)
+		if err != nil {
+			return 0, "", fmt.Errorf("read source: %w", err)
+		}
+		ra, inPlace := rc.(readSeekerAt)
+		inPlace = inPlace && m.readsParts(info.Size)
+		if inPlace {
+			m.srcSeeks.Store(seekable)
+			if held == 2 {
+				m.large.release(1)
+				held = 1
+			}
+		} else {
+			m.srcSeeks.Store(streamed)
+			if held < 2 && m.large.tryAcquire(1) {
+				held = 2
+			}
+		}
+		if inPlace || held == 2 {
+			defer rc.Close()
+			return m.send(ctx, j, rc, ra, inPlace, info)
+		}
+		rc.Close()
+		m.large.release(held)
+		held = 0
+		if held, err = m.large.acquire(ctx, 2); err != nil {
+			return 0, "", err
+		}
+	}
+}
+
+// The values of Migrator.srcSeeks once a large object has been read (zero
+// before).
+const (
+	seekable int32 = iota + 1
+	streamed
+)
+
+// send sends the object rc reads, as it is when inPlace (ra is rc, and
+// the destination reads its parts from it) or as a stream, and returns the
+// number of bytes and the SHA-256 of what was sent.
+func (m *Migrator) send(ctx context.Context, j job, rc io.Reader, ra readSeekerAt, inPlace bool, info storage.Info) (int64, string, error) {
+	src := j.src
 	opts := &storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Size: info.Size}
 	if opts.ContentType == "" && m.opts.ContentTypeFromName {
 		if ext := path.Ext(src.Key); ext != "" {
@@ -835,12 +906,13 @@ func (m *Migrator) copyObject(ctx context.Context, j job) (int64, string, error)
 		n   int64
 		sum string
 		put storage.Info
+		err error
 	)
 	dst := m.dst
 	if j.prefixFree && m.opts.Unchecked != nil {
 		dst = m.opts.Unchecked
 	}
-	if ra, ok := rc.(readSeekerAt); ok && m.readsParts(info.Size) {
+	if inPlace {
 		n, sum, put, err = m.putSeekable(ctx, dst, src.Key, ra, info.Size, opts)
 	} else {
 		n, sum, put, err = m.putStream(ctx, dst, src, rc, opts)

@@ -647,6 +647,75 @@ func TestMigrateBoundsLargeObjectsInFlight(t *testing.T) {
 	assert.EqualValues(t, 12, sum.Copied)
 }
 
+// Large files a destination reads in place hold no part buffers: by
+// default two are sent at once (one is hashed while the other is sent),
+// where a destination that buffers parts gets one at a time.
+func TestMigrateSendsTwoLargeFilesReadInPlaceAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		parts   storage.Parts
+		seeking bool
+		want    int
+	}{
+		{"read in place", storage.Parts{Size: 1000, ReaderAt: true}, true, 2},
+		{"buffered by the destination", storage.Parts{Size: 1000}, true, 1},
+		{"source not seekable", storage.Parts{Size: 1000, ReaderAt: true}, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := newHooked(memory.New())
+			src.seekableGet = tc.seeking
+			for i := range 5 {
+				_, err := src.Put(t.Context(), fmt.Sprintf("big%d", i), bytes.NewReader(make([]byte, 5000)), nil)
+				require.NoError(t, err)
+			}
+			dst := newHooked(memory.New())
+			var (
+				mu            sync.Mutex
+				now, most     int
+				started, done = make(chan struct{}, 5), make(chan struct{})
+			)
+			dst.beforePut = func(ctx context.Context, key string) error {
+				mu.Lock()
+				now++
+				most = max(most, now)
+				mu.Unlock()
+				started <- struct{}{}
+				<-done
+				mu.Lock()
+				now--
+				mu.Unlock()
+				return nil
+			}
+			m := New(src, wrapped{partsDst{dst, tc.parts}}, &Options{Workers: 8})
+			result := make(chan Summary)
+			go func() {
+				sum, err := m.Run(t.Context())
+				assert.NoError(t, err)
+				result <- sum
+			}()
+			for i := range tc.want {
+				select {
+				case <-started:
+				case <-time.After(10 * time.Second):
+					close(done)
+					t.Fatalf("only %d large uploads at once, want %d", i, tc.want)
+				}
+			}
+			// Give a third (or a second) upload the time to start, were it
+			// let through.
+			select {
+			case <-started:
+				t.Errorf("more than %d large uploads at once", tc.want)
+			case <-time.After(200 * time.Millisecond):
+			}
+			close(done)
+			sum := <-result
+			assert.EqualValues(t, 5, sum.Copied)
+			assert.Equal(t, tc.want, most, "large uploads at once")
+		})
+	}
+}
+
 func TestDefaultWorkers(t *testing.T) {
 	n := DefaultWorkers()
 	assert.GreaterOrEqual(t, n, 32)
