@@ -467,7 +467,7 @@ func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (info storage.
 		return storage.Info{}, err
 	}
 	// The reader has been read, as a stream would have been.
-	if err := u.body.Skip(); err != nil {
+	if err := u.body.SeekToEnd(); err != nil {
 		s.log.DebugContext(ctx, "minio: could not seek the reader to its end", "key", u.key, "err", err)
 	}
 	return u.info(size, done.ETag, sum, time.Now()), nil

@@ -249,26 +249,12 @@ func (u *upload) multipart(ctx context.Context, chunks []*chunk, eof bool) (stor
 		return storage.Info{}, err
 	}
 
-	complete := &s3.CompleteMultipartUploadInput{
-		Bucket:          &s.set.Bucket,
-		Key:             &u.key,
-		UploadId:        &uploadID,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-	}
-	if u.opts.IfNotExists {
-		complete.IfNoneMatch = aws.String("*")
-	}
-	s.sseComplete(complete)
-	done, err := s.client.CompleteMultipartUpload(ctx, complete)
+	etag, mod, err := u.complete(ctx, uploadID, parts)
 	if err != nil {
-		// A failed Complete (such as 412 for IfNotExists) leaves the upload
-		// and its parts behind until it is aborted.
-		s.abort(ctx, u.key, uploadID)
-		return storage.Info{}, s.fail(ctx, "put", err)
+		return storage.Info{}, err
 	}
 	size := u.body.N()
-	etag := aws.ToString(done.ETag)
-	info := u.info(size, etag, s.completedTime(ctx, u.key, etag, done.ResultMetadata), u.body.SHA256())
+	info := u.info(size, etag, mod, u.body.SHA256())
 	if sha != "" || !s.set.RecordLargeSHA256 {
 		return info, nil
 	}
@@ -279,7 +265,7 @@ func (u *upload) multipart(ctx context.Context, chunks []*chunk, eof bool) (stor
 	// large upload. CopySourceIfMatch leaves a concurrent writer's object
 	// alone. A failure leaves a complete object without a recorded
 	// checksum, so Put still succeeds.
-	etag, mod, err := s.rewriteMeta(ctx, u.key, info.ETag, size, objMeta{u.opts.ContentType, s3proto.PutAttrs(u.opts), putMeta(u.opts, info.SHA256)})
+	etag, mod, err = s.rewriteMeta(ctx, u.key, info.ETag, size, objMeta{u.opts.ContentType, s3proto.PutAttrs(u.opts), putMeta(u.opts, info.SHA256)})
 	switch {
 	case err == nil:
 		info.ETag, info.ModTime = etag, mod
@@ -367,26 +353,39 @@ func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (storage.Info,
 		return storage.Info{}, s.fail(ctx, "put", cause)
 	}
 
-	complete := &s3.CompleteMultipartUploadInput{
+	etag, mod, err := u.complete(ctx, uploadID, parts)
+	if err != nil {
+		return storage.Info{}, err
+	}
+	if err := u.body.SeekToEnd(); err != nil {
+		s.set.log.DebugContext(ctx, "s3: could not seek the reader to its end", slog.String("key", u.key), slog.String("error", err.Error()))
+	}
+	return u.info(size, etag, mod, sha), nil
+}
+
+// complete completes the multipart upload uploadID of parts (in order) and
+// returns the object's ETag and modification time. A failed Complete (such
+// as 412 for IfNotExists) would leave the upload and its parts behind, so
+// it aborts the upload then.
+func (u *upload) complete(ctx context.Context, uploadID string, parts []types.CompletedPart) (string, time.Time, error) {
+	s := u.s
+	in := &s3.CompleteMultipartUploadInput{
 		Bucket:          &s.set.Bucket,
 		Key:             &u.key,
 		UploadId:        &uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	}
 	if u.opts.IfNotExists {
-		complete.IfNoneMatch = aws.String("*")
+		in.IfNoneMatch = aws.String("*")
 	}
-	s.sseComplete(complete)
-	done, err := s.client.CompleteMultipartUpload(ctx, complete)
+	s.sseComplete(in)
+	done, err := s.client.CompleteMultipartUpload(ctx, in)
 	if err != nil {
 		s.abort(ctx, u.key, uploadID)
-		return storage.Info{}, s.fail(ctx, "put", err)
-	}
-	if err := u.body.Skip(); err != nil {
-		s.set.log.DebugContext(ctx, "s3: could not seek the reader to its end", slog.String("key", u.key), slog.String("error", err.Error()))
+		return "", time.Time{}, s.fail(ctx, "put", err)
 	}
 	etag := aws.ToString(done.ETag)
-	return u.info(size, etag, s.completedTime(ctx, u.key, etag, done.ResultMetadata), sha), nil
+	return etag, s.completedTime(ctx, u.key, etag, done.ResultMetadata), nil
 }
 
 // sendParts uploads chunks and then, unless eof, the rest of the object

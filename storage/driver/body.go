@@ -168,14 +168,14 @@ func (b *Body) Sum() (string, error) {
 	return b.sum, nil
 }
 
-// Skip moves the caller's reader past the object's bytes, where reading
+// SeekToEnd moves the caller's reader past the object's bytes, where reading
 // them would have left it. A driver that uploaded from ReaderAt calls it
 // once the upload is done, so that a caller who hands Put a file finds its
 // offset where io.Copy would have left it.
-func (b *Body) Skip() error {
+func (b *Body) SeekToEnd() error {
 	rs, off, ok := b.readerAt()
 	if !ok {
-		return errors.New("driver: Skip needs a Body that ReaderAt offers")
+		return errors.New("driver: SeekToEnd needs a Body that ReaderAt offers")
 	}
 	_, err := rs.(io.Seeker).Seek(off+b.size, io.SeekStart)
 	return err

@@ -10,8 +10,10 @@ import (
 	"iter"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/strata-storage/strata/memory"
 	"github.com/strata-storage/strata/storage"
@@ -164,6 +166,87 @@ func TestBodyPartSums(t *testing.T) {
 	}
 	if _, _, err := driver.NewBody(io.MultiReader(strings.NewReader("hello")), 5).PartSums(ctx, 0); err == nil {
 		t.Error("PartSums of a reader that is no io.ReaderAt succeeded")
+	}
+}
+
+// gatedReader is a bytes.Reader whose first ReadAt reports on started and
+// then waits for release.
+type gatedReader struct {
+	*bytes.Reader
+	once             sync.Once
+	started, release chan struct{}
+}
+
+func (g *gatedReader) ReadAt(p []byte, off int64) (int, error) {
+	g.once.Do(func() {
+		close(g.started)
+		<-g.release
+	})
+	return g.Reader.ReadAt(p, off)
+}
+
+// Hashing passes that would run at once beyond the bound wait their turn:
+// of two uploads that start together, the second is hashed after the
+// first, while the first is sent.
+func TestPartSumsTakeTurns(t *testing.T) {
+	defer driver.SetSumPasses(1)()
+	data := []byte("0123456789")
+	newGated := func() *gatedReader {
+		return &gatedReader{Reader: bytes.NewReader(data), started: make(chan struct{}), release: make(chan struct{})}
+	}
+	first, second := newGated(), newGated()
+	done := make(chan error, 2)
+	for _, g := range []*gatedReader{first, second} {
+		go func() {
+			_, _, err := driver.NewBody(g, int64(len(data))).PartSums(t.Context(), 4)
+			done <- err
+		}()
+	}
+	// One of them is hashing; the other must not start until it is done.
+	var running, waiting *gatedReader
+	select {
+	case <-first.started:
+		running, waiting = first, second
+	case <-second.started:
+		running, waiting = second, first
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pass started")
+	}
+	select {
+	case <-waiting.started:
+		t.Fatal("a second pass ran while the first held the only turn")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(running.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-waiting.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second pass never got its turn")
+	}
+	close(waiting.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// A pass waiting for its turn gives up when its context ends.
+	blocker := newGated()
+	go func() {
+		_, _, err := driver.NewBody(blocker, int64(len(data))).PartSums(t.Context(), 0)
+		done <- err
+	}()
+	<-blocker.started
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	_, _, err := driver.NewBody(bytes.NewReader(data), int64(len(data))).PartSums(ctx, 0)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a pass waiting past its context's end: %v, want DeadlineExceeded", err)
+	}
+	close(blocker.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
 

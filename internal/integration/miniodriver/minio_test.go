@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-storage/strata/internal/integration/changing"
 	"github.com/strata-storage/strata/minio"
 	"github.com/strata-storage/strata/storage"
 )
@@ -416,27 +417,6 @@ func TestOpenURL(t *testing.T) {
 	}
 }
 
-// mutatingSource is a seekable source whose bytes change after they were
-// first read, as a file rewritten during an upload.
-type mutatingSource struct {
-	*bytes.Reader
-	mu   sync.Mutex
-	read int64 // bytes read so far
-}
-
-func (m *mutatingSource) ReadAt(p []byte, off int64) (int, error) {
-	n, err := m.Reader.ReadAt(p, off)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.read += int64(n)
-	if m.read > m.Size() { // after the hashing pass: serve different bytes
-		for i := range p[:n] {
-			p[i] ^= 0xff
-		}
-	}
-	return n, err
-}
-
 // A seekable source (a file, a bytes.Reader) larger than a part is hashed
 // first and uploaded straight from the source: the checksum is in the
 // object from the start, and the reader ends up read to the end.
@@ -473,7 +453,7 @@ func TestSeekableSource(t *testing.T) {
 	// Bytes that change between the hashing pass and the upload fail the
 	// upload (the server checks each part's SHA-256): nothing is stored.
 	// (A reader of unknown size is read as a stream, once.)
-	_, err = e.store.Put(t.Context(), "changed", &mutatingSource{Reader: bytes.NewReader(data)}, &storage.PutOptions{Size: int64(len(data))})
+	_, err = e.store.Put(t.Context(), "changed", changing.New(data), &storage.PutOptions{Size: int64(len(data))})
 	require.ErrorIs(t, err, storage.ErrCorrupt)
 	for _, k := range []string{"mismatch", "changed"} {
 		_, err = e.store.Stat(t.Context(), k)

@@ -5,13 +5,13 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/conformance"
+	"github.com/strata-storage/strata/internal/integration/changing"
 	"github.com/strata-storage/strata/s3"
 	"github.com/strata-storage/strata/storage"
 )
@@ -76,31 +76,11 @@ func TestSeekableSource(t *testing.T) {
 
 	// Bytes that change between the hashing pass and the upload fail the
 	// upload (the server checks each part's SHA-256): nothing is stored.
-	_, err = st.Put(ctx, "changed", &mutatingSource{Reader: bytes.NewReader(data)}, &storage.PutOptions{Size: int64(len(data))})
+	_, err = st.Put(ctx, "changed", changing.New(data), &storage.PutOptions{Size: int64(len(data))})
 	require.ErrorIs(t, err, storage.ErrCorrupt)
 	for _, k := range []string{"short", "long", "changed"} {
 		_, err = st.Stat(ctx, k)
 		require.ErrorIs(t, err, storage.ErrNotFound, k)
 	}
 	assert.Empty(t, incompleteUploads(t, st), "the failed uploads were aborted")
-}
-
-// mutatingSource serves other bytes once it has been read through once.
-type mutatingSource struct {
-	*bytes.Reader
-	mu   sync.Mutex
-	read int64 // bytes read so far
-}
-
-func (m *mutatingSource) ReadAt(p []byte, off int64) (int, error) {
-	n, err := m.Reader.ReadAt(p, off)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.read += int64(n)
-	if m.read > m.Size() { // after the hashing pass: serve different bytes
-		for i := range p[:n] {
-			p[i] ^= 0xff
-		}
-	}
-	return n, err
 }
