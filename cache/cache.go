@@ -139,7 +139,7 @@ type Cache struct {
 	opts  Options
 	log   *slog.Logger
 	now   func() time.Time
-	lockF *os.File
+	lockF *dirLock
 
 	objRoot, pinRoot string // object directories, with a trailing separator
 
@@ -211,7 +211,11 @@ var (
 const minMaxBytes = 64 << 10
 
 // Open opens the cache in dir, creating it if needed, and takes the
-// directory's lock.
+// directory's lock. It fails at once with ErrLocked while another process,
+// or another open Cache of this one, has the directory; a Cache of this
+// process closed a moment ago may be opened again at once, even while a
+// program this process started still holds its copy of the lock until its
+// exec.
 func Open(dir string, opts Options) (*Cache, error) {
 	c := &Cache{}
 	c.base = driver.New(provider, disk{c}, &driver.Options{ReadsChecked: true})

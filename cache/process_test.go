@@ -356,3 +356,39 @@ func crashActual(t *testing.T, c *Cache, prefix string) (map[string]keyState, ma
 	require.Equal(t, len(out), n, "List and Entries agree")
 	return out, etags
 }
+
+// A process that starts other processes shares its open files with each
+// child for the moment between fork and exec, the lock file's too; a
+// Cache closed and opened again in that moment must still open. Another
+// goroutine starts processes without pause while the directory is closed
+// and opened again, as a server that runs ffmpeg would (it is how
+// tiered's restart test failed in CI, next to its crash test's helpers).
+func TestReopenWhileForking(t *testing.T) {
+	dir := t.TempDir()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = exec.Command("/bin/true").Run()
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(stop)
+	c, err := Open(dir, Options{MaxBytes: 1 << 20})
+	require.NoError(t, err)
+	for i := range 300 {
+		require.NoError(t, c.Close())
+		c, err = Open(dir, Options{MaxBytes: 1 << 20})
+		require.NoError(t, err, "open %d", i)
+	}
+	require.NoError(t, c.Close())
+}
