@@ -7,11 +7,9 @@ import (
 	"io"
 	"iter"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	miniogo "github.com/minio/minio-go/v7"
@@ -317,7 +315,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		if err != nil {
 			return nil, openErr(err)
 		}
-		tuneTransport(t)
+		s3proto.TuneTransport(t, 0)
 		s.ownedTrans = t
 		transport = t
 	}
@@ -761,48 +759,6 @@ func (s *drv) userMetadata(md map[string]string, sum, prefix string) map[string]
 		out[prefix+metaSHA256] = sum
 	}
 	return out
-}
-
-// maxIdlePerHost is how many idle connections to the server the transport
-// New makes keeps for reuse. minio-go's default, 16, is fewer than the
-// requests that callers such as strata migrate send at once: every request
-// beyond the 16th then closes its connection when done and the next one
-// dials a new one, which costs both sides far more CPU than the request
-// itself for small objects.
-const maxIdlePerHost = 256
-
-// tuneTransport adjusts minio-go's default transport for parallel use.
-func tuneTransport(t *http.Transport) {
-	t.MaxIdleConns = max(t.MaxIdleConns, maxIdlePerHost)
-	t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, maxIdlePerHost)
-	if dial := t.DialContext; dial != nil {
-		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dial(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &copyConn{Conn: c}, nil
-		}
-	}
-}
-
-// copyConn is a connection whose ReadFrom copies through a pooled buffer.
-// net/http sends a request body with ReadFrom on the connection, and a
-// TCP connection's ReadFrom, for a body that is neither a file nor a
-// socket (minio-go wraps every body), allocates a fresh 32 KiB buffer
-// for each request: for small objects, as much garbage as the objects
-// themselves.
-type copyConn struct {
-	net.Conn
-}
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// ReadFrom implements io.ReaderFrom.
-func (c *copyConn) ReadFrom(r io.Reader) (int64, error) {
-	buf := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(buf)
-	return io.CopyBuffer(struct{ io.Writer }{c.Conn}, r, *buf)
 }
 
 // PresignPut implements storage.PutPresigner: it returns a PUT request

@@ -80,10 +80,6 @@ type drv struct {
 	listPage int32
 }
 
-// maxIdlePerHost is the least number of idle connections to the endpoint
-// the transport New makes keeps for reuse.
-const maxIdlePerHost = 256
-
 // New returns a Store for cfg.Bucket. It does not contact the server:
 // credentials are resolved and the bucket is checked by the first request.
 // Errors match storage.ErrInvalidArgument for a bad Config.
@@ -137,8 +133,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		// (strata migrate sends 32): the SDK's default, 10, makes every
 		// request beyond the 10th close its connection when done and the
 		// next one dial (and handshake) again.
-		tr.MaxIdleConnsPerHost = max(tr.MaxIdleConnsPerHost, 2*set.Concurrency, maxIdlePerHost)
-		tr.MaxIdleConns = max(tr.MaxIdleConns, maxIdlePerHost)
+		s3proto.TuneTransport(tr, 2*set.Concurrency)
 		s.transport = tr
 		hc = &http.Client{
 			Transport: tr,

@@ -1,4 +1,4 @@
-package minio
+package s3proto
 
 import (
 	"bytes"
@@ -7,16 +7,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 
-	miniogo "github.com/minio/minio-go/v7"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
-// The transport New makes keeps a connection per request in flight, so
+// A transport TuneTransport tuned keeps a connection per request in flight, so
 // that many uploads at once (strata migrate sends 32) reuse their
 // connections instead of dialing one per request, and bodies sent through
 // its pooled copy buffers arrive intact.
@@ -42,9 +41,8 @@ func TestTunedTransportReusesConnections(t *testing.T) {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	tr, err := miniogo.DefaultTransport(false)
-	require.NoError(t, err)
-	tuneTransport(tr)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	TuneTransport(tr, 0)
 	t.Cleanup(tr.CloseIdleConnections)
 	client := &http.Client{Transport: tr}
 
@@ -57,8 +55,8 @@ func TestTunedTransportReusesConnections(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range parallel {
 			wg.Go(func() {
-				// A reader net/http does not know, as minio-go's bodies
-				// are: it goes through the connection's ReadFrom.
+				// A reader net/http does not know, as the SDKs'
+				// bodies are: it goes through the connection's ReadFrom.
 				body := struct{ io.Reader }{bytes.NewReader(bodyOf(i))}
 				req, err := http.NewRequest(http.MethodPut, srv.URL+pathOf(i), body)
 				if !assert.NoError(t, err) {
@@ -89,14 +87,49 @@ func pathOf(i int) string { return "/bucket/obj" + string(rune('a'+i%26)) + stri
 
 func bodyOf(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 40<<10+i) }
 
-func TestGetBufferSizeClasses(t *testing.T) {
-	for _, c := range []struct{ size, capacity int64 }{
-		{1, 4 << 10}, {4 << 10, 4 << 10}, {4<<10 + 1, 8 << 10}, {32 << 10, 32 << 10},
-		{32<<10 + 1, 64 << 10}, {1 << 20, 1 << 20}, {1<<20 + 1, 1<<20 + 1},
-	} {
-		buf, release := getBuffer(c.size)
-		assert.Len(t, buf, int(c.size))
-		assert.Equal(t, int(c.capacity), cap(buf), "size %d", c.size)
-		release()
+// A body sent through a tuned connection is copied through a pooled
+// buffer: no 32 KiB buffer allocated per request, as TCPConn.ReadFrom
+// does for a reader that is neither a file nor a socket.
+func TestTunedConnectionCopiesWithoutAllocating(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	tr := &http.Transport{DialContext: (&net.Dialer{}).DialContext}
+	TuneTransport(tr, 0)
+	c, err := tr.DialContext(t.Context(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rf, ok := c.(io.ReaderFrom)
+	if !ok {
+		t.Fatal("a tuned connection has no ReadFrom")
+	}
+	data := bytes.Repeat([]byte("x"), 32<<10)
+	src := bytes.NewReader(data)
+	body := struct{ io.Reader }{src} // a reader net/http does not know
+	rf.ReadFrom(body)                // the pool's first buffer
+	const runs = 50
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		src.Reset(data)
+		if n, err := rf.ReadFrom(body); err != nil || n != int64(len(data)) {
+			t.Fatalf("ReadFrom: %d, %v", n, err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	perBody := (after.TotalAlloc - before.TotalAlloc) / runs
+	assert.Less(t, perBody, uint64(1<<10), "bytes allocated per 32 KiB body sent")
 }
