@@ -158,6 +158,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		o.HTTPClient = hc
+		// The endpoint rules are evaluated once per distinct parameters,
+		// not twice per request (endpointCache).
+		o.EndpointResolverV2 = newEndpointCache(o.EndpointResolverV2)
 		if set.endpoint != nil {
 			o.BaseEndpoint = aws.String(set.endpoint.String())
 		} else if o.BaseEndpoint != nil {
