@@ -12,6 +12,7 @@ import (
 	"maps"
 	"math/bits"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -364,9 +365,9 @@ func (u *upload) streamParts(ctx context.Context, first []byte, partSize int64) 
 	}()
 	send := func(num int, buf []byte, n int) {
 		data := buf[:n]
-		mp.send(num, func() io.Reader { return bytes.NewReader(data) }, int64(n), func() string {
+		mp.send(num, func() io.Reader { return bytes.NewReader(data) }, int64(n), func() partSum {
 			h := sha256.Sum256(data)
-			return hex.EncodeToString(h[:])
+			return partSum{sha: hex.EncodeToString(h[:])}
 		}, func() { u.bufs.put(buf) })
 	}
 	num := 0
@@ -440,11 +441,23 @@ func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (info storage.
 		start := int64(i) * partSize
 		return io.NewSectionReader(ra, start, min(partSize, size-start))
 	}
-	sum, partSums, err := u.body.PartSums(ctx, partSize)
+	// Each part carries its CRC32C once the server is known to be MinIO
+	// (a check it makes at a small fraction of a SHA-256's cost, and the
+	// part goes unsigned), else its SHA-256, which signs it.
+	kind := driver.PartSHA256
+	if minio, _ := s.server.MinIO(); minio {
+		kind = driver.PartCRC32C
+	}
+	sum, partSums, err := u.body.PartSums(ctx, partSize, kind)
 	if err != nil {
 		return storage.Info{}, u.readErr(err)
 	}
-	mp, err := s.startMultipart(ctx, u.key, u.putOptions(sum))
+	po := u.putOptions(sum)
+	if kind == driver.PartCRC32C {
+		// A part's CRC32C is checked only in an upload created for them.
+		po.UserMetadata[amzChecksumAlgorithm] = "CRC32C"
+	}
+	mp, err := s.startMultipart(ctx, u.key, po)
 	if err != nil {
 		return storage.Info{}, err
 	}
@@ -454,7 +467,12 @@ func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (info storage.
 		}
 	}()
 	for i := range nparts {
-		mp.send(i+1, func() io.Reader { return section(i) }, section(i).Size(), func() string { return partSums[i] }, nil)
+		mp.send(i+1, func() io.Reader { return section(i) }, section(i).Size(), func() partSum {
+			if kind == driver.PartCRC32C {
+				return partSum{crc32c: partSums[i]}
+			}
+			return partSum{sha: partSums[i]}
+		}, nil)
 		if mp.failed() != nil {
 			break
 		}
@@ -472,6 +490,19 @@ func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (info storage.
 	}
 	return u.info(size, done.ETag, sum, time.Now()), nil
 }
+
+// partSum is what a part's request carries of the part's bytes as they
+// were read to hash them, so that a source changed since fails the part
+// instead of being stored under a checksum that does not describe it: its
+// hex SHA-256, which signs the request, or the base64 of its CRC32C,
+// which the server checks while the part goes unsigned.
+type partSum struct{ sha, crc32c string }
+
+// The headers of S3's additional checksums.
+const (
+	amzChecksumAlgorithm = "X-Amz-Checksum-Algorithm"
+	amzChecksumCRC32C    = "X-Amz-Checksum-Crc32c"
+)
 
 // multipart is a multipart upload in progress, sending parts Concurrency at
 // a time.
@@ -518,10 +549,10 @@ func (m *multipart) failed() error {
 
 // send uploads part num of size bytes in a goroutine, once fewer than
 // Concurrency are in flight. newBody returns a reader of the part's bytes
-// from their start, one per attempt (see sendBody). sum returns the part's
-// hex SHA-256, which signs the request; release, when not nil, is called
+// from their start, one per attempt (see sendBody). sum returns what the
+// request carries of them (partSum); release, when not nil, is called
 // when the part's bytes are no longer needed, by anyone.
-func (m *multipart) send(num int, newBody func() io.Reader, size int64, sum func() string, release func()) {
+func (m *multipart) send(num int, newBody func() io.Reader, size int64, sum func() partSum, release func()) {
 	select {
 	case m.sem <- struct{}{}:
 	case <-m.ctx.Done():
@@ -536,7 +567,11 @@ func (m *multipart) send(num int, newBody func() io.Reader, size int64, sum func
 		if release != nil {
 			defer release()
 		}
-		opts := miniogo.PutObjectPartOptions{SSE: m.s.sse, Sha256Hex: sum(), DisableContentSha256: true}
+		ps := sum()
+		opts := miniogo.PutObjectPartOptions{SSE: m.s.sse, Sha256Hex: ps.sha, DisableContentSha256: true}
+		if ps.crc32c != "" {
+			opts.CustomHeader = http.Header{amzChecksumCRC32C: {ps.crc32c}}
+		}
 		var p miniogo.ObjectPart
 		err := m.s.sendBody(m.ctx, newBody, func(body io.Reader) (err error) {
 			p, err = m.s.bodyCore.PutObjectPart(m.ctx, m.s.bucket, m.key, m.uploadID, num, body, size, opts)
@@ -547,7 +582,7 @@ func (m *multipart) send(num int, newBody func() io.Reader, size int64, sum func
 			return
 		}
 		m.mu.Lock()
-		m.parts = append(m.parts, miniogo.CompletePart{PartNumber: num, ETag: p.ETag})
+		m.parts = append(m.parts, miniogo.CompletePart{PartNumber: num, ETag: p.ETag, ChecksumCRC32C: ps.crc32c})
 		m.mu.Unlock()
 	})
 }

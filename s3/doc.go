@@ -78,16 +78,28 @@
 //
 // A reader of a known size (PutOptions.Size) larger than one part that is
 // an io.ReaderAt whose Seek works (a file, a *bytes.Reader; see
-// driver.Body.ReaderAt) is read once to hash it, whole and, over plain
-// HTTP, part by part in the same pass on two cores; then it is uploaded
-// in parts read at their offsets, Concurrency at a time, with no part
-// buffers, so its checksum is in its metadata from the start, whatever
-// its size. Over plain HTTP each part is signed with its SHA-256 from that
-// pass, so the SDK does not hash it again, and a file that changes during
-// the upload fails it (storage.ErrCorrupt: the server's hash of what it
-// got differs) instead of being stored under a checksum that does not
-// describe it. A Store's Parts says so (storage.Parts.ReaderAt), and
-// strata migrate hands it large files as they are.
+// driver.Body.ReaderAt) is read once to hash it, whole and part by part
+// in the same pass on two cores; then it is uploaded in parts read at
+// their offsets, Concurrency at a time, with no part buffers, so its
+// checksum is in its metadata from the start, whatever its size. Each
+// part carries a sum from that pass, so that a file that changes during
+// the upload fails it (storage.ErrCorrupt: the server's sum of what it got
+// differs) instead of being stored under a checksum that does not describe
+// it:
+//   - once the Store has seen that its server is MinIO (from the Server
+//     header of any earlier response; strata migrate lists first), the
+//     part's CRC32C (x-amz-checksum-crc32c, in an upload created with
+//     x-amz-checksum-algorithm CRC32C), and the part goes unsigned: MinIO
+//     checks a CRC32C for a small fraction of what checking a SHA-256
+//     costs, and so does the client, which is what lets large files go
+//     through as fast as mc mirror sends them;
+//   - otherwise, over plain HTTP, the part's SHA-256, which signs the
+//     request (X-Amz-Content-Sha256), so the SDK does not hash it again;
+//   - otherwise (TLS to another server) none: the SDK sends the part
+//     unsigned, and TLS guards it on the way.
+//
+// A Store's Parts says so (storage.Parts.ReaderAt), and strata migrate
+// hands it large files as they are.
 //
 // Any other reader is read as a stream. Put reads up to Concurrency+1
 // parts before sending anything, so every object of up to that size (80

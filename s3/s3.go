@@ -64,7 +64,7 @@ type drv struct {
 	client    *s3.Client
 	presign   *s3.PresignClient
 	transport *http.Transport // ours to close; nil when Config.HTTPClient was given
-	server    s3proto.Server  // what the Server header says, for PrefixCheckAuto
+	server    s3proto.Server  // what the Server header says, for PrefixCheckAuto and part sums
 	// versioning tells whether delimiter listings confirm their common
 	// prefixes (MinIO lists those of deleted directories in versioned
 	// buckets).

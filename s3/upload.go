@@ -281,21 +281,30 @@ func (u *upload) multipart(ctx context.Context, chunks []*chunk, eof bool) (stor
 // putReaderAt uploads an object of a known size larger than one part
 // from ra, its Size bytes (driver.Body.ReaderAt). It reads ra once to hash
 // it whole, so that the SHA-256 goes into the metadata of
-// CreateMultipartUpload with no copy afterwards, and, over plain HTTP,
-// part by part in the same pass, so that each part's request is signed
-// with the sum of that first read (see withPayloadHash) and the SDK does
-// not read the part a second time to hash it. A source that changed in
-// between then fails the upload (the server's hash of the body differs)
+// CreateMultipartUpload with no copy afterwards, and part by part in the
+// same pass, so that each part's request carries a sum of that first read
+// (partSum): the part's CRC32C when the server is known to be MinIO, else
+// over plain HTTP its SHA-256, which signs the request so that the SDK
+// does not read the part a second time to hash it. A source that changed
+// in between then fails the upload (the server's sum of the body differs)
 // instead of storing what the checksum does not describe. Then it uploads
 // the parts straight from ra, Concurrency at a time.
 func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (storage.Info, error) {
 	s := u.s
 	size := u.opts.Size
-	var signWith int64 // the part size to hash by, when parts are signed with their SHA-256
-	if s.set.plainHTTP() {
-		signWith = u.partSize
+	// Each part carries a sum of the bytes the hashing pass read: its
+	// CRC32C when the server is known to check one (MinIO: a check at a
+	// small fraction of a SHA-256's cost, and the part goes unsigned), else
+	// over plain HTTP its SHA-256, which signs the request. Otherwise (TLS
+	// to another server) it carries none, and the SDK sends it unsigned.
+	var sumParts int64 // the part size to hash by, when parts carry a sum
+	kind := driver.PartSHA256
+	if minio, _ := s.server.MinIO(); minio {
+		sumParts, kind = u.partSize, driver.PartCRC32C
+	} else if s.set.plainHTTP() {
+		sumParts = u.partSize
 	}
-	sha, partSums, err := u.body.PartSums(ctx, signWith)
+	sha, partSums, err := u.body.PartSums(ctx, sumParts, kind)
 	if err != nil {
 		if !storage.IsContextError(err) && !errors.Is(err, storage.ErrSizeMismatch) {
 			err = fmt.Errorf("reading the object: %w", err)
@@ -303,6 +312,10 @@ func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (storage.Info,
 		return storage.Info{}, err
 	}
 	create := s.createInput(u.key, objMeta{u.opts.ContentType, s3proto.PutAttrs(u.opts), putMeta(u.opts, sha)})
+	if kind == driver.PartCRC32C && partSums != nil {
+		// A part's CRC32C is checked only in an upload created for them.
+		create.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32c
+	}
 	s.sseCreate(create)
 	created, err := s.client.CreateMultipartUpload(ctx, create)
 	if err != nil {
@@ -328,17 +341,24 @@ func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (storage.Info,
 			off := int64(i) * u.partSize
 			part := &sectionBody{r: io.NewSectionReader(ra, off, min(u.partSize, size-off))}
 			defer part.kill()
-			partSum := ""
-			if partSums != nil {
-				partSum = partSums[i]
+			var sum partSum
+			switch {
+			case partSums == nil:
+			case kind == driver.PartCRC32C:
+				sum.crc32c = partSums[i]
+			default:
+				sum.sha = partSums[i]
 			}
 			num := int32(i + 1)
-			etag, err := s.uploadPart(pctx, u.key, uploadID, num, part, part.r.Size(), partSum)
+			etag, err := s.uploadPart(pctx, u.key, uploadID, num, part, part.r.Size(), sum)
 			if err != nil {
 				cancel(err)
 				return
 			}
 			parts[i] = types.CompletedPart{ETag: aws.String(etag), PartNumber: aws.Int32(num)}
+			if sum.crc32c != "" {
+				parts[i].ChecksumCRC32C = aws.String(sum.crc32c)
+			}
 		})
 	}
 	wg.Wait()
@@ -412,7 +432,7 @@ func (u *upload) sendParts(ctx context.Context, uploadID string, chunks []*chunk
 			for j := range jobs {
 				if pctx.Err() == nil {
 					body := j.c.reader()
-					etag, err := s.uploadPart(pctx, u.key, uploadID, j.num, body, j.c.n, "")
+					etag, err := s.uploadPart(pctx, u.key, uploadID, j.num, body, j.c.n, partSum{})
 					body.kill()
 					if err != nil {
 						cancel(err)
@@ -486,10 +506,22 @@ func (u *upload) sendParts(ctx context.Context, uploadID string, chunks []*chunk
 	return parts, nil
 }
 
-// uploadPart sends one part, size bytes read from body, and returns its
-// ETag. sha, when not empty, is the part's SHA-256, to sign the request with
-// (see withPayloadHash).
-func (s *drv) uploadPart(ctx context.Context, key, uploadID string, num int32, body io.ReadSeeker, size int64, sha string) (string, error) {
+// partSum is what a part's request carries of the part's bytes as a
+// hashing pass read them (driver.Body.PartSums), so that a source changed
+// since fails the part instead of being stored under a checksum that does
+// not describe it: its SHA-256, which signs the request, or its CRC32C
+// (base64), which the server checks and which lets the part go unsigned.
+// The zero value carries neither (the SDK signs the part as it sends it,
+// or sends it unsigned over TLS).
+type partSum struct{ sha, crc32c string }
+
+// unsignedPayload is the payload hash of a request whose body is not
+// signed.
+const unsignedPayload = "UNSIGNED-PAYLOAD"
+
+// uploadPart sends one part, size bytes read from body, with sum (see
+// partSum), and returns its ETag.
+func (s *drv) uploadPart(ctx context.Context, key, uploadID string, num int32, body io.ReadSeeker, size int64, sum partSum) (string, error) {
 	in := &s3.UploadPartInput{
 		Bucket:        &s.set.Bucket,
 		Key:           &key,
@@ -500,8 +532,12 @@ func (s *drv) uploadPart(ctx context.Context, key, uploadID string, num int32, b
 	}
 	s.ssePart(in)
 	var optFns []func(*s3.Options)
-	if sha != "" {
-		optFns = append(optFns, withPayloadHash(sha))
+	switch {
+	case sum.crc32c != "":
+		in.ChecksumCRC32C = aws.String(sum.crc32c)
+		optFns = append(optFns, withPayloadHash(unsignedPayload))
+	case sum.sha != "":
+		optFns = append(optFns, withPayloadHash(sum.sha))
 	}
 	out, err := s.client.UploadPart(ctx, in, optFns...)
 	if err != nil {

@@ -3,10 +3,12 @@ package driver
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"runtime"
 	"sync"
@@ -159,7 +161,7 @@ func (b *Body) Sum() (string, error) {
 		return b.sum, nil
 	}
 	if _, _, ok := b.readerAt(); ok {
-		sum, _, err := b.PartSums(context.Background(), 0)
+		sum, _, err := b.PartSums(context.Background(), 0, PartSHA256)
 		return sum, err
 	}
 	if _, err := io.Copy(io.Discard, b); err != nil {
@@ -190,18 +192,49 @@ const sumBuffer = 1 << 20
 // hashing while the server waits and then both sending.
 var sumPasses = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 
+// PartHash names the checksum PartSums computes of each part.
+type PartHash uint8
+
+const (
+	// PartSHA256 is the lowercase hex SHA-256 of a part, with which SigV4
+	// signs the part's request.
+	PartSHA256 PartHash = iota
+	// PartCRC32C is the base64 of a part's big-endian CRC32C
+	// (Castagnoli), as S3's x-amz-checksum-crc32c header carries it: a
+	// check the server makes of the part at a small fraction of a second
+	// SHA-256's cost on both sides.
+	PartCRC32C
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func (k PartHash) new() hash.Hash {
+	if k == PartCRC32C {
+		return crc32.New(castagnoli)
+	}
+	return sha256.New()
+}
+
+func (k PartHash) encode(sum []byte) string {
+	if k == PartCRC32C {
+		return base64.StdEncoding.EncodeToString(sum)
+	}
+	return hex.EncodeToString(sum)
+}
+
 // PartSums reads the caller's reader once through ReaderAt, which must
 // offer it, and returns the lowercase hex SHA-256 of the whole object and,
-// when partSize is above 0, of each part of partSize bytes (the last one
-// may be shorter), as a driver that signs each part of a multipart upload
-// with its SHA-256 needs. The same bytes feed both hashes, the whole
+// when partSize is above 0, the checksum kind of each part of partSize
+// bytes (the last one may be shorter), as a driver that signs each part of
+// a multipart upload with its SHA-256, or sends each with its CRC32C,
+// needs. The same bytes feed both hashes, the whole
 // object's on another goroutine, so the checksum and the part sums cannot
 // disagree and the pass takes the time of one hash when a second core is
 // free; at most GOMAXPROCS/2 passes (at least one) run at once in the
 // process, and a call waits for its turn. It leaves the Body unread, for the driver to upload from ReaderAt.
 // A reader that ends before Size or has bytes past it fails with an error
 // matching storage.ErrSizeMismatch; ctx is checked between reads.
-func (b *Body) PartSums(ctx context.Context, partSize int64) (sum string, parts []string, err error) {
+func (b *Body) PartSums(ctx context.Context, partSize int64, kind PartHash) (sum string, parts []string, err error) {
 	ra, off, ok := b.readerAt()
 	if !ok {
 		return "", nil, errors.New("driver: PartSums needs a Body that ReaderAt offers")
@@ -217,8 +250,11 @@ func (b *Body) PartSums(ctx context.Context, partSize int64) (sum string, parts 
 	if !split {
 		partSize = b.size
 	}
+	// The parts are hashed on their own unless the one part is the whole
+	// object and its sum the whole object's SHA-256.
+	hashParts := split || (asked && kind != PartSHA256)
 	whole := sha256.New()
-	part := sha256.New()
+	part := kind.new()
 	bufs := [2][]byte{make([]byte, min(sumBuffer, b.size)), make([]byte, min(sumBuffer, b.size))}
 	var (
 		wg     sync.WaitGroup
@@ -245,13 +281,13 @@ func (b *Body) PartSums(ctx context.Context, partSize int64) (sum string, parts 
 		chunk := buf[:n]
 		wg.Wait() // the whole hash is done with the other buffer
 		wg.Go(func() { whole.Write(chunk) })
-		if split {
+		if hashParts {
 			part.Write(chunk)
 		}
 		read += int64(n)
 		if inPart += int64(n); inPart == partSize || read == b.size {
-			if split {
-				parts = append(parts, hex.EncodeToString(part.Sum(nil)))
+			if hashParts {
+				parts = append(parts, kind.encode(part.Sum(nil)))
 				part.Reset()
 			}
 			inPart = 0
@@ -263,7 +299,10 @@ func (b *Body) PartSums(ctx context.Context, partSize int64) (sum string, parts 
 		return "", nil, b.mismatch(fmt.Sprintf("the reader yields more than the %d bytes PutOptions.Size promised", b.size))
 	}
 	sum = hex.EncodeToString(whole.Sum(nil))
-	if asked && !split {
+	if hashParts && len(parts) == 0 {
+		parts = []string{kind.encode(part.Sum(nil))} // an empty object's one part
+	}
+	if asked && !hashParts {
 		parts = []string{sum} // one part: the whole object
 	}
 	return sum, parts, nil

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"hash/crc32"
 	"io"
 	"iter"
 	"slices"
@@ -122,20 +125,35 @@ func TestBodyReaderAtAndSum(t *testing.T) {
 func TestBodyPartSums(t *testing.T) {
 	ctx := context.Background()
 	hexsum := func(p []byte) string { h := sha256.Sum256(p); return hex.EncodeToString(h[:]) }
+	crcsum := func(p []byte) string {
+		return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(p, crc32.MakeTable(crc32.Castagnoli))))
+	}
 	// More than sumBuffer (1 MiB), so that parts end inside and at the
 	// edges of its reads.
 	data := make([]byte, 3<<20+12345)
 	for i := range data {
 		data[i] = byte(i * 7 / 3)
 	}
-	for _, partSize := range []int64{0, 1 << 20, 1<<20 + 1, 5 << 20, int64(len(data)), 1<<20 - 7} {
+	for _, c := range []struct {
+		partSize int64
+		kind     driver.PartHash
+	}{
+		{0, driver.PartSHA256}, {1 << 20, driver.PartSHA256}, {1<<20 + 1, driver.PartSHA256}, {5 << 20, driver.PartSHA256},
+		{int64(len(data)), driver.PartSHA256}, {1<<20 - 7, driver.PartSHA256},
+		{0, driver.PartCRC32C}, {int64(len(data)), driver.PartCRC32C}, {1 << 20, driver.PartCRC32C}, {1<<20 - 7, driver.PartCRC32C}, {5 << 20, driver.PartCRC32C},
+	} {
+		partSize := c.partSize
+		partSum := hexsum
+		if c.kind == driver.PartCRC32C {
+			partSum = crcsum
+		}
 		// A reader at an offset: the Body is what follows it.
 		r := bytes.NewReader(append([]byte("skip"), data...))
 		if _, err := r.Seek(4, io.SeekStart); err != nil {
 			t.Fatal(err)
 		}
 		b := driver.NewBody(r, int64(len(data)))
-		sum, parts, err := b.PartSums(ctx, partSize)
+		sum, parts, err := b.PartSums(ctx, partSize, c.kind)
 		if err != nil {
 			t.Fatalf("part size %d: %v", partSize, err)
 		}
@@ -144,7 +162,7 @@ func TestBodyPartSums(t *testing.T) {
 		}
 		var want []string
 		for off := int64(0); partSize > 0 && off < int64(len(data)); off += partSize {
-			want = append(want, hexsum(data[off:min(off+partSize, int64(len(data)))]))
+			want = append(want, partSum(data[off:min(off+partSize, int64(len(data)))]))
 		}
 		if !slices.Equal(parts, want) {
 			t.Fatalf("part size %d: %d part sums, want %d, or they differ", partSize, len(parts), len(want))
@@ -155,16 +173,16 @@ func TestBodyPartSums(t *testing.T) {
 	}
 
 	for name, r := range map[string]*bytes.Reader{"Longer": bytes.NewReader(append(data, 'x')), "Shorter": bytes.NewReader(data[:len(data)-1])} {
-		if _, _, err := driver.NewBody(r, int64(len(data))).PartSums(ctx, 1<<20); !errors.Is(err, storage.ErrSizeMismatch) {
+		if _, _, err := driver.NewBody(r, int64(len(data))).PartSums(ctx, 1<<20, driver.PartSHA256); !errors.Is(err, storage.ErrSizeMismatch) {
 			t.Errorf("%s reader: %v, want ErrSizeMismatch", name, err)
 		}
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, _, err := driver.NewBody(bytes.NewReader(data), int64(len(data))).PartSums(cancelled, 1<<20); !errors.Is(err, context.Canceled) {
+	if _, _, err := driver.NewBody(bytes.NewReader(data), int64(len(data))).PartSums(cancelled, 1<<20, driver.PartSHA256); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: %v", err)
 	}
-	if _, _, err := driver.NewBody(io.MultiReader(strings.NewReader("hello")), 5).PartSums(ctx, 0); err == nil {
+	if _, _, err := driver.NewBody(io.MultiReader(strings.NewReader("hello")), 5).PartSums(ctx, 0, driver.PartSHA256); err == nil {
 		t.Error("PartSums of a reader that is no io.ReaderAt succeeded")
 	}
 }
@@ -198,7 +216,7 @@ func TestPartSumsTakeTurns(t *testing.T) {
 	done := make(chan error, 2)
 	for _, g := range []*gatedReader{first, second} {
 		go func() {
-			_, _, err := driver.NewBody(g, int64(len(data))).PartSums(t.Context(), 4)
+			_, _, err := driver.NewBody(g, int64(len(data))).PartSums(t.Context(), 4, driver.PartSHA256)
 			done <- err
 		}()
 	}
@@ -234,13 +252,13 @@ func TestPartSumsTakeTurns(t *testing.T) {
 	// A pass waiting for its turn gives up when its context ends.
 	blocker := newGated()
 	go func() {
-		_, _, err := driver.NewBody(blocker, int64(len(data))).PartSums(t.Context(), 0)
+		_, _, err := driver.NewBody(blocker, int64(len(data))).PartSums(t.Context(), 0, driver.PartSHA256)
 		done <- err
 	}()
 	<-blocker.started
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
-	_, _, err := driver.NewBody(bytes.NewReader(data), int64(len(data))).PartSums(ctx, 0)
+	_, _, err := driver.NewBody(bytes.NewReader(data), int64(len(data))).PartSums(ctx, 0, driver.PartSHA256)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a pass waiting past its context's end: %v, want DeadlineExceeded", err)
 	}

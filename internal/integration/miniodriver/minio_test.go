@@ -3,11 +3,15 @@ package miniodriver_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -419,11 +423,17 @@ func TestOpenURL(t *testing.T) {
 
 // A seekable source (a file, a bytes.Reader) larger than a part is hashed
 // first and uploaded straight from the source: the checksum is in the
-// object from the start, and the reader ends up read to the end.
+// object from the start, each part carries its CRC32C from that pass (once
+// the server is known to be MinIO) and goes unsigned, and the reader ends
+// up read to the end.
 func TestSeekableSource(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
+	rec := &partRecorder{next: http.DefaultTransport}
+	e := newEnv(t, func(c *minio.Config) { c.Transport = rec })
 	data := randomBytes(5, 3*testPartSize+99)
+	// Any answer tells the Store its server (strata migrate lists first).
+	_, err := e.store.Stat(t.Context(), "none")
+	require.ErrorIs(t, err, storage.ErrNotFound)
 
 	f, err := os.CreateTemp(t.TempDir(), "src")
 	require.NoError(t, err)
@@ -442,8 +452,25 @@ func TestSeekableSource(t *testing.T) {
 	assert.Equal(t, sha(data[10:]), ginfo.SHA256)
 	assert.True(t, strings.HasSuffix(ginfo.ETag, `-4"`), "still the multipart object (no copy afterwards): %s", ginfo.ETag)
 
+	rec.take()
 	_, err = e.store.Put(t.Context(), "sized", bytes.NewReader(data), &storage.PutOptions{Size: int64(len(data)), IfNotExists: true})
 	require.NoError(t, err)
+	var want []string
+	for off := 0; off < len(data); off += testPartSize {
+		want = append(want, crc32c(data[off:min(off+testPartSize, len(data))]))
+	}
+	creates, parts := rec.take()
+	require.Len(t, creates, 1)
+	assert.Equal(t, "CRC32C", creates[0].Get("X-Amz-Checksum-Algorithm"))
+	var crcs, signed []string
+	for _, h := range parts {
+		crcs, signed = append(crcs, h.Get("X-Amz-Checksum-Crc32c")), append(signed, h.Get("X-Amz-Content-Sha256"))
+	}
+	assert.ElementsMatch(t, want, crcs, "each part carries its own CRC32C")
+	assert.Equal(t, slices.Repeat([]string{"UNSIGNED-PAYLOAD"}, len(want)), signed)
+	got, ginfo = readAll(t, e.store, "sized", nil)
+	require.True(t, bytes.Equal(data, got))
+	assert.Equal(t, sha(data), ginfo.SHA256)
 	_, err = e.store.Put(t.Context(), "sized", bytes.NewReader(data), &storage.PutOptions{Size: int64(len(data)), IfNotExists: true})
 	require.ErrorIs(t, err, storage.ErrExist)
 
@@ -460,4 +487,58 @@ func TestSeekableSource(t *testing.T) {
 		require.ErrorIs(t, err, storage.ErrNotFound, k)
 	}
 	assert.Empty(t, incomplete(t, e.srv.Client(), e.bucket))
+
+	// A Store whose first request is the upload does not know its server
+	// yet: each part is signed with its SHA-256, which the server checks
+	// as well.
+	rec2 := &partRecorder{next: http.DefaultTransport}
+	e2 := newEnv(t, func(c *minio.Config) { c.Transport = rec2; c.PrefixCheck = minio.PrefixCheckOff })
+	_, err = e2.store.Put(t.Context(), "changed", changing.New(data), &storage.PutOptions{Size: int64(len(data))})
+	require.ErrorIs(t, err, storage.ErrCorrupt)
+	creates, parts = rec2.take()
+	require.Len(t, creates, 1)
+	assert.Empty(t, creates[0].Get("X-Amz-Checksum-Algorithm"))
+	require.NotEmpty(t, parts)
+	for _, h := range parts {
+		assert.Len(t, h.Get("X-Amz-Content-Sha256"), 64, "a part signed with its SHA-256")
+		assert.Empty(t, h.Get("X-Amz-Checksum-Crc32c"))
+	}
+	_, err = e2.store.Stat(t.Context(), "changed")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	assert.Empty(t, incomplete(t, e2.srv.Client(), e2.bucket))
+}
+
+// partRecorder records the headers of the multipart uploads' creations
+// and parts it carries.
+type partRecorder struct {
+	next           http.RoundTripper
+	mu             sync.Mutex
+	creates, parts []http.Header
+}
+
+func (r *partRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	q := req.URL.Query()
+	r.mu.Lock()
+	switch {
+	case req.Method == http.MethodPost && q.Has("uploads"):
+		r.creates = append(r.creates, req.Header.Clone())
+	case req.Method == http.MethodPut && q.Has("partNumber"):
+		r.parts = append(r.parts, req.Header.Clone())
+	}
+	r.mu.Unlock()
+	return r.next.RoundTrip(req)
+}
+
+// take returns what r recorded and forgets it.
+func (r *partRecorder) take() (creates, parts []http.Header) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	creates, parts, r.creates, r.parts = r.creates, r.parts, nil, nil
+	return creates, parts
+}
+
+// crc32c is the base64 of p's big-endian CRC32C, as x-amz-checksum-crc32c
+// carries it.
+func crc32c(p []byte) string {
+	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(p, crc32.MakeTable(crc32.Castagnoli))))
 }

@@ -2,8 +2,12 @@ package s3driver_test
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"hash/crc32"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,8 +22,11 @@ import (
 
 // A seekable source (a file, a bytes.Reader) larger than a part is hashed
 // once, whole and part by part, and uploaded straight from the source: the
-// checksum is in the object's metadata from the start, each part is signed
-// with the SHA-256 of that pass, and the reader ends up read to its end.
+// checksum is in the object's metadata from the start, each part carries
+// a sum of that pass (signed with its SHA-256 while the server is not
+// known; with its CRC32C, unsigned, once it is known to be MinIO), and the
+// reader ends up read to its end. A source changed between the pass and
+// the upload fails it either way.
 func TestSeekableSource(t *testing.T) {
 	t.Parallel()
 	hc, rec := recordingClient()
@@ -58,6 +65,7 @@ func TestSeekableSource(t *testing.T) {
 		signed = append(signed, q.header.Get("X-Amz-Content-Sha256"))
 	}
 	assert.ElementsMatch(t, want, signed, "each part is signed with its own SHA-256")
+	assert.Empty(t, creates[0].header.Get("X-Amz-Checksum-Algorithm"), "the server was not known: parts are signed")
 
 	got, ginfo := readAllGet(t, st, "file", nil)
 	require.True(t, bytes.Equal(data, got))
@@ -74,8 +82,32 @@ func TestSeekableSource(t *testing.T) {
 	_, err = st.Put(ctx, "long", bytes.NewReader(data), &storage.PutOptions{Size: int64(len(data)) - 1})
 	require.ErrorIs(t, err, storage.ErrSizeMismatch)
 
+	// The server is known to be MinIO now: each part carries its CRC32C
+	// and goes unsigned.
+	rec.reset()
+	_, err = st.Put(ctx, "crc", bytes.NewReader(data), &storage.PutOptions{Size: int64(len(data))})
+	require.NoError(t, err)
+	creates = rec.requests("CreateMultipartUpload")
+	require.Len(t, creates, 1)
+	assert.Equal(t, "CRC32C", creates[0].header.Get("X-Amz-Checksum-Algorithm"))
+	assert.Equal(t, sha(data), creates[0].header.Get("X-Amz-Meta-Strata-Sha256"))
+	want, signed = nil, nil
+	var crcs []string
+	for off := 0; off < len(data); off += s3.MinPartSize {
+		want = append(want, crc32c(data[off:min(off+s3.MinPartSize, len(data))]))
+	}
+	for _, q := range rec.requests("UploadPart") {
+		signed = append(signed, q.header.Get("X-Amz-Content-Sha256"))
+		crcs = append(crcs, q.header.Get("X-Amz-Checksum-Crc32c"))
+	}
+	assert.ElementsMatch(t, want, crcs, "each part carries its own CRC32C")
+	assert.Equal(t, slices.Repeat([]string{"UNSIGNED-PAYLOAD"}, len(want)), signed)
+	got, ginfo = readAllGet(t, st, "crc", nil)
+	require.True(t, bytes.Equal(data, got))
+	assert.Equal(t, sha(data), ginfo.SHA256)
+
 	// Bytes that change between the hashing pass and the upload fail the
-	// upload (the server checks each part's SHA-256): nothing is stored.
+	// upload (the server checks each part's CRC32C): nothing is stored.
 	_, err = st.Put(ctx, "changed", changing.New(data), &storage.PutOptions{Size: int64(len(data))})
 	require.ErrorIs(t, err, storage.ErrCorrupt)
 	for _, k := range []string{"short", "long", "changed"} {
@@ -83,4 +115,19 @@ func TestSeekableSource(t *testing.T) {
 		require.ErrorIs(t, err, storage.ErrNotFound, k)
 	}
 	assert.Empty(t, incompleteUploads(t, st), "the failed uploads were aborted")
+
+	// And so do they when the parts are signed (the server checks each
+	// part's SHA-256): a new Store, whose first request this is.
+	st2, _ := newTestStore(t, func(c *s3.Config) { smallParts(c); c.PrefixCheck = s3.PrefixCheckOff })
+	_, err = st2.Put(ctx, "changed", changing.New(data), &storage.PutOptions{Size: int64(len(data))})
+	require.ErrorIs(t, err, storage.ErrCorrupt)
+	_, err = st2.Stat(ctx, "changed")
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	assert.Empty(t, incompleteUploads(t, st2), "the failed upload was aborted")
+}
+
+// crc32c is the base64 of p's big-endian CRC32C, as x-amz-checksum-crc32c
+// carries it.
+func crc32c(p []byte) string {
+	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(p, crc32.MakeTable(crc32.Castagnoli))))
 }
