@@ -43,6 +43,7 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/strata-storage/strata/conformance"
+	"github.com/strata-storage/strata/internal/integration/changing"
 	"github.com/strata-storage/strata/conformance/miniotest"
 	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/s3"
@@ -363,4 +364,41 @@ func TestOpenURLSSEC(t *testing.T) {
 	require.Error(t, err, "the object is encrypted with the key from the environment")
 	got, _ := readAllGet(t, enc, "k", nil)
 	assert.Equal(t, "v", string(got))
+}
+
+// Over TLS to MinIO, with or without server-side encryption, a file
+// uploaded from its ReaderAt carries each part's CRC32C (the server is
+// known once it has answered), reads back whole, and fails with
+// ErrCorrupt when it changes between the hashing pass and the upload.
+func TestSeekableSourceTLS(t *testing.T) {
+	t.Parallel()
+	for name, sse := range map[string]s3.SSE{
+		"plain": {}, "SSE-C": {Mode: s3.SSEC, CustomerKey: testKey(4)},
+		"SSE-S3": {Mode: s3.SSES3}, "SSE-KMS": {Mode: s3.SSEKMS, KMSKeyID: kmsKeyName},
+	} {
+		t.Run(name, func(t *testing.T) {
+			st, rec, _ := newTLSStore(t, s3proto.Knobs{}, func(c *s3.Config) { c.SSE = sse; smallParts(c); c.PrefixCheck = s3.PrefixCheckOff })
+			ctx := t.Context()
+			_, err := st.Stat(ctx, "none") // the server answers: MinIO
+			require.ErrorIs(t, err, storage.ErrNotFound)
+			data := conformance.RandomBytes(9, 2*s3.MinPartSize+77)
+			rec.reset()
+			_, err = st.Put(ctx, "file", bytes.NewReader(data), &storage.PutOptions{Size: int64(len(data))})
+			require.NoError(t, err)
+			parts := rec.requests("UploadPart")
+			require.Len(t, parts, 3)
+			for i, q := range parts {
+				assert.NotEmpty(t, q.header.Get("X-Amz-Checksum-Crc32c"), "part %d", i)
+			}
+			got, info := readAllGet(t, st, "file", nil)
+			require.True(t, bytes.Equal(data, got))
+			assert.Equal(t, sha(data), info.SHA256)
+
+			_, err = st.Put(ctx, "changed", changing.New(data), &storage.PutOptions{Size: int64(len(data))})
+			require.ErrorIs(t, err, storage.ErrCorrupt)
+			_, err = st.Stat(ctx, "changed")
+			require.ErrorIs(t, err, storage.ErrNotFound)
+			assert.Empty(t, incompleteUploads(t, st))
+		})
+	}
 }
