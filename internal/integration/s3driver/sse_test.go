@@ -43,8 +43,8 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/strata-storage/strata/conformance"
-	"github.com/strata-storage/strata/internal/integration/changing"
 	"github.com/strata-storage/strata/conformance/miniotest"
+	"github.com/strata-storage/strata/internal/integration/changing"
 	"github.com/strata-storage/strata/internal/s3proto"
 	"github.com/strata-storage/strata/s3"
 	"github.com/strata-storage/strata/storage"
