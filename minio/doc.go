@@ -65,8 +65,9 @@
 //     time, with no buffers. Each part carries a sum from the first read,
 //     so a file that changes during the upload fails it (ErrCorrupt)
 //     instead of being stored under a checksum that does not describe it:
-//     once the Store has seen that its server is MinIO (from the Server
-//     header of any earlier response), the part's CRC32C
+//     when the server is MinIO (the Server header of any response says
+//     so; a Store that has had none yet sends one HEAD of the bucket
+//     first), the part's CRC32C
 //     (x-amz-checksum-crc32c, in an upload created for it), and the part
 //     goes unsigned, which costs both sides a small fraction of a
 //     SHA-256; before that, or with another server, the part's SHA-256,
@@ -135,7 +136,7 @@
 // SHA-256 in X-Amz-Content-Sha256, which every S3 implementation checks,
 // instead of minio-go's default aws-chunked streaming signature over plain
 // HTTP. The one exception is the parts of a file uploaded from its
-// ReaderAt to a server known to be MinIO: they carry their CRC32C instead
+// ReaderAt to a MinIO server: they carry their CRC32C instead
 // (see above).
 //
 // # HTTP attributes

@@ -444,6 +444,12 @@ func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (info storage.
 	// Each part carries its CRC32C once the server is known to be MinIO
 	// (a check it makes at a small fraction of a SHA-256's cost, and the
 	// part goes unsigned), else its SHA-256, which signs it.
+	// A Store that has had no answer yet asks for one (a HEAD of the
+	// bucket, once): strata migrate, say, writes through a Store that has
+	// sent nothing before its first upload.
+	if _, known := s.server.MinIO(); !known {
+		_ = s.headBucket(ctx, "put") // an error leaves the server unknown
+	}
 	kind := driver.PartSHA256
 	if minio, _ := s.server.MinIO(); minio {
 		kind = driver.PartCRC32C

@@ -86,8 +86,8 @@
 // the upload fails it (storage.ErrCorrupt: the server's sum of what it got
 // differs) instead of being stored under a checksum that does not describe
 // it:
-//   - once the Store has seen that its server is MinIO (from the Server
-//     header of any earlier response; strata migrate lists first), the
+//   - when the server is MinIO (the Server header of any response says
+//     so; a Store that has had none yet sends one HeadBucket first), the
 //     part's CRC32C (x-amz-checksum-crc32c, in an upload created with
 //     x-amz-checksum-algorithm CRC32C), and the part goes unsigned: MinIO
 //     checks a CRC32C for a small fraction of what checking a SHA-256
