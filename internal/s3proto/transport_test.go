@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,50 +85,3 @@ func TestTunedTransportReusesConnections(t *testing.T) {
 func pathOf(i int) string { return "/bucket/obj" + string(rune('a'+i%26)) + string(rune('a'+i/26)) }
 
 func bodyOf(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 40<<10+i) }
-
-// A body sent through a tuned connection is copied through a pooled
-// buffer: no 32 KiB buffer allocated per request, as TCPConn.ReadFrom
-// does for a reader that is neither a file nor a socket.
-func TestTunedConnectionCopiesWithoutAllocating(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	tr := &http.Transport{DialContext: (&net.Dialer{}).DialContext}
-	TuneTransport(tr, 0)
-	c, err := tr.DialContext(t.Context(), "tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	rf, ok := c.(io.ReaderFrom)
-	if !ok {
-		t.Fatal("a tuned connection has no ReadFrom")
-	}
-	data := bytes.Repeat([]byte("x"), 32<<10)
-	src := bytes.NewReader(data)
-	body := struct{ io.Reader }{src} // a reader net/http does not know
-	rf.ReadFrom(body)                // the pool's first buffer
-	const runs = 50
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range runs {
-		src.Reset(data)
-		if n, err := rf.ReadFrom(body); err != nil || n != int64(len(data)) {
-			t.Fatalf("ReadFrom: %d, %v", n, err)
-		}
-	}
-	runtime.ReadMemStats(&after)
-	perBody := (after.TotalAlloc - before.TotalAlloc) / runs
-	assert.Less(t, perBody, uint64(1<<10), "bytes allocated per 32 KiB body sent")
-}
