@@ -446,10 +446,9 @@ func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (info storage.
 	// part goes unsigned), else its SHA-256, which signs it.
 	// A Store that has had no answer yet asks for one (a HEAD of the
 	// bucket, once): strata migrate, say, writes through a Store that has
-	// sent nothing before its first upload.
-	if _, known := s.server.MinIO(); !known {
-		_ = s.headBucket(ctx, "put") // an error leaves the server unknown
-	}
+	// sent nothing before its first upload. An error leaves the server
+	// unknown.
+	s.server.Ask(ctx, func(ctx context.Context) { _ = s.headBucket(ctx, "put") })
 	kind := driver.PartSHA256
 	if minio, _ := s.server.MinIO(); minio {
 		kind = driver.PartCRC32C

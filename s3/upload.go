@@ -299,10 +299,8 @@ func (u *upload) putReaderAt(ctx context.Context, ra io.ReaderAt) (storage.Info,
 	// to another server) it carries none, and the SDK sends it unsigned.
 	// A Store that has had no answer yet asks for one (a HeadBucket, once):
 	// strata migrate, say, writes through a Store that has sent nothing
-	// before its first upload.
-	if _, known := s.server.MinIO(); !known {
-		_ = s.headBucket(ctx, "put") // an error leaves the server unknown
-	}
+	// before its first upload. An error leaves the server unknown.
+	s.server.Ask(ctx, func(ctx context.Context) { _ = s.headBucket(ctx, "put") })
 	var sumParts int64 // the part size to hash by, when parts carry a sum
 	kind := driver.PartSHA256
 	if minio, _ := s.server.MinIO(); minio {

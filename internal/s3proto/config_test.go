@@ -169,3 +169,24 @@ func TestSettle(t *testing.T) {
 	assert.ErrorIs(t, k, reset)
 	assert.Equal(t, reset.Error(), k.Error())
 }
+
+// Ask asks a server that has not said what it is once, however many
+// uploads want to know, and not at all once it has said.
+func TestServerAskOnce(t *testing.T) {
+	t.Parallel()
+	var srv Server
+	probes := 0
+	silent := func(context.Context) { probes++; srv.Observe(http.Header{}) } // no Server header
+	srv.Ask(t.Context(), silent)
+	srv.Ask(t.Context(), silent)
+	assert.Equal(t, 1, probes, "a server that does not say is asked once")
+
+	var minio Server
+	minio.Observe(http.Header{"Server": {"MinIO"}})
+	minio.Ask(t.Context(), func(context.Context) { t.Error("a known server is asked") })
+
+	var answers Server
+	answers.Ask(t.Context(), func(context.Context) { answers.Observe(http.Header{"Server": {"MinIO"}}) })
+	isMinIO, known := answers.MinIO()
+	assert.True(t, isMinIO && known, "the probe's answer tells")
+}

@@ -17,6 +17,18 @@ import (
 // knows nothing yet. A Server is safe for concurrent use.
 type Server struct {
 	state atomic.Int32 // serverUnknown, serverMinIO or serverOther
+	asked atomic.Bool  // Ask has run its probe
+}
+
+// Ask runs probe, a request whose answer tells what the server is, when s
+// knows nothing yet and no Ask has run one before. A server whose answers
+// carry no Server header (a proxy drops it) is so asked once per Store,
+// not before every upload; its later answers are observed all the same.
+func (s *Server) Ask(ctx context.Context, probe func(context.Context)) {
+	if s.state.Load() != serverUnknown || !s.asked.CompareAndSwap(false, true) {
+		return
+	}
+	probe(ctx)
 }
 
 const (

@@ -3,11 +3,8 @@ package miniodriver_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"net/http"
 	"os"
@@ -21,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/internal/integration/changing"
+	"github.com/strata-storage/strata/internal/integration/wire"
 	"github.com/strata-storage/strata/minio"
 	"github.com/strata-storage/strata/storage"
 )
@@ -454,7 +452,7 @@ func TestSeekableSource(t *testing.T) {
 	require.NoError(t, err)
 	var want []string
 	for off := 0; off < len(data); off += testPartSize {
-		want = append(want, crc32c(data[off:min(off+testPartSize, len(data))]))
+		want = append(want, wire.CRC32C(data[off:min(off+testPartSize, len(data))]))
 	}
 	creates, parts := rec.take()
 	require.Len(t, creates, 1)
@@ -489,7 +487,7 @@ func TestSeekableSource(t *testing.T) {
 	// the Server header) signs each part with its SHA-256, which the server
 	// checks as well.
 	rec2 := &partRecorder{next: http.DefaultTransport}
-	e2 := newEnv(t, func(c *minio.Config) { c.Transport = hideServer{rec2}; c.PrefixCheck = minio.PrefixCheckOff })
+	e2 := newEnv(t, func(c *minio.Config) { c.Transport = wire.HideServer{Next: rec2}; c.PrefixCheck = minio.PrefixCheckOff })
 	_, err = e2.store.Put(t.Context(), "changed", changing.New(data), &storage.PutOptions{Size: int64(len(data))})
 	require.ErrorIs(t, err, storage.ErrCorrupt)
 	creates, parts = rec2.take()
@@ -503,17 +501,6 @@ func TestSeekableSource(t *testing.T) {
 	_, err = e2.store.Stat(t.Context(), "changed")
 	require.ErrorIs(t, err, storage.ErrNotFound)
 	assert.Empty(t, incomplete(t, e2.srv.Client(), e2.bucket))
-}
-
-// hideServer drops the Server header of every response.
-type hideServer struct{ next http.RoundTripper }
-
-func (h hideServer) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := h.next.RoundTrip(r)
-	if resp != nil {
-		resp.Header.Del("Server")
-	}
-	return resp, err
 }
 
 // partRecorder records the headers of the multipart uploads' creations
@@ -543,10 +530,4 @@ func (r *partRecorder) take() (creates, parts []http.Header) {
 	defer r.mu.Unlock()
 	creates, parts, r.creates, r.parts = r.creates, r.parts, nil, nil
 	return creates, parts
-}
-
-// crc32c is the base64 of p's big-endian CRC32C, as x-amz-checksum-crc32c
-// carries it.
-func crc32c(p []byte) string {
-	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(p, crc32.MakeTable(crc32.Castagnoli))))
 }

@@ -2,11 +2,7 @@ package s3driver_test
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/binary"
-	"hash/crc32"
 	"io"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -17,6 +13,7 @@ import (
 
 	"github.com/strata-storage/strata/conformance"
 	"github.com/strata-storage/strata/internal/integration/changing"
+	"github.com/strata-storage/strata/internal/integration/wire"
 	"github.com/strata-storage/strata/s3"
 	"github.com/strata-storage/strata/storage"
 )
@@ -37,7 +34,7 @@ func TestSeekableSource(t *testing.T) {
 	var partCRCs, partSHAs []string
 	for off := 0; off < len(data); off += s3.MinPartSize {
 		part := data[off:min(off+s3.MinPartSize, len(data))]
-		partCRCs, partSHAs = append(partCRCs, crc32c(part)), append(partSHAs, sha(part))
+		partCRCs, partSHAs = append(partCRCs, wire.CRC32C(part)), append(partSHAs, sha(part))
 	}
 	for _, tc := range []struct {
 		name       string
@@ -52,7 +49,7 @@ func TestSeekableSource(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			hc, rec := recordingClient()
 			if tc.hideServer {
-				hc.Transport = hideServer{hc.Transport}
+				hc.Transport = wire.HideServer{Next: hc.Transport}
 			}
 			st, _ := newTestStore(t, func(c *s3.Config) { smallParts(c); c.HTTPClient = hc; c.PrefixCheck = s3.PrefixCheckOff })
 			ctx := t.Context()
@@ -111,22 +108,4 @@ func TestSeekableSource(t *testing.T) {
 			assert.Empty(t, incompleteUploads(t, st), "the failed uploads were aborted")
 		})
 	}
-}
-
-// hideServer drops the Server header of every response, as a proxy in
-// front of a server might: the Store cannot tell what the server is.
-type hideServer struct{ next http.RoundTripper }
-
-func (h hideServer) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := h.next.RoundTrip(r)
-	if resp != nil {
-		resp.Header.Del("Server")
-	}
-	return resp, err
-}
-
-// crc32c is the base64 of p's big-endian CRC32C, as x-amz-checksum-crc32c
-// carries it.
-func crc32c(p []byte) string {
-	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(p, crc32.MakeTable(crc32.Castagnoli))))
 }
