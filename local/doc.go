@@ -111,6 +111,17 @@
 // Sidecar files are named after inode numbers, which no copy keeps, so a
 // copied sidecar store loses its records; its files stay a valid store.
 //
+// A Store keeps the records it has read from extended attributes (up to
+// 8,192, by device and inode, with the file's change time), so that the
+// Get of an object read before, such as a thumbnail a media server sends
+// again and again, neither reads nor parses its record again. The kernel
+// sets a file's change time to now whenever its bytes or its extended
+// attributes change, so a record kept is used only for the file as it was
+// read: a change by another program (setfattr, a restore in place) is seen
+// at the next read. A file changed less than a second ago is read every
+// time, as the kernel's clock may stamp two changes that close with the
+// same time.
+//
 // # Safety
 //
 // All file access goes through os.Root, which refuses any path that leads

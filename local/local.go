@@ -127,6 +127,9 @@ type fileStore struct {
 	// changes at most once, from metaUndecided.
 	meta atomic.Int32
 
+	// recs keeps the records read from extended attributes.
+	recs recordCache
+
 	// locks serialise, per key, the writers and readers of sidecar files
 	// within this process (sidecar mode, and until the mode is decided).
 	locks [64]sync.RWMutex

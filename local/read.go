@@ -57,13 +57,12 @@ func (s *fileStore) objectOf(key, p string, f *os.File) (*os.File, storage.Info,
 // info builds the Info of the object key at relative path p, whose file
 // fi describes; xattr reads the file's extended attribute.
 func (s *fileStore) info(key, p string, fi fs.FileInfo, xattr func() ([]byte, error)) storage.Info {
-	ino := fileID(fi)
 	info := storage.Info{
 		Key:     key,
 		Size:    fi.Size(),
 		ModTime: fi.ModTime(),
 	}
-	rec := s.readRecord(p, ino, xattr)
+	rec := s.readRecord(p, fi, xattr)
 	if !rec.matches(fi.Size(), fi.ModTime().UnixNano()) {
 		if rec != nil {
 			s.log.Debug("ignoring metadata written for other content", "key", key)
@@ -94,31 +93,39 @@ func plainETag(fi fs.FileInfo) string {
 	return string(b)
 }
 
-// readRecord returns the record kept for the file (inode ino) at relative
-// path p, or nil when there is none or it cannot be read; xattr reads the
-// file's extended attribute.
-func (s *fileStore) readRecord(p string, ino uint64, xattr func() ([]byte, error)) *record {
+// readRecord returns the record kept for the file at relative path p,
+// which fi describes, or nil when there is none or it cannot be read;
+// xattr reads the file's extended attribute. A record in an extended
+// attribute read before, of the file as it is now, comes from s.recs
+// (see recordCache).
+func (s *fileStore) readRecord(p string, fi fs.FileInfo, xattr func() ([]byte, error)) *record {
 	var data []byte
 	var err error
-	if s.sidecar() {
-		data, err = s.root.ReadFile(filepath.FromSlash(sidecarName(p, ino)))
+	sidecar := s.sidecar()
+	if sidecar {
+		data, err = s.root.ReadFile(filepath.FromSlash(sidecarName(p, fileID(fi))))
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return nil
 		}
 	} else {
+		if rec, ok := s.recs.get(fi); ok {
+			return rec
+		}
 		data, err = xattr()
 	}
 	if err != nil {
 		s.log.Warn("cannot read metadata", "path", p, "err", err)
 		return nil
 	}
-	if data == nil {
-		return nil
+	var rec *record
+	if data != nil {
+		if rec, err = decodeRecord(data); err != nil {
+			s.log.Warn("ignoring damaged metadata", "path", p, "err", err)
+			return nil
+		}
 	}
-	rec, err := decodeRecord(data)
-	if err != nil {
-		s.log.Warn("ignoring damaged metadata", "path", p, "err", err)
-		return nil
+	if !sidecar {
+		s.recs.put(fi, rec)
 	}
 	return rec
 }

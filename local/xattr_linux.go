@@ -4,7 +4,9 @@ package local
 
 import (
 	"errors"
+	"io/fs"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -96,4 +98,15 @@ func renameNoReplace(d *os.File, oldname, newname string) error {
 		return &os.LinkError{Op: "renameat2", Old: oldname, New: newname, Err: rerr}
 	}
 	return nil
+}
+
+// changeStamp returns the device and inode of the file fi describes, and
+// its change time in nanoseconds, for recordCache; ok is false when fi
+// does not hold them.
+func changeStamp(fi fs.FileInfo) (k fileKey, ctime int64, ok bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileKey{}, 0, false
+	}
+	return fileKey{dev: uint64(st.Dev), ino: uint64(st.Ino)}, st.Ctim.Nano(), true
 }

@@ -13,9 +13,15 @@
 #
 #	scripts/serve-bench.sh [ROUNDS [SECONDS]]     (default 7 rounds of 3 s)
 #
-# wrk (apt-get install wrk) is the client: 2 threads, 16 keep-alive
-# connections. nginx, if on the PATH, runs one worker with sendfile; it is
-# the physical anchor. STRATA_SERVEBENCH_BASE=path names a servebench binary
+# wrk (apt-get install wrk) is the client: 16 keep-alive connections.
+# On a machine of two CPUs or more, with taskset (util-linux), every server
+# runs on CPU 0 and wrk on the others, one thread each: a server's
+# requests/s then measures what a request costs it, not how the scheduler
+# shared the CPUs between it and wrk in that second, which on two shared
+# CPUs moves a server's figures from round to round by more than the
+# servers differ. STRATA_SERVEBENCH_PIN=0 shares them instead, with 2 wrk
+# threads. nginx, if on the PATH, runs one worker with sendfile; it is the
+# physical anchor. STRATA_SERVEBENCH_BASE=path names a servebench binary
 # built from another checkout (go build -o path ./httpserve/internal/servebench
 # there), whose local and tiered servers are measured in the same rounds:
 # a before-and-after comparison.
@@ -28,6 +34,18 @@ for n in "$rounds" "$secs"; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] || { echo "serve-bench: ROUNDS and SECONDS are whole numbers above 0, not \"$n\" (usage: scripts/serve-bench.sh [ROUNDS [SECONDS]])" >&2; exit 2; }
 done
 command -v wrk >/dev/null || { echo "serve-bench: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+
+# pin: the command prefix of the servers and of wrk, and wrk's threads.
+server_cpu=() client_cpu=() wrk_threads=2
+ncpu=$(getconf _NPROCESSORS_ONLN)
+if [ "${STRATA_SERVEBENCH_PIN:-1}" != 0 ] && [ "$ncpu" -ge 2 ] && command -v taskset >/dev/null; then
+	server_cpu=(taskset -c 0)
+	client_cpu=(taskset -c "1-$((ncpu - 1))")
+	wrk_threads=$((ncpu - 1))
+	echo "servers on CPU 0, wrk on the other $wrk_threads (one thread each)"
+else
+	echo "servers and wrk (2 threads) share the CPUs"
+fi
 
 work=$(mktemp -d /tmp/serve-bench.XXXXXX)
 pids=()
@@ -57,7 +75,7 @@ names=()
 for s in "${servers[@]}"; do
 	read -r name port bin flags <<<"$s"
 	# shellcheck disable=SC2086 # flags are words
-	"$bin" $flags -dir "$work/$name" -addr "127.0.0.1:$port" >"$work/$name.log" 2>&1 &
+	"${server_cpu[@]}" "$bin" $flags -dir "$work/$name" -addr "127.0.0.1:$port" >"$work/$name.log" 2>&1 &
 	pids+=($!)
 	pidof[$name]=$!
 	names+=("$name:$port")
@@ -87,7 +105,7 @@ for s in "${servers[@]}"; do
 	done
 done
 if [ -f "$work/nginx.conf" ]; then
-	nginx -c "$work/nginx.conf"
+	"${server_cpu[@]}" nginx -c "$work/nginx.conf"
 	sleep 0.5
 	pidof[nginx]=$(pgrep -P "$(cat "$work/nginx.pid")")
 	names+=("nginx:18090")
@@ -101,11 +119,11 @@ measure() { # path range seconds label
 	for round in $(seq "$rounds"); do
 		for np in "${names[@]}"; do
 			# --timeout: a slow answer is counted, not dropped as an error.
-			local name=${np%%:*} port=${np##*:} args=(-t2 -c16 "-d${dur}s" --timeout 60s --latency)
+			local name=${np%%:*} port=${np##*:} args=("-t$wrk_threads" -c16 "-d${dur}s" --timeout 60s --latency)
 			[ -n "$rng" ] && args+=(-H "Range: $rng")
 			local a b out
 			a=$(cpu "${pidof[$name]}")
-			out=$(wrk "${args[@]}" "http://127.0.0.1:$port$path")
+			out=$("${client_cpu[@]}" wrk "${args[@]}" "http://127.0.0.1:$port$path")
 			b=$(cpu "${pidof[$name]}")
 			echo "$out" | awk -v round="$round" -v name="$name" -v cpu=$((b - a)) -v tck="$tck" '
 				function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /m$/) return v * 60e6; return v * 1e6 }
@@ -118,7 +136,7 @@ measure() { # path range seconds label
 				      printf "%s %s %f %f %f\n", round, name, rps, p99, cpu * 1e6 / tck / n }' >>"$raw"
 		done
 	done
-	echo "== $label (medians of $rounds runs of ${dur}s, wrk -t2 -c16; x-fs: median of the rounds' ratios)"
+	echo "== $label (medians of $rounds runs of ${dur}s, wrk -t$wrk_threads -c16; x-fs: median of the rounds' ratios)"
 	awk '
 		$2 == "fileserver" { frps[$1] = $3; fp99[$1] = $4 }
 		{ s = $2; rps[s] = rps[s] " " $3; p99[s] = p99[s] " " $4; cpu[s] = cpu[s] " " $5
