@@ -121,6 +121,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-storage/strata/internal/bounded"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -198,8 +199,7 @@ const sniffCacheSize = 4096
 // each read its first bytes again. An object without an ETag is sniffed
 // every time. The zero sniffCache is ready for use.
 type sniffCache struct {
-	mu sync.Mutex
-	m  map[string]string
+	m bounded.Map[string, string]
 }
 
 func sniffCacheKey(key string, info storage.Info) string {
@@ -211,9 +211,8 @@ func (c *sniffCache) get(key string, info storage.Info) string {
 	if info.ETag == "" {
 		return ""
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[sniffCacheKey(key, info)]
+	ctype, _ := c.m.Get(sniffCacheKey(key, info))
+	return ctype
 }
 
 // put remembers ctype as the type sniffed for this version of the
@@ -222,18 +221,7 @@ func (c *sniffCache) put(key string, info storage.Info, ctype string) {
 	if info.ETag == "" {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]string)
-	}
-	if len(c.m) >= sniffCacheSize {
-		for k := range c.m {
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[sniffCacheKey(key, info)] = ctype
+	c.m.Put(sniffCacheKey(key, info), ctype, sniffCacheSize)
 }
 
 var _ http.Handler = (*Handler)(nil)

@@ -2,8 +2,9 @@ package local
 
 import (
 	"io/fs"
-	"sync"
 	"time"
+
+	"github.com/strata-storage/strata/internal/bounded"
 )
 
 // recordCacheSize bounds how many records a recordCache keeps.
@@ -37,8 +38,7 @@ const settled = time.Second
 // read or parse, so each is logged as it happens. The zero recordCache is
 // ready for use.
 type recordCache struct {
-	mu sync.Mutex
-	m  map[fileKey]cachedRecord
+	m bounded.Map[fileKey, cachedRecord]
 }
 
 // fileKey names a file: its device and inode.
@@ -58,9 +58,7 @@ func (c *recordCache) get(fi fs.FileInfo) (rec *record, ok bool) {
 	if !ok {
 		return nil, false
 	}
-	c.mu.Lock()
-	e, ok := c.m[k]
-	c.mu.Unlock()
+	e, ok := c.m.Get(k)
 	if !ok || e.ctime != ctime {
 		return nil, false
 	}
@@ -75,16 +73,5 @@ func (c *recordCache) put(fi fs.FileInfo, rec *record) {
 	if !ok || ctime > time.Now().Add(-settled).UnixNano() {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[fileKey]cachedRecord)
-	}
-	if _, ok := c.m[k]; !ok && len(c.m) >= recordCacheSize {
-		for old := range c.m {
-			delete(c.m, old)
-			break
-		}
-	}
-	c.m[k] = cachedRecord{ctime: ctime, rec: rec}
+	c.m.Put(k, cachedRecord{ctime: ctime, rec: rec}, recordCacheSize)
 }

@@ -83,7 +83,7 @@ func TestRecordCache(t *testing.T) {
 		fi.st.Ino += uint64(i) + 1
 		read(fi, none)
 	}
-	assert.Len(t, s.d.recs.m, recordCacheSize, "the records kept are bounded")
+	assert.Equal(t, recordCacheSize, s.d.recs.m.Len(), "the records kept are bounded")
 
 	s.d.meta.Store(metaSidecar)
 	reads = 0

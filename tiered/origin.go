@@ -1,8 +1,7 @@
 package tiered
 
 import (
-	"sync"
-
+	"github.com/strata-storage/strata/internal/bounded"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -22,8 +21,7 @@ const maxOrigins = 1 << 16
 // through the store, or replaced since, has no entry that matches its
 // ETag, and answers with the cache's own.
 type origins struct {
-	mu sync.RWMutex // read on every cache hit, written on every fill
-	m  map[string]origin
+	m bounded.Map[string, origin] // read on every cache hit, written on every fill
 }
 
 type origin struct{ cached, remote string }
@@ -34,26 +32,13 @@ func (o *origins) set(key, cached, remote string) {
 	if cached == "" || remote == "" || cached == remote {
 		return
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.m == nil {
-		o.m = make(map[string]origin)
-	}
-	if _, ok := o.m[key]; !ok && len(o.m) >= maxOrigins {
-		for k := range o.m {
-			delete(o.m, k)
-			break
-		}
-	}
-	o.m[key] = origin{cached: cached, remote: remote}
+	o.m.Put(key, origin{cached: cached, remote: remote}, maxOrigins)
 }
 
 // apply gives info, the cache's answer for key, the remote's ETag when
 // the cached copy is one the store fetched.
 func (o *origins) apply(key string, info *storage.Info) {
-	o.mu.RLock()
-	e, ok := o.m[key]
-	o.mu.RUnlock()
+	e, ok := o.m.Get(key)
 	if ok && sameETag(e.cached, info.ETag) {
 		info.ETag = e.remote
 	}
