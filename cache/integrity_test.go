@@ -41,14 +41,16 @@ func appendToFile(t *testing.T, p string, b []byte) {
 // logBuffer is a buffer a test reads while others write to it.
 type logBuffer = testlog.Buffer
 
-// integritySizes are the object sizes the tests use: one read whole into
-// memory by Get (checked before Get returns) and one streamed from its
-// file (checked by the Read that reaches its end).
+// integritySizes are the object sizes the tests use: two read whole into
+// memory by Get (checked before Get returns), the larger of which a copy
+// to a response sends from its file, and one streamed from its file
+// (checked by the Read that reaches its end).
 var integritySizes = []struct {
 	name string
 	size int
 }{
 	{"small", 4 << 10},
+	{"small-sent", 64 << 10},
 	{"streamed", 300 << 10},
 }
 
@@ -72,6 +74,11 @@ var readers = []struct {
 		var b bytes.Buffer
 		_, err := io.CopyN(&b, r, int64(size))
 		return b.Bytes(), err
+	}},
+	{"ToResponse", func(r io.Reader, _ int) ([]byte, error) { // handed the file, as a response is
+		var w responseSink
+		_, err := io.Copy(&w, r)
+		return w.got.Bytes(), err
 	}},
 }
 

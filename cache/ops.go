@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/strata-storage/strata/storage"
@@ -309,14 +310,14 @@ func (c *Cache) syncDir(dir string) error {
 // it at once: as few system calls as a plain open, read and close.
 const smallObject = 128 << 10
 
-// openEntry opens the object file of key and reads its header. With small
-// set, a file of less than smallObject bytes is read whole into content
-// and closed (f is nil). It retries when the entry moves (a pin or unpin)
+// openEntry opens the object file of key and reads its header. A file of
+// less than smallMax bytes is read whole into content, with one read (f
+// is nil). It retries when the entry moves (a pin or unpin)
 // or changes under it, and drops an entry whose file is really gone. A
 // file that is damaged (its header unreadable, or its size not the one its
 // header and the index record) fails with storage.ErrCorrupt for op; see
 // damaged for what becomes of the entry.
-func (c *Cache) openEntry(op, key string, h hkey, touch, small bool) (f *os.File, hd header, content *[]byte, ok bool, err error) {
+func (c *Cache) openEntry(op, key string, h hkey, touch bool, smallMax int64) (f *os.File, hd header, content smallFile, ok bool, err error) {
 	for attempt := 0; attempt < 4; attempt++ {
 		var e entry
 		if touch {
@@ -328,33 +329,34 @@ func (c *Cache) openEntry(op, key string, h hkey, touch, small bool) (f *os.File
 			e, ok = c.idx.get(h)
 		}
 		if !ok {
-			return nil, header{}, nil, false, nil
+			return nil, header{}, smallFile{}, false, nil
 		}
 		path := c.objPath(h, e.pinned())
-		if all := e.size + int64(e.hdr); small && all < smallObject {
+		if all := e.size + int64(e.hdr); all < smallMax {
 			// One byte more than the file should hold: a read that
 			// stops short of it, at the size expected, proves the
 			// file's size.
 			bp := getSmall(int(all) + 1)
 			b := (*bp)[:all+1]
-			n, err := readFile(path, b)
+			fd, n, err := readFile(path, b)
 			if err != nil {
 				putSmall(bp)
 				if c.moved(err, e, attempt) {
 					continue
 				}
-				return nil, header{}, nil, false, err
+				return nil, header{}, smallFile{}, false, err
 			}
+			sf := smallFile{buf: bp, fd: fd}
 			if int64(n) == all {
 				if hd, err := parseTrailer(b[e.size:all]); err == nil && hd.size == e.size {
 					if hd.key != key {
-						putSmall(bp)
-						return nil, header{}, nil, false, nil // another key with the same 128-bit hash
+						sf.release()
+						return nil, header{}, smallFile{}, false, nil // another key with the same 128-bit hash
 					}
-					return nil, hd, bp, true, nil
+					return nil, hd, sf, true, nil
 				}
 			}
-			putSmall(bp)
+			sf.release()
 			// changed since the lookup: read it as any other
 		}
 		f, err := openFile(path)
@@ -362,7 +364,7 @@ func (c *Cache) openEntry(op, key string, h hkey, touch, small bool) (f *os.File
 			if c.moved(err, e, attempt) {
 				continue
 			}
-			return nil, header{}, nil, false, err
+			return nil, header{}, smallFile{}, false, err
 		}
 		hd, err := readTrailer(f, e.size, int(e.hdr))
 		if err == nil && hd.gen == e.gen && hd.size != e.size {
@@ -371,17 +373,17 @@ func (c *Cache) openEntry(op, key string, h hkey, touch, small bool) (f *os.File
 		if err != nil {
 			f.Close()
 			if c.damaged(key, h, e.gen, err) {
-				return nil, header{}, nil, false, c.corruptErr(op, key, err)
+				return nil, header{}, smallFile{}, false, c.corruptErr(op, key, err)
 			}
 			continue // replaced meanwhile: look again
 		}
 		if hd.key != key {
 			f.Close()
-			return nil, header{}, nil, false, nil
+			return nil, header{}, smallFile{}, false, nil
 		}
-		return f, hd, nil, true, nil
+		return f, hd, smallFile{}, true, nil
 	}
-	return nil, header{}, nil, false, nil
+	return nil, header{}, smallFile{}, false, nil
 }
 
 // moved reports whether err, from opening the file of entry e, says the
@@ -626,7 +628,13 @@ func (c *Cache) get(ctx context.Context, op, key string, rg *storage.Range, touc
 	if touch {
 		s = &c.idx.shards[shardOf(h)]
 	}
-	f, hd, content, ok, err := c.openEntry(op, key, h, touch, true)
+	// A small object is read whole, to be checked before Get returns;
+	// unchecked, only one too small to be worth sendfile(2) is.
+	smallMax := int64(smallObject)
+	if c.opts.SkipVerify {
+		smallMax = sendfileMin
+	}
+	f, hd, content, ok, err := c.openEntry(op, key, h, touch, smallMax)
 	if err != nil {
 		return nil, storage.Info{}, err
 	}
@@ -641,21 +649,21 @@ func (c *Cache) get(ctx context.Context, op, key string, rg *storage.Range, touc
 		if f != nil {
 			f.Close()
 		} else {
-			putSmall(content)
+			content.release()
 		}
 		return nil, storage.Info{}, err
 	}
 	verify := off == 0 && n == hd.size && !c.opts.SkipVerify
 	if f == nil {
-		if verify && !contentOK(&hd, (*content)[:n]) {
-			putSmall(content)
+		if verify && !contentOK(&hd, (*content.buf)[:n]) {
+			content.release()
 			c.damaged(key, h, hd.gen, errChecksum)
 			return nil, storage.Info{}, c.corruptErr(op, key, errChecksum)
 		}
 		if s != nil {
 			s.hits.Add(1)
 		}
-		return &memReader{b: (*content)[off : off+n], buf: content, ctx: ctx, s: s}, hd.info(), nil
+		return &memReader{b: (*content.buf)[off : off+n], end: off + n, f: content, ctx: ctx, s: s}, hd.info(), nil
 	}
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		f.Close()
@@ -693,10 +701,42 @@ func putSmall(bp *[]byte) {
 	}
 }
 
-// memReader serves a small object read whole by Get.
+// smallFile is a small object's file as openEntry read it whole: its
+// bytes, in a pooled buffer, and the descriptor they were read from,
+// still open.
+type smallFile struct {
+	buf *[]byte
+	fd  int
+}
+
+// release closes the file and returns its buffer to the pool.
+func (sf smallFile) release() {
+	closeFD(sf.fd)
+	putSmall(sf.buf)
+}
+
+// sendfileMin is the least a small object's reader hands to sendfile(2)
+// rather than write from memory: net/http's sendfile path costs three
+// system calls more than a write (it reads the first 512 bytes, and an
+// *os.File is made for the descriptor), worth it only where it saves
+// copying a few pages.
+const sendfileMin = 16 << 10
+
+// memReader serves a small object read whole by Get. Read hands out the
+// bytes read (and checked, for a whole object) from memory. WriteTo to a
+// destination that copies from a file in the kernel (see takesFile)
+// hands it the rest of the file, from the open descriptor the bytes were
+// read from, so that a response goes out with sendfile(2) and is not
+// copied again; to any other, it writes them from memory. The bytes
+// sent are the pages of the page cache the check has just read, and the
+// cache never writes into an object file, so only another program
+// writing into it, or the kernel dropping and reading back those pages,
+// in the microseconds between, could make them differ. Should the file
+// yield fewer bytes than were read, WriteTo writes the rest from memory.
 type memReader struct {
-	b    []byte
-	buf  *[]byte // returned to its pool by Close
+	b    []byte    // the bytes not yet read
+	end  int64     // the file offset at which b ends
+	f    smallFile // released by Close
 	ctx  context.Context
 	s    *shard
 	read int64
@@ -726,10 +766,59 @@ func (r *memReader) WriteTo(w io.Writer) (int64, error) {
 	if err := r.ctx.Err(); err != nil {
 		return 0, err
 	}
+	var total int64
+	if rf, ok := takesFile(w); ok && len(r.b) >= sendfileMin && r.f.fd >= 0 {
+		n, err := r.sendFile(rf)
+		total += n
+		if err != nil || len(r.b) == 0 {
+			return total, err
+		}
+	}
 	n, err := w.Write(r.b)
 	r.b = r.b[n:]
 	r.read += int64(n)
-	return int64(n), err
+	return total + int64(n), err
+}
+
+// takesFile returns w as an io.ReaderFrom if it copies from a file in
+// the kernel when handed one: a descriptor of its own (an *os.File, with
+// copy_file_range(2), or a network connection, with sendfile(2)), or an
+// HTTP response writer (net/http's hands a file to its connection's
+// ReadFrom). Other destinations that read from a file (io.Discard, a
+// bytes.Buffer) would read it again with system calls, where the bytes
+// are already in memory.
+func takesFile(w io.Writer) (io.ReaderFrom, bool) {
+	switch w := w.(type) {
+	case interface {
+		io.ReaderFrom
+		SyscallConn() (syscall.RawConn, error)
+	}:
+		return w, true
+	case interface {
+		io.ReaderFrom
+		WriteHeader(statusCode int)
+	}:
+		return w, true
+	}
+	return nil, false
+}
+
+// sendFile hands the rest of the object to rf from its file, which it
+// then closes.
+func (r *memReader) sendFile(rf io.ReaderFrom) (int64, error) {
+	f := os.NewFile(uintptr(r.f.fd), "")
+	r.f.fd = -1
+	defer f.Close()
+	// readFile's pread left the offset at 0.
+	if start := r.end - int64(len(r.b)); start > 0 {
+		if _, err := f.Seek(start, io.SeekStart); err != nil {
+			return 0, nil // write it from memory
+		}
+	}
+	n, err := rf.ReadFrom(&io.LimitedReader{R: f, N: int64(len(r.b))})
+	r.b = r.b[n:]
+	r.read += n
+	return n, err
 }
 
 func (r *memReader) Close() error {
@@ -739,7 +828,7 @@ func (r *memReader) Close() error {
 			r.s.bytesRead.Add(r.read)
 		}
 		r.b = nil
-		putSmall(r.buf)
+		r.f.release()
 	}
 	return nil
 }
@@ -892,7 +981,7 @@ func (r *reader) Close() error {
 // Stat implements driver.Driver: the Cache's Stat returns the object's
 // Info without counting an access.
 func (d disk) Stat(ctx context.Context, key string) (storage.Info, error) {
-	f, hd, _, ok, err := d.openEntry("stat", key, hashKey(key), false, false)
+	f, hd, _, ok, err := d.openEntry("stat", key, hashKey(key), false, 0)
 	if err != nil {
 		return storage.Info{}, err
 	}
@@ -1075,7 +1164,7 @@ func (c *Cache) Copy(ctx context.Context, dst, src string) (storage.Info, error)
 		return storage.Info{}, err
 	}
 	h := hashKey(src)
-	f, hd, _, ok, err := c.openEntry(op, src, h, false, false)
+	f, hd, _, ok, err := c.openEntry(op, src, h, false, 0)
 	if err != nil {
 		return storage.Info{}, c.Wrap(op, src, err)
 	}

@@ -7,28 +7,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readFile reads the file at path into b with one open, one read and one
-// close, and returns how many bytes it read: all of the file when that is
-// fewer than len(b), since a read of a regular file stops short only at
-// its end. It is os.ReadFile without what a small hit does not need: the
-// *os.File (whose open costs four fcntl calls and a failed epoll
-// registration on Linux), the fstat for the size, and the read that
-// confirms the end.
-func readFile(path string, b []byte) (int, error) {
-	fd, err := openRead(path)
+// readFile opens the file at path and reads it into b with one read,
+// and returns the open descriptor, for the caller to close or hand on,
+// and how many bytes it read: all of the file when that is fewer than
+// len(b), since a read of a regular file stops short only at its end. It
+// is os.ReadFile without what a small hit does not need: the *os.File
+// (whose open costs four fcntl calls and a failed epoll registration on
+// Linux), the fstat for the size, and the read that confirms the end.
+// pread leaves the descriptor's offset at 0, the start of the content.
+func readFile(path string, b []byte) (fd, n int, err error) {
+	fd, err = openRead(path)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
-	defer unix.Close(fd)
 	for {
 		n, err := unix.Pread(fd, b, 0)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return 0, &fs.PathError{Op: "read", Path: path, Err: err}
+			unix.Close(fd)
+			return -1, 0, &fs.PathError{Op: "read", Path: path, Err: err}
 		}
-		return n, nil
+		return fd, n, nil
+	}
+}
+
+// closeFD closes a descriptor readFile returned, if it is open (not -1).
+func closeFD(fd int) {
+	if fd >= 0 {
+		unix.Close(fd)
 	}
 }
 

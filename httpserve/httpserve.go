@@ -824,6 +824,12 @@ type sink struct {
 	failed bool
 }
 
+// WriteHeader passes on to the response. Nothing here calls it: it makes
+// the sink look like the response writer it stands for to a reader that
+// hands its file only to destinations that copy it in the kernel (a
+// cache hit's: see the cache package), as it does to net/http's.
+func (d *sink) WriteHeader(code int) { d.w.WriteHeader(code) }
+
 func (d *sink) Write(p []byte) (int, error) {
 	n, err := d.w.Write(p)
 	if err != nil {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # serve-bench.sh: serves the same files through http.FileServer, through
 # httpserve over a local store and over a tiered store's cache hit (files
-# written by strata, and plain files with no metadata), and through nginx
-# when it is installed, and measures each with wrk over TCP loopback: the
+# written by strata, and plain files with no metadata; "tiered-nover" is
+# a cache with SkipVerify, whose difference from "tiered" is what checking
+# a hit's bytes costs), and through nginx when it is installed, and
+# measures each with wrk over TCP loopback: the
 # servers take turns, ROUNDS rounds of SECONDS each (four times as long
 # for the whole MP4), for a 64 KiB JPEG, a 64 KiB range of a 64 MiB MP4 and
 # the whole MP4. It prints the medians of requests/s, p99 latency and the
@@ -65,6 +67,7 @@ servers=(
 	"tiered 18083 $work/servebench -mode tiered"
 	"local-plain 18084 $work/servebench -mode local -plain"
 	"tiered-plain 18085 $work/servebench -mode tiered -plain"
+	"tiered-nover 18088 $work/servebench -mode tiered-noverify"
 )
 if [ -n "${STRATA_SERVEBENCH_BASE:-}" ]; then
 	servers+=("base-local 18086 $STRATA_SERVEBENCH_BASE -mode local"

@@ -52,7 +52,9 @@ func media(magic string, n int, step byte) []byte {
 // New writes Files under dir, which must be new or empty, and returns a
 // handler serving them under /media/: http.FileServer (mode "fs"), or
 // httpserve over a local store ("local") or over a tiered store whose
-// cache holds every file ("tiered"). With plain the files are written as
+// cache holds every file ("tiered"; "tiered-noverify" with
+// cache.Options.SkipVerify, which measures what checking a hit's bytes
+// costs). With plain the files are written as
 // plain files, as another program would write them (no metadata:
 // httpserve sniffs the type), else through strata with their type. It
 // also returns the directory holding the files as plain files (what
@@ -61,8 +63,8 @@ func New(mode, dir string, plain bool) (_ http.Handler, data string, closeStore 
 	if dir == "" {
 		return nil, "", nil, fmt.Errorf("no directory given")
 	}
-	if mode != "fs" && mode != "local" && mode != "tiered" {
-		return nil, "", nil, fmt.Errorf("mode %q: want fs, local or tiered", mode)
+	if mode != "fs" && mode != "local" && mode != "tiered" && mode != "tiered-noverify" {
+		return nil, "", nil, fmt.Errorf("mode %q: want fs, local, tiered or tiered-noverify", mode)
 	}
 	ctx := context.Background()
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
@@ -81,8 +83,8 @@ func New(mode, dir string, plain bool) (_ http.Handler, data string, closeStore 
 	}()
 	var p storage.Provider = loc
 	var ts *tiered.Store
-	if mode == "tiered" {
-		c, err := cache.Open(filepath.Join(dir, "cache"), cache.Options{MaxBytes: 512 << 20})
+	if mode == "tiered" || mode == "tiered-noverify" {
+		c, err := cache.Open(filepath.Join(dir, "cache"), cache.Options{MaxBytes: 512 << 20, SkipVerify: mode == "tiered-noverify"})
 		if err != nil {
 			return nil, "", nil, err
 		}

@@ -19,7 +19,7 @@ func TestServersServeTheSameBytes(t *testing.T) {
 	for _, c := range []struct {
 		mode  string
 		plain bool
-	}{{"fs", false}, {"local", false}, {"local", true}, {"tiered", false}, {"tiered", true}} {
+	}{{"fs", false}, {"local", false}, {"local", true}, {"tiered", false}, {"tiered", true}, {"tiered-noverify", false}} {
 		t.Run(fmt.Sprintf("%s/plain=%v", c.mode, c.plain), func(t *testing.T) {
 			h, _, closeStore, err := New(c.mode, t.TempDir(), c.plain)
 			if err != nil {

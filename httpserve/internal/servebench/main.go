@@ -1,7 +1,8 @@
 // Command servebench serves a 64 KiB JPEG and a 64 MiB MP4 over HTTP, for
 // scripts/serve-bench.sh to measure with wrk: through http.FileServer
 // (-mode fs), through httpserve over a local store (-mode local) or over
-// a tiered store whose cache holds every object (-mode tiered). The files
+// a tiered store whose cache holds every object (-mode tiered, or -mode
+// tiered-noverify with cache.Options.SkipVerify). The files
 // are written by strata, with their content type, or with -plain as plain
 // files by another program (no metadata: httpserve sniffs the type). The
 // media are under /media/img/small.jpg and /media/vid/big.mp4; package
@@ -25,7 +26,7 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "fs", "fs, local or tiered")
+	mode := flag.String("mode", "fs", "fs, local, tiered or tiered-noverify")
 	dir := flag.String("dir", "", "new or empty directory for the files (required)")
 	addr := flag.String("addr", "127.0.0.1:8080", "loopback address to listen on")
 	plain := flag.Bool("plain", false, "write plain files with no metadata instead of through strata")
