@@ -306,8 +306,9 @@ func (c *Cache) syncDir(dir string) error {
 	return d.Sync()
 }
 
-// smallObject is the largest file a Get reads whole with one read, closing
-// it at once: as few system calls as a plain open, read and close.
+// smallObject is the largest file a Get reads whole with one read: as few
+// system calls as a plain open, read and close. The file stays open until
+// the reader is closed, for a copy to a response to send from it.
 const smallObject = 128 << 10
 
 // openEntry opens the object file of key and reads its header. A file of
