@@ -52,7 +52,7 @@
 // them has a CRC-32C of its own. A Get of the whole object (no range, or a
 // range covering all of it) verifies what it serves against the CRC-32C,
 // for the cost of checksumming the bytes it streams and never a second
-// read of the file:
+// read of the file from the disk:
 //
 //   - an object under 128 KiB with its header is read whole, with one
 //     open and one read (fewer system calls than os.ReadFile, and no
