@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/cache/cachetest"
+	"github.com/strata-storage/strata/internal/testfd"
 	"github.com/strata-storage/strata/storage"
 )
 
@@ -51,14 +52,14 @@ func TestSmallHitSentFromItsFile(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	c := open(t, dir, Options{})
-	fds := openFDs(t)
+	fds := testfd.Count(t)
 	t.Cleanup(func() {
 		// Every reader below is closed: so is every file it read. (An
 		// *os.File left open would be closed by the garbage collector,
 		// perhaps before this counts: what this catches is a descriptor
 		// the cache holds as a number.)
 		if !t.Failed() {
-			assert.Equal(t, fds, openFDs(t), "open files after every reader was closed")
+			assert.Equal(t, fds, testfd.Count(t), "open files after every reader was closed")
 		}
 	})
 	data := payload(11, 64<<10)
@@ -163,14 +164,4 @@ func TestSmallHitSentFromItsFile(t *testing.T) {
 		assert.True(t, dst.fromFile)
 		assert.True(t, bytes.Equal(data, dst.got.Bytes()))
 	})
-}
-
-// openFDs counts the open file descriptors of the process.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("cannot count open files: %v", err)
-	}
-	return len(entries)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-storage/strata/conformance"
+	"github.com/strata-storage/strata/internal/testfd"
 	"github.com/strata-storage/strata/local"
 	"github.com/strata-storage/strata/storage"
 )
@@ -124,7 +125,7 @@ func TestListDelimiterClosesDirectories(t *testing.T) {
 	for _, k := range []string{"a", "b/1", "c/2", "d/e/3", "f"} {
 		put(t, s, k, "x", nil)
 	}
-	before := openFDs(t)
+	before := testfd.Count(t)
 	for stopAt := range 6 {
 		i := 0
 		for _, err := range s.List(t.Context(), &storage.ListOptions{Delimiter: "/"}) {
@@ -134,6 +135,6 @@ func TestListDelimiterClosesDirectories(t *testing.T) {
 			}
 			i++
 		}
-		assert.Equal(t, before, openFDs(t), "after a listing stopped at %d", stopAt)
+		assert.Equal(t, before, testfd.Count(t), "after a listing stopped at %d", stopAt)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-storage/strata/internal/testfd"
 	"github.com/strata-storage/strata/local"
 	"github.com/strata-storage/strata/storage"
 )
@@ -25,7 +26,7 @@ func TestListClosesDirectories(t *testing.T) {
 		put(t, s, fmt.Sprintf("local_content/%02x/%02x/m%03d", i%7, i%5, i), "x", nil)
 		put(t, s, fmt.Sprintf("local_thumbnails/%02x/%02x/m%03d/32-32", i%7, i%5, i), "x", nil)
 	}
-	before := openFDs(t)
+	before := testfd.Count(t)
 
 	n := 0
 	for _, err := range s.List(t.Context(), nil) {
@@ -33,7 +34,7 @@ func TestListClosesDirectories(t *testing.T) {
 		n++
 	}
 	assert.Equal(t, 120, n)
-	assert.Equal(t, before, openFDs(t), "after a whole walk")
+	assert.Equal(t, before, testfd.Count(t), "after a whole walk")
 
 	for _, stopAt := range []int{0, 1, 30, 61, 100} {
 		i := 0
@@ -44,7 +45,7 @@ func TestListClosesDirectories(t *testing.T) {
 			}
 			i++
 		}
-		assert.Equal(t, before, openFDs(t), "after a walk stopped at %d", stopAt)
+		assert.Equal(t, before, testfd.Count(t), "after a walk stopped at %d", stopAt)
 	}
 
 	for _, prefix := range []string{"local_content/", "local_content/03/", "local_thumbnails/01/02/"} {
@@ -55,7 +56,7 @@ func TestListClosesDirectories(t *testing.T) {
 			keys++
 		}
 		assert.Positive(t, keys, prefix)
-		assert.Equal(t, before, openFDs(t), "after a walk of the prefix %q", prefix)
+		assert.Equal(t, before, testfd.Count(t), "after a walk of the prefix %q", prefix)
 	}
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -72,7 +73,7 @@ func TestListClosesDirectories(t *testing.T) {
 		}
 	}
 	require.ErrorIs(t, lastErr, context.Canceled)
-	assert.Equal(t, before, openFDs(t), "after a cancelled walk")
+	assert.Equal(t, before, testfd.Count(t), "after a cancelled walk")
 }
 
 // A walk whose Store is closed in its loop body ends with storage.ErrClosed
@@ -80,7 +81,7 @@ func TestListClosesDirectories(t *testing.T) {
 // file "a", which was yielded, and the directory "b", which the walk was
 // about to open.
 func TestListClosedMidWalkClosesDirectories(t *testing.T) {
-	before := openFDs(t)
+	before := testfd.Count(t)
 	s, err := local.New(t.TempDir(), nil)
 	require.NoError(t, err)
 	put(t, s, "a", "x", nil)
@@ -97,7 +98,7 @@ func TestListClosedMidWalkClosesDirectories(t *testing.T) {
 	}
 	assert.Equal(t, []string{"a"}, keys)
 	require.ErrorIs(t, lastErr, storage.ErrClosed)
-	assert.Equal(t, before, openFDs(t), "open files after the Store and the walk ended")
+	assert.Equal(t, before, testfd.Count(t), "open files after the Store and the walk ended")
 }
 
 // List opens each file relative to its open directory, Stat by its path

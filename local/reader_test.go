@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-storage/strata/internal/testfd"
 	"github.com/strata-storage/strata/local"
 	"github.com/strata-storage/strata/storage"
 )
@@ -417,27 +418,17 @@ func TestReaderContext(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled, "a socket reading through the descriptor")
 }
 
-// openFDs counts the open file descriptors of the process.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("cannot count open files: %v", err)
-	}
-	return len(entries)
-}
-
 // TestReaderClose checks that Close of the reader closes its file, for
 // the whole object and for a range, and that using it after fails.
 func TestReaderClose(t *testing.T) {
 	s, _ := readerStore(t)
 	for _, rng := range []*storage.Range{nil, {Offset: 10, Length: 10}} {
-		before := openFDs(t)
+		before := testfd.Count(t)
 		rc, _, err := s.Get(t.Context(), "big", &storage.GetOptions{Range: rng})
 		require.NoError(t, err)
-		assert.Equal(t, before+1, openFDs(t), "Get holds one open file")
+		assert.Equal(t, before+1, testfd.Count(t), "Get holds one open file")
 		require.NoError(t, rc.Close())
-		assert.Equal(t, before, openFDs(t), "Close closed it")
+		assert.Equal(t, before, testfd.Count(t), "Close closed it")
 
 		_, err = rc.Read(make([]byte, 1))
 		assert.ErrorIs(t, err, fs.ErrClosed)
