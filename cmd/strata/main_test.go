@@ -33,6 +33,9 @@ import (
 var binPath string
 
 func TestMain(m *testing.M) {
+	if sdk := os.Getenv(sdkChildEnv); sdk != "" {
+		os.Exit(runSDKChild(sdk, os.Args[1:]))
+	}
 	dir, err := os.MkdirTemp("", "strata-test-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

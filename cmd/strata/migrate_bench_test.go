@@ -1,8 +1,8 @@
 package main
 
 // BenchmarkMigrate measures "strata migrate" from a directory to MinIO,
-// through minio:// and s3://, against a plain copy loop written with the
-// SDK (minio-go), and against mc mirror and rclone copy when
+// through minio:// and s3://, against plain copy loops written with the
+// SDKs under those URLs, and against mc mirror and rclone copy when
 // STRATA_BENCH_MC and STRATA_BENCH_RCLONE name their binaries (see
 // benchTools), in the same run:
 //
@@ -11,20 +11,22 @@ package main
 //
 // Workloads: 20,000 files of 32 KiB in a Synapse media_store layout, and
 // 10 files of 64 MiB. Each strata run is the binary, as users run it, with
-// --workers 1, 8 and 32; its CPU time and peak RSS come from the child's
-// rusage, its peak RSS from /proc/PID/status (VmHWM); mc and rclone are
-// measured the same way. Metrics: files/s, MB/s (10^6 bytes), cpu-ms/file
-// (user+system), maxrss-MiB (child processes only; the SDK loops run
-// inside the test process), and server-cpu-ms/file, the
-// MinIO process's own CPU time per file (from /proc/PID/stat).
+// --workers 1, 8 and 32; its CPU time comes from the child's rusage, its
+// peak RSS from /proc/PID/status (VmHWM); mc, rclone and the SDK loops are
+// child processes measured the same way. Metrics: files/s, MB/s (10^6
+// bytes), cpu-ms/file (user+system), maxrss-MiB, and server-cpu-ms/file,
+// the MinIO process's own CPU time per file (from /proc/PID/stat).
 //
-// Two baselines, both minio-go called directly with its default options
-// (as a user's own script would): sdk-sequential, the plain loop, one PUT
-// at a time; and sdk-parallel32, 32 goroutines doing the same, which is
-// what the server can take from a client that does nothing else. On a
-// small machine where MinIO shares the CPUs with the client, the server's
-// own CPU per PUT bounds every client: files/s cannot pass
-// CPUs / (server-cpu + client-cpu per file).
+// Three baselines, each an SDK called directly with its default options,
+// as a user's own script would (see sdkBaseline): walk the tree and PUT
+// each file. sdk-sequential is minio-go's plain loop, one PUT at a time;
+// sdk-parallel32 the same from 32 goroutines, which is what the server can
+// take from a client that does nothing else; sdk-s3-parallel32 the same
+// with aws-sdk-go-v2, the SDK of s3://: the CPU its PutObject costs is a
+// floor under strata's through s3://. They run with strata migrate's
+// GOMAXPROCS. On a small machine where MinIO shares the CPUs with the
+// client, the server's own CPU per PUT bounds every client: files/s cannot
+// pass CPUs / (server-cpu + client-cpu per file).
 //
 // MinIO is a miniotest container of the benchmark's own (a 12 GB tmpfs
 // unless STRATA_MINIO_TMPFS says otherwise; after each run the benchmark
@@ -45,7 +47,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -55,7 +56,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -200,25 +200,18 @@ func BenchmarkMigrate(b *testing.B) {
 		{"small-32KiB", small, nSmall, int64(nSmall) * 32 << 10},
 		{"big-64MiB", big, nBig, int64(nBig) * 64 << 20},
 	} {
+		// The SDK baselines, in child processes (see sdkBaseline).
 		for _, sdk := range []struct {
-			name    string
-			workers int
-		}{{"sdk-sequential", 1}, {"sdk-parallel32", 32}} {
+			name, sdk string
+			workers   int
+		}{{"sdk-sequential", sdkMinio, 1}, {"sdk-parallel32", sdkMinio, 32}, {"sdk-s3-parallel32", sdkAWS, 32}} {
 			b.Run(wl.name+"/"+sdk.name, func(b *testing.B) {
 				for range b.N {
 					bucket := newBenchBucket(b, target)
-					var before, after syscall.Rusage
-					_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
-					srvBefore := serverCPU(target.pid)
-					start := time.Now()
-					n := sdkCopy(b, target.client, bucket, wl.dir, sdk.workers)
-					elapsed := time.Since(start)
-					_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
-					if n != wl.files {
-						b.Fatalf("copied %d files, want %d", n, wl.files)
+					runChild(b, sdkBaseline(b, sdk.sdk, target, wl.dir, bucket, sdk.workers), target, wl.files, wl.bytes)
+					if n := countObjects(b, target, bucket); n != wl.files {
+						b.Fatalf("%s left %d objects in the bucket, want %d", sdk.name, n, wl.files)
 					}
-					report(b, wl.files, wl.bytes, elapsed, cpuOf(&after)-cpuOf(&before), 0)
-					reportServer(b, wl.files, srvBefore, serverCPU(target.pid))
 				}
 			})
 		}
@@ -483,61 +476,6 @@ func settle(pid int) {
 		}
 		last = now
 	}
-}
-
-// sdkCopy is a baseline: walk the tree and PUT each file with minio-go,
-// with its default options, from the given number of goroutines (1: the
-// plain sequential loop). It returns the number of files copied.
-func sdkCopy(b *testing.B, c *miniogo.Client, bucket, dir string, workers int) int {
-	put := func(p string) error {
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		_, err = c.PutObject(context.Background(), bucket, filepath.ToSlash(rel), f, fi.Size(), miniogo.PutObjectOptions{})
-		return err
-	}
-	paths := make(chan string)
-	var (
-		wg     sync.WaitGroup
-		copied atomic.Int64
-		mu     sync.Mutex
-		errs   []error
-	)
-	for range workers {
-		wg.Go(func() {
-			for p := range paths {
-				if err := put(p); err != nil {
-					mu.Lock()
-					errs = append(errs, fmt.Errorf("%s: %w", p, err))
-					mu.Unlock()
-					continue
-				}
-				copied.Add(1)
-			}
-		})
-	}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			paths <- p
-		}
-		return err
-	})
-	close(paths)
-	wg.Wait()
-	if err := errors.Join(append(errs, err)...); err != nil {
-		b.Fatal(err)
-	}
-	return int(copied.Load())
 }
 
 // BenchmarkMigrateDelete measures "strata migrate --delete" on the small
