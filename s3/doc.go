@@ -62,6 +62,19 @@
 // and cannot put a checksum computed while streaming into the metadata);
 // the benchmarks compare it with transfermanager.
 //
+// An object of up to 1 MiB is sent, from the second PutObject of a Store
+// on, through a request pipeline of the Store's own, built once from the
+// SDK's parts (its retry loop and retryer, its SigV4 signer and
+// credentials cache, its clock-skew correction and error types) rather
+// than the stack of about 40 steps the SDK's PutObject builds for every
+// call, which costs a small object more CPU than its request. The first
+// PutObject goes through the SDK, and the pipeline copies the request the
+// SDK signed: its endpoint and addressing, its query, the scope of its
+// signature. When that request has anything the pipeline would not send
+// the same way (SigV4a, an S3 Express session, a streamed or unsigned
+// payload, a header it does not know), every PutObject stays with the SDK.
+// Requests of the pipeline carry the User-Agent "strata-s3".
+//
 // PutOptions.IfNotExists sends If-None-Match: * with PutObject or
 // CompleteMultipartUpload, so of racing writers exactly one wins and the
 // others get storage.ErrExist (AWS S3 and MinIO support conditional writes;

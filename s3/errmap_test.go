@@ -51,6 +51,10 @@ func fakeS3(t *testing.T, handler http.HandlerFunc, change func(*Config)) (*Stor
 	st.d.client = s3.New(st.d.client.Options(), func(o *s3.Options) {
 		o.Retryer = retry.AddWithMaxBackoffDelay(o.Retryer, time.Millisecond)
 	})
+	if st.d.fast != nil {
+		o := st.d.client.Options()
+		st.d.fast = newFastPut(st.d, o.Retryer, o.HTTPClient, o.Credentials)
+	}
 	t.Cleanup(func() { st.Close() })
 	return st, &n
 }

@@ -70,6 +70,9 @@ type drv struct {
 	// buckets).
 	versioning s3proto.Versioning
 	p          *driver.Provider
+	// fast sends the PutObjects of small objects (fastput.go); tests turn
+	// it off (s3proto.Knobs.SDKPut).
+	fast *fastPut
 
 	// copyThreshold is the size above which Copy and the SHA-256 rewrite
 	// after a multipart upload use UploadPartCopy; tests lower it
@@ -156,6 +159,26 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		// ErrPermission with a message that says what to set.
 		awsCfg.Credentials = &credentialsProvider{p: awsCfg.Credentials, instanceRole: instanceRole}
 	}
+	maxAttempts := set.MaxAttempts
+	if maxAttempts == 0 {
+		maxAttempts = awsCfg.RetryMaxAttempts
+	}
+	retryer := retry.NewStandard(func(so *retry.StandardOptions) {
+		if maxAttempts > 0 {
+			so.MaxAttempts = maxAttempts
+		}
+		// AWS answers 409 ConditionalRequestConflict to a conditional
+		// write that raced another one; it asks the client to retry.
+		// MinIO answers 499 ClientDisconnected when it lost a request's
+		// body; while our context lives, the request can be sent again.
+		// A plain-HTTP server at an https endpoint is never retried.
+		so.Retryables = append([]retry.IsErrorRetryable{noRetrySchemeMismatch}, so.Retryables...)
+		so.Retryables = append(so.Retryables, retry.RetryableErrorCode{
+			Codes: map[string]struct{}{"ConditionalRequestConflict": {}, "ClientDisconnected": {}},
+		}, retry.RetryableHTTPStatusCode{
+			Codes: map[int]struct{}{499: {}},
+		})
+	})
 	s.client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		o.HTTPClient = hc
 		// The endpoint rules are evaluated once per distinct parameters,
@@ -186,26 +209,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 				o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 			}
 		}
-		maxAttempts := set.MaxAttempts
-		if maxAttempts == 0 {
-			maxAttempts = awsCfg.RetryMaxAttempts
-		}
-		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-			if maxAttempts > 0 {
-				so.MaxAttempts = maxAttempts
-			}
-			// AWS answers 409 ConditionalRequestConflict to a conditional
-			// write that raced another one; it asks the client to retry.
-			// MinIO answers 499 ClientDisconnected when it lost a request's
-			// body; while our context lives, the request can be sent again.
-			// A plain-HTTP server at an https endpoint is never retried.
-			so.Retryables = append([]retry.IsErrorRetryable{noRetrySchemeMismatch}, so.Retryables...)
-			so.Retryables = append(so.Retryables, retry.RetryableErrorCode{
-				Codes: map[string]struct{}{"ConditionalRequestConflict": {}, "ClientDisconnected": {}},
-			}, retry.RetryableHTTPStatusCode{
-				Codes: map[int]struct{}{499: {}},
-			})
-		})
+		o.Retryer = retryer
 		o.RetryMaxAttempts = 0
 		o.APIOptions = append(o.APIOptions, s.observeServer)
 		// Never log requests or responses: they carry signatures. And keep
@@ -215,6 +219,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.Logger = logging.Nop{}
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
+	if !knobs.SDKPut {
+		// The fast path of small PutObjects shares the client's retryer
+		// (and its retry quota), credentials cache and HTTP client.
+		s.fast = newFastPut(s, retryer, hc, s.client.Options().Credentials)
+	}
 	s.presign = s3.NewPresignClient(s.client)
 	// List lists by delimiter on the server.
 	opts := &driver.Options{Delimiter: !knobs.FoldDelimiter}

@@ -153,18 +153,48 @@ func (u *upload) next(ctx context.Context) (c *chunk, eof bool, err error) {
 	return c, eof, nil
 }
 
-// single stores c, the whole object, with one PutObject.
+// single stores c, the whole object, with one PutObject: through the fast
+// path when it has learned how (see fastPut), else through the SDK.
 func (u *upload) single(ctx context.Context, c *chunk) (storage.Info, error) {
 	defer c.release()
 	s := u.s
 	sha := u.body.SHA256()
 	body := c.reader()
 	defer body.kill()
+	in := u.putInput(body, c.n, sha)
+	var (
+		etag string
+		md   smithymiddleware.Metadata
+		err  error
+	)
+	if t := s.fast.template(); t != nil && c.n <= fastPutMax {
+		etag, md, err = s.fast.put(ctx, t, in, c, sha)
+	} else {
+		optFns := []func(*s3.Options){withPayloadHash(sha)}
+		if learn := s.fast.learn(u.key, sha); learn != nil && c.n <= fastPutMax {
+			optFns = append(optFns, learn)
+		}
+		var out *s3.PutObjectOutput
+		out, err = s.client.PutObject(ctx, in, optFns...)
+		if err == nil {
+			etag, md = aws.ToString(out.ETag), out.ResultMetadata
+		}
+	}
+	if err != nil {
+		return storage.Info{}, s.fail(ctx, "put", err)
+	}
+	return u.info(c.n, etag, responseTime(md), sha), nil
+}
+
+// putInput is the PutObjectInput of the whole object, body, of n bytes
+// and SHA-256 sha.
+func (u *upload) putInput(body io.Reader, n int64, sha string) *s3.PutObjectInput {
+	s := u.s
 	in := &s3.PutObjectInput{
 		Bucket:        &s.set.Bucket,
 		Key:           &u.key,
 		Body:          body,
-		ContentLength: aws.Int64(c.n),
+		ContentLength: aws.Int64(n),
 		Metadata:      putMeta(u.opts, sha),
 		StorageClass:  s.storageClass(),
 	}
@@ -175,11 +205,7 @@ func (u *upload) single(ctx context.Context, c *chunk) (storage.Info, error) {
 		in.IfNoneMatch = aws.String("*")
 	}
 	s.ssePut(in)
-	out, err := s.client.PutObject(ctx, in, withPayloadHash(sha))
-	if err != nil {
-		return storage.Info{}, s.fail(ctx, "put", err)
-	}
-	return u.info(c.n, aws.ToString(out.ETag), responseTime(out.ResultMetadata), sha), nil
+	return in
 }
 
 // info is the Info of the object this upload stored.

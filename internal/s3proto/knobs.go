@@ -30,6 +30,10 @@ type Knobs struct {
 	// (driver.Options.Delimiter false), as before the drivers listed by
 	// delimiter on the server.
 	FoldDelimiter bool
+	// SDKPut sends every PutObject of the s3 driver through the SDK's
+	// PutObject, never its fast path, to compare the two. The minio driver
+	// ignores it.
+	SDKPut bool
 }
 
 type knobsKey struct{}
