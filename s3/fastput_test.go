@@ -55,6 +55,18 @@ func (s *putServer) handle(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("ETag", `"etag-`+r.URL.Path+`"`)
 }
 
+// failing answers an S3 error (status, code) to the PUTs for which when
+// (of the PUT's number, from 1) holds, and 200 to the others.
+func failing(status int, code string, when func(n int) bool) func(http.ResponseWriter, *http.Request, int) bool {
+	return func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if !when(n) {
+			return false
+		}
+		errorXML(w, r, status, code)
+		return true
+	}
+}
+
 func (s *putServer) sent() []sentPut {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -184,13 +196,7 @@ func TestFastPutRetries(t *testing.T) {
 	content := bytes.Repeat([]byte("0123456789"), 1000)
 	t.Run("a 503, then success", func(t *testing.T) {
 		t.Parallel()
-		srv := &putServer{answer: func(w http.ResponseWriter, r *http.Request, n int) bool {
-			if n == 2 {
-				errorXML(w, r, http.StatusServiceUnavailable, "SlowDown")
-				return true
-			}
-			return false
-		}}
+		srv := &putServer{answer: failing(http.StatusServiceUnavailable, "SlowDown", func(n int) bool { return n == 2 })}
 		st, _ := fakeS3(t, srv.handle, func(c *Config) { c.PrefixCheck = PrefixCheckOff; c.MaxAttempts = 3 })
 		for _, k := range []string{"a", "b"} {
 			_, err := st.Put(t.Context(), k, bytes.NewReader(content), nil)
@@ -206,13 +212,7 @@ func TestFastPutRetries(t *testing.T) {
 	})
 	t.Run("always 503", func(t *testing.T) {
 		t.Parallel()
-		srv := &putServer{answer: func(w http.ResponseWriter, r *http.Request, n int) bool {
-			if n > 1 {
-				errorXML(w, r, http.StatusServiceUnavailable, "SlowDown")
-				return true
-			}
-			return false
-		}}
+		srv := &putServer{answer: failing(http.StatusServiceUnavailable, "SlowDown", func(n int) bool { return n > 1 })}
 		st, _ := fakeS3(t, srv.handle, func(c *Config) { c.PrefixCheck = PrefixCheckOff; c.MaxAttempts = 3 })
 		_, err := st.Put(t.Context(), "a", bytes.NewReader(content), nil)
 		require.NoError(t, err)
@@ -226,10 +226,7 @@ func TestFastPutRetries(t *testing.T) {
 	})
 	t.Run("a 403 is not retried", func(t *testing.T) {
 		t.Parallel()
-		srv := &putServer{answer: func(w http.ResponseWriter, r *http.Request, n int) bool {
-			errorXML(w, r, http.StatusForbidden, "SignatureDoesNotMatch")
-			return true
-		}}
+		srv := &putServer{answer: failing(http.StatusForbidden, "SignatureDoesNotMatch", func(int) bool { return true })}
 		st, _ := fakeS3(t, srv.handle, func(c *Config) { c.PrefixCheck = PrefixCheckOff; c.MaxAttempts = 3 })
 		var errs []error
 		for _, k := range []string{"a", "b"} {
@@ -295,13 +292,10 @@ func TestFastPutErrorsMapAsTheSDKs(t *testing.T) {
 func TestFastPutCorrectsClockSkew(t *testing.T) {
 	t.Parallel()
 	ahead := 20 * time.Minute
+	skewed := failing(http.StatusForbidden, "RequestTimeTooSkewed", func(n int) bool { return n == 2 })
 	srv := &putServer{answer: func(w http.ResponseWriter, r *http.Request, n int) bool {
 		w.Header().Set("Date", time.Now().Add(ahead).UTC().Format(http.TimeFormat))
-		if n == 2 {
-			errorXML(w, r, http.StatusForbidden, "RequestTimeTooSkewed")
-			return true
-		}
-		return false
+		return skewed(w, r, n)
 	}}
 	st, _ := fakeS3(t, srv.handle, func(c *Config) { c.PrefixCheck = PrefixCheckOff; c.MaxAttempts = 3 })
 	for _, k := range []string{"a", "b"} {
@@ -349,7 +343,6 @@ func TestFastPutNotLearned(t *testing.T) {
 	t.Parallel()
 	srv := &putServer{}
 	st, _ := fakeS3(t, srv.handle, func(c *Config) { c.PrefixCheck = PrefixCheckOff })
-	st.d.fast.creds = nil
 	st.d.client = s3.New(st.d.client.Options(), func(o *s3.Options) { o.Credentials = aws.AnonymousCredentials{} })
 	for i := range fastPutLooks + 2 {
 		_, err := st.Put(t.Context(), "k"+string(rune('a'+i)), strings.NewReader("x"), nil)
