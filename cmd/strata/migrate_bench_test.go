@@ -22,8 +22,10 @@ package main
 // each file. sdk-sequential is minio-go's plain loop, one PUT at a time;
 // sdk-parallel32 the same from 32 goroutines, which is what the server can
 // take from a client that does nothing else; sdk-s3-parallel32 the same
-// with aws-sdk-go-v2, the SDK of s3://: the CPU its PutObject costs is a
-// floor under strata's through s3://. They run with strata migrate's
+// with aws-sdk-go-v2, the SDK of s3://; and sdk-http-parallel32 no SDK at
+// all, net/http's PUT signed over the content's SHA-256 (what any client
+// must do over plain HTTP): the floor under every Go client's CPU per
+// object, strata's included. They run with strata migrate's
 // GOMAXPROCS. On a small machine where MinIO shares the CPUs with the
 // client, the server's own CPU per PUT bounds every client: files/s cannot
 // pass CPUs / (server-cpu + client-cpu per file).
@@ -204,7 +206,7 @@ func BenchmarkMigrate(b *testing.B) {
 		for _, sdk := range []struct {
 			name, sdk string
 			workers   int
-		}{{"sdk-sequential", sdkMinio, 1}, {"sdk-parallel32", sdkMinio, 32}, {"sdk-s3-parallel32", sdkAWS, 32}} {
+		}{{"sdk-sequential", sdkMinio, 1}, {"sdk-parallel32", sdkMinio, 32}, {"sdk-s3-parallel32", sdkAWS, 32}, {"sdk-http-parallel32", sdkHTTP, 32}} {
 			b.Run(wl.name+"/"+sdk.name, func(b *testing.B) {
 				for range b.N {
 					bucket := newBenchBucket(b, target)
