@@ -43,9 +43,9 @@ package main
 // from the commit before a change), separated by colons: each strata
 // variant runs each of them too, back to back with the binary under test
 // ("current"), named by its file name. STRATA_BENCH_ROUNDS=N runs every
-// variant of every binary, and mc and rclone, N times, round by round, so
-// that a change in the load of a shared machine falls on all of them
-// alike. The default worker count (--workers) is 32 on this machine.
+// variant of every binary, the SDK baselines, mc and rclone, N times,
+// round by round, so that a change in the load of a shared machine falls
+// on all of them alike. The default worker count (--workers) is 32 on this machine.
 
 import (
 	"context"
@@ -202,21 +202,6 @@ func BenchmarkMigrate(b *testing.B) {
 		{"small-32KiB", small, nSmall, int64(nSmall) * 32 << 10},
 		{"big-64MiB", big, nBig, int64(nBig) * 64 << 20},
 	} {
-		// The SDK baselines, in child processes (see sdkBaseline).
-		for _, sdk := range []struct {
-			name, sdk string
-			workers   int
-		}{{"sdk-sequential", sdkMinio, 1}, {"sdk-parallel32", sdkMinio, 32}, {"sdk-s3-parallel32", sdkAWS, 32}, {"sdk-http-parallel32", sdkHTTP, 32}} {
-			b.Run(wl.name+"/"+sdk.name, func(b *testing.B) {
-				for range b.N {
-					bucket := newBenchBucket(b, target)
-					runChild(b, sdkBaseline(b, sdk.sdk, target, wl.dir, bucket, sdk.workers), target, wl.files, wl.bytes)
-					if n := countObjects(b, target, bucket); n != wl.files {
-						b.Fatalf("%s left %d objects in the bucket, want %d", sdk.name, n, wl.files)
-					}
-				}
-			})
-		}
 		type variant struct {
 			name    string
 			workers int
@@ -246,8 +231,24 @@ func BenchmarkMigrate(b *testing.B) {
 				variant{"strata-w1-sha", 1, "minio", "&record_large_sha256=true", nil})
 		}
 		// Round by round, so that a change in the load of a shared
-		// machine falls on strata and the other tools alike.
+		// machine falls on strata, the SDK baselines and the other tools
+		// alike.
 		for range envInt("STRATA_BENCH_ROUNDS", 1) {
+			// The SDK baselines, in child processes (see sdkBaseline).
+			for _, sdk := range []struct {
+				name, sdk string
+				workers   int
+			}{{"sdk-sequential", sdkMinio, 1}, {"sdk-parallel32", sdkMinio, 32}, {"sdk-s3-parallel32", sdkAWS, 32}, {"sdk-http-parallel32", sdkHTTP, 32}} {
+				b.Run(wl.name+"/"+sdk.name, func(b *testing.B) {
+					for range b.N {
+						bucket := newBenchBucket(b, target)
+						runChild(b, sdkBaseline(b, sdk.sdk, target, wl.dir, bucket, sdk.workers), target, wl.files, wl.bytes)
+						if n := countObjects(b, target, bucket); n != wl.files {
+							b.Fatalf("%s left %d objects in the bucket, want %d", sdk.name, n, wl.files)
+						}
+					}
+				})
+			}
 			for _, v := range variants {
 				for _, bin := range benchBins() {
 					name := wl.name + "/" + v.name + "/" + bin.name
