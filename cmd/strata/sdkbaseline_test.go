@@ -50,8 +50,8 @@ const (
 	sdkAWS   = "aws-sdk-go-v2" // aws-sdk-go-v2's s3.Client.PutObject, the SDK of s3://
 	// sdkHTTP is no SDK: net/http's PUT, signed with aws-sdk-go-v2's
 	// SigV4 signer over the payload's SHA-256, which is all a client
-	// must do to PUT an object over plain HTTP: the least CPU per object
-	// a Go client on net/http spends.
+	// must do to PUT an object over plain HTTP, on net/http's default
+	// transport.
 	sdkHTTP = "net-http-sigv4"
 )
 
@@ -137,8 +137,10 @@ func sdkPutter(sdk, bucket, endpoint, region string) (func(ctx context.Context, 
 // httpPutter is the sdkHTTP baseline, kept as lean as a Go client can be:
 // read the file once into a pooled buffer, hash it, sign the request with
 // its SHA-256 and send the buffer (which net/http writes without flushing
-// the headers on their own), from net/http's default transport with an
-// idle connection kept for every worker (BenchmarkMigrate's most). Its
+// the headers on their own, though in two writes: its default write buffer
+// of 4 KiB holds the headers and the start of the body), from net/http's
+// default transport with an idle connection kept for every worker
+// (BenchmarkMigrate's most). Its
 // URLs are escaped by net/url, which is enough for the plain keys of the
 // benchmark's trees, not for every key S3 allows.
 func httpPutter(bucket, endpoint, region string, creds aws.Credentials) func(ctx context.Context, key string, f *os.File, size int64) error {
