@@ -104,6 +104,15 @@ func (c *chunk) release() {
 	}
 }
 
+// copy returns a copy of c's bytes.
+func (c *chunk) copy() []byte {
+	b := make([]byte, 0, c.n)
+	for off := int64(0); off < c.n; off += blockSize {
+		b = append(b, (*c.blocks[off/blockSize])[:min(blockSize, c.n-off)]...)
+	}
+	return b
+}
+
 // reader returns a seekable reader of c's bytes, as the SDK needs to sign,
 // send and resend a request body.
 func (c *chunk) reader() *chunkReader { return &chunkReader{c: c} }

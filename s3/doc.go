@@ -73,7 +73,11 @@
 // signature. When that request has anything the pipeline would not send
 // the same way (SigV4a, an S3 Express session, a streamed or unsigned
 // payload, a header it does not know), every PutObject stays with the SDK.
-// Requests of the pipeline carry the User-Agent "strata-s3".
+// Requests of the pipeline carry the User-Agent "strata-s3". One of up to
+// 56 KiB goes out in one write to the connection, head and body together,
+// from a copy of its bytes: the Store's own transport has a 64 KiB write
+// buffer for it, held by each open connection (a Config.HTTPClient of
+// your own keeps its own buffer, 4 KiB by default, and two writes).
 //
 // PutOptions.IfNotExists sends If-None-Match: * with PutObject or
 // CompleteMultipartUpload, so of racing writers exactly one wins and the

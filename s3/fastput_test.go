@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -421,5 +423,50 @@ func TestFastPutConcurrent(t *testing.T) {
 		_, err := fmt.Sscanf(k, "k%02d", &i)
 		require.NoError(t, err)
 		assert.Equal(t, strings.Repeat(k, 1000*i), string(p.body), k)
+	}
+}
+
+// writeCounter is a connection that counts the writes made to it.
+type writeCounter struct {
+	net.Conn
+	n *atomic.Int32
+}
+
+func (c writeCounter) Write(p []byte) (int, error) {
+	c.n.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestFastPutOneWrite checks that the fast path sends a small object's
+// request, head and body, in one write to the connection: a write of its
+// own for the head costs a request more CPU than the body's bytes do.
+func TestFastPutOneWrite(t *testing.T) {
+	t.Parallel()
+	srv := &putServer{}
+	st, _ := fakeS3(t, srv.handle, func(c *Config) { c.PrefixCheck = PrefixCheckOff })
+	var writes atomic.Int32
+	dial := st.d.transport.DialContext
+	st.d.transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return writeCounter{c, &writes}, nil
+	}
+	_, err := st.Put(t.Context(), "first", strings.NewReader("x"), nil)
+	require.NoError(t, err)
+	sizes := []int{1, 32 << 10, oneWriteMax}
+	for i, size := range sizes {
+		body := bytes.Repeat([]byte{byte('a' + i)}, size)
+		before := writes.Load()
+		_, err := st.Put(t.Context(), fmt.Sprintf("k%d", i), bytes.NewReader(body), nil)
+		require.NoError(t, err)
+		assert.Equal(t, int32(1), writes.Load()-before, "writes for an object of %d bytes", size)
+	}
+	puts := srv.sent()
+	require.Len(t, puts, 1+len(sizes))
+	for i, p := range puts[1:] {
+		assert.False(t, p.viaSDK())
+		assert.Equal(t, bytes.Repeat([]byte{byte('a' + i)}, sizes[i]), p.body)
 	}
 }

@@ -137,6 +137,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		// request beyond the 10th close its connection when done and the
 		// next one dial (and handshake) again.
 		s3proto.TuneTransport(tr, 2*set.Concurrency)
+		// A write buffer that holds a small PutObject's head and body,
+		// so that the fast path sends it in one write (see oneWrite).
+		tr.WriteBufferSize = max(tr.WriteBufferSize, oneWriteBuffer)
 		s.transport = tr
 		hc = &http.Client{
 			Transport: tr,
