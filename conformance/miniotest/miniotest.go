@@ -699,12 +699,40 @@ func pauseContainer(t testing.TB, id string, pause bool) {
 		t.Fatalf("miniotest: %v", err)
 	}
 	if pause {
-		_, err = dc.ContainerPause(ctx, id, client.ContainerPauseOptions{})
+		err = retryFreeze(ctx, func(ctx context.Context) error {
+			_, err := dc.ContainerPause(ctx, id, client.ContainerPauseOptions{})
+			return err
+		})
 	} else {
 		_, err = dc.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{})
 	}
 	if err != nil {
 		t.Fatalf("miniotest: pause=%v container: %v", pause, err)
+	}
+}
+
+// retryFreeze calls pause until it succeeds, fails for another reason than
+// a freeze that did not finish, or ctx ends.
+//
+// On cgroup v1, runc freezes a container by writing FROZEN to its
+// freezer.state and reading it back; a task in uninterruptible sleep (a
+// MinIO write waiting on a busy disk) keeps the cgroup FREEZING, and after
+// 1,000 tries runc thaws it and fails with "unable to freeze". Docker
+// passes that on as an untyped error, so its text is what tells it apart;
+// the container is left running, and a later try finds the task awake.
+func retryFreeze(ctx context.Context, pause func(context.Context) error) error {
+	wait := 50 * time.Millisecond
+	for try := 1; ; try++ {
+		err := pause(ctx)
+		if err == nil || !strings.Contains(err.Error(), "unable to freeze") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (after %d tries: %w)", err, try, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
 	}
 }
 
