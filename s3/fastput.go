@@ -321,7 +321,9 @@ func (f *fastPut) put(ctx context.Context, t *putTemplate, in *s3.PutObjectInput
 		hdr["X-Amz-Checksum-Crc32"] = []string{c.crc32()}
 		hdr["X-Amz-Sdk-Checksum-Algorithm"] = []string{"CRC32"}
 	}
-	if c.n > 0 && c.n <= oneWriteMax {
+	if f.d.transport != nil && c.n > 0 && c.n <= oneWriteMax {
+		// Only the Store's own transport has the buffer that makes the
+		// copy worth its bytes; a Config.HTTPClient writes two either way.
 		ctx = context.WithValue(ctx, copiedBody{}, c.copy())
 	}
 	h := f.pipelines.Get().(smithymiddleware.Handler)
