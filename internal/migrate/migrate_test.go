@@ -970,16 +970,32 @@ func TestMigrateStopsWhenTheDestinationRefusesEveryWrite(t *testing.T) {
 			src := memory.New()
 			want := mediaTree(t, src, 40)
 			dst := newHooked(memory.New())
-			var puts atomic.Int64
+			var puts, copied atomic.Int64
+			tenCopied := make(chan struct{})
 			dst.beforePut = func(ctx context.Context, key string) error {
 				// Ten objects go through, then every write is refused.
-				if puts.Add(1) > 10 {
-					return tc.err
+				if puts.Add(1) <= 10 {
+					return nil
 				}
-				return nil
+				// A refusal is answered once the ten are reported: a
+				// write that started after a refused one and succeeded
+				// would end the run of refusals, and the first refusal
+				// would be logged as one of no run (the order of the
+				// calls here is not the order the writes started in).
+				select {
+				case <-tenCopied:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				return tc.err
+			}
+			onObject := func(ev Event) {
+				if ev.Action == Copied && copied.Add(1) == 10 {
+					close(tenCopied)
+				}
 			}
 			var logs bytes.Buffer
-			sum, err := New(src, dst, &Options{Workers: 3, Delete: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))}).Run(t.Context())
+			sum, err := New(src, dst, &Options{Workers: 3, Delete: true, OnObject: onObject, Logger: slog.New(slog.NewTextHandler(&logs, nil))}).Run(t.Context())
 			var refused *RefusedError
 			require.ErrorAs(t, err, &refused)
 			assert.ErrorIs(t, err, tc.err)
