@@ -986,6 +986,9 @@ func TestMigrateStopsWhenTheDestinationRefusesEveryWrite(t *testing.T) {
 				case <-tenCopied:
 				case <-ctx.Done():
 					return ctx.Err()
+				case <-time.After(time.Minute):
+					// The ten were never reported: refuse anyway, for the
+					// assertions below to fail rather than the test to hang.
 				}
 				return tc.err
 			}
